@@ -1,0 +1,90 @@
+/**
+ * Every error a user or operator can see is a ZonegateError with a stable `ZG_ERR_*` code.
+ * Codes are never reused or renamed; each one is listed in docs/errors.md (a test checks).
+ *
+ * Stage-specific errors live next to their stage (`src/<stage>/errors.ts`) and extend
+ * ZonegateError; the ones shared by several stages live here.
+ */
+
+export interface ZonegateErrorOptions {
+  /** HTTP status a client sees for this error, when it reaches one. */
+  readonly httpStatus?: number;
+  /** MQTT 5 reason code a client sees for this error, when it reaches one. */
+  readonly mqttReasonCode?: number;
+  readonly cause?: unknown;
+}
+
+export class ZonegateError extends Error {
+  readonly code: string;
+  readonly httpStatus: number;
+  readonly mqttReasonCode: number;
+
+  constructor(code: string, message: string, options: ZonegateErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.httpStatus = options.httpStatus ?? 500;
+    // 0x80 "Unspecified error" (MQTT 5, 3.2.2.2) unless the stage knows better.
+    this.mqttReasonCode = options.mqttReasonCode ?? 0x80;
+  }
+}
+
+/** A command-line argument or option is missing or malformed (CLI exit code 2). */
+export class UsageError extends ZonegateError {
+  constructor(message: string) {
+    super('ZG_ERR_USAGE', message, { httpStatus: 400 });
+  }
+}
+
+/** One problem found while validating a document (zone map or config). */
+export interface Problem {
+  /** JSON path in dotted form, e.g. `zones.rz03.failover[1]`; empty for whole-document problems. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export function formatProblem(p: Problem): string {
+  return p.path === '' ? p.message : `${p.path}: ${p.message}`;
+}
+
+/** A zone map was refused; `problems` lists every reason at once. */
+export class InvalidZoneMapError extends ZonegateError {
+  readonly problems: readonly Problem[];
+  constructor(problems: readonly Problem[], source = 'zone map') {
+    super(
+      'ZG_ERR_ZONEMAP_INVALID',
+      `${source} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${formatProblem(p)}`).join('\n'),
+      { httpStatus: 400 },
+    );
+    this.problems = problems;
+  }
+}
+
+/** A config file was refused; `problems` lists every reason at once. */
+export class InvalidConfigError extends ZonegateError {
+  readonly problems: readonly Problem[];
+  constructor(problems: readonly Problem[], source = 'config') {
+    super(
+      'ZG_ERR_CONFIG_INVALID',
+      `${source} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+        problems.map((p) => `  - ${formatProblem(p)}`).join('\n'),
+      { httpStatus: 400 },
+    );
+    this.problems = problems;
+  }
+}
+
+/** A file could not be read or parsed as YAML/JSON. */
+export class DocumentReadError extends ZonegateError {
+  constructor(message: string, cause?: unknown) {
+    super('ZG_ERR_DOCUMENT_READ', message, { httpStatus: 400, cause });
+  }
+}
+
+/** The router found no live zone for a request (HTTP 503, MQTT 0x88 "Server unavailable"). */
+export class NoLiveZoneError extends ZonegateError {
+  constructor(message: string) {
+    super('ZG_ERR_NO_LIVE_ZONE', message, { httpStatus: 503, mqttReasonCode: 0x88 });
+  }
+}
