@@ -8,11 +8,19 @@
 import { parseArgs } from 'node:util';
 import { CookieKeyring } from '../src/identity/cookie.js';
 import { decide, type Identity, type Self } from '../src/router/index.js';
-import { compileZoneMap, formatShardRanges, validateZoneMap, type CompiledZoneMap, type ZoneMapDoc } from '../src/zonemap/index.js';
+import {
+  compileZoneMap,
+  formatShardRanges,
+  validateZoneMap,
+  type CompiledZoneMap,
+  type ZoneMapDoc,
+} from '../src/zonemap/index.js';
 import { exampleDoc, exampleMap } from '../test/helpers/maps.js';
 import { median, table } from './table.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '1' }, rounds: { type: 'string', default: '5' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '1' }, rounds: { type: 'string', default: '5' } },
+});
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 
@@ -91,12 +99,16 @@ function bigMapDoc(): ZoneMapDoc {
   let i = 0;
   for (const z of Object.values(doc.zones)) {
     if (z.kind !== 'rzone') continue;
-    const mine = Array.from({ length: 1000 }, (_, k) => i * 1000 + k).filter((s) => s % 3 !== 0 || s % 1000 === 0);
-    const odd = Array.from({ length: 1000 }, (_, k) => i * 1000 + k).filter((s) => s % 3 === 0 && s % 1000 !== 0);
+    const mine = Array.from({ length: 1000 }, (_, k) => i * 1000 + k).filter(
+      (s) => s % 3 !== 0 || s % 1000 === 0,
+    );
+    const odd = Array.from({ length: 1000 }, (_, k) => i * 1000 + k).filter(
+      (s) => s % 3 === 0 && s % 1000 !== 0,
+    );
     z.shards = [...formatShardRanges(mine, 4), ...odd.map((s) => String(s).padStart(4, '0'))];
     i++;
   }
-  return doc as ZoneMapDoc;
+  return doc;
 }
 
 function compileTimes(): { validate: number; compile: number; shards: number } {
@@ -124,7 +136,9 @@ const naive = rate((i) => naiveDecide(UIDS[i & 4095]!, map));
 const cookieFull = await cookieRate();
 const t = compileTimes();
 
-console.log(`\n## Router (bench/router.ts) — node ${process.version}, ${ROUNDS} rounds x ${SECONDS}s, median\n`);
+console.log(
+  `\n## Router (bench/router.ts) — node ${process.version}, ${ROUNDS} rounds x ${SECONDS}s, median\n`,
+);
 console.log(
   table(
     ['decision', 'zonegate decisions/s', 'naive router decisions/s', 'ratio'],
@@ -137,5 +151,15 @@ console.log(
     ],
   ),
 );
-console.log(`\n${table(['10,000-shard map', 'median ms'], [['validate (schema + semantic)', t.validate], ['compile', t.compile]])}`);
-console.log(`\ntarget: >= 2,000,000 uid decisions/s: ${uid >= 2e6 ? 'met' : 'NOT met'}; compile < 50 ms: ${t.compile < 50 ? 'met' : 'NOT met'}`);
+console.log(
+  `\n${table(
+    ['10,000-shard map', 'median ms'],
+    [
+      ['validate (schema + semantic)', t.validate],
+      ['compile', t.compile],
+    ],
+  )}`,
+);
+console.log(
+  `\ntarget: >= 2,000,000 uid decisions/s: ${uid >= 2e6 ? 'met' : 'NOT met'}; compile < 50 ms: ${t.compile < 50 ? 'met' : 'NOT met'}`,
+);

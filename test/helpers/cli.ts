@@ -10,7 +10,10 @@ export interface CliResult {
 }
 
 /** Runs the CLI from source (`node --import tsx src/cli/run.ts ...`) as a user would run it. */
-export function runCli(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}) {
+export function runCli(
+  args: readonly string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+) {
   return runNode(['--import', 'tsx', `${REPO_ROOT}src/cli/run.ts`, ...args], opts);
 }
 
@@ -30,7 +33,8 @@ function runNode(
       { cwd: opts.cwd ?? REPO_ROOT, env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 30_000 },
       (err, stdout, stderr) => {
         if (err !== null && typeof err.code !== 'number') {
-          reject(err);
+          // Not an exit status: the process could not be started or was killed by the timeout.
+          reject(new Error(`cli run failed: ${err.message}`, { cause: err }));
           return;
         }
         resolve({ code: err === null ? 0 : (err.code as number), stdout, stderr });

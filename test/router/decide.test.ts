@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decide, type Decision, type Identity, type RoutedDecision, type Self } from '../../src/router/index.js';
+import {
+  decide,
+  type Decision,
+  type Identity,
+  type RoutedDecision,
+  type Self,
+} from '../../src/router/index.js';
 import { exampleMap, seededRandom } from '../helpers/maps.js';
 
 const HZ1: Self = { idc: 'hz-1', crossIdc: 'direct' };
@@ -9,7 +15,7 @@ const anonymous: Identity = { uid: null, source: 'none' };
 
 function routed(d: Decision): RoutedDecision {
   assert.equal(d.ok, true, `expected a routed decision, got ${JSON.stringify(d)}`);
-  return d as RoutedDecision;
+  return d;
 }
 
 describe('decide: RZone by uid shard', () => {
@@ -114,9 +120,13 @@ describe('decide: anonymous traffic', () => {
       m.zones.rz02!.status = 'drain';
     });
     const rnd = seededRandom(2);
-    for (let i = 0; i < 500; i++) assert.equal(routed(decide(anonymous, 'rzone', map, HZ1, rnd)).zone, 'rz01');
+    for (let i = 0; i < 500; i++)
+      assert.equal(routed(decide(anonymous, 'rzone', map, HZ1, rnd)).zone, 'rz01');
     for (let i = 0; i < 500; i++) {
-      assert.equal(routed(decide(anonymous, 'rzone', map, { idc: 'hz-2', crossIdc: 'direct' }, rnd)).zone, 'rz03');
+      assert.equal(
+        routed(decide(anonymous, 'rzone', map, { idc: 'hz-2', crossIdc: 'direct' }, rnd)).zone,
+        'rz03',
+      );
     }
   });
 
@@ -141,7 +151,9 @@ describe('decide: anonymous traffic', () => {
   });
 
   it('an unknown gateway IDC still routes anonymous traffic anywhere', () => {
-    const d = routed(decide(anonymous, 'rzone', exampleMap(), { idc: 'nowhere', crossIdc: 'direct' }, seededRandom(5)));
+    const d = routed(
+      decide(anonymous, 'rzone', exampleMap(), { idc: 'nowhere', crossIdc: 'direct' }, seededRandom(5)),
+    );
     assert.equal(d.reason, 'anonymous-any');
   });
 });
@@ -240,7 +252,8 @@ describe('decide: colour', () => {
     });
     const rnd = seededRandom(9);
     let green = 0;
-    for (let i = 0; i < 20000; i++) if (routed(decide(anonymous, 'rzone', map, HZ1, rnd)).colour === 'green') green++;
+    for (let i = 0; i < 20000; i++)
+      if (routed(decide(anonymous, 'rzone', map, HZ1, rnd)).colour === 'green') green++;
     assert.ok(Math.abs(green / 20000 - 0.25) < 0.02, `anonymous green share ${green / 20000}`);
   });
 });
@@ -260,12 +273,17 @@ describe('decide: cross-IDC', () => {
   });
 
   it('never takes a second hop: a forwarded request goes direct', () => {
-    const d = routed(decide(user('42'), 'rzone', map, { idc: 'hz-2', crossIdc: 'gateway' }, Math.random, true));
+    const d = routed(
+      decide(user('42'), 'rzone', map, { idc: 'hz-2', crossIdc: 'gateway' }, Math.random, true),
+    );
     assert.equal(d.via, 'direct');
   });
 
   it('goes direct when the IDC lists no gateways', () => {
     const noPeers = exampleMap((m) => (m.idcs!['sh-1'] = { status: 'up' }));
-    assert.equal(routed(decide(user('42'), 'rzone', noPeers, { idc: 'hz-1', crossIdc: 'gateway' })).via, 'direct');
+    assert.equal(
+      routed(decide(user('42'), 'rzone', noPeers, { idc: 'hz-1', crossIdc: 'gateway' })).via,
+      'direct',
+    );
   });
 });

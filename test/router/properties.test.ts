@@ -70,7 +70,10 @@ describe('router properties', () => {
         const map = compile(doc);
         for (let shard = 0; shard < map.shards; shard++) {
           const owner = map.zones[map.shardOwner[shard]!]!;
-          const d = decide({ uid: String(shard), source: 'header' }, 'rzone', map, { idc: 'hz-1', crossIdc: 'direct' });
+          const d = decide({ uid: String(shard), source: 'header' }, 'rzone', map, {
+            idc: 'hz-1',
+            crossIdc: 'direct',
+          });
           const standby = owner.failover.map((i) => map.zones[i]!).find((z) => z.live);
           if (owner.city === city) {
             if (standby === undefined) assert.equal(d.ok, false, `shard ${shard} should have no live zone`);

@@ -32,10 +32,14 @@ describe('shardOf', () => {
     assert.equal(shardOf('-1', 100), referenceFnv('-1') % 100, 'a sign makes it non-decimal');
     assert.equal(shardOf('', 100), referenceFnv('') % 100);
     fc.assert(
-      fc.property(fc.string({ unit: 'binary', maxLength: 40 }), fc.integer({ min: 1, max: 10000 }), (uid, shards) => {
-        fc.pre(!/^[0-9]+$/.test(uid));
-        assert.equal(shardOf(uid, shards), referenceFnv(uid) % shards);
-      }),
+      fc.property(
+        fc.string({ unit: 'binary', maxLength: 40 }),
+        fc.integer({ min: 1, max: 10000 }),
+        (uid, shards) => {
+          fc.pre(!/^[0-9]+$/.test(uid));
+          assert.equal(shardOf(uid, shards), referenceFnv(uid) % shards);
+        },
+      ),
       { numRuns: 5000 },
     );
   });

@@ -40,10 +40,17 @@ describe('compileZoneMap', () => {
     assert.equal(map.zones[map.gzone]!.name, 'gz00');
     assert.deepEqual(
       [...map.czoneByCity].map(([c, i]) => [c, map.zones[i]!.name]),
-      [['hz', 'cz-hz'], ['sh', 'cz-sh'], ['sz', 'cz-sz']],
+      [
+        ['hz', 'cz-hz'],
+        ['sh', 'cz-sh'],
+        ['sz', 'cz-sz'],
+      ],
     );
     const hz1 = map.anonymousByIdc.get('hz-1')!;
-    assert.deepEqual([...hz1.zones].map((i) => map.zones[i]!.name), ['rz00', 'rz01']);
+    assert.deepEqual(
+      [...hz1.zones].map((i) => map.zones[i]!.name),
+      ['rz00', 'rz01'],
+    );
     assert.deepEqual([...hz1.cumulative], [100, 150]);
     assert.equal(map.anonymousAll.total, 950);
   });
@@ -57,7 +64,12 @@ describe('compileZoneMap', () => {
       // Every other shard, so each zone has 500 one-shard specs plus one range: many specs to parse.
       z.shards = [];
       for (let s = i * 1000; s < i * 1000 + 1000; s += 2) z.shards.push(String(s).padStart(4, '0'));
-      z.shards.push(...formatShardRanges(Array.from({ length: 500 }, (_, k) => i * 1000 + 2 * k + 1), 4));
+      z.shards.push(
+        ...formatShardRanges(
+          Array.from({ length: 500 }, (_, k) => i * 1000 + 2 * k + 1),
+          4,
+        ),
+      );
       i++;
     }
     const m = compile(doc);
@@ -76,11 +88,14 @@ describe('loading documents', () => {
   });
 
   it('refuses duplicate keys instead of silently dropping a zone', () => {
-    assert.throws(() => parseDocument('zones:\n  rz00: {}\n  rz00: {}\n', 'dup.yaml'), (e: unknown) => {
-      assert.ok(e instanceof DocumentReadError);
-      assert.match(e.message, /dup\.yaml: not valid YAML or JSON: .*[Mm]ap keys must be unique/);
-      return true;
-    });
+    assert.throws(
+      () => parseDocument('zones:\n  rz00: {}\n  rz00: {}\n', 'dup.yaml'),
+      (e: unknown) => {
+        assert.ok(e instanceof DocumentReadError);
+        assert.match(e.message, /dup\.yaml: not valid YAML or JSON: .*[Mm]ap keys must be unique/);
+        return true;
+      },
+    );
   });
 
   it('refuses text that is not YAML', () => {
@@ -90,12 +105,18 @@ describe('loading documents', () => {
   it('throws InvalidZoneMapError with every problem', () => {
     const doc = exampleDoc();
     doc.zones.rz00!.failover = ['nope'];
-    assert.throws(() => loadZoneMapText(stringify(doc), 'bad.yaml'), (e: unknown) => {
-      assert.ok(e instanceof InvalidZoneMapError);
-      assert.equal(e.code, 'ZG_ERR_ZONEMAP_INVALID');
-      assert.match(e.message, /bad\.yaml is invalid \(1 problem\):\n {2}- zones\.rz00\.failover\[0\]: unknown zone 'nope'/);
-      return true;
-    });
+    assert.throws(
+      () => loadZoneMapText(stringify(doc), 'bad.yaml'),
+      (e: unknown) => {
+        assert.ok(e instanceof InvalidZoneMapError);
+        assert.equal(e.code, 'ZG_ERR_ZONEMAP_INVALID');
+        assert.match(
+          e.message,
+          /bad\.yaml is invalid \(1 problem\):\n {2}- zones\.rz00\.failover\[0\]: unknown zone 'nope'/,
+        );
+        return true;
+      },
+    );
   });
 });
 
