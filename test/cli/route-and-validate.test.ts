@@ -29,9 +29,29 @@ describe('zonegate route', () => {
   });
 
   it('follows routes by path and cross-IDC mode', async () => {
-    const g = await runCli(['route', '--map', EXAMPLE_MAP_PATH, '--idc', 'sh-2', '--uid', '7', '--path', '/global/pay']);
+    const g = await runCli([
+      'route',
+      '--map',
+      EXAMPLE_MAP_PATH,
+      '--idc',
+      'sh-2',
+      '--uid',
+      '7',
+      '--path',
+      '/global/pay',
+    ]);
     assert.equal((JSON.parse(g.stdout) as { zone: string }).zone, 'gz00');
-    const p = await runCli(['route', '--map', EXAMPLE_MAP_PATH, '--idc', 'hz-1', '--uid', '42', '--cross-idc', 'gateway']);
+    const p = await runCli([
+      'route',
+      '--map',
+      EXAMPLE_MAP_PATH,
+      '--idc',
+      'hz-1',
+      '--uid',
+      '42',
+      '--cross-idc',
+      'gateway',
+    ]);
     const d = JSON.parse(p.stdout) as { via: string; gateways: string[] };
     assert.deepEqual([d.via, d.gateways], ['gateway', ['127.0.0.1:18083']]);
   });
@@ -41,15 +61,38 @@ describe('zonegate route', () => {
     await writeFile(keys, stringify([{ id: 'k1', secret: 'cli-test-secret-0123456789' }]));
     const ring = await CookieKeyring.create([{ id: 'k1', secret: 'cli-test-secret-0123456789' }]);
     const good = await ring.sign({ uid: '10000055', zone: 'rz05' });
-    const r = await runCli(['route', '--map', EXAMPLE_MAP_PATH, '--idc', 'hz-1', '--cookie', good, '--cookie-keys', keys]);
+    const r = await runCli([
+      'route',
+      '--map',
+      EXAMPLE_MAP_PATH,
+      '--idc',
+      'hz-1',
+      '--cookie',
+      good,
+      '--cookie-keys',
+      keys,
+    ]);
     assert.equal(r.code, 0, r.stderr);
     const d = JSON.parse(r.stdout) as { zone: string; reason: string; cookie: { verified: boolean } };
     assert.deepEqual([d.zone, d.reason, d.cookie.verified], ['rz05', 'cookie', true]);
 
     const forged = good.replace('.rz05.', '.rz01.');
-    const f = await runCli(['route', '--map', EXAMPLE_MAP_PATH, '--idc', 'hz-1', '--cookie', forged, '--cookie-keys', keys]);
+    const f = await runCli([
+      'route',
+      '--map',
+      EXAMPLE_MAP_PATH,
+      '--idc',
+      'hz-1',
+      '--cookie',
+      forged,
+      '--cookie-keys',
+      keys,
+    ]);
     const fd = JSON.parse(f.stdout) as { reason: string; uid: null; cookie: { rejected: string } };
-    assert.deepEqual([fd.reason.startsWith('anonymous'), fd.uid, fd.cookie.rejected], [true, null, 'bad-signature']);
+    assert.deepEqual(
+      [fd.reason.startsWith('anonymous'), fd.uid, fd.cookie.rejected],
+      [true, null, 'bad-signature'],
+    );
   });
 
   it('reads an unsigned-checked cookie only with a warning', async () => {
@@ -76,9 +119,15 @@ describe('zonegate route', () => {
   it('exits 2 with the reason on bad usage', async () => {
     const cases: [string[], RegExp][] = [
       [['route', '--idc', 'hz-1', '--uid', '1'], /--map is required/],
-      [['route', '--map', EXAMPLE_MAP_PATH, '--idc', 'bj-1', '--uid', '1'], /unknown IDC 'bj-1' \(the map has hz-1/],
+      [
+        ['route', '--map', EXAMPLE_MAP_PATH, '--idc', 'bj-1', '--uid', '1'],
+        /unknown IDC 'bj-1' \(the map has hz-1/,
+      ],
       [['route', '--map', EXAMPLE_MAP_PATH, '--idc', 'hz-1'], /give --uid UID or --cookie VALUE/],
-      [['route', '--map', EXAMPLE_MAP_PATH, '--idc', 'hz-1', '--uid', '1', '--bogus'], /Unknown option '--bogus'/],
+      [
+        ['route', '--map', EXAMPLE_MAP_PATH, '--idc', 'hz-1', '--uid', '1', '--bogus'],
+        /Unknown option '--bogus'/,
+      ],
       [['route', '--map', '/nope.yaml', '--idc', 'hz-1', '--uid', '1'], /cannot read \/nope\.yaml: ENOENT/],
       [['frobnicate'], /unknown command 'frobnicate'/],
     ];
@@ -123,10 +172,21 @@ describe('zonegate map validate', () => {
 
 describe('installed CLI (bin/zonegate.js → dist)', () => {
   it('runs route and map validate from the compiled build', async () => {
-    assert.ok(existsSync(join(REPO_ROOT, 'dist/cli/main.js')), 'dist/ missing: `npm install` (prepare) or `npm run build` builds it');
+    assert.ok(
+      existsSync(join(REPO_ROOT, 'dist/cli/main.js')),
+      'dist/ missing: `npm install` (prepare) or `npm run build` builds it',
+    );
     const v = await runInstalledCli(['map', 'validate', EXAMPLE_MAP_PATH]);
     assert.equal(v.code, 0, v.stderr);
-    const r = await runInstalledCli(['route', '--map', EXAMPLE_MAP_PATH, '--idc', 'hz-1', '--uid', '10000042']);
+    const r = await runInstalledCli([
+      'route',
+      '--map',
+      EXAMPLE_MAP_PATH,
+      '--idc',
+      'hz-1',
+      '--uid',
+      '10000042',
+    ]);
     assert.equal((JSON.parse(r.stdout) as { zone: string }).zone, 'rz04');
     const h = await runInstalledCli(['--help']);
     assert.match(h.stdout, /route\s+Print the routing decision/);

@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { compileZoneMap, validateZoneMap, type CompiledZoneMap, type ZoneMapDoc } from '../../src/zonemap/index.js';
+import {
+  compileZoneMap,
+  validateZoneMap,
+  type CompiledZoneMap,
+  type ZoneMapDoc,
+} from '../../src/zonemap/index.js';
 import { formatProblem } from '../../src/core/errors.js';
 
 export const EXAMPLE_MAP_PATH = fileURLToPath(

@@ -1,6 +1,37 @@
 import type { Command } from '../command.js';
+import { cityCommands } from './city.js';
+import { idcCommands } from './idc.js';
+import { mapApply } from './map-apply.js';
+import { mapDiff } from './map-diff.js';
+import { mapHistory } from './map-history.js';
+import { mapRollback } from './map-rollback.js';
+import { mapShow } from './map-show.js';
+import { mapStatus } from './map-status.js';
+import { releaseCommands } from './release.js';
+import { shardsCommands } from './shards.js';
+import { zoneCommands } from './zone.js';
 import { mapValidate } from './map-validate.js';
 import { route } from './route.js';
+import { start } from './start.js';
+import { demo } from './demo.js';
+import { certsInit } from './certs-init.js';
 
 /** Every `zonegate` command. Add one import and one entry per command file. */
-export const commands: readonly Command[] = [route, mapValidate];
+export const commands: readonly Command[] = [
+  route,
+  start,
+  demo,
+  certsInit,
+  mapValidate,
+  mapShow,
+  mapApply,
+  mapDiff,
+  mapHistory,
+  mapRollback,
+  mapStatus,
+  ...zoneCommands,
+  ...idcCommands,
+  ...cityCommands,
+  ...shardsCommands,
+  ...releaseCommands,
+];

@@ -1,0 +1,499 @@
+/**
+ * MQTT edge benchmark (issue 5), in one run against
+ *   - the broker (mosquitto) directly,
+ *   - Zonegate (its own process, routing by client id on the example map),
+ *   - HAProxy routing by CONNECT client id (mqtt_field_value), when installed;
+ * measuring connects/s, QoS 0 and QoS 1 messages/s (one publisher, one subscriber, 64-byte
+ * payloads, QoS 1 with 64 in flight), Zonegate's memory per idle connection (plain and TLS),
+ * and the time to migrate N subscribed clients on a zone flip with the QoS 1 messages lost.
+ *
+ *   npx tsx bench/mqtt.ts [--conns 3000] [--messages 100000] [--migrate 1000] [--mps 1000]
+ *   npx tsx bench/mqtt.ts --conns 20000      # needs ulimit -n >= 2 x conns + slack (gateway side)
+ */
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createCa, issueCert } from '../src/certs/index.js';
+import { FrameReader, type FrameSink } from '../src/mqtt/frame-reader.js';
+import { MqttServer } from '../src/mqtt/index.js';
+import { ackId, publishIdOffset, topicEnd } from '../src/mqtt/publish.js';
+import { compileZoneMap, validateZoneMap, ZoneMapHolder, type ZoneMapDoc } from '../src/zonemap/index.js';
+import { freePort, startMosquitto, type Mosquitto } from '../test/helpers/mosquitto.js';
+import { loadExampleDoc } from '../test/mqtt/fixture.js';
+import { table } from './table.js';
+
+const SELF = fileURLToPath(import.meta.url);
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+
+/* ------------------------------------------------------------------ packets */
+
+function str(s: string): Buffer {
+  const b = Buffer.from(s);
+  const l = Buffer.alloc(2);
+  l.writeUInt16BE(b.length);
+  return Buffer.concat([l, b]);
+}
+
+function frame(first: number, body: Buffer): Buffer {
+  const len: number[] = [];
+  let n = body.length;
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    len.push(b);
+  } while (n > 0);
+  return Buffer.concat([Buffer.from([first, ...len]), body]);
+}
+
+/** MQTT 3.1.1 CONNECT, clean session, no keepalive (idle connections must stay idle). */
+function connectPacket(clientId: string, keepalive = 0): Buffer {
+  const ka = Buffer.alloc(2);
+  ka.writeUInt16BE(keepalive);
+  return frame(0x10, Buffer.concat([str('MQTT'), Buffer.from([4, 0x02]), ka, str(clientId)]));
+}
+
+function subscribePacket(topic: string, qos: number, id = 1): Buffer {
+  const pid = Buffer.alloc(2);
+  pid.writeUInt16BE(id);
+  return frame(0x82, Buffer.concat([pid, str(topic), Buffer.from([qos])]));
+}
+
+function publishPacket(topic: string, payload: Buffer, qos: number, id: number): Buffer {
+  if (qos === 0) return frame(0x30, Buffer.concat([str(topic), payload]));
+  const pid = Buffer.alloc(2);
+  pid.writeUInt16BE(id);
+  return frame(0x30 | (qos << 1), Buffer.concat([str(topic), pid, payload]));
+}
+
+function puback(id: number): Buffer {
+  return Buffer.from([0x40, 0x02, id >> 8, id & 0xff]);
+}
+
+/* ------------------------------------------------------------------ raw client */
+
+class Client implements FrameSink {
+  readonly socket: net.Socket;
+  private readonly reader = new FrameReader(this, 1 << 20);
+  connack: Promise<void>;
+  private connackResolve!: () => void;
+  private connackReject!: (e: Error) => void;
+  suback: Promise<void>;
+  private subackResolve!: () => void;
+  received = 0;
+  acked = 0;
+  onAck: (() => void) | null = null;
+  onPublish: ((payload: Buffer) => void) | null = null;
+  closed = false;
+
+  constructor(port: number, clientId: string, secure: tls.ConnectionOptions | null = null) {
+    this.connack = new Promise((res, rej) => {
+      this.connackResolve = res;
+      this.connackReject = rej;
+    });
+    this.suback = new Promise((res) => (this.subackResolve = res));
+    this.connack.catch(() => undefined);
+    const c = connectPacket(clientId);
+    this.socket =
+      secure === null
+        ? net.connect({ host: '127.0.0.1', port, noDelay: true }, () => this.socket.write(c))
+        : tls.connect({ host: '127.0.0.1', port, ...secure }, () => this.socket.write(c));
+    this.socket.on('data', (d: Buffer) => this.reader.push(d));
+    this.socket.on('error', (e) => this.connackReject(e));
+    this.socket.on('close', () => {
+      this.closed = true;
+      this.connackReject(new Error(`${clientId}: closed`));
+    });
+  }
+
+  onFrame(f: Buffer, hl: number): boolean {
+    const type = (f[0] as number) >> 4;
+    if (type === 2) {
+      if (f[3] === 0) this.connackResolve();
+      else this.connackReject(new Error(`CONNACK ${String(f[3])}`));
+    } else if (type === 9) {
+      this.subackResolve();
+    } else if (type === 3) {
+      this.received++;
+      const qos = ((f[0] as number) >> 1) & 3;
+      const te = topicEnd(f, hl);
+      if (qos > 0) {
+        const at = publishIdOffset(f, te);
+        this.socket.write(puback(f.readUInt16BE(at)));
+        this.onPublish?.(f.subarray(at + 2));
+      } else {
+        this.onPublish?.(f.subarray(te));
+      }
+    } else if (type === 4) {
+      this.acked++;
+      void ackId(f, hl);
+      this.onAck?.();
+    }
+    return true;
+  }
+
+  onFrameError(): void {
+    this.socket.destroy();
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/* ------------------------------------------------------------------ gateway child */
+
+interface GatewayReply {
+  readonly id: number;
+  readonly [k: string]: unknown;
+}
+
+async function roleGateway(mapPath: string, certDir: string, mps: number): Promise<void> {
+  const doc = JSON.parse(readFileSync(mapPath, 'utf8')) as ZoneMapDoc;
+  const holder = new ZoneMapHolder(compileZoneMap(doc));
+  const server = new MqttServer({
+    holder,
+    self: { idc: 'hz-1', crossIdc: 'direct' },
+    config: { migration: { movesPerSecond: mps }, limits: { maxConnections: 1_000_000 } },
+  });
+  const plain = await server.listen({ port: 0 });
+  const secure = await server.listen({
+    port: 0,
+    tls: { cert: readFileSync(join(certDir, 'server.pem')), key: readFileSync(join(certDir, 'server.key')) },
+  });
+  const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
+  process.on('message', (m: { id: number; cmd: string }) => {
+    const reply = (o: object): void => void process.send?.({ id: m.id, ...o });
+    switch (m.cmd) {
+      case 'mem':
+        gc();
+        gc();
+        reply({ ...process.memoryUsage() });
+        break;
+      case 'flip': {
+        const next = structuredClone(doc) as { version: number; zones: Record<string, { status?: string }> };
+        next.version++;
+        (next.zones.rz00 as { status?: string }).status = 'down';
+        const v = validateZoneMap(next);
+        if (v.ok) holder.swap(compileZoneMap(v.doc));
+        reply({ ok: v.ok });
+        break;
+      }
+      case 'stats':
+        reply({ active: server.connectionCount, movesOk: server.stats.movesOk, movesFailed: server.stats.movesFailed });
+        break;
+      default:
+        reply({});
+    }
+  });
+  process.send?.({ id: 0, port: plain.port, tlsPort: secure.port });
+}
+
+class GatewayProcess {
+  private readonly child: ChildProcess;
+  private next = 1;
+  private readonly waiting = new Map<number, (r: GatewayReply) => void>();
+  port = 0;
+  tlsPort = 0;
+  readonly ready: Promise<void>;
+
+  constructor(mapPath: string, certDir: string, mps: number) {
+    this.child = fork(SELF, ['--role', 'gateway', '--map', mapPath, '--certs', certDir, '--mps', String(mps)], {
+      execArgv: ['--import', 'tsx', '--expose-gc'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.ready = new Promise((resolve) => {
+      this.child.on('message', (r: GatewayReply) => {
+        if (r.id === 0) {
+          this.port = r.port as number;
+          this.tlsPort = r.tlsPort as number;
+          resolve();
+          return;
+        }
+        this.waiting.get(r.id)?.(r);
+        this.waiting.delete(r.id);
+      });
+    });
+  }
+
+  ask(cmd: string): Promise<GatewayReply> {
+    const id = this.next++;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.child.send({ id, cmd });
+    });
+  }
+
+  stop(): void {
+    this.child.kill('SIGKILL');
+  }
+}
+
+/* ------------------------------------------------------------------ measurements */
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function connectMany(
+  port: number,
+  n: number,
+  prefix: string,
+  secure: tls.ConnectionOptions | null = null,
+): Promise<{ clients: Client[]; perSec: number; failed: number }> {
+  const clients: Client[] = [];
+  let next = 0;
+  let failed = 0;
+  const t0 = performance.now();
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      const i = next++;
+      // uids 100..109 (shards 00-09): rz00
+      const c = new Client(port, `10${i % 10}-${prefix}-${i}`, secure);
+      try {
+        await c.connack;
+        clients.push(c);
+      } catch {
+        failed++;
+        c.close();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 100 }, worker));
+  const s = (performance.now() - t0) / 1000;
+  return { clients, perSec: clients.length / s, failed };
+}
+
+async function throughput(port: number, qos: 0 | 1, messages: number, tag: string): Promise<number> {
+  const sub = new Client(port, `100-sub-${tag}-${qos}`);
+  const pub = new Client(port, `101-pub-${tag}-${qos}`);
+  await Promise.all([sub.connack, pub.connack]);
+  const topic = `bench/${tag}/${qos}`;
+  sub.socket.write(subscribePacket(topic, qos));
+  await sub.suback;
+  const payload = Buffer.alloc(64, 0x61);
+  const t0 = performance.now();
+  if (qos === 0) {
+    const batch = Buffer.concat(Array.from({ length: 100 }, () => publishPacket(topic, payload, 0, 0)));
+    for (let sent = 0; sent < messages; sent += 100) {
+      if (!pub.socket.write(batch)) await new Promise((r) => pub.socket.once('drain', r));
+    }
+  } else {
+    let sent = 0;
+    let id = 0;
+    const window = 64;
+    await new Promise<void>((resolve) => {
+      const pump = (): void => {
+        while (sent < messages && sent - pub.acked < window) {
+          id = id === 65_535 ? 1 : id + 1;
+          pub.socket.write(publishPacket(topic, payload, 1, id));
+          sent++;
+        }
+        if (pub.acked >= messages) resolve();
+      };
+      pub.onAck = pump;
+      pump();
+    });
+  }
+  const deadline = performance.now() + 30_000;
+  let last = -1;
+  let stall = performance.now();
+  while (sub.received < messages && performance.now() < deadline) {
+    await sleep(5);
+    if (sub.received !== last) {
+      last = sub.received;
+      stall = performance.now();
+    } else if (performance.now() - stall > 2000) break; // QoS 0 drops: stop waiting
+  }
+  const s = (performance.now() - t0) / 1000;
+  const rate = sub.received / s;
+  sub.close();
+  pub.close();
+  return rate;
+}
+
+async function closeAll(clients: Client[]): Promise<void> {
+  for (const c of clients) c.close();
+  await sleep(200);
+}
+
+async function migration(
+  gw: GatewayProcess,
+  brokers: Mosquitto[],
+  n: number,
+): Promise<{ n: number; seconds: number; lost: number; messages: number }> {
+  const { clients } = await connectMany(gw.port, n, 'mig');
+  for (const c of clients) c.socket.write(subscribePacket('mig/all', 1));
+  await Promise.all(clients.map((c) => c.suback));
+  const seen = clients.map(() => new Set<number>());
+  clients.forEach((c, i) => (c.onPublish = (p) => seen[i]?.add(p.readUInt32BE(0))));
+  const pubs = [new Client(brokers[0]?.port as number, 'pub-mig-a'), new Client(brokers[1]?.port as number, 'pub-mig-b')];
+  await Promise.all(pubs.map((p) => p.connack));
+  let seq = 0;
+  let id = 0;
+  const timer = setInterval(() => {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(seq++);
+    id = id === 65_535 ? 1 : id + 1;
+    for (const p of pubs) p.socket.write(publishPacket('mig/all', b, 1, id));
+  }, 100);
+  await sleep(500);
+  const before = (await gw.ask('stats')).movesOk as number;
+  const t0 = performance.now();
+  await gw.ask('flip');
+  let moved = 0;
+  while (performance.now() - t0 < 120_000) {
+    moved = ((await gw.ask('stats')).movesOk as number) - before;
+    if (moved >= clients.length) break;
+    await sleep(20);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  await sleep(1000);
+  clearInterval(timer);
+  await sleep(1500);
+  const last = seq - 1;
+  let lost = 0;
+  for (const s of seen) for (let k = 0; k <= last; k++) if (!s.has(k)) lost++;
+  for (const p of pubs) p.close();
+  await closeAll(clients);
+  return { n: moved, seconds, lost, messages: seq };
+}
+
+function fdLimit(): number {
+  const r = spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' });
+  return Number(r.stdout.trim()) || 1024;
+}
+
+/* ------------------------------------------------------------------ main */
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      role: { type: 'string' },
+      map: { type: 'string' },
+      certs: { type: 'string' },
+      conns: { type: 'string', default: '3000' },
+      messages: { type: 'string', default: '100000' },
+      migrate: { type: 'string', default: '1000' },
+      mps: { type: 'string', default: '1000' },
+    },
+  });
+  if (values.role === 'gateway') {
+    await roleGateway(values.map as string, values.certs as string, Number(values.mps));
+    return;
+  }
+  const limit = fdLimit();
+  let conns = Number(values.conns);
+  // The gateway holds two descriptors per client connection (client + broker).
+  if (conns * 2 + 200 > limit) {
+    console.log(`note: ulimit -n is ${limit}; capping connections at ${Math.floor((limit - 200) / 2)} (raise it for more)`);
+    conns = Math.floor((limit - 200) / 2);
+  }
+  const messages = Number(values.messages);
+  const dir = mkdtempSync(join(tmpdir(), 'zg-bench-mqtt-'));
+  const ca = await createCa('bench CA');
+  const cert = await issueCert(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server' });
+  writeFileSync(join(dir, 'server.pem'), cert.certPem);
+  writeFileSync(join(dir, 'server.key'), cert.keyPem);
+  const brokers = [
+    await startMosquitto({ extraConfig: ['max_connections -1'] }),
+    await startMosquitto({ extraConfig: ['max_connections -1'] }),
+  ];
+  const dead = `127.0.0.1:${await freePort()}`;
+  const doc = loadExampleDoc();
+  for (const [name, zone] of Object.entries(doc.zones)) {
+    zone.upstreams = {
+      ...zone.upstreams,
+      mqtt: [name === 'rz00' ? (brokers[0]?.address as string) : name === 'rz02' ? (brokers[1]?.address as string) : dead],
+    };
+  }
+  const mapPath = join(dir, 'map.json');
+  writeFileSync(mapPath, JSON.stringify(doc));
+  const gw = new GatewayProcess(mapPath, dir, Number(values.mps));
+  await gw.ready;
+  let haproxy: ChildProcess | null = null;
+  let haproxyPort = 0;
+  if (spawnSync('sh', ['-c', 'command -v haproxy'], { stdio: 'ignore' }).status === 0) {
+    haproxyPort = await freePort();
+    const cfg = readFileSync(join(HERE, 'haproxy-mqtt.cfg.tmpl'), 'utf8')
+      .replace('{{PORT}}', String(haproxyPort))
+      .replace('{{RZ00}}', brokers[0]?.address as string)
+      .replace('{{RZ02}}', brokers[1]?.address as string);
+    writeFileSync(join(dir, 'haproxy.cfg'), cfg);
+    haproxy = spawn('haproxy', ['-f', join(dir, 'haproxy.cfg')], { stdio: 'ignore' });
+    await sleep(500);
+  }
+  const cleanup = (): void => {
+    gw.stop();
+    haproxy?.kill('SIGKILL');
+    for (const b of brokers) void b.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const targets: { name: string; port: number }[] = [
+      { name: 'mosquitto direct', port: brokers[0]?.port as number },
+      { name: 'Zonegate', port: gw.port },
+    ];
+    if (haproxy !== null) targets.push({ name: 'HAProxy (client-id routing)', port: haproxyPort });
+    const rows: (string | number)[][] = [];
+    let memPlain = 0;
+    let heapPlain = 0;
+    let memTls = 0;
+    let tlsRate = 0;
+    for (const t of targets) {
+      console.log(`measuring ${t.name} ...`);
+      const isGw = t.name === 'Zonegate';
+      const m0 = isGw ? await gw.ask('mem') : null;
+      const r = await connectMany(t.port, conns, `c-${t.name.slice(0, 3)}`);
+      if (m0 !== null) {
+        await sleep(300);
+        const m1 = await gw.ask('mem');
+        memPlain = ((m1.rss as number) - (m0.rss as number)) / r.clients.length;
+        heapPlain = ((m1.heapUsed as number) - (m0.heapUsed as number)) / r.clients.length;
+      }
+      await closeAll(r.clients);
+      const q0 = await throughput(t.port, 0, messages, t.name.slice(0, 3));
+      const q1 = await throughput(t.port, 1, Math.floor(messages / 2), t.name.slice(0, 3));
+      rows.push([t.name, r.perSec, r.failed, q0, q1]);
+    }
+    if (haproxy === null) rows.push(['HAProxy', 'not installed', '', '', '']);
+    {
+      // TLS: Zonegate only (mosquitto is plain here).
+      await sleep(300);
+      const m0 = (await gw.ask('mem')).rss as number;
+      const r = await connectMany(gw.tlsPort, Math.min(conns, 2000), 'tls', { rejectUnauthorized: false });
+      tlsRate = r.perSec;
+      await sleep(300);
+      memTls = (((await gw.ask('mem')).rss as number) - m0) / r.clients.length;
+      await closeAll(r.clients);
+    }
+    const mig = await migration(gw, brokers, Number(values.migrate));
+    const direct = rows[0] as (string | number)[];
+    const ours = rows[1] as (string | number)[];
+    console.log(`\nMQTT edge, ${conns} connections, ${messages} QoS 0 / ${messages / 2} QoS 1 messages of 64 bytes\n`);
+    console.log(table(['target', 'connects/s', 'failed', 'QoS 0 msgs/s', 'QoS 1 msgs/s'], rows));
+    console.log(
+      `\nZonegate / direct: QoS 0 ${((ours[3] as number) / (direct[3] as number)).toFixed(2)}x, ` +
+        `QoS 1 ${((ours[4] as number) / (direct[4] as number)).toFixed(2)}x`,
+    );
+    console.log(
+      `Zonegate memory per idle connection (process RSS delta / connections): plain ${(memPlain / 1024).toFixed(1)} KB ` +
+        `(JS heap ${(heapPlain / 1024).toFixed(1)} KB) ` +
+        `(${conns} conns), TLS ${(memTls / 1024).toFixed(1)} KB (${Math.min(conns, 2000)} conns, ${tlsRate.toFixed(0)} TLS connects/s)`,
+    );
+    console.log(
+      `Migration: ${mig.n} subscribed clients moved rz00 -> rz02 in ${mig.seconds.toFixed(2)} s ` +
+        `(${(mig.n / mig.seconds).toFixed(0)}/s, movesPerSecond ${values.mps}); QoS 1 messages lost: ${mig.lost} ` +
+        `(of ${mig.messages} x ${mig.n} expected deliveries)`,
+    );
+  } finally {
+    cleanup();
+  }
+}
+
+await main();

@@ -1,0 +1,202 @@
+/**
+ * `npm run bench [-- NAME...]`: runs every bench/*.ts (except this file) one after another —
+ * never in parallel, they would measure each other — and writes bench/RESULTS.md with the
+ * machine, the versions, and every markdown table each benchmark printed.
+ *
+ * Env: BENCH_TIMEOUT_MS bounds one benchmark (default 600000).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, release, totalmem, type } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const rootDir = dirname(benchDir);
+const timeoutMs = Number(process.env.BENCH_TIMEOUT_MS ?? '600000');
+
+interface BenchRun {
+  readonly name: string;
+  readonly code: number | null;
+  readonly ms: number;
+  readonly tables: readonly string[];
+  readonly output: string;
+}
+
+/** Consecutive lines starting with `|` form one markdown table. */
+export function extractTables(output: string): string[] {
+  const tables: string[] = [];
+  let current: string[] = [];
+  for (const line of output.split('\n')) {
+    if (line.trimStart().startsWith('|')) current.push(line.trim());
+    else if (current.length > 0) {
+      tables.push(current.join('\n'));
+      current = [];
+    }
+  }
+  if (current.length > 0) tables.push(current.join('\n'));
+  // A lone `|` line is not a table; a real one has a header and a separator at least.
+  return tables.filter((t) => t.split('\n').length >= 2);
+}
+
+/**
+ * A benchmark's own headline (`## Router …`) and verdict lines (`target: … met`): kept next to
+ * its tables so RESULTS.md says what was measured and whether the goal was met.
+ */
+export function extractNotes(output: string): string[] {
+  return output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /^#{1,6} /.test(l) || /^(target|note|verdict)\b/i.test(l))
+    .map((l) => (l.startsWith('#') ? `_${l.replace(/^#+ /, '')}_` : l));
+}
+
+function toolVersion(cmd: string, args: readonly string[]): string | null {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 5000 });
+  if (r.error !== undefined || r.status === null) return null;
+  const text = `${r.stdout}${r.stderr}`.trim().split('\n')[0] ?? '';
+  return text === '' ? null : text;
+}
+
+function packageVersion(name: string): string | null {
+  try {
+    const pkg = JSON.parse(readFileSync(join(rootDir, 'node_modules', name, 'package.json'), 'utf8')) as {
+      version?: string;
+    };
+    return pkg.version ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function machineSection(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const lines = [
+    `- Date: ${new Date().toISOString()}`,
+    `- Machine: ${type()} ${release()}, ${availableParallelism()} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`,
+    `- Node.js ${process.version}`,
+  ];
+  const tools: [string, string, readonly string[]][] = [
+    ['redis-server', 'redis-server', ['--version']],
+    ['mosquitto', 'mosquitto', ['-h']],
+    ['nginx', 'nginx', ['-v']],
+    ['haproxy', 'haproxy', ['-v']],
+  ];
+  for (const [label, cmd, args] of tools) {
+    const v = toolVersion(cmd, args);
+    if (v !== null) lines.push(`- ${label}: ${v}`);
+  }
+  const pkgs = ['undici', 'autocannon', 'mqtt', 'ioredis', 'prom-client', 'pino']
+    .map((p) => [p, packageVersion(p)] as const)
+    .filter((p): p is readonly [string, string] => p[1] !== null)
+    .map(([p, v]) => `${p} ${v}`);
+  lines.push(`- Packages: ${pkgs.join(', ')}`);
+  return lines.join('\n');
+}
+
+function runOne(file: string): Promise<BenchRun> {
+  const name = basename(file, '.ts');
+  const started = Date.now();
+  process.stdout.write(`\n=== ${name} ===\n`);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', file], {
+      cwd: rootDir,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      output += chunk;
+      process.stdout.write(chunk);
+    });
+    const timer = setTimeout(() => {
+      process.stderr.write(`${name}: no result after ${timeoutMs} ms, stopping it\n`);
+      child.kill('SIGTERM');
+    }, timeoutMs);
+    child.on('error', (err) => {
+      output += `\n${err.message}\n`;
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ name, code, ms: Date.now() - started, tables: extractTables(output), output });
+    });
+  });
+}
+
+function resultsMarkdown(runs: readonly BenchRun[]): string {
+  const parts = [
+    '# Benchmark results',
+    '',
+    'Written by `npm run bench` (bench/run-all.ts); do not edit by hand.',
+    '',
+    machineSection(),
+    '',
+  ];
+  for (const run of runs) {
+    const status = run.code === 0 ? 'ok' : `FAILED (exit ${String(run.code)})`;
+    parts.push(
+      `## ${run.name}`,
+      '',
+      `\`bench/${run.name}.ts\` — ${status}, ${(run.ms / 1000).toFixed(1)} s`,
+      '',
+    );
+    if (run.tables.length > 0) {
+      const notes = extractNotes(run.output);
+      const headline = notes.filter((n) => n.startsWith('_'));
+      const verdicts = notes.filter((n) => !n.startsWith('_'));
+      if (headline.length > 0) parts.push(headline.join('\n'), '');
+      for (const t of run.tables) parts.push(t, '');
+      if (verdicts.length > 0) parts.push(verdicts.join('\n'), '');
+    } else {
+      // No table: keep the tail of what it printed so the failure can be read here.
+      const tail = run.output.trim().split('\n').slice(-20).join('\n');
+      parts.push('```', tail === '' ? '(no output)' : tail, '```', '');
+    }
+  }
+  return parts.join('\n');
+}
+
+/**
+ * bench/*.ts minus this runner and minus the helpers the benchmarks import (`./table.js`):
+ * a helper has nothing to run, and this way a new benchmark needs no registration.
+ */
+export function benchmarkFiles(): string[] {
+  const all = readdirSync(benchDir).filter(
+    (f) => f.endsWith('.ts') && f !== 'run-all.ts' && !f.startsWith('_'),
+  );
+  const imported = new Set<string>();
+  for (const f of all) {
+    for (const m of readFileSync(join(benchDir, f), 'utf8').matchAll(/from '\.\/([\w.-]+)\.js'/g)) {
+      imported.add(`${m[1] ?? ''}.ts`);
+    }
+  }
+  return all.filter((f) => !imported.has(f));
+}
+
+async function main(): Promise<number> {
+  const filters = process.argv.slice(2);
+  const files = benchmarkFiles()
+    .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+    .sort()
+    .map((f) => join('bench', f));
+  if (files.length === 0) {
+    process.stderr.write('no benchmarks matched\n');
+    return 2;
+  }
+  const runs: BenchRun[] = [];
+  for (const f of files) runs.push(await runOne(f));
+  const out = join(benchDir, 'RESULTS.md');
+  writeFileSync(out, resultsMarkdown(runs));
+  process.stdout.write(`\nwrote ${out}\n`);
+  return runs.every((r) => r.code === 0) ? 0 : 1;
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,131 @@
+/**
+ * Feeds the registry (and the access log) from the HTTP stage's hooks and the listeners'
+ * events. The hooks run once per response, so label children are cached: prom-client would
+ * otherwise hash a fresh label object on every request.
+ */
+import type { Logger } from 'pino';
+import type { ListenerConfig } from '../core/config.js';
+import type { AccessLog } from '../core/logger.js';
+import type { HttpHooks } from '../http/index.js';
+import type { ListenerEvent } from '../listeners/index.js';
+import { statusClass, type Metrics, type ProtocolLabel, type TlsFailureReason } from './metrics.js';
+
+type HookProtocol = 'http1' | 'http2' | 'websocket';
+
+const PROTOCOL_LABEL: Readonly<Record<HookProtocol, ProtocolLabel>> = {
+  http1: 'http',
+  http2: 'h2',
+  websocket: 'ws',
+};
+
+interface Children {
+  readonly requests: { inc(): void };
+  readonly duration: { observe(v: number): void };
+}
+
+/** Bound on cached label sets; beyond it we fall back to uncached (still bounded labels). */
+const MAX_CACHED = 10_000;
+
+export function httpMetricsHooks(metrics: Metrics, accessLog?: AccessLog): HttpHooks {
+  const cache = new Map<string, Children>();
+  const children = (
+    protocol: ProtocolLabel,
+    zone: string,
+    colour: string,
+    reason: string,
+    status: number,
+  ): Children => {
+    const sc = statusClass(status);
+    const key = `${protocol}\u0000${zone}\u0000${colour}\u0000${reason}\u0000${sc}`;
+    let c = cache.get(key);
+    if (c === undefined) {
+      c = {
+        requests: metrics.httpRequests.labels({ protocol, zone, colour, reason, status_class: sc }),
+        duration: metrics.httpRequestDuration.labels({ protocol, zone, colour, status_class: sc }),
+      };
+      if (cache.size < MAX_CACHED) cache.set(key, c);
+    }
+    return c;
+  };
+  const cookieRejections = new Map<string, { inc(): void }>();
+  return {
+    onResponse(protocol, zone, colour, reason, status, ms) {
+      const p = PROTOCOL_LABEL[protocol];
+      const c = children(p, zone, colour, reason, status);
+      c.requests.inc();
+      c.duration.observe(ms / 1000);
+      accessLog?.http({ protocol: p, status, zone, colour, reason, durationMs: ms });
+    },
+    onCookieRejected(reason) {
+      let c = cookieRejections.get(reason);
+      if (c === undefined) {
+        c = metrics.cookieRejections.labels({ reason });
+        cookieRejections.set(reason, c);
+      }
+      c.inc();
+    },
+    onUpstreamError(address, code) {
+      metrics.upstreamErrors.inc({
+        protocol: 'http',
+        zone: '',
+        upstream: address,
+        kind: upstreamErrorKind(code),
+      });
+    },
+  };
+}
+
+/** undici / socket error codes → a handful of kinds an operator acts on differently. */
+export function upstreamErrorKind(code: string): string {
+  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ENOTFOUND') {
+    return 'connect';
+  }
+  if (code.includes('TIMEOUT') || code === 'ETIMEDOUT') return 'timeout';
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' || code === 'UND_ERR_CLOSED') {
+    return 'reset';
+  }
+  return 'protocol';
+}
+
+/** OpenSSL / Node TLS error codes → the bounded `reason` label. */
+export function tlsFailureReason(code: string): TlsFailureReason {
+  if (code.includes('TIMEOUT')) return 'timeout';
+  if (code.includes('PEER_DID_NOT_RETURN_A_CERTIFICATE') || code.includes('NO_CERTIFICATE'))
+    return 'no-client-cert';
+  if (code.includes('CERTIFICATE') || code.includes('UNKNOWN_CA') || code.includes('REVOKED'))
+    return 'bad-client-cert';
+  if (code.startsWith('ERR_SSL_')) return 'protocol';
+  return 'other';
+}
+
+export function listenerEventMetrics(
+  metrics: Metrics,
+  listeners: readonly ListenerConfig[],
+  logger?: Logger,
+): (e: ListenerEvent) => void {
+  const protocolOf = new Map<string, ProtocolLabel>(listeners.map((l) => [l.name, l.protocol]));
+  return (e) => {
+    const protocol = protocolOf.get(e.listener) ?? 'https';
+    switch (e.type) {
+      case 'tls-handshake':
+        metrics.tlsHandshakes.inc({ protocol, version: e.protocol });
+        return;
+      case 'tls-error':
+        metrics.tlsHandshakeFailures.inc({ protocol, reason: tlsFailureReason(e.code) });
+        return;
+      case 'tls-reload-failed':
+        logger?.error(
+          { err: e.error, listener: e.listener },
+          'certificate reload failed; old certificates stay',
+        );
+        return;
+      case 'tls-reloaded':
+        logger?.info({ listener: e.listener }, 'certificates reloaded');
+        return;
+      case 'proxy-error':
+      case 'connection-refused':
+        logger?.warn({ event: e }, 'listener refused a connection');
+        return;
+    }
+  };
+}

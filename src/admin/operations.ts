@@ -1,0 +1,254 @@
+/**
+ * One call that gives a running gateway everything of issue 6: the drain controller (with
+ * the runtime's listeners and the MQTT hook as participants), the admin listener or — in a
+ * cluster worker — the link to the primary, signal handling, and the zone map metrics.
+ *
+ * The runtime stays in charge of its listeners and map source; it passes what it has:
+ *
+ *   const ops = await startOperations({ config, holder, source, logger, reload,
+ *     participants: [httpDrainParticipant(server, 'http'), mqttServer.drainParticipant()] });
+ */
+import type { Logger } from 'pino';
+import type { AdminConfig, DrainConfig, GatewayConfig } from '../core/config.js';
+import { createAccessLog, createLogger } from '../core/logger.js';
+import { DrainController, installSignalHandlers, type DrainParticipant } from '../gateway/drain.js';
+import { startGateway, type Gateway, type GatewayLog } from '../gateway/gateway.js';
+import {
+  attachWorker,
+  isClusterWorker,
+  resolveWorkerCount,
+  runPrimary,
+  type ClusterPrimary,
+  type WorkerAgent,
+} from '../gateway/workers.js';
+import { createZoneMapSource } from '../zonemap/stores/index.js';
+import type { CompiledZoneMap, ZoneMapHolder, ZoneMapSource } from '../zonemap/index.js';
+import { startAdminServer, type AdminServer, type ReloadReport } from './admin-server.js';
+import { httpMetricsHooks, listenerEventMetrics } from './http-metrics.js';
+import { metrics as processMetrics, type Metrics } from './metrics.js';
+import { observeUpstreamLatency } from './upstream-latency.js';
+
+export interface OperationsOptions {
+  readonly config: { readonly idc: string; readonly admin: AdminConfig; readonly drain: DrainConfig };
+  readonly holder: ZoneMapHolder;
+  /** To count refused maps and time applies; optional for gateways with a fixed map. */
+  readonly source?: ZoneMapSource;
+  readonly participants: readonly DrainParticipant[];
+  /** SIGHUP / POST /reload: certificates and the parts of the config that can change live. */
+  readonly reload: () => Promise<ReloadReport>;
+  readonly logger: Logger;
+  readonly metrics?: Metrics;
+  /** Install SIGTERM/SIGINT/SIGHUP handlers (default true; tests that embed a gateway turn it off). */
+  readonly handleSignals?: boolean;
+  /** Called when the drain is over; default `process.exit`. */
+  readonly exit?: (code: number) => void;
+}
+
+export interface Operations {
+  readonly drain: DrainController;
+  /** null in a cluster worker: the primary runs the admin listener. */
+  readonly admin: AdminServer | null;
+  /** Stop the admin listener and remove handlers (the drain itself is `drain.start`). */
+  close(): Promise<void>;
+}
+
+export async function startOperations(options: OperationsOptions): Promise<Operations> {
+  const { config, holder, source, logger } = options;
+  const metrics = options.metrics ?? processMetrics;
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  metrics.setIdc(config.idc);
+
+  const drain = new DrainController({
+    delayMs: config.drain.delayMs,
+    timeoutMs: config.drain.timeoutMs,
+    logger,
+    metrics,
+  });
+  for (const p of options.participants) drain.register(p);
+
+  // Apply latency: from the source handing over a compiled map until every stage has taken it.
+  // The 'map' listener is prepended so it runs before the runtime's (which swaps the holder);
+  // our 'change' listener is added after the runtime's stages', so it runs after them.
+  const receivedAt = new WeakMap<CompiledZoneMap, bigint>();
+  const onSourceMap = (map: CompiledZoneMap): void => {
+    receivedAt.set(map, process.hrtime.bigint());
+  };
+  const onInvalid = (err: Error): void => {
+    metrics.zonemapInvalid.inc();
+    logger.error({ err }, 'zone map refused; keeping the last good one');
+  };
+  source?.prependListener('map', onSourceMap);
+  source?.on('invalid', onInvalid);
+
+  let worker: WorkerAgent | null = null;
+  const onChange = (next: CompiledZoneMap, prev: CompiledZoneMap): void => {
+    const t0 = receivedAt.get(next);
+    const seconds = t0 === undefined ? 0 : Number(process.hrtime.bigint() - t0) / 1e9;
+    metrics.recordApply(next.version, seconds);
+    worker?.reportMap(next);
+    logger.info({ version: next.version, previous: prev.version, applySeconds: seconds }, 'zone map applied');
+  };
+  holder.on('change', onChange);
+  // The first map: version and time only — how long the start took is not an apply latency.
+  metrics.zonemapVersion.set(holder.current.version);
+  metrics.zonemapLastApplyTimestamp.set(Date.now() / 1000);
+
+  let admin: AdminServer | null = null;
+  let removeSignals = (): void => undefined;
+  // SIGHUP / POST /reload: the admin listener's own certificates, then the runtime's.
+  const reload = async (): Promise<ReloadReport> => {
+    const adminTls = (await admin?.reloadTls()) === true;
+    const report = await options.reload();
+    return adminTls ? { reloaded: ['admin-tls', ...report.reloaded] } : report;
+  };
+  if (isClusterWorker()) {
+    worker = attachWorker({ drain, registry: metrics.registry, reload, exit, logger });
+    worker.reportMap(holder.current);
+  } else {
+    if (config.admin.enabled) {
+      admin = await startAdminServer({
+        host: config.admin.host,
+        port: config.admin.port,
+        tokenFile: config.admin.tokenFile ?? null,
+        tls: config.admin.tls ?? null,
+        logger,
+        collectMetrics: async () => ({
+          contentType: metrics.registry.contentType,
+          body: await metrics.registry.metrics(),
+        }),
+        target: {
+          getMap: () => holder.current,
+          isDraining: () => drain.draining,
+          startDrain: (reason) => {
+            drain.start(reason).then(
+              (outcome) => exit(outcome === 'clean' ? 0 : 1),
+              () => exit(1),
+            );
+          },
+          reload,
+        },
+      });
+      logger.info({ url: admin.url }, 'admin listener up');
+    }
+    if (options.handleSignals !== false) {
+      removeSignals = installSignalHandlers({ drain, reload, exit, logger });
+    }
+  }
+
+  return {
+    drain,
+    admin,
+    async close() {
+      removeSignals();
+      worker?.detach();
+      holder.off('change', onChange);
+      source?.off('map', onSourceMap);
+      source?.off('invalid', onInvalid);
+      await admin?.close();
+    },
+  };
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The whole process: `zonegate start` calls this once.
+ * ---------------------------------------------------------------------------------------- */
+
+export interface GatewayProcessOptions {
+  readonly config: GatewayConfig;
+  /** `--workers`; default `config.workers.count` (1: in-process, 0: one per core). */
+  readonly workers?: number;
+  readonly logger?: Logger;
+  readonly metrics?: Metrics;
+  /** Default true; an embedding test turns it off and drains through `operations.drain`. */
+  readonly handleSignals?: boolean;
+  readonly exit?: (code: number) => void;
+}
+
+export type GatewayProcess =
+  | { readonly role: 'primary'; readonly primary: ClusterPrimary }
+  | { readonly role: 'single' | 'worker'; readonly gateway: Gateway; readonly operations: Operations };
+
+/** pino takes (fields, message); the runtime's log interface (message, fields). */
+function gatewayLog(logger: Logger): GatewayLog {
+  return {
+    info: (msg, fields) => logger.info(fields ?? {}, msg),
+    warn: (msg, fields) => logger.warn(fields ?? {}, msg),
+    error: (msg, fields) => logger.error(fields ?? {}, msg),
+  };
+}
+
+/**
+ * The runtime's own graceful close (stop accepting, `connection: close` on busy keep-alive
+ * connections, GOAWAY, MQTT stop) is the drain's "finish" step; the drain adds the /healthz
+ * window before it and the hard bound after it.
+ */
+export function gatewayDrainParticipant(gateway: Gateway): DrainParticipant {
+  return {
+    name: 'gateway',
+    stopAccepting: () => undefined,
+    finish: () => gateway.close(),
+    forceClose: () => {
+      for (const l of gateway.listeners) l.destroyConnections();
+    },
+  };
+}
+
+export async function runGatewayProcess(options: GatewayProcessOptions): Promise<GatewayProcess> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger(config.logging);
+  const metrics = options.metrics ?? processMetrics;
+  const workers = resolveWorkerCount(options.workers ?? config.workers.count);
+
+  if (workers > 1 && !isClusterWorker()) {
+    metrics.setIdc(config.idc);
+    const primary = await runPrimary({
+      count: workers,
+      restartDelayMs: config.workers.restartDelayMs,
+      drain: config.drain,
+      admin: config.admin.enabled
+        ? {
+            host: config.admin.host,
+            port: config.admin.port,
+            tokenFile: config.admin.tokenFile ?? null,
+            tls: config.admin.tls ?? null,
+          }
+        : null,
+      logger,
+      metrics,
+      handleSignals: options.handleSignals !== false,
+      ...(options.exit === undefined ? {} : { exit: options.exit }),
+    });
+    logger.info({ workers, admin: primary.admin?.url }, 'primary up');
+    return { role: 'primary', primary };
+  }
+
+  observeUpstreamLatency(metrics);
+  const source = createZoneMapSource(config.zonemap, { idc: config.idc });
+  const accessLog = createAccessLog(logger, config.logging.accessSampleRate);
+  const gateway = await startGateway({
+    config,
+    source,
+    hooks: httpMetricsHooks(metrics, accessLog),
+    log: gatewayLog(logger),
+    onListenerEvent: listenerEventMetrics(metrics, config.listeners, logger),
+    metrics,
+    accessLog,
+  });
+  for (const l of gateway.listeners) metrics.trackConnections(l.config.protocol, () => l.connectionCount());
+  const operations = await startOperations({
+    config,
+    holder: gateway.holder,
+    source,
+    participants: [gatewayDrainParticipant(gateway)],
+    reload: async () => {
+      await gateway.reload();
+      return { reloaded: ['certificates'] };
+    },
+    logger,
+    metrics,
+    ...(options.handleSignals === undefined ? {} : { handleSignals: options.handleSignals }),
+    ...(options.exit === undefined ? {} : { exit: options.exit }),
+  });
+  logger.info({ listeners: gateway.urls(), admin: operations.admin?.url }, 'gateway up');
+  return { role: isClusterWorker() ? 'worker' : 'single', gateway, operations };
+}

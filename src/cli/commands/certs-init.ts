@@ -1,0 +1,39 @@
+import { initCerts } from '../../certs/index.js';
+import { UsageError } from '../../core/errors.js';
+import { optionalString } from '../args.js';
+import type { Command } from '../command.js';
+
+export const certsInit: Command = {
+  name: 'certs init',
+  summary:
+    'Write a dev CA, a server cert (localhost, 127.0.0.1), a client cert with a uid (PEM + PKCS#12) and an empty CRL.',
+  usage: 'zonegate certs init DIR [--uid 4242] [--p12-password zonegate] [--dns NAME,...] [--ip ADDR,...]',
+  options: {
+    uid: { type: 'string' },
+    'p12-password': { type: 'string' },
+    dns: { type: 'string' },
+    ip: { type: 'string' },
+  },
+  allowPositionals: true,
+  async run({ values, positionals }, io) {
+    const dir = positionals[0];
+    if (dir === undefined || positionals.length > 1) throw new UsageError('give exactly one DIR');
+    const list = (name: string): string[] | undefined =>
+      optionalString(values, name)
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+    const dns = list('dns');
+    const ip = list('ip');
+    const uid = optionalString(values, 'uid') ?? '4242';
+    const r = await initCerts(dir, {
+      uid,
+      p12Password: optionalString(values, 'p12-password') ?? 'zonegate',
+      ...(dns === undefined ? {} : { serverNames: dns }),
+      ...(ip === undefined ? {} : { serverIps: ip }),
+    });
+    for (const [role, path] of Object.entries(r.files)) io.out(`${role.padEnd(10)} ${path}`);
+    io.out(`client cert uid: ${uid} (SAN URI urn:zonegate:uid:${uid}); private keys are mode 0600`);
+    return 0;
+  },
+};

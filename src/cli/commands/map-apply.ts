@@ -1,0 +1,39 @@
+import { UsageError } from '../../core/errors.js';
+import {
+  CHANGE_OPTIONS,
+  CHANGE_USAGE,
+  STORE_OPTIONS,
+  STORE_USAGE,
+  changeFlagsFrom,
+  runChange,
+  storeConfigFrom,
+} from '../../drill/index.js';
+import { loadZoneMapText, readDocumentFile } from '../../zonemap/index.js';
+import type { Command } from '../command.js';
+
+export const mapApply: Command = {
+  name: 'map apply',
+  summary:
+    "Write a zone map file to the store. The file's version is the one it was edited from: " +
+    'if the store has moved on since, the write is refused as a conflict.',
+  usage: `zonegate map apply FILE ${STORE_USAGE} ${CHANGE_USAGE}`,
+  options: { ...STORE_OPTIONS, ...CHANGE_OPTIONS },
+  allowPositionals: true,
+  async run({ values, positionals }, io) {
+    const [file, ...extra] = positionals;
+    if (file === undefined || extra.length > 0) throw new UsageError('name exactly one zone map file');
+    // Invalid files stop here with every problem listed (exit 2), before Redis is touched.
+    const map = loadZoneMapText(await readDocumentFile(file), file);
+    return runChange(
+      await storeConfigFrom(values),
+      changeFlagsFrom(values),
+      {
+        action: `map apply ${file}`,
+        build: () => map.doc,
+        // An empty store takes any file; otherwise compare-and-set on the file's own version.
+        basedOn: (cur) => (cur.version === null ? null : map.version),
+      },
+      io,
+    );
+  },
+};

@@ -1,0 +1,41 @@
+import { UsageError } from '../../core/errors.js';
+import { STORE_OPTIONS, STORE_USAGE, readCurrent, storeConfigFrom } from '../../drill/index.js';
+import { serializeZoneMap } from '../../zonemap/index.js';
+import { RedisZoneMapStore, ZoneMapNotFoundError } from '../../zonemap/stores/index.js';
+import { oneOf, optionalString } from '../args.js';
+import type { Command } from '../command.js';
+
+export const mapShow: Command = {
+  name: 'map show',
+  summary: 'Print the zone map in the store (or an earlier version from its history).',
+  usage: `zonegate map show [--version N] [--format yaml|json] ${STORE_USAGE}`,
+  options: { ...STORE_OPTIONS, version: { type: 'string' }, format: { type: 'string' } },
+  allowPositionals: false,
+  async run({ values }, io) {
+    const format = oneOf(values, 'format', ['yaml', 'json'] as const, 'yaml');
+    const v = optionalString(values, 'version');
+    const version = v === undefined ? undefined : Number(v);
+    if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
+      throw new UsageError(`--version must be a positive integer (got '${v}')`);
+    }
+    const store = await RedisZoneMapStore.open(await storeConfigFrom(values), 'zonegate-cli');
+    try {
+      if (version !== undefined) {
+        io.out(serializeZoneMap((await store.historyDoc(version)).doc, format));
+        return 0;
+      }
+      const current = await readCurrent(store);
+      if (current.problem !== null) {
+        // Show what is there anyway: an SRE needs to see the bad map to fix it.
+        const raw = await store.readRaw();
+        io.out(raw.json ?? '');
+        throw current.problem;
+      }
+      if (current.doc === null) throw new ZoneMapNotFoundError(`no zone map in ${store.description}`);
+      io.out(serializeZoneMap(current.doc, format));
+      return 0;
+    } finally {
+      await store.close();
+    }
+  },
+};

@@ -1,0 +1,43 @@
+import { runGatewayProcess } from '../../admin/operations.js';
+import { loadConfigFile } from '../../core/config.js';
+import { UsageError } from '../../core/errors.js';
+import { createLogger } from '../../core/logger.js';
+import { optionalString, requiredString } from '../args.js';
+import type { Command } from '../command.js';
+
+function workersOption(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 256)
+    throw new UsageError('--workers must be 0 (one per core) to 256');
+  return n;
+}
+
+export const start: Command = {
+  name: 'start',
+  summary:
+    'Run the gateway with a config file (SIGHUP reloads certificates, SIGTERM drains: /healthz fails, then listeners close).',
+  usage: 'zonegate start -c CONFIG [--workers N]',
+  options: { config: { type: 'string', short: 'c' }, workers: { type: 'string', short: 'w' } },
+  allowPositionals: false,
+  async run({ values }) {
+    // An invalid config throws InvalidConfigError: main() prints every problem and exits 2.
+    const config = await loadConfigFile(requiredString(values, 'config'));
+    const workers = workersOption(optionalString(values, 'workers'));
+    // Logs go to stderr: stdout stays for results, like every other command.
+    const logger = createLogger(config.logging, process.stderr);
+    // Admin listener, metrics, drain on SIGTERM and --workers: src/admin/operations.ts.
+    return new Promise<number>((resolve, reject) => {
+      runGatewayProcess({
+        config,
+        ...(workers === undefined ? {} : { workers }),
+        logger,
+        exit: (code) => {
+          resolve(code);
+          // The drain is over; a handle someone forgot to close must not keep us alive.
+          setTimeout(() => process.exit(code), 1000).unref();
+        },
+      }).catch(reject);
+    });
+  },
+};

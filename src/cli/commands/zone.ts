@@ -1,0 +1,66 @@
+import { UsageError } from '../../core/errors.js';
+import type { Status } from '../../zonemap/index.js';
+import {
+  CHANGE_OPTIONS,
+  CHANGE_USAGE,
+  STORE_OPTIONS,
+  STORE_USAGE,
+  changeFlagsFrom,
+  requireDoc,
+  runChange,
+  setZoneStatus,
+  setZoneWeight,
+  storeConfigFrom,
+} from '../../drill/index.js';
+import type { Command } from '../command.js';
+
+function zoneStatus(status: Status, what: string): Command {
+  return {
+    name: `zone ${status}`,
+    summary: what,
+    usage: `zonegate zone ${status} ZONE ${STORE_USAGE} ${CHANGE_USAGE}`,
+    options: { ...STORE_OPTIONS, ...CHANGE_OPTIONS },
+    allowPositionals: true,
+    async run({ values, positionals }, io) {
+      const [zone, ...extra] = positionals;
+      if (zone === undefined || extra.length > 0) throw new UsageError('name exactly one zone');
+      return runChange(
+        await storeConfigFrom(values),
+        changeFlagsFrom(values),
+        { action: `zone ${status} ${zone}`, build: (cur) => setZoneStatus(requireDoc(cur), zone, status) },
+        io,
+      );
+    },
+  };
+}
+
+const zoneWeight: Command = {
+  name: 'zone weight',
+  summary: "Set a zone's share of anonymous traffic among the zones of its IDC.",
+  usage: `zonegate zone weight ZONE N ${STORE_USAGE} ${CHANGE_USAGE}`,
+  options: { ...STORE_OPTIONS, ...CHANGE_OPTIONS },
+  allowPositionals: true,
+  async run({ values, positionals }, io) {
+    const [zone, n, ...extra] = positionals;
+    if (zone === undefined || n === undefined || extra.length > 0)
+      throw new UsageError('give a zone and a weight');
+    const weight = Number(n);
+    if (!/^\d+(\.\d+)?$/.test(n) || !Number.isFinite(weight)) {
+      throw new UsageError(`weight must be a number ≥ 0 (got '${n}')`);
+    }
+    return runChange(
+      await storeConfigFrom(values),
+      changeFlagsFrom(values),
+      { action: `zone weight ${zone} ${n}`, build: (cur) => setZoneWeight(requireDoc(cur), zone, weight) },
+      io,
+    );
+  },
+};
+
+/** `zone up|drain|down ZONE` and `zone weight ZONE N`. */
+export const zoneCommands: readonly Command[] = [
+  zoneWeight,
+  zoneStatus('up', 'Mark a zone up: its shards come back to it from its standby.'),
+  zoneStatus('drain', 'Drain a zone: its users move to its first live standby gradually.'),
+  zoneStatus('down', 'Take a zone down: its users move to its first live standby at once.'),
+];

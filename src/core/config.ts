@@ -1,0 +1,376 @@
+/**
+ * The gateway config (DESIGN.md "Config"): read YAML or JSON, validate against
+ * policies/config.schema.json (defaults come from the schema, so they live in one place),
+ * run the cross-field checks a schema cannot express, resolve file paths against the config
+ * file's folder, and hand back a deeply frozen object.
+ */
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import { DocumentReadError, InvalidConfigError, type Problem } from './errors.js';
+import { checkRedisStoreConfig } from '../zonemap/stores/redis-config.js';
+import type { MqttSectionConfig, MqttUidConfig } from '../mqtt/options.js';
+
+export type ListenerProtocol = 'http' | 'https' | 'mqtt' | 'mqtts';
+
+export interface SniCertConfig {
+  readonly servername: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface TlsConfig {
+  readonly cert: string;
+  readonly key: string;
+  readonly extraCerts: readonly { readonly cert: string; readonly key: string }[];
+  readonly ca?: string;
+  readonly requestCert: boolean;
+  readonly clientCertOptional: boolean;
+  readonly crl?: string;
+  readonly minVersion: 'TLSv1.2' | 'TLSv1.3';
+  readonly alpn?: readonly ('h2' | 'http/1.1')[];
+  readonly sni: readonly SniCertConfig[];
+  readonly sessionTicketKeyFile?: string;
+  readonly watch: boolean;
+  readonly watchIntervalMs: number;
+}
+
+export interface ListenerConfig {
+  readonly name: string;
+  readonly protocol: ListenerProtocol;
+  readonly port: number;
+  readonly host: string;
+  readonly proxyProtocol: boolean;
+  readonly tls?: TlsConfig;
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Filled in by the zone map store stage (issue 4); see src/zonemap/stores/redis-config.ts. */
+export interface ZoneMapRedisConfig {
+  readonly url?: string;
+  readonly sentinels?: readonly HostPort[];
+  /** Sentinel master name. */
+  readonly name?: string;
+  readonly cluster?: readonly HostPort[];
+  readonly keyPrefix: string;
+  readonly snapshotFile?: string;
+  readonly pollIntervalMs: number;
+  readonly reportIntervalMs: number;
+  readonly connectTimeoutMs: number;
+}
+
+export interface ZoneMapSourceConfig {
+  readonly file?: string;
+  readonly redis?: ZoneMapRedisConfig;
+}
+
+export interface CookieKeyConfig {
+  readonly id: string;
+  readonly secret?: string;
+  readonly secretFile?: string;
+}
+
+export interface CookieConfig {
+  readonly name: string;
+  readonly keys: readonly CookieKeyConfig[];
+  readonly maxAgeSec: number;
+  readonly secure: boolean;
+  readonly verifiedCacheSize: number;
+}
+
+export interface CertUidConfig {
+  readonly from: 'san-uri' | 'san-email' | 'cn';
+  readonly pattern?: string;
+}
+
+/** Filled in by the MQTT stage (issue 5). */
+export type MqttIdentityConfig = MqttUidConfig;
+
+export interface IdentityConfig {
+  readonly uidHeader: string;
+  readonly uidPattern: string;
+  readonly cookie: CookieConfig;
+  readonly certUid?: CertUidConfig;
+  readonly mqtt: MqttIdentityConfig;
+}
+
+export interface TimeoutsConfig {
+  readonly headersTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly tlsHandshakeTimeoutMs: number;
+  readonly proxyProtocolTimeoutMs: number;
+  readonly upstreamConnectTimeoutMs: number;
+  readonly upstreamResponseTimeoutMs: number;
+  readonly upstreamIdleTimeoutMs: number;
+  readonly shutdownGraceMs: number;
+}
+
+export interface LimitsConfig {
+  readonly maxHeaderBytes: number;
+  readonly maxBodyBytes: number;
+  readonly maxConnections: number;
+}
+
+export interface UpstreamConfig {
+  readonly connectionsPerEndpoint: number;
+  readonly pipelining: number;
+  readonly retryIdempotentOnConnectError: boolean;
+  readonly ejection: { readonly consecutiveFailures: number; readonly ejectMs: number };
+  readonly healthCheck: {
+    readonly enabled: boolean;
+    readonly path: string;
+    readonly intervalMs: number;
+    readonly timeoutMs: number;
+    readonly healthyThreshold: number;
+    readonly unhealthyThreshold: number;
+  };
+}
+
+/** Sections owned by other stages; they replace these with their own interfaces. */
+/** The `mqtt` section (issue 5); see src/mqtt/options.ts. */
+export type MqttConfig = MqttSectionConfig;
+
+/** Admin listener (issue 6); see src/admin/admin-server.ts. */
+export interface AdminConfig {
+  readonly enabled: boolean;
+  readonly host: string;
+  readonly port: number;
+  readonly tokenFile?: string;
+  readonly tls?: {
+    readonly cert: string;
+    readonly key: string;
+    readonly ca?: string;
+    readonly requestCert: boolean;
+  };
+}
+
+export interface LoggingConfig {
+  readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** 0..1; failures are always logged. */
+  readonly accessSampleRate: number;
+}
+
+/** Graceful drain (issue 6); see src/gateway/drain.ts. */
+export interface DrainConfig {
+  /** /healthz fails this long before the listeners close (LVS must notice first). */
+  readonly delayMs: number;
+  /** Bound on in-flight work after the listeners close; then exit anyway. */
+  readonly timeoutMs: number;
+}
+
+export interface WorkersConfig {
+  /** 1: in-process; 0: one per CPU core. */
+  readonly count: number;
+  readonly restartDelayMs: number;
+}
+
+export interface GatewayConfig {
+  readonly idc: string;
+  readonly crossIdc: 'direct' | 'gateway';
+  readonly listeners: readonly ListenerConfig[];
+  readonly zonemap: ZoneMapSourceConfig;
+  readonly identity: IdentityConfig;
+  readonly timeouts: TimeoutsConfig;
+  readonly limits: LimitsConfig;
+  readonly upstream: UpstreamConfig;
+  readonly mqtt: MqttConfig;
+  readonly admin: AdminConfig;
+  readonly logging: LoggingConfig;
+  readonly drain: DrainConfig;
+  readonly workers: WorkersConfig;
+}
+
+const schemaUrl = new URL('../../policies/config.schema.json', import.meta.url);
+
+// Compiled once per process: validation is on the start/reload path only, never per request.
+type ConfigValidator = ((data: unknown) => data is GatewayConfig) & { errors?: ErrorObject[] | null };
+let compiled: ConfigValidator | undefined;
+function validator(): ConfigValidator {
+  if (compiled === undefined) {
+    const schema = JSON.parse(readFileSync(schemaUrl, 'utf8')) as object;
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
+    compiled = ajv.compile<GatewayConfig>(schema);
+  }
+  return compiled;
+}
+
+/** `/listeners/0/tls` → `listeners[0].tls` (the dotted form Problem uses). */
+function dottedPath(pointer: string): string {
+  let out = '';
+  for (const raw of pointer.split('/').slice(1)) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    out += /^\d+$/.test(seg) ? `[${seg}]` : out === '' ? seg : `.${seg}`;
+  }
+  return out;
+}
+
+function join(path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`;
+}
+
+function ajvProblem(e: ErrorObject): Problem {
+  const path = dottedPath(e.instancePath);
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return { path: join(path, String(params.additionalProperty)), message: 'unknown property' };
+    case 'required':
+      return { path: join(path, String(params.missingProperty)), message: 'is required' };
+    case 'enum':
+      return {
+        path,
+        message: `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+      };
+    default:
+      return { path, message: e.message ?? e.keyword };
+  }
+}
+
+/** Checks that span several fields; the schema has already vouched for the types. */
+function semanticProblems(cfg: GatewayConfig): Problem[] {
+  const problems: Problem[] = [];
+  const names = new Set<string>();
+  const binds = new Set<string>();
+  cfg.listeners.forEach((l, i) => {
+    if (names.has(l.name))
+      problems.push({ path: `listeners[${i}].name`, message: `duplicate listener name "${l.name}"` });
+    names.add(l.name);
+    const bind = `${l.host}:${l.port}`;
+    if (l.port !== 0 && binds.has(bind))
+      problems.push({ path: `listeners[${i}].port`, message: `${bind} is used by another listener` });
+    binds.add(bind);
+    const secure = l.protocol === 'https' || l.protocol === 'mqtts';
+    if (secure && l.tls === undefined)
+      problems.push({ path: `listeners[${i}].tls`, message: `is required for ${l.protocol}` });
+    if (!secure && l.tls !== undefined) {
+      problems.push({
+        path: `listeners[${i}].tls`,
+        message: `only https and mqtts listeners take tls (this one is ${l.protocol})`,
+      });
+    }
+    if (l.tls?.requestCert === true && l.tls.ca === undefined) {
+      problems.push({ path: `listeners[${i}].tls.ca`, message: 'is required when requestCert is true' });
+    }
+    if (l.tls?.crl !== undefined && l.tls.ca === undefined) {
+      problems.push({
+        path: `listeners[${i}].tls.crl`,
+        message: 'needs tls.ca (a CRL only applies to verified client certs)',
+      });
+    }
+  });
+  const zm = cfg.zonemap;
+  if ((zm.file === undefined) === (zm.redis === undefined)) {
+    problems.push({ path: 'zonemap', message: 'set exactly one of file or redis' });
+  }
+  if (zm.redis !== undefined) problems.push(...checkRedisStoreConfig(zm.redis));
+  const keyIds = new Set<string>();
+  cfg.identity.cookie.keys.forEach((k, i) => {
+    if ((k.secret === undefined) === (k.secretFile === undefined)) {
+      problems.push({
+        path: `identity.cookie.keys[${i}]`,
+        message: 'set exactly one of secret or secretFile',
+      });
+    }
+    if (keyIds.has(k.id))
+      problems.push({ path: `identity.cookie.keys[${i}].id`, message: `duplicate key id "${k.id}"` });
+    keyIds.add(k.id);
+  });
+  for (const [path, pattern] of [
+    ['identity.uidPattern', cfg.identity.uidPattern],
+    ['identity.certUid.pattern', cfg.identity.certUid?.pattern],
+  ] as const) {
+    if (pattern === undefined) continue;
+    try {
+      new RegExp(pattern);
+    } catch (err) {
+      problems.push({ path, message: `invalid regular expression: ${(err as Error).message}` });
+    }
+  }
+  return problems;
+}
+
+type Mutable = Record<string, unknown>;
+
+/** File paths in the config are relative to the config file, not to the process's cwd. */
+function resolvePaths(cfg: GatewayConfig, baseDir: string): void {
+  const fix = (obj: Mutable, key: string): void => {
+    const v = obj[key];
+    if (typeof v === 'string' && !isAbsolute(v)) obj[key] = resolve(baseDir, v);
+  };
+  for (const l of cfg.listeners) {
+    if (l.tls === undefined) continue;
+    const tls = l.tls as unknown as Mutable;
+    for (const k of ['cert', 'key', 'ca', 'crl', 'sessionTicketKeyFile']) fix(tls, k);
+    for (const s of [...l.tls.sni, ...l.tls.extraCerts]) {
+      fix(s, 'cert');
+      fix(s, 'key');
+    }
+  }
+  fix(cfg.zonemap as unknown as Mutable, 'file');
+  if (cfg.zonemap.redis !== undefined) fix(cfg.zonemap.redis as unknown as Mutable, 'snapshotFile');
+  fix(cfg.admin as unknown as Mutable, 'tokenFile');
+  if (cfg.admin.tls !== undefined) {
+    for (const k of ['cert', 'key', 'ca']) fix(cfg.admin.tls, k);
+  }
+  for (const k of cfg.identity.cookie.keys) fix(k as unknown as Mutable, 'secretFile');
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+export interface ValidateConfigOptions {
+  /** Folder that relative paths are resolved against; omit to leave paths as written. */
+  readonly baseDir?: string;
+  /** Name used in the error message (usually the file path). */
+  readonly source?: string;
+}
+
+/**
+ * Validate an already parsed document. Throws InvalidConfigError listing every problem.
+ * The input is not modified; the result is a new, deeply frozen object with defaults applied.
+ */
+export function validateConfig(input: unknown, options: ValidateConfigOptions = {}): GatewayConfig {
+  // structuredClone: ajv's useDefaults writes into the object it validates.
+  const data: unknown = input === null || typeof input !== 'object' ? input : structuredClone(input);
+  const validate = validator();
+  if (!validate(data)) {
+    const problems = (validate.errors ?? []).map(ajvProblem);
+    throw new InvalidConfigError(problems, options.source);
+  }
+  const problems = semanticProblems(data);
+  if (problems.length > 0) throw new InvalidConfigError(problems, options.source);
+  if (options.baseDir !== undefined) resolvePaths(data, options.baseDir);
+  return deepFreeze(data);
+}
+
+/** Parse YAML (a superset of JSON) text; throws DocumentReadError with the parser's reason. */
+export function parseConfigText(text: string, sourceName: string): unknown {
+  try {
+    return parseYaml(text) as unknown;
+  } catch (err) {
+    throw new DocumentReadError(`${sourceName}: cannot parse: ${(err as Error).message}`, err);
+  }
+}
+
+/** Read, parse and validate a config file; relative paths in it are resolved against its folder. */
+export async function loadConfigFile(path: string): Promise<GatewayConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new DocumentReadError(`${path}: cannot read: ${(err as Error).message}`, err);
+  }
+  return validateConfig(parseConfigText(text, path), { baseDir: dirname(resolve(path)), source: path });
+}

@@ -1,0 +1,111 @@
+/**
+ * pino JSON logging and the access log (issue 6 "Logs").
+ *
+ * The access log is the only per-request logging: one line per HTTP request or MQTT session,
+ * sampled, built from fields the hot path already has (no cookie values, no query strings —
+ * both can carry credentials).
+ */
+import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+
+export type { Logger } from 'pino';
+
+export type LogLevel = LevelWithSilent;
+
+export interface LoggingConfig {
+  readonly level: LogLevel;
+  /** Fraction (0..1) of successful requests / sessions that get an access log line. */
+  readonly accessSampleRate: number;
+}
+
+export const DEFAULT_LOGGING: LoggingConfig = Object.freeze({ level: 'info', accessSampleRate: 1 });
+
+/**
+ * Header paths pino replaces with `[redacted]` wherever a request or response object is logged:
+ * a cookie or bearer token in a log file is a credential leak.
+ */
+export const REDACT_PATHS: readonly string[] = [
+  'headers.cookie',
+  'headers.authorization',
+  'headers["set-cookie"]',
+  'headers["proxy-authorization"]',
+  '*.headers.cookie',
+  '*.headers.authorization',
+  '*.headers["set-cookie"]',
+  '*.headers["proxy-authorization"]',
+  'cookie',
+  'authorization',
+  'token',
+];
+
+export function createLogger(
+  config: Pick<LoggingConfig, 'level'> = DEFAULT_LOGGING,
+  destination?: DestinationStream,
+): Logger {
+  const options = {
+    level: config.level,
+    base: { pid: process.pid },
+    redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  return destination === undefined ? pino(options) : pino(options, destination);
+}
+
+export interface HttpAccessEntry {
+  readonly protocol: string;
+  readonly method?: string;
+  /** Path without the query string. */
+  readonly path?: string;
+  readonly status: number;
+  /** Empty when the request was refused before routing. */
+  readonly zone: string;
+  readonly colour: string;
+  /** Router reason, or the error code of a refused request. */
+  readonly reason: string;
+  readonly upstream?: string;
+  readonly durationMs: number;
+  readonly upstreamMs?: number;
+}
+
+export interface MqttSessionEntry {
+  readonly protocol: string;
+  readonly zone: string | null;
+  readonly colour: string | null;
+  readonly reason: string;
+  readonly upstream: string | null;
+  /** CONNACK reason / return code sent to the client. */
+  readonly result: number;
+  readonly durationMs: number;
+  readonly packetsIn: number;
+  readonly packetsOut: number;
+  /** Why the session ended, e.g. `client-disconnect`, `drain`, `upstream-closed`. */
+  readonly end: string;
+}
+
+export interface AccessLog {
+  http(entry: HttpAccessEntry): void;
+  mqtt(entry: MqttSessionEntry): void;
+}
+
+/**
+ * Sampled access log. Failures (HTTP 5xx, a refused MQTT CONNECT) are always written: they are
+ * rare and exactly the lines an operator needs when something goes wrong.
+ */
+export function createAccessLog(
+  logger: Logger,
+  sampleRate: number,
+  random: () => number = Math.random,
+): AccessLog {
+  if (!(sampleRate >= 0 && sampleRate <= 1)) {
+    throw new RangeError(`invalid accessSampleRate ${String(sampleRate)}: expected 0..1`);
+  }
+  const child = logger.child({ kind: 'access' });
+  const sampled = (): boolean => sampleRate >= 1 || (sampleRate > 0 && random() < sampleRate);
+  return {
+    http(entry) {
+      if (entry.status >= 500 || sampled()) child.info(entry, 'http');
+    },
+    mqtt(entry) {
+      if (entry.result !== 0 || sampled()) child.info(entry, 'mqtt');
+    },
+  };
+}

@@ -1,0 +1,106 @@
+import type { ParseArgsConfig } from 'node:util';
+import { InvalidConfigError, UsageError } from '../core/errors.js';
+import { loadConfigFile } from '../core/config.js';
+import type { OptionValues } from '../cli/command.js';
+import { flag, optionalString } from '../cli/args.js';
+import { checkRedisStoreConfig, parseHostPortList, type RedisStoreConfig } from '../zonemap/stores/index.js';
+import { DEFAULT_MAX_MOVE_PERCENT } from './guard-rails.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Where the shared zone map is: every store command takes these. */
+export const STORE_OPTIONS: Options = {
+  redis: { type: 'string' },
+  sentinels: { type: 'string' },
+  'sentinel-name': { type: 'string' },
+  cluster: { type: 'string' },
+  'key-prefix': { type: 'string' },
+  config: { type: 'string', short: 'c' },
+};
+
+export const STORE_USAGE =
+  '(--redis URL | --sentinels H:P,... --sentinel-name NAME | --cluster H:P,... | -c CONFIG) [--key-prefix P]';
+
+/** Every command that writes takes these as well. */
+export const CHANGE_OPTIONS: Options = {
+  reason: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  force: { type: 'boolean' },
+  'max-move-percent': { type: 'string' },
+};
+
+export const CHANGE_USAGE = '[--reason TEXT] [--dry-run] [--force] [--max-move-percent N]';
+
+/**
+ * The store from the options, else the gateway config's `zonemap.redis` (-c), else the
+ * ZONEGATE_REDIS_URL environment variable.
+ */
+export async function storeConfigFrom(values: OptionValues): Promise<RedisStoreConfig> {
+  const keyPrefix = optionalString(values, 'key-prefix');
+  const url = optionalString(values, 'redis');
+  const sentinels = optionalString(values, 'sentinels');
+  const cluster = optionalString(values, 'cluster');
+  const configFile = optionalString(values, 'config');
+  let cfg: RedisStoreConfig;
+  if (url !== undefined || sentinels !== undefined || cluster !== undefined) {
+    const sentinelList = sentinels === undefined ? undefined : parseHostPortList(sentinels);
+    const clusterList = cluster === undefined ? undefined : parseHostPortList(cluster);
+    if (sentinelList === null)
+      throw new UsageError(`--sentinels wants host:port,host:port (got '${sentinels}')`);
+    if (clusterList === null) throw new UsageError(`--cluster wants host:port,host:port (got '${cluster}')`);
+    const name = optionalString(values, 'sentinel-name');
+    cfg = {
+      ...(url === undefined ? {} : { url }),
+      ...(sentinelList === undefined ? {} : { sentinels: sentinelList }),
+      ...(name === undefined ? {} : { name }),
+      ...(clusterList === undefined ? {} : { cluster: clusterList }),
+    };
+  } else if (configFile !== undefined) {
+    const gw = await loadConfigFile(configFile);
+    if (gw.zonemap.redis === undefined) {
+      throw new UsageError(`${configFile} has no zonemap.redis (this gateway reads a file)`);
+    }
+    cfg = gw.zonemap.redis;
+  } else if (process.env['ZONEGATE_REDIS_URL'] !== undefined && process.env['ZONEGATE_REDIS_URL'] !== '') {
+    cfg = { url: process.env['ZONEGATE_REDIS_URL'] };
+  } else {
+    throw new UsageError(
+      'say where the zone map is: --redis URL, --sentinels, --cluster, -c CONFIG or ZONEGATE_REDIS_URL',
+    );
+  }
+  if (keyPrefix !== undefined) cfg = { ...cfg, keyPrefix };
+  const problems = checkRedisStoreConfig(cfg, 'options');
+  if (problems.length > 0) throw new InvalidConfigError(problems, 'store options');
+  return cfg;
+}
+
+export interface ChangeFlags {
+  readonly reason: string;
+  readonly dryRun: boolean;
+  readonly force: boolean;
+  readonly maxMovePercent: number;
+}
+
+export function changeFlagsFrom(values: OptionValues): ChangeFlags {
+  const max = optionalString(values, 'max-move-percent');
+  const maxMovePercent = max === undefined ? DEFAULT_MAX_MOVE_PERCENT : Number(max);
+  if (!Number.isFinite(maxMovePercent) || maxMovePercent < 0 || maxMovePercent > 100) {
+    throw new UsageError(`--max-move-percent must be a number from 0 to 100 (got '${max}')`);
+  }
+  return {
+    reason: optionalString(values, 'reason') ?? '',
+    dryRun: flag(values, 'dry-run'),
+    force: flag(values, 'force'),
+    maxMovePercent,
+  };
+}
+
+/** Comma-separated list option; an empty string means "the empty list". */
+export function listOption(values: OptionValues, name: string): string[] | undefined {
+  const v = optionalString(values, name);
+  if (v === undefined) return undefined;
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}

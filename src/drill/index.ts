@@ -1,0 +1,23 @@
+export {
+  blastRadius,
+  formatBlastRadius,
+  summarizeBlastRadius,
+  type BlastRadius,
+  type ColourShift,
+} from './blast-radius.js';
+export {
+  CHANGE_OPTIONS,
+  CHANGE_USAGE,
+  STORE_OPTIONS,
+  STORE_USAGE,
+  changeFlagsFrom,
+  listOption,
+  storeConfigFrom,
+  type ChangeFlags,
+} from './cli-options.js';
+export { docChanges } from './doc-changes.js';
+export { DrillRefusedError } from './errors.js';
+export { DEFAULT_MAX_MOVE_PERCENT, guardRailViolations, type GuardRailOptions } from './guard-rails.js';
+export * from './mutations.js';
+export { readCurrent, requireDoc, runChange, type ChangePlan, type CurrentMap } from './run-change.js';
+export { whoRan } from './who.js';

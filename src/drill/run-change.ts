@@ -1,0 +1,129 @@
+import { DocumentReadError, InvalidZoneMapError } from '../core/errors.js';
+import type { CliIo } from '../cli/command.js';
+import type { CompiledZoneMap, ZoneMapDoc } from '../zonemap/index.js';
+import { compileZoneMap, validateZoneMap } from '../zonemap/index.js';
+import {
+  decodeStoredMap,
+  RedisZoneMapStore,
+  writeZoneMap,
+  ZoneMapNotFoundError,
+  type RedisStoreConfig,
+} from '../zonemap/stores/index.js';
+import { blastRadius, formatBlastRadius, summarizeBlastRadius } from './blast-radius.js';
+import type { ChangeFlags } from './cli-options.js';
+import { DrillRefusedError } from './errors.js';
+import { guardRailViolations } from './guard-rails.js';
+import { withVersion } from './mutations.js';
+import { whoRan } from './who.js';
+
+/** The map in the store when a command starts. */
+export interface CurrentMap {
+  /** Null when the store is empty or holds a map that fails validation (see `problem`). */
+  readonly doc: ZoneMapDoc | null;
+  /** The stored version, even for an invalid map: the compare-and-set is against it. */
+  readonly version: number | null;
+  readonly problem: InvalidZoneMapError | DocumentReadError | null;
+}
+
+export interface ChangePlan {
+  /** Recorded in history, e.g. `zone down rz03`. */
+  readonly action: string;
+  /** The next document from the current one; its version is set by runChange. */
+  build(current: CurrentMap, store: RedisZoneMapStore): Promise<ZoneMapDoc> | ZoneMapDoc;
+  /**
+   * Version the change is based on, when it is not the current one (`map apply FILE` is
+   * based on the version the file was edited from, so a stale file conflicts).
+   */
+  readonly basedOn?: (current: CurrentMap) => number | null;
+}
+
+/** For the drill commands, which edit the current map and so need a valid one. */
+export function requireDoc(current: CurrentMap): ZoneMapDoc {
+  if (current.problem !== null) throw current.problem;
+  if (current.doc === null)
+    throw new ZoneMapNotFoundError('the store holds no zone map yet; start with `zonegate map apply FILE`');
+  return current.doc;
+}
+
+export async function readCurrent(store: RedisZoneMapStore): Promise<CurrentMap> {
+  const raw = await store.readRaw();
+  const version = raw.version === null ? null : Number(raw.version);
+  if (raw.json === null)
+    return { doc: null, version: Number.isSafeInteger(version) ? version : null, problem: null };
+  try {
+    return {
+      doc: decodeStoredMap(raw.version, raw.json, `zone map in ${store.description}`),
+      version,
+      problem: null,
+    };
+  } catch (err) {
+    if (err instanceof InvalidZoneMapError || err instanceof DocumentReadError)
+      return { doc: null, version, problem: err };
+    throw err;
+  }
+}
+
+/**
+ * The shared flow of every write: read, build, validate and compile, print the blast
+ * radius, check the guard rails, then (unless --dry-run) compare-and-set. Returns the exit
+ * code; throws the typed errors main() maps (invalid map → 2, conflict / store down → 1).
+ */
+export async function runChange(
+  storeConfig: RedisStoreConfig,
+  flags: ChangeFlags,
+  plan: ChangePlan,
+  io: CliIo,
+): Promise<number> {
+  const store = await RedisZoneMapStore.open(storeConfig, 'zonegate-cli');
+  try {
+    const current = await readCurrent(store);
+    const expected = plan.basedOn?.(current) ?? current.version;
+    const nextVersion = Math.max(current.version ?? 0, current.doc?.version ?? 0) + 1;
+    const built = withVersion(await plan.build(current, store), nextVersion);
+    const checked = validateZoneMap(built);
+    if (!checked.ok) throw new InvalidZoneMapError(checked.problems, `the result of '${plan.action}'`);
+    const next = compileZoneMap(checked.doc);
+    const prev: CompiledZoneMap | null = current.doc === null ? null : compileZoneMap(current.doc);
+    const radius = blastRadius(prev, next);
+    io.out(
+      `${plan.action}: version ${current.version ?? 'none'} -> ${nextVersion}` +
+        `${flags.dryRun ? ' (dry run)' : ''} on ${store.description}`,
+    );
+    if (current.problem !== null) {
+      io.out(
+        `note: the stored version ${current.version ?? '?'} is invalid, so there is nothing to compare with:`,
+      );
+      io.out(`  ${current.problem.message.split('\n').join('\n  ')}`);
+    }
+    for (const line of formatBlastRadius(radius)) io.out(line);
+    if (prev !== null && radius.changes.length === 0 && current.problem === null) {
+      io.out('nothing to change; nothing written');
+      return 0;
+    }
+    const violations = guardRailViolations(radius, { maxMovePercent: flags.maxMovePercent });
+    if (violations.length > 0 && !flags.force) {
+      const refused = new DrillRefusedError(violations);
+      io.err(`${refused.message}\n[${refused.code}]`);
+      return 2;
+    }
+    if (violations.length > 0)
+      io.out(`guard rails overridden by --force:\n${violations.map((v) => `  - ${v}`).join('\n')}`);
+    if (flags.dryRun) {
+      io.out('dry run: nothing written');
+      return 0;
+    }
+    const who = whoRan();
+    await writeZoneMap(store, checked.doc, expected, {
+      who,
+      reason: flags.reason,
+      action: plan.action,
+      summary: summarizeBlastRadius(radius),
+    });
+    io.out(
+      `written: version ${nextVersion} (was ${current.version ?? 'none'}) by ${who}${flags.reason === '' ? '' : `: ${flags.reason}`}`,
+    );
+    return 0;
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * The runtime: config → zone map source → ZoneMapHolder → HTTP stage → listeners, and one
+ * close() that takes it all down in the reverse order. Protocol stages plug in here:
+ * HTTP (this file's owner), MQTT and ops add their start/stop lines in the marked places.
+ */
+import type { AddressInfo } from 'node:net';
+import type { GatewayConfig, ListenerConfig } from '../core/config.js';
+import { HttpStage, type HttpHooks } from '../http/index.js';
+import { loadCookieKeyring } from '../identity/index.js';
+import { createListener, type Listener, type ListenerEvent } from '../listeners/index.js';
+import { createMqttStage, type MqttAccessLog, type MqttMetricsSink } from '../mqtt/index.js';
+import { createZoneMapSource } from '../zonemap/stores/index.js';
+import { ZoneMapHolder, type CompiledZoneMap, type ZoneMapSource } from '../zonemap/index.js';
+
+export interface GatewayLog {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface GatewayOptions {
+  readonly config: GatewayConfig;
+  /** The zone map source; default from `config.zonemap` (a watched file, or Redis). */
+  readonly source?: ZoneMapSource;
+  readonly hooks?: HttpHooks;
+  readonly log?: GatewayLog;
+  readonly onListenerEvent?: (e: ListenerEvent) => void;
+  /** MQTT stage metrics and session log (issue 6: src/admin/metrics.ts, src/core/logger.ts). */
+  readonly metrics?: MqttMetricsSink;
+  readonly accessLog?: MqttAccessLog;
+}
+
+export interface Gateway {
+  readonly config: GatewayConfig;
+  readonly holder: ZoneMapHolder;
+  readonly http: HttpStage;
+  readonly listeners: readonly Listener[];
+  /** Bound address of a listener by name (port 0 in the config → the real port). */
+  address(listener: string): AddressInfo;
+  /** `http://host:port` / `https://…` per HTTP listener, for logs and the demo. */
+  urls(): { readonly name: string; readonly url: string }[];
+  /** SIGHUP: re-read certificates, keys, CAs, CRLs and ticket keys of every TLS listener. */
+  reload(): Promise<void>;
+  /** Stop accepting, let in-flight requests finish (up to timeouts.shutdownGraceMs), close everything. */
+  close(): Promise<void>;
+}
+
+const quiet: GatewayLog = { info: () => {}, warn: () => {}, error: () => {} };
+
+function isHttp(l: ListenerConfig): boolean {
+  return l.protocol === 'http' || l.protocol === 'https';
+}
+
+export async function startGateway(o: GatewayOptions): Promise<Gateway> {
+  const cfg = o.config;
+  const log = o.log ?? quiet;
+  const source = o.source ?? createZoneMapSource(cfg.zonemap, { idc: cfg.idc });
+  const first: CompiledZoneMap = await source.start();
+  if (!first.idcs.has(cfg.idc)) {
+    await source.close();
+    throw new Error(`config idc ${cfg.idc} is not in zone map version ${first.version}`);
+  }
+  const holder = new ZoneMapHolder(first);
+  source.on('map', (m) => holder.swap(m));
+  source.on('invalid', (err) =>
+    log.warn('zone map refused; keeping the last good one', { error: err.message }),
+  );
+  source.on('error', (err) => log.warn('zone map source trouble', { error: err.message }));
+
+  const keyring = await loadCookieKeyring(cfg.identity.cookie);
+  const http = new HttpStage({
+    config: cfg,
+    map: first,
+    keyring,
+    ...(o.hooks === undefined ? {} : { hooks: o.hooks }),
+  });
+  holder.on('change', (next, prev) => {
+    http.setMap(next);
+    log.info('zone map applied', { version: next.version, previous: prev.version });
+  });
+
+  const onEvent = (e: ListenerEvent): void => {
+    o.onListenerEvent?.(e);
+    if (e.type === 'tls-reload-failed')
+      log.error('certificate reload failed; old certificates stay', {
+        listener: e.listener,
+        error: e.error.message,
+      });
+    else if (e.type === 'tls-reloaded') log.info('certificates reloaded', { listener: e.listener });
+  };
+  const listeners: Listener[] = [];
+  // MQTT listeners (mqtt / mqtts) are started by the MQTT stage with the same factory.
+  for (const lc of cfg.listeners.filter(isHttp)) {
+    listeners.push(
+      createListener(lc, {
+        tlsHandshakeTimeoutMs: cfg.timeouts.tlsHandshakeTimeoutMs,
+        proxyProtocolTimeoutMs: cfg.timeouts.proxyProtocolTimeoutMs,
+        maxConnections: cfg.limits.maxConnections,
+        ...(lc.protocol === 'https' ? { alpn: lc.tls?.alpn ?? ['h2', 'http/1.1'] } : {}),
+        onConnection: http.onConnection,
+        onEvent,
+      }),
+    );
+  }
+  try {
+    for (const l of listeners) await l.start();
+  } catch (err) {
+    for (const l of listeners) await l.stopAccepting();
+    await http.close(0);
+    await source.close();
+    throw err;
+  }
+  // --- MQTT stage start (issue 5) goes here. ---
+  const mqtt = createMqttStage({
+    config: cfg,
+    holder,
+    log,
+    onEvent,
+    ...(o.metrics === undefined ? {} : { metrics: o.metrics }),
+    ...(o.accessLog === undefined ? {} : { accessLog: o.accessLog }),
+  });
+  try {
+    await mqtt.start();
+  } catch (err) {
+    await mqtt.close();
+    for (const l of listeners) await l.stopAccepting();
+    await http.close(0);
+    await source.close();
+    throw err;
+  }
+  // --- admin / metrics start (issue 6) goes here. ---
+
+  let closed: Promise<void> | null = null;
+  const byName = new Map([...listeners, ...mqtt.listeners].map((l) => [l.name, l]));
+  return {
+    config: cfg,
+    holder,
+    http,
+    listeners,
+    address(name) {
+      const a = byName.get(name)?.address();
+      if (a === null || a === undefined) throw new Error(`no bound listener named ${name}`);
+      return a;
+    },
+    urls() {
+      return listeners.map((l) => {
+        const a = l.address();
+        const host =
+          a === null
+            ? l.config.host
+            : a.address === '0.0.0.0' || a.address === '::'
+              ? '127.0.0.1'
+              : a.address;
+        const scheme = l.config.protocol === 'https' ? 'https' : 'http';
+        return {
+          name: l.name,
+          url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${a?.port ?? l.config.port}`,
+        };
+      });
+    },
+    async reload() {
+      // Every TLS listener, HTTP's and MQTT's: one SIGHUP renews every certificate.
+      const results = await Promise.allSettled([...byName.values()].map((l) => l.reloadTls()));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed !== undefined)
+        throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
+    },
+    close() {
+      closed ??= (async () => {
+        // --- MQTT / admin stop (issues 5, 6) go here, before the listeners. ---
+        await mqtt.close();
+        // stopAccepting resolves once every connection is gone, which http.close brings about.
+        const stopped = Promise.all(listeners.map((l) => l.stopAccepting()));
+        await http.close(cfg.timeouts.shutdownGraceMs);
+        for (const l of listeners) l.destroyConnections();
+        await stopped;
+        await source.close();
+      })();
+      return closed;
+    },
+  };
+}

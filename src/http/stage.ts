@@ -1,0 +1,199 @@
+/**
+ * The HTTP stage: takes connections from listeners and serves them with Node's HTTP/1.1
+ * parser, or its HTTP/2 one when TLS ALPN chose h2 (h2 in, h1 out to upstreams). Owns the
+ * client-side timeouts and limits, the zone map → upstream table swap, and graceful close.
+ */
+import {
+  createServer as createH1Server,
+  type IncomingMessage,
+  type Server as H1Server,
+  type ServerResponse,
+} from 'node:http';
+import {
+  createServer as createH2Server,
+  type Http2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Session,
+} from 'node:http2';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import type { GatewayConfig } from '../core/config.js';
+import type { CookieKeyring } from '../identity/index.js';
+import { certUidReader, Identifier } from '../identity/index.js';
+import type { ConnectionInfo } from '../listeners/index.js';
+import type { Self } from '../router/index.js';
+import { HealthChecker, UpstreamRegistry } from '../upstream/index.js';
+import type { CompiledZoneMap } from '../zonemap/index.js';
+import type { HttpContext, HttpHooks } from './context.js';
+import { BadRequestError, HeadersTooLargeError, InternalError } from './errors.js';
+import { handleRequest, rememberCertUid } from './forward.js';
+import { sendError, writeRawError } from './respond.js';
+import { handleUpgrade } from './websocket.js';
+
+/** Event handlers never throw (a throw here would take the whole process down): a bug costs one 500. */
+function safely(
+  ctx: HttpContext,
+  req: IncomingMessage | Http2ServerRequest,
+  res: ServerResponse | Http2ServerResponse,
+): void {
+  try {
+    handleRequest(ctx, req, res);
+  } catch (err) {
+    ctx.hooks.onInternalError?.(err);
+    sendError(res, new InternalError(err));
+  }
+}
+
+export interface HttpStageOptions {
+  readonly config: GatewayConfig;
+  readonly map: CompiledZoneMap;
+  readonly keyring: CookieKeyring | null;
+  readonly hooks?: HttpHooks;
+}
+
+export class HttpStage {
+  readonly ctx: HttpContext;
+  readonly #h1: H1Server;
+  readonly #h2: Http2Server;
+  readonly #sessions = new Set<Http2Session>();
+  readonly #sockets = new Set<Socket>();
+  readonly #health: HealthChecker;
+
+  constructor(o: HttpStageOptions) {
+    const cfg = o.config;
+    const t = cfg.timeouts;
+    const uidPattern = new RegExp(cfg.identity.uidPattern);
+    const registry = new UpstreamRegistry({
+      connections: cfg.upstream.connectionsPerEndpoint,
+      pipelining: cfg.upstream.pipelining,
+      connectTimeoutMs: t.upstreamConnectTimeoutMs,
+      responseTimeoutMs: t.upstreamResponseTimeoutMs,
+      idleTimeoutMs: t.upstreamIdleTimeoutMs,
+      maxHeaderBytes: cfg.limits.maxHeaderBytes,
+      consecutiveFailures: cfg.upstream.ejection.consecutiveFailures,
+      ejectMs: cfg.upstream.ejection.ejectMs,
+    });
+    const hooks = o.hooks ?? {};
+    const self: Self = { idc: cfg.idc, crossIdc: cfg.crossIdc };
+    const c = cfg.identity.cookie;
+    this.ctx = {
+      config: cfg,
+      self,
+      table: registry.table(o.map),
+      registry,
+      identifier: new Identifier({
+        keyring: o.keyring,
+        maxAgeSec: c.maxAgeSec,
+        cacheSize: c.verifiedCacheSize,
+        uidPattern,
+        ...(hooks.onCookieRejected === undefined ? {} : { onCookieRejected: hooks.onCookieRejected }),
+      }),
+      keyring: o.keyring,
+      certUid: certUidReader(cfg.identity.certUid, uidPattern),
+      hooks,
+      cookieAttributes: `; Path=/; Max-Age=${c.maxAgeSec}; HttpOnly; SameSite=Lax${c.secure ? '; Secure' : ''}`,
+      closing: false,
+    };
+    const ctx = this.ctx;
+
+    this.#h1 = createH1Server(
+      {
+        maxHeaderSize: cfg.limits.maxHeaderBytes,
+        headersTimeout: t.headersTimeoutMs,
+        requestTimeout: t.requestTimeoutMs,
+        keepAliveTimeout: t.idleTimeoutMs,
+        // Node checks the two timeouts above on this interval; keep it well below them.
+        connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(t.headersTimeoutMs / 4))),
+        noDelay: true,
+      },
+      (req: IncomingMessage, res: ServerResponse) => safely(ctx, req, res),
+    );
+    this.#h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      handleUpgrade(ctx, req, socket, head),
+    );
+    this.#h1.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
+      if (err.code === 'ECONNRESET' || !socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const e =
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? new HeadersTooLargeError(cfg.limits.maxHeaderBytes)
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'ERR_HTTP_HEADERS_TIMEOUT'
+            ? new BadRequestError('request not received in time', 408)
+            : new BadRequestError(`malformed request: ${err.code ?? err.message}`);
+      writeRawError(socket, e);
+      hooks.onResponse?.('http1', '', '', e.code, e.httpStatus, 0);
+    });
+
+    this.#h2 = createH2Server(
+      {
+        maxSessionMemory: 16,
+        // RFC 9113 §6.5.2: the header list limit we advertise, same budget as HTTP/1.1.
+        settings: { maxHeaderListSize: cfg.limits.maxHeaderBytes },
+        maxSendHeaderBlockLength: 65536,
+      },
+      (req: Http2ServerRequest, res: Http2ServerResponse) => safely(ctx, req, res),
+    );
+    this.#h2.on('session', (s: Http2Session) => {
+      this.#sessions.add(s);
+      s.on('close', () => this.#sessions.delete(s));
+      s.on('error', () => {});
+      s.setTimeout(t.idleTimeoutMs, () => s.close());
+    });
+
+    this.#health = new HealthChecker({
+      config: cfg.upstream.healthCheck,
+      endpoints: () => registry.endpoints,
+    });
+    this.#health.start();
+  }
+
+  /** Follow a new zone map: later requests route with it, in-flight ones finish on theirs. */
+  setMap(map: CompiledZoneMap): void {
+    this.ctx.table = this.ctx.registry.table(map);
+  }
+
+  /** The listener callback. Must not throw. */
+  readonly onConnection = (socket: Socket | TLSSocket, info: ConnectionInfo): void => {
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    if (info.secure) {
+      const tls = socket as TLSSocket;
+      rememberCertUid(this.ctx, tls);
+      if (tls.alpnProtocol === 'h2') {
+        this.#h2.emit('connection', socket);
+        return;
+      }
+    }
+    this.#h1.emit('connection', socket);
+    // Bytes read past a PROXY header wait in the socket's buffer; Node's HTTP parser reads
+    // the handle directly and would never see them unless the stream flows once.
+    if (!info.secure && socket.readableLength > 0) socket.resume();
+  };
+
+  /** Health checks now (tests), instead of waiting for the interval. */
+  checkHealth(): Promise<void> {
+    return this.#health.runOnce();
+  }
+
+  /**
+   * Graceful close: idle keep-alive connections now, busy ones after their response
+   * (`connection: close`), HTTP/2 sessions by GOAWAY; whatever remains after graceMs is cut.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.ctx.closing = true;
+    this.#health.stop();
+    for (const s of this.#sessions) s.close();
+    const deadline = Date.now() + graceMs;
+    while (this.#sockets.size > 0 && Date.now() < deadline) {
+      this.#h1.closeIdleConnections();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (const s of this.#sockets) s.destroy();
+    for (const s of this.#sessions) s.destroy();
+    await this.ctx.registry.close();
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * A protocol-agnostic TCP / TLS listener: accepts, enforces the connection limit, reads the
+ * PROXY header when configured, terminates TLS (mTLS, SNI, ALPN, shared ticket keys, hot
+ * reload), then hands the clean socket and its ConnectionInfo to the stage above (HTTP or
+ * MQTT). The stage owns the socket from then on.
+ */
+import { unwatchFile, watchFile } from 'node:fs';
+import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { ListenerConfig } from '../core/config.js';
+import { ListenError, TlsConfigError } from './errors.js';
+import { readProxyHeader } from './proxy-reader.js';
+import { setConnectionInfo, type ConnectionInfo } from './connection-info.js';
+import { loadTls, pickSni, tlsFiles, type LoadedTls } from './tls-context.js';
+import type { ProxyHeader } from './proxy-protocol.js';
+
+/** What happened on a listener that operators may want to count or log (never per byte). */
+export type ListenerEvent =
+  | { readonly type: 'proxy-error'; readonly listener: string; readonly message: string }
+  | { readonly type: 'tls-error'; readonly listener: string; readonly code: string; readonly message: string }
+  | {
+      readonly type: 'tls-handshake';
+      readonly listener: string;
+      readonly protocol: string;
+      readonly resumed: boolean;
+    }
+  | { readonly type: 'tls-reloaded'; readonly listener: string }
+  | { readonly type: 'tls-reload-failed'; readonly listener: string; readonly error: Error }
+  | { readonly type: 'connection-refused'; readonly listener: string; readonly reason: 'max-connections' };
+
+export interface ListenerOptions {
+  readonly tlsHandshakeTimeoutMs: number;
+  readonly proxyProtocolTimeoutMs: number;
+  readonly maxConnections: number;
+  /** ALPN protocols offered on TLS, in preference order; default none. */
+  readonly alpn?: readonly string[];
+  /** Receives every accepted (and, for TLS, handshaken) connection. Must not throw. */
+  readonly onConnection: (socket: Socket | TLSSocket, info: ConnectionInfo) => void;
+  readonly onEvent?: (event: ListenerEvent) => void;
+}
+
+export interface Listener {
+  readonly name: string;
+  readonly config: ListenerConfig;
+  /** Bind; resolves with the bound address (port 0 → the real port). */
+  start(): Promise<AddressInfo>;
+  /** The bound address, or null before start / after close. */
+  address(): AddressInfo | null;
+  /** Re-read certs, keys, CA, CRL and ticket keys; new handshakes use them, open connections keep theirs. */
+  reloadTls(): Promise<void>;
+  /** Open TCP connections right now (before and after TLS). */
+  connectionCount(): number;
+  /** Stop accepting; resolves once every connection has closed (the stage above drains them). */
+  stopAccepting(): Promise<void>;
+  /** Destroy every open connection (the end of a grace period). */
+  destroyConnections(): void;
+}
+
+const noop = (): void => {};
+
+export function createListener(config: ListenerConfig, options: ListenerOptions): Listener {
+  const onEvent = options.onEvent ?? noop;
+  const sockets = new Set<Socket>();
+  let tls: LoadedTls | null = null;
+  let tlsServer: TlsServer | null = null;
+  // PROXY info waiting for its TLS handshake, keyed by the TCP peer (unique per live connection).
+  const pending = new Map<string, ConnectionInfo>();
+  let watching = false;
+
+  const server: Server = createNetServer({ noDelay: true, pauseOnConnect: config.proxyProtocol });
+  server.maxConnections = options.maxConnections;
+  server.on('drop', () =>
+    onEvent({ type: 'connection-refused', listener: config.name, reason: 'max-connections' }),
+  );
+  server.on('connection', onTcp);
+
+  function baseInfo(socket: Socket, header: ProxyHeader | null): ConnectionInfo {
+    const src = header?.source ?? null;
+    const dst = header?.destination ?? null;
+    // PROXY LOCAL / UNKNOWN: the balancer's own connection, so the socket's addresses are the truth.
+    if (src !== null && dst !== null) {
+      return {
+        listener: config.name,
+        protocol: config.protocol,
+        remoteAddress: src.address,
+        remotePort: src.port,
+        localAddress: dst.address,
+        localPort: dst.port,
+        proxied: true,
+        secure: tlsServer !== null,
+      };
+    }
+    return {
+      listener: config.name,
+      protocol: config.protocol,
+      remoteAddress: socket.remoteAddress ?? '',
+      remotePort: socket.remotePort ?? 0,
+      localAddress: socket.localAddress ?? '',
+      localPort: socket.localPort ?? 0,
+      proxied: false,
+      secure: tlsServer !== null,
+    };
+  }
+
+  function onTcp(socket: Socket): void {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    // Until the stage above takes over, an error must not crash the process.
+    socket.on('error', noop);
+    if (!config.proxyProtocol) {
+      handOver(socket, baseInfo(socket, null));
+      return;
+    }
+    socket.resume();
+    readProxyHeader(socket, options.proxyProtocolTimeoutMs).then(
+      (header) => handOver(socket, baseInfo(socket, header)),
+      (err: Error) => onEvent({ type: 'proxy-error', listener: config.name, message: err.message }),
+    );
+  }
+
+  function handOver(socket: Socket, info: ConnectionInfo): void {
+    if (tlsServer === null) {
+      setConnectionInfo(socket, info);
+      options.onConnection(socket, info);
+      return;
+    }
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    pending.set(key, info);
+    socket.once('close', () => pending.delete(key));
+    tlsServer.emit('connection', socket);
+  }
+
+  function onSecure(socket: TLSSocket): void {
+    const key = `${socket.remoteAddress}:${socket.remotePort}`;
+    const info = pending.get(key);
+    pending.delete(key);
+    if (info === undefined) {
+      socket.destroy();
+      return;
+    }
+    onEvent({
+      type: 'tls-handshake',
+      listener: config.name,
+      protocol: socket.getProtocol() ?? 'unknown',
+      resumed: socket.isSessionReused(),
+    });
+    socket.on('error', noop);
+    setConnectionInfo(socket, info);
+    options.onConnection(socket, info);
+  }
+
+  function makeTlsServer(loaded: LoadedTls): TlsServer {
+    const tlsCfg = config.tls!;
+    const s = createTlsServer({
+      ...loaded.options,
+      requestCert: tlsCfg.requestCert,
+      // With requestCert, a missing cert fails the handshake in OpenSSL and an untrusted or
+      // revoked one is destroyed by Node right after it, before a single request byte is read.
+      rejectUnauthorized: tlsCfg.requestCert && !tlsCfg.clientCertOptional,
+      handshakeTimeout: options.tlsHandshakeTimeoutMs,
+      ...(options.alpn === undefined ? {} : { ALPNProtocols: [...options.alpn] }),
+      SNICallback: (servername, cb) => cb(null, tls === null ? undefined : pickSni(tls, servername)),
+    });
+    s.on('secureConnection', onSecure);
+    s.on('tlsClientError', (err: Error & { code?: string }) =>
+      onEvent({ type: 'tls-error', listener: config.name, code: err.code ?? 'TLS', message: err.message }),
+    );
+    return s;
+  }
+
+  async function reloadTls(): Promise<void> {
+    if (config.tls === undefined || tlsServer === null) return;
+    try {
+      const next = await loadTls(config.tls, config.name);
+      tlsServer.setSecureContext(next.options);
+      if (next.ticketKeys !== null) tlsServer.setTicketKeys(next.ticketKeys);
+      tls = next;
+      onEvent({ type: 'tls-reloaded', listener: config.name });
+    } catch (err) {
+      const error = err instanceof Error ? err : new TlsConfigError(String(err));
+      onEvent({ type: 'tls-reload-failed', listener: config.name, error });
+      throw error;
+    }
+  }
+
+  function watch(): void {
+    const cfg = config.tls;
+    if (cfg === undefined || !cfg.watch) return;
+    watching = true;
+    let timer: NodeJS.Timeout | null = null;
+    // Editors and cert-manager write cert and key one after the other: reload once both landed.
+    const onChange = (): void => {
+      if (timer !== null) clearTimeout(timer);
+      timer = setTimeout(() => {
+        timer = null;
+        reloadTls().catch(noop);
+      }, 100);
+      timer.unref();
+    };
+    for (const f of new Set(tlsFiles(cfg)))
+      watchFile(f, { interval: cfg.watchIntervalMs, persistent: false }, onChange);
+  }
+
+  function unwatch(): void {
+    if (!watching || config.tls === undefined) return;
+    watching = false;
+    for (const f of new Set(tlsFiles(config.tls))) unwatchFile(f);
+  }
+
+  return {
+    name: config.name,
+    config,
+    async start() {
+      if (config.tls !== undefined) {
+        tls = await loadTls(config.tls, config.name);
+        tlsServer = makeTlsServer(tls);
+        if (tls.ticketKeys !== null) tlsServer.setTicketKeys(tls.ticketKeys);
+      }
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error): void =>
+          reject(
+            new ListenError(
+              `listener ${config.name} cannot listen on ${config.host}:${config.port}: ${err.message}`,
+              err,
+            ),
+          );
+        server.once('error', onError);
+        server.listen(config.port, config.host, () => {
+          server.off('error', onError);
+          resolve();
+        });
+      });
+      // After listening, a server error (EMFILE on accept) is reported, never thrown.
+      server.on('error', noop);
+      watch();
+      return server.address() as AddressInfo;
+    },
+    address() {
+      const a = server.address();
+      return a === null || typeof a === 'string' ? null : a;
+    },
+    reloadTls,
+    connectionCount() {
+      return sockets.size;
+    },
+    stopAccepting() {
+      unwatch();
+      return new Promise<void>((resolve) => {
+        if (!server.listening) return resolve();
+        server.close(() => resolve());
+      });
+    },
+    destroyConnections() {
+      for (const s of sockets) s.destroy();
+    },
+  };
+}

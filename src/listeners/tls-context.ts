@@ -1,0 +1,123 @@
+/**
+ * Loads a listener's TLS material (default certs, SNI certs, CA, CRL, ticket keys) from disk
+ * into OpenSSL contexts. Everything is verified by OpenSSL; nothing here parses certificates.
+ */
+import { readFile } from 'node:fs/promises';
+import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
+import type { TlsConfig } from '../core/config.js';
+import { TlsConfigError } from './errors.js';
+
+export interface LoadedTls {
+  /** Options for the default context (server.setSecureContext takes the same). */
+  readonly options: SecureContextOptions;
+  /** Exact names first, then wildcards; checked in order by the SNI callback. */
+  readonly sni: readonly {
+    readonly exact: string | null;
+    readonly suffix: string | null;
+    readonly context: SecureContext;
+  }[];
+  /** 48 bytes shared by the fleet, or null to let OpenSSL pick per process keys. */
+  readonly ticketKeys: Buffer | null;
+}
+
+async function read(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (err) {
+    throw new TlsConfigError(`cannot read ${what} ${path}: ${(err as Error).message}`, err);
+  }
+}
+
+/** Raw 48 bytes, or the same as base64 / hex text (what `openssl rand -base64 48` writes). */
+export function parseTicketKeys(data: Buffer, path: string): Buffer {
+  if (data.length === 48) return data;
+  const text = data.toString('latin1').trim();
+  const hex = /^[0-9a-fA-F]{96}$/.test(text) ? Buffer.from(text, 'hex') : null;
+  const keys = hex ?? Buffer.from(text, 'base64');
+  if (keys.length !== 48) {
+    throw new TlsConfigError(
+      `session ticket key file ${path} must hold 48 bytes (raw, hex or base64), got ${keys.length}`,
+    );
+  }
+  return keys;
+}
+
+/** Every file the material comes from: these are the ones watched for hot reload. */
+export function tlsFiles(cfg: TlsConfig): string[] {
+  const files = [cfg.cert, cfg.key];
+  for (const e of cfg.extraCerts) files.push(e.cert, e.key);
+  if (cfg.ca !== undefined) files.push(cfg.ca);
+  if (cfg.crl !== undefined) files.push(cfg.crl);
+  for (const s of cfg.sni) files.push(s.cert, s.key);
+  if (cfg.sessionTicketKeyFile !== undefined) files.push(cfg.sessionTicketKeyFile);
+  return files;
+}
+
+function context(options: SecureContextOptions, what: string): SecureContext {
+  try {
+    return createSecureContext(options);
+  } catch (err) {
+    // OpenSSL's own words (e.g. "key values mismatch") are the useful part.
+    throw new TlsConfigError(`${what}: ${(err as Error).message}`, err);
+  }
+}
+
+/** Read every file and build the contexts; throws TlsConfigError naming the bad file. */
+export async function loadTls(cfg: TlsConfig, listenerName: string): Promise<LoadedTls> {
+  const certs = [await read(cfg.cert, 'certificate')];
+  const keys = [await read(cfg.key, 'key')];
+  for (const e of cfg.extraCerts) {
+    certs.push(await read(e.cert, 'certificate'));
+    keys.push(await read(e.key, 'key'));
+  }
+  const ca = cfg.ca === undefined ? undefined : await read(cfg.ca, 'CA bundle');
+  const crl = cfg.crl === undefined ? undefined : await read(cfg.crl, 'CRL');
+  const ticketKeys =
+    cfg.sessionTicketKeyFile === undefined
+      ? null
+      : parseTicketKeys(
+          await read(cfg.sessionTicketKeyFile, 'session ticket key file'),
+          cfg.sessionTicketKeyFile,
+        );
+  // What every context shares: client verification and versions must not depend on the SNI name.
+  const common: SecureContextOptions = {
+    minVersion: cfg.minVersion,
+    ...(ca === undefined ? {} : { ca }),
+    ...(crl === undefined ? {} : { crl }),
+    ...(ticketKeys === null ? {} : { ticketKeys }),
+  };
+  const options: SecureContextOptions = { ...common, cert: certs, key: keys };
+  // Build once now so a bad default cert fails here with its name, not later inside setSecureContext.
+  context(options, `listener ${listenerName} default certificate ${cfg.cert} / key ${cfg.key}`);
+  const sni: { exact: string | null; suffix: string | null; context: SecureContext }[] = [];
+  for (const s of cfg.sni) {
+    const ctx = context(
+      { ...common, cert: await read(s.cert, 'certificate'), key: await read(s.key, 'key') },
+      `listener ${listenerName} SNI ${s.servername} certificate ${s.cert}`,
+    );
+    const name = s.servername.toLowerCase();
+    // RFC 6125 §6.4.3: a wildcard covers exactly one left-most label.
+    if (name.startsWith('*.')) sni.push({ exact: null, suffix: name.slice(1), context: ctx });
+    else sni.push({ exact: name, suffix: null, context: ctx });
+  }
+  sni.sort((a, b) => (a.exact === null ? 1 : 0) - (b.exact === null ? 1 : 0));
+  return { options, sni, ticketKeys };
+}
+
+/** The SNI entry for a client's server name, or undefined for the default context. */
+export function pickSni(loaded: LoadedTls, servername: string): SecureContext | undefined {
+  const name = servername.toLowerCase();
+  for (const e of loaded.sni) {
+    if (e.exact !== null) {
+      if (e.exact === name) return e.context;
+    } else if (
+      e.suffix !== null &&
+      name.length > e.suffix.length &&
+      name.endsWith(e.suffix) &&
+      !name.slice(0, -e.suffix.length).includes('.')
+    ) {
+      return e.context;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,22 @@
+/**
+ * DISCONNECT (MQTT 3.1.1 §3.14, MQTT 5 §3.14). In 3.1.1 only clients send it; an MQTT 5 server
+ * sends it with a reason code before closing (§4.13.2), e.g. 0x9C Use another server or 0x9D
+ * Server moved with a Server Reference (§4.11).
+ */
+import { encodePacket } from './codec.js';
+
+/** A 3.1.1 DISCONNECT, or MQTT 5 "Normal disconnection" without properties (§3.14.2.1). */
+export const PLAIN_DISCONNECT: Buffer = Buffer.from([0xe0, 0x00]);
+
+export function serverDisconnect(reasonCode: number, serverReference?: string): Buffer {
+  if (serverReference === undefined) return Buffer.from([0xe0, 0x01, reasonCode]);
+  return encodePacket({ cmd: 'disconnect', reasonCode, properties: { serverReference } }, 5);
+}
+
+/**
+ * The DISCONNECT the gateway sends a broker it leaves on a move. MQTT 5: Session Expiry 0 when
+ * the client's session was not persistent; a persistent one is left to expire on its own.
+ */
+export function leaveDisconnect(version: number): Buffer {
+  return version === 5 ? Buffer.from([0xe0, 0x01, 0x00]) : PLAIN_DISCONNECT;
+}

@@ -1,0 +1,180 @@
+/**
+ * The `mqtt` config section (policies/config.schema.json mirrors these defaults; a test keeps
+ * them equal) and its one-time validation. Every duration is in ms, every size in bytes.
+ */
+import { MqttOptionsError } from './errors.js';
+
+export type UidSource = 'clientId' | 'username' | 'cert';
+export type MigrationModeConfig = 'transparent' | 'disconnect';
+export type DisconnectReasonConfig = 'use-another-server' | 'server-moved';
+
+export interface MqttUidConfig {
+  /** Where the uid is read from. `cert`: the TLS client certificate (mqtts listeners with requestCert). */
+  readonly source: UidSource;
+  /** Regex with a named group `uid`; the whole value is the uid when it has no such group. */
+  readonly pattern: string;
+  /** Clients without a uid: refused (CONNACK 0x85/0x86/0x87) or routed as anonymous traffic. */
+  readonly anonymous: 'refuse' | 'route';
+}
+
+export interface MqttLimitsConfig {
+  /** Open client connections per gateway process; beyond it CONNACK 0x89 "Server busy". */
+  readonly maxConnections: number;
+  /** Largest packet (fixed header included) either side may send; larger closes with 0x95. */
+  readonly maxPacketBytes: number;
+  /** Bytes a client may send before its CONNECT is complete (bounds unauthenticated input). */
+  readonly maxConnectBytes: number;
+  readonly maxTopicBytes: number;
+  /** Topic levels ("a/b/c" has 3). */
+  readonly maxTopicLevels: number;
+  /** Unacknowledged QoS 1/2 packets per direction; reading pauses at this many. */
+  readonly inflightWindow: number;
+  /** Topic filters kept per client for re-subscribing on migration. */
+  readonly maxSubscriptions: number;
+}
+
+export interface MqttTimeoutsConfig {
+  /** From TCP/TLS accept to a complete CONNECT. */
+  readonly connectTimeoutMs: number;
+  /** To reach a broker and get its CONNACK (per broker tried). */
+  readonly upstreamConnectTimeoutMs: number;
+  /** A broker silent this long is sent a PINGREQ by the gateway. */
+  readonly upstreamPingIntervalMs: number;
+  /** A broker that stays silent this long after a PINGREQ is dead. */
+  readonly upstreamResponseTimeoutMs: number;
+  /** A transparent move (CONNECT, CONNACK, re-SUBSCRIBE, SUBACK at the new broker) must finish within this. */
+  readonly migrationTimeoutMs: number;
+  /** How long a left broker may keep delivering what it had in flight after our DISCONNECT. */
+  readonly migrationLingerMs: number;
+}
+
+export interface MqttMigrationConfig {
+  /** `transparent`: move the session under the client; `disconnect`: tell it to reconnect. */
+  readonly mode: MigrationModeConfig;
+  /** Moves started per second by this gateway process (token bucket with jitter). */
+  readonly movesPerSecond: number;
+  /** Connections of a zone set to `drain` are moved at random times within this window. */
+  readonly drainWindowMs: number;
+  /** MQTT 5 DISCONNECT reason when a client must reconnect: 0x9C or 0x9D. */
+  readonly disconnectReason: DisconnectReasonConfig;
+  /** Server Reference property (MQTT 5 §4.11) sent with that DISCONNECT, when set. */
+  readonly serverReference?: string;
+}
+
+export interface MqttConfig {
+  readonly uid: MqttUidConfig;
+  readonly limits: MqttLimitsConfig;
+  readonly timeouts: MqttTimeoutsConfig;
+  readonly migration: MqttMigrationConfig;
+}
+
+export const DEFAULT_MQTT_CONFIG: MqttConfig = deepFreeze({
+  uid: { source: 'clientId', pattern: '^(?<uid>[0-9]{1,20})(?:[-_:.].*)?$', anonymous: 'refuse' },
+  limits: {
+    maxConnections: 100_000,
+    maxPacketBytes: 256 * 1024,
+    maxConnectBytes: 8 * 1024,
+    maxTopicBytes: 512,
+    maxTopicLevels: 16,
+    inflightWindow: 64,
+    maxSubscriptions: 256,
+  },
+  timeouts: {
+    connectTimeoutMs: 10_000,
+    upstreamConnectTimeoutMs: 5_000,
+    upstreamPingIntervalMs: 60_000,
+    upstreamResponseTimeoutMs: 10_000,
+    migrationTimeoutMs: 10_000,
+    migrationLingerMs: 2_000,
+  },
+  migration: {
+    mode: 'transparent',
+    movesPerSecond: 500,
+    drainWindowMs: 60_000,
+    disconnectReason: 'use-another-server',
+  },
+} satisfies MqttConfig);
+
+/** The top-level `mqtt` config section; the uid rule lives in `identity.mqtt` (DESIGN.md "Config"). */
+export type MqttSectionConfig = Omit<MqttConfig, 'uid'>;
+
+/** Partial input: any field left out takes its default. */
+export interface MqttConfigInput {
+  readonly uid?: Partial<MqttUidConfig>;
+  readonly limits?: Partial<MqttLimitsConfig>;
+  readonly timeouts?: Partial<MqttTimeoutsConfig>;
+  readonly migration?: Partial<MqttMigrationConfig>;
+}
+
+/** The validated, frozen config plus its compiled uid regex. */
+export interface ResolvedMqttConfig extends MqttConfig {
+  readonly uidRegex: RegExp;
+}
+
+function int(path: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new MqttOptionsError(path, `expected an integer in ${min}..${max}, got ${String(v)}`);
+  }
+  return v;
+}
+
+function oneOf<T extends string>(path: string, v: unknown, allowed: readonly T[]): T {
+  if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+    throw new MqttOptionsError(path, `expected one of ${allowed.join(', ')}, got ${String(v)}`);
+  }
+  return v as T;
+}
+
+/** Merge defaults, check every option once, freeze. Throws MqttOptionsError naming the bad option. */
+export function resolveMqttConfig(input: MqttConfigInput = {}): ResolvedMqttConfig {
+  const d = DEFAULT_MQTT_CONFIG;
+  const u = { ...d.uid, ...input.uid };
+  const l = { ...d.limits, ...input.limits };
+  const t = { ...d.timeouts, ...input.timeouts };
+  const m = { ...d.migration, ...input.migration };
+  oneOf('uid.source', u.source, ['clientId', 'username', 'cert'] as const);
+  oneOf('uid.anonymous', u.anonymous, ['refuse', 'route'] as const);
+  if (typeof u.pattern !== 'string' || u.pattern.length === 0) {
+    throw new MqttOptionsError('uid.pattern', 'expected a non-empty regex');
+  }
+  let uidRegex: RegExp;
+  try {
+    uidRegex = new RegExp(u.pattern, 'u');
+  } catch (err) {
+    throw new MqttOptionsError('uid.pattern', `not a valid regex (${(err as Error).message})`);
+  }
+  int('limits.maxConnections', l.maxConnections, 1, 10_000_000);
+  // A packet must at least hold a CONNECT; the Variable Byte Integer caps it (§1.5.5).
+  int('limits.maxPacketBytes', l.maxPacketBytes, 64, 268_435_460);
+  int('limits.maxConnectBytes', l.maxConnectBytes, 64, 268_435_460);
+  int('limits.maxTopicBytes', l.maxTopicBytes, 1, 65_535);
+  int('limits.maxTopicLevels', l.maxTopicLevels, 1, 65_535);
+  // Packet identifiers are 16-bit and the gateway needs spare ones (§2.2.1).
+  int('limits.inflightWindow', l.inflightWindow, 1, 32_768);
+  int('limits.maxSubscriptions', l.maxSubscriptions, 0, 100_000);
+  int('timeouts.connectTimeoutMs', t.connectTimeoutMs, 10, 3_600_000);
+  int('timeouts.upstreamConnectTimeoutMs', t.upstreamConnectTimeoutMs, 10, 3_600_000);
+  int('timeouts.upstreamPingIntervalMs', t.upstreamPingIntervalMs, 10, 3_600_000);
+  int('timeouts.upstreamResponseTimeoutMs', t.upstreamResponseTimeoutMs, 10, 3_600_000);
+  int('timeouts.migrationTimeoutMs', t.migrationTimeoutMs, 10, 3_600_000);
+  int('timeouts.migrationLingerMs', t.migrationLingerMs, 0, 3_600_000);
+  oneOf('migration.mode', m.mode, ['transparent', 'disconnect'] as const);
+  int('migration.movesPerSecond', m.movesPerSecond, 1, 1_000_000);
+  int('migration.drainWindowMs', m.drainWindowMs, 0, 86_400_000);
+  oneOf('migration.disconnectReason', m.disconnectReason, ['use-another-server', 'server-moved'] as const);
+  if (
+    m.serverReference !== undefined &&
+    (typeof m.serverReference !== 'string' || m.serverReference === '')
+  ) {
+    throw new MqttOptionsError('migration.serverReference', 'expected a non-empty string');
+  }
+  return deepFreeze({ uid: u, limits: l, timeouts: t, migration: m, uidRegex });
+}
+
+function deepFreeze<T>(o: T): T {
+  if (typeof o === 'object' && o !== null && !(o instanceof RegExp)) {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

@@ -1,0 +1,231 @@
+/**
+ * The MQTT edge: accepts client sockets (from its own listeners or from src/listeners), runs
+ * one coarse clock and one sweep for every connection's timers, and re-decides every
+ * connection when the zone map changes (moves paced by the MoveScheduler).
+ */
+import net, { type Socket } from 'node:net';
+import tls from 'node:tls';
+import type { Self } from '../router/index.js';
+import type { CompiledZoneMap, ZoneMapHolder } from '../zonemap/index.js';
+import { MqttConnection, type ConnectionContext, type MqttAccessLog, type MqttLogger } from './connection.js';
+import type { CertUidReader } from './identity.js';
+import { MoveScheduler } from './move-scheduler.js';
+import { resolveMqttConfig, type MqttConfigInput, type ResolvedMqttConfig } from './options.js';
+import { MqttStats, type MqttMetricsSink } from './stats.js';
+
+export interface MqttServerOptions {
+  readonly holder: ZoneMapHolder;
+  readonly self: Self;
+  /** The `mqtt` config section; validated once here. */
+  readonly config?: MqttConfigInput;
+  readonly logger?: MqttLogger;
+  readonly accessLog?: MqttAccessLog;
+  readonly metrics?: MqttMetricsSink;
+  /** The gateway's client-certificate uid rule (src/identity certUidReader), for `uid.source: cert`. */
+  readonly certUid?: CertUidReader;
+  readonly random?: () => number;
+}
+
+export interface MqttListenOptions {
+  readonly port: number;
+  readonly host?: string;
+  /** mqtts: TLS options (cert, key, ca, requestCert, ...); plain mqtt when absent. */
+  readonly tls?: tls.TlsOptions;
+}
+
+export interface MqttListener {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const SILENT: MqttLogger = { info: () => undefined, warn: () => undefined };
+
+export class MqttServer implements ConnectionContext {
+  readonly config: ResolvedMqttConfig;
+  readonly holder: ZoneMapHolder;
+  readonly self: Self;
+  readonly random: () => number;
+  readonly stats = new MqttStats();
+  readonly logger: MqttLogger;
+  readonly accessLog: MqttAccessLog | undefined;
+  readonly scheduler: MoveScheduler;
+  readonly certUid: CertUidReader | undefined;
+  clock: number;
+  private readonly metrics: MqttMetricsSink | undefined;
+  private readonly connections = new Set<MqttConnection>();
+  private readonly servers = new Set<net.Server>();
+  private readonly sweepTimer: NodeJS.Timeout;
+  private closed = false;
+
+  constructor(options: MqttServerOptions) {
+    this.config = resolveMqttConfig(options.config);
+    this.holder = options.holder;
+    this.self = options.self;
+    this.random = options.random ?? Math.random;
+    this.logger = options.logger ?? SILENT;
+    this.accessLog = options.accessLog;
+    this.metrics = options.metrics;
+    this.certUid = options.certUid;
+    this.scheduler = new MoveScheduler(this.config.migration.movesPerSecond, this.random);
+    this.clock = performance.now();
+    const t = this.config.timeouts;
+    const shortest = Math.min(
+      t.connectTimeoutMs,
+      t.upstreamConnectTimeoutMs,
+      t.upstreamResponseTimeoutMs,
+      t.migrationTimeoutMs,
+    );
+    const sweepMs = Math.max(20, Math.min(250, Math.floor(shortest / 4)));
+    this.sweepTimer = setInterval(this.sweep, sweepMs);
+    this.sweepTimer.unref();
+    this.holder.on('change', this.onMapChange);
+  }
+
+  /** Open client connections (any phase). */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Connections queued for a move right now. */
+  get movesQueued(): number {
+    return this.scheduler.queued;
+  }
+
+  /** Where each relayed connection lives now (admin view, tests). No client ids: uids only. */
+  describeConnections(): {
+    uid: string | null;
+    zone: string | null;
+    upstream: string | null;
+    protocol: string;
+  }[] {
+    const out = [];
+    for (const c of this.connections) {
+      if (!c.isRelaying) continue;
+      out.push({ uid: c.identity?.uid ?? null, zone: c.zone, upstream: c.upstream, protocol: c.protocol });
+    }
+    return out;
+  }
+
+  /** Hand over an accepted client socket (TLS already established for mqtts). */
+  handleSocket(socket: Socket, protocol: 'mqtt' | 'mqtts' = 'mqtt'): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    const conn = new MqttConnection(this, socket, protocol);
+    this.connections.add(conn);
+    this.stats.active = this.connections.size;
+    this.metrics?.connections.inc({ protocol });
+    this.metrics?.connectionsActive.inc({ protocol });
+  }
+
+  /** Listen on a port of its own (tests, benchmarks; the gateway runtime uses src/listeners). */
+  async listen(options: MqttListenOptions): Promise<MqttListener> {
+    const protocol = options.tls === undefined ? 'mqtt' : 'mqtts';
+    const onSocket = (socket: Socket): void => this.handleSocket(socket, protocol);
+    let server: net.Server;
+    if (options.tls === undefined) {
+      server = net.createServer(onSocket);
+    } else {
+      const tlsServer = tls.createServer({
+        handshakeTimeout: this.config.timeouts.connectTimeoutMs,
+        ...options.tls,
+      });
+      tlsServer.on('secureConnection', onSocket);
+      tlsServer.on('tlsClientError', (_err: Error, socket: Socket) => socket.destroy());
+      server = tlsServer;
+    }
+    server.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'mqtt listener error'));
+    this.servers.add(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, options.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const addr = server.address();
+    const port = typeof addr === 'object' && addr !== null ? addr.port : options.port;
+    return {
+      port,
+      close: () =>
+        new Promise<void>((resolve) => {
+          this.servers.delete(server);
+          server.close(() => resolve());
+        }),
+    };
+  }
+
+  /** Stop listening, stop moving, close every connection (brokers see a drop). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.holder.off('change', this.onMapChange);
+    clearInterval(this.sweepTimer);
+    this.scheduler.close();
+    for (const conn of [...this.connections]) conn.teardown('shutdown', null);
+    await Promise.all([...this.servers].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    this.servers.clear();
+    if (this.metrics !== undefined) this.stats.flush(this.metrics);
+  }
+
+  /* ------------------------------------------------------------ ConnectionContext */
+
+  atConnectionLimit(): boolean {
+    return this.connections.size > this.config.limits.maxConnections;
+  }
+
+  connectionUp(conn: MqttConnection): void {
+    this.stats.accepted++;
+    this.metrics?.mqttConnects.inc({
+      zone: conn.zone ?? 'none',
+      colour: conn.colour ?? 'none',
+      reason: conn.reason,
+      result: 'ok',
+    });
+  }
+
+  connectionClosed(conn: MqttConnection): void {
+    if (!this.connections.delete(conn)) return;
+    this.stats.active = this.connections.size;
+    this.metrics?.connectionsActive.dec({ protocol: conn.protocol });
+    if (conn.connackCode !== 0) {
+      this.metrics?.mqttConnects.inc({
+        zone: conn.zone ?? 'none',
+        colour: conn.colour ?? 'none',
+        reason: conn.reason === '' ? 'none' : conn.reason,
+        result: `0x${conn.connackCode.toString(16)}`,
+      });
+    }
+  }
+
+  moveFinished(_conn: MqttConnection, result: 'ok' | 'failed' | 'disconnected'): void {
+    if (result === 'ok') this.stats.movesOk++;
+    else if (result === 'failed') this.stats.movesFailed++;
+    else this.stats.movesDisconnected++;
+    this.metrics?.mqttMigrations.inc({ mode: this.config.migration.mode, result });
+  }
+
+  /* ------------------------------------------------------------ internals */
+
+  private readonly sweep = (): void => {
+    const now = performance.now();
+    this.clock = now;
+    for (const conn of this.connections) conn.sweep(now);
+    if (this.metrics !== undefined) this.stats.flush(this.metrics);
+  };
+
+  private readonly onMapChange = (next: CompiledZoneMap): void => {
+    this.clock = performance.now();
+    let queued = 0;
+    for (const conn of this.connections) {
+      const delay = conn.reconsider(next);
+      if (delay >= 0) {
+        this.scheduler.enqueue(conn, delay);
+        queued++;
+      }
+    }
+    if (queued > 0)
+      this.logger.info({ version: next.version, queued }, 'mqtt zone map change: moving connections');
+  };
+}

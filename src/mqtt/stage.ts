@@ -1,0 +1,89 @@
+/**
+ * The MQTT stage of the gateway runtime (src/gateway/gateway.ts): one MqttServer for the
+ * process, fed by the shared listener code (src/listeners: TCP/TLS/mTLS, PROXY protocol) for
+ * every `mqtt` / `mqtts` listener in the config.
+ */
+import type { AddressInfo } from 'node:net';
+import type { GatewayConfig } from '../core/config.js';
+import { certUidReader } from '../identity/index.js';
+import { createListener, type Listener, type ListenerEvent } from '../listeners/index.js';
+import type { ZoneMapHolder } from '../zonemap/index.js';
+import type { MqttAccessLog, MqttLogger } from './connection.js';
+import { MqttServer } from './server.js';
+import type { MqttMetricsSink } from './stats.js';
+
+/** The gateway's log shape (message first). */
+export interface StageLog {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface MqttStageOptions {
+  readonly config: GatewayConfig;
+  readonly holder: ZoneMapHolder;
+  readonly log?: StageLog;
+  readonly accessLog?: MqttAccessLog;
+  readonly metrics?: MqttMetricsSink;
+  readonly onEvent?: (e: ListenerEvent) => void;
+}
+
+export interface MqttStage {
+  readonly server: MqttServer;
+  readonly listeners: readonly Listener[];
+  /** Bind every MQTT listener. */
+  start(): Promise<AddressInfo[]>;
+  /** Stop accepting, close every MQTT connection, release the listeners. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Build the stage (nothing is bound until start). A config without MQTT listeners gets an idle stage. */
+export function createMqttStage(o: MqttStageOptions): MqttStage {
+  const cfg = o.config;
+  const log = o.log;
+  const logger: MqttLogger | undefined =
+    log === undefined
+      ? undefined
+      : {
+          info: (fields, msg) => log.info(msg, fields as Record<string, unknown>),
+          warn: (fields, msg) => log.warn(msg, fields as Record<string, unknown>),
+        };
+  const server = new MqttServer({
+    holder: o.holder,
+    self: { idc: cfg.idc, crossIdc: cfg.crossIdc },
+    config: { uid: cfg.identity.mqtt, ...cfg.mqtt },
+    ...(logger === undefined ? {} : { logger }),
+    ...(o.accessLog === undefined ? {} : { accessLog: o.accessLog }),
+    ...(o.metrics === undefined ? {} : { metrics: o.metrics }),
+    certUid: certUidReader(cfg.identity.certUid, new RegExp(cfg.identity.uidPattern)) ?? undefined,
+  });
+  const listeners = cfg.listeners
+    .filter((l) => l.protocol === 'mqtt' || l.protocol === 'mqtts')
+    .map((lc) =>
+      createListener(lc, {
+        tlsHandshakeTimeoutMs: cfg.timeouts.tlsHandshakeTimeoutMs,
+        proxyProtocolTimeoutMs: cfg.timeouts.proxyProtocolTimeoutMs,
+        maxConnections: cfg.mqtt.limits.maxConnections,
+        onConnection: (socket) => server.handleSocket(socket, lc.protocol === 'mqtts' ? 'mqtts' : 'mqtt'),
+        ...(o.onEvent === undefined ? {} : { onEvent: o.onEvent }),
+      }),
+    );
+  let closed: Promise<void> | null = null;
+  return {
+    server,
+    listeners,
+    async start() {
+      const out: AddressInfo[] = [];
+      for (const l of listeners) out.push(await l.start());
+      return out;
+    },
+    close() {
+      closed ??= (async () => {
+        const stopped = Promise.all(listeners.map((l) => l.stopAccepting()));
+        await server.close();
+        for (const l of listeners) l.destroyConnections();
+        await stopped;
+      })();
+      return closed;
+    },
+  };
+}

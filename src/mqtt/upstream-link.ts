@@ -1,0 +1,154 @@
+/**
+ * One connection from the gateway to a broker, carrying one MQTT session of one client.
+ * A client has one `current` link; during a move also a `preparing` one (the new broker) and,
+ * right after it, `leaving` ones (old brokers finishing what they had in flight).
+ */
+import net from 'node:net';
+import type { ZonegateError } from '../core/errors.js';
+import { MqttUpstreamUnavailableError } from './errors.js';
+import { FrameReader, type FrameSink } from './frame-reader.js';
+
+export type LinkState = 'connecting' | 'preparing' | 'current' | 'leaving' | 'closed';
+
+export interface LinkOwner {
+  /** The server's coarse clock (ms). */
+  now(): number;
+  internalError(err: unknown): void;
+  /** Every frame of a received chunk has been handled. */
+  onLinkChunk(link: UpstreamLink): void;
+  onLinkFrame(link: UpstreamLink, frame: Buffer, headerLength: number): boolean;
+  onLinkFailure(link: UpstreamLink, error: ZonegateError): void;
+  onLinkClose(link: UpstreamLink): void;
+  onLinkDrain(link: UpstreamLink): void;
+}
+
+/** "host:port" or "[v6]:port". */
+export function parseAddress(address: string): { host: string; port: number } | null {
+  const at = address.lastIndexOf(':');
+  if (at <= 0) return null;
+  let host = address.slice(0, at);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  const port = Number(address.slice(at + 1));
+  return Number.isInteger(port) && port > 0 && port < 65_536 ? { host, port } : null;
+}
+
+export class UpstreamLink implements FrameSink {
+  readonly zone: string;
+  readonly address: string;
+  readonly socket: net.Socket;
+  readonly reader: FrameReader;
+  state: LinkState = 'connecting';
+  /** Coarse clock (server sweep) of the last byte from the broker. */
+  lastRx: number;
+  /** When the gateway's own PINGREQ went out, 0 when none is outstanding. */
+  pingSentAt = 0;
+  /** PINGRESPs owed for the gateway's own PINGREQs (swallowed, not relayed). */
+  ownPings = 0;
+  /** Connecting / preparing: give up at this time. Leaving: destroy at this time. 0: none. */
+  deadline: number;
+  /** Preparing: packet ids of the gateway's own SUBSCRIBE/UNSUBSCRIBE still unacknowledged. */
+  injected: Set<number> | null = null;
+  /** Preparing: the subscriptions version the broker has been brought to. */
+  syncedVersion = -1;
+  /** Preparing: topic filters the gateway subscribed at this broker (with their options' key). */
+  synced: Map<string, string> | null = null;
+  private readonly owner: LinkOwner;
+  private failed = false;
+
+  constructor(
+    owner: LinkOwner,
+    zone: string,
+    address: string,
+    maxPacketBytes: number,
+    version: number,
+    now: number,
+    deadline: number,
+  ) {
+    this.owner = owner;
+    this.zone = zone;
+    this.address = address;
+    this.lastRx = now;
+    this.deadline = deadline;
+    this.reader = new FrameReader(this, maxPacketBytes);
+    this.reader.version = version;
+    const target = parseAddress(address) ?? { host: address, port: 0 };
+    this.socket = net.connect({ host: target.host, port: target.port, noDelay: true });
+    (this.socket as OwnedSocket)[kLink] = this;
+    this.socket.on('data', linkData);
+    this.socket.on('error', linkError);
+    this.socket.on('close', linkClose);
+    this.socket.on('drain', linkDrain);
+  }
+
+  onData(chunk: Buffer): void {
+    this.lastRx = this.owner.now();
+    this.pingSentAt = 0;
+    try {
+      this.reader.push(chunk);
+      this.owner.onLinkChunk(this);
+    } catch (err) {
+      // Event handlers never throw: whatever the broker sent ends this client's connection only.
+      this.owner.internalError(err);
+    }
+  }
+
+  onError(err: Error): void {
+    this.fail(new MqttUpstreamUnavailableError(`broker ${this.address}: ${err.message}`, err));
+  }
+
+  onClose(): void {
+    this.state = 'closed';
+    this.owner.onLinkClose(this);
+  }
+
+  onDrain(): void {
+    this.owner.onLinkDrain(this);
+  }
+
+  onFrame(frame: Buffer, headerLength: number): boolean {
+    return this.owner.onLinkFrame(this, frame, headerLength);
+  }
+
+  onFrameError(error: ZonegateError): void {
+    this.fail(error);
+  }
+
+  private fail(error: ZonegateError): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.owner.onLinkFailure(this, error);
+  }
+
+  get live(): boolean {
+    return this.state === 'current' || this.state === 'preparing';
+  }
+
+  write(buf: Buffer): boolean {
+    return this.socket.write(buf);
+  }
+
+  destroy(): void {
+    if (this.state !== 'closed') this.state = 'closed';
+    this.socket.destroy();
+  }
+}
+
+const kLink = Symbol('zonegate.mqttLink');
+type OwnedSocket = net.Socket & { [kLink]?: UpstreamLink };
+
+// Shared handlers: the link is found on its socket, no closures per connection.
+function linkData(this: net.Socket, chunk: Buffer): void {
+  (this as OwnedSocket)[kLink]?.onData(chunk);
+}
+
+function linkError(this: net.Socket, err: Error): void {
+  (this as OwnedSocket)[kLink]?.onError(err);
+}
+
+function linkClose(this: net.Socket): void {
+  (this as OwnedSocket)[kLink]?.onClose();
+}
+
+function linkDrain(this: net.Socket): void {
+  (this as OwnedSocket)[kLink]?.onDrain();
+}

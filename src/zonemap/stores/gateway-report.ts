@@ -1,0 +1,33 @@
+/** What each gateway writes into the gateways hash: which map version it routes by. */
+export interface GatewayReport {
+  readonly id: string;
+  readonly idc: string;
+  readonly version: number;
+  /** ISO time this report was written; reports are refreshed periodically, so an old one means a dead gateway. */
+  readonly at: string;
+  /** ISO time this gateway switched to `version`. */
+  readonly appliedAt: string;
+  readonly host: string;
+  readonly pid: number;
+  /** `redis` when following the store, `snapshot` when started from the local file and not yet caught up. */
+  readonly from: 'redis' | 'snapshot';
+}
+
+export function parseGatewayReport(id: string, json: string): GatewayReport | null {
+  try {
+    const v = JSON.parse(json) as Partial<GatewayReport>;
+    if (typeof v.version !== 'number' || typeof v.at !== 'string') return null;
+    return {
+      id,
+      idc: typeof v.idc === 'string' ? v.idc : '',
+      version: v.version,
+      at: v.at,
+      appliedAt: typeof v.appliedAt === 'string' ? v.appliedAt : v.at,
+      host: typeof v.host === 'string' ? v.host : '',
+      pid: typeof v.pid === 'number' ? v.pid : 0,
+      from: v.from === 'snapshot' ? 'snapshot' : 'redis',
+    };
+  } catch {
+    return null;
+  }
+}

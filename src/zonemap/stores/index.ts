@@ -1,0 +1,27 @@
+export {
+  ZoneMapConflictError,
+  ZoneMapNotFoundError,
+  ZoneMapStoreUnavailableError,
+  ZoneMapVersionNotFoundError,
+} from './errors.js';
+export type { GatewayReport } from './gateway-report.js';
+export type { HistoryEntry, HistoryWrite } from './history-entry.js';
+export {
+  REDIS_DEFAULTS,
+  checkRedisStoreConfig,
+  describeRedisStore,
+  parseHostPortList,
+  type RedisHostPort,
+  type RedisStoreConfig,
+} from './redis-config.js';
+export { zoneMapKeys, DEFAULT_KEY_PREFIX, type ZoneMapKeys } from './redis-keys.js';
+export {
+  RedisZoneMapSource,
+  type RedisZoneMapSourceOptions,
+  type RedisZoneMapSourceStats,
+} from './redis-source.js';
+export { RedisZoneMapStore, HISTORY_MAX_ENTRIES, type RawStoredMap } from './redis-store.js';
+export { readSnapshot, writeSnapshot } from './snapshot.js';
+export { decodeStoredMap } from './stored-map.js';
+export { writeZoneMap } from './writer.js';
+export { createZoneMapSource, DEFAULT_SNAPSHOT_FILE, type GatewayIdentity } from './create-source.js';

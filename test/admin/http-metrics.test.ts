@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { httpMetricsHooks, listenerEventMetrics, tlsFailureReason } from '../../src/admin/http-metrics.js';
+import { createMetrics } from '../../src/admin/metrics.js';
+
+async function value(text: Promise<string>, line: RegExp): Promise<number> {
+  const m = line.exec(await text);
+  return m === null ? 0 : Number(m[1]);
+}
+
+describe('http and listener metrics', () => {
+  it('counts responses by protocol, zone, colour, reason and status class', async () => {
+    const metrics = createMetrics();
+    const hooks = httpMetricsHooks(metrics);
+    hooks.onResponse?.('http1', 'rz00', 'blue', 'uid-shard', 200, 3);
+    hooks.onResponse?.('http1', 'rz00', 'blue', 'uid-shard', 204, 5);
+    hooks.onResponse?.('http2', '', '', 'ZG_ERR_NO_LIVE_ZONE', 503, 1);
+    hooks.onCookieRejected?.('bad-signature');
+    hooks.onUpstreamError?.('127.0.0.1:9000', 'ECONNREFUSED');
+    const text = (): Promise<string> => metrics.registry.metrics();
+    assert.equal(
+      await value(
+        text(),
+        /^zonegate_http_requests_total\{protocol="http",zone="rz00",colour="blue",reason="uid-shard",status_class="2xx"\} (\d+)$/m,
+      ),
+      2,
+    );
+    assert.equal(
+      await value(text(), /^zonegate_http_requests_total\{protocol="h2",.*status_class="5xx"\} (\d+)$/m),
+      1,
+    );
+    assert.equal(
+      await value(text(), /^zonegate_cookie_rejections_total\{reason="bad-signature"\} (\d+)$/m),
+      1,
+    );
+    assert.equal(await value(text(), /^zonegate_upstream_errors_total\{.*kind="connect"\} (\d+)$/m), 1);
+    assert.equal(
+      await value(
+        text(),
+        /^zonegate_http_request_duration_seconds_bucket\{le="0.005",protocol="http".*\} (\d+)$/m,
+      ),
+      2,
+    );
+  });
+
+  it('counts TLS handshakes by version and failures by a bounded reason', async () => {
+    const metrics = createMetrics();
+    const onEvent = listenerEventMetrics(metrics, [
+      { name: 'web-tls', protocol: 'https', port: 0, host: '127.0.0.1', proxyProtocol: false },
+    ]);
+    onEvent({ type: 'tls-handshake', listener: 'web-tls', protocol: 'TLSv1.3', resumed: false });
+    onEvent({
+      type: 'tls-error',
+      listener: 'web-tls',
+      code: 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE',
+      message: '',
+    });
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^zonegate_tls_handshakes_total\{protocol="https",version="TLSv1.3"\} 1$/m);
+    assert.match(
+      text,
+      /^zonegate_tls_handshake_failures_total\{protocol="https",reason="no-client-cert"\} 1$/m,
+    );
+  });
+
+  it('maps OpenSSL codes to a handful of reasons', () => {
+    assert.equal(tlsFailureReason('ERR_TLS_HANDSHAKE_TIMEOUT'), 'timeout');
+    assert.equal(tlsFailureReason('ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN'), 'bad-client-cert');
+    assert.equal(tlsFailureReason('ERR_SSL_UNSUPPORTED_PROTOCOL'), 'protocol');
+    assert.equal(tlsFailureReason('ECONNRESET'), 'other');
+  });
+});

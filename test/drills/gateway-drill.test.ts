@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { RedisZoneMapStore, writeZoneMap, zoneMapKeys } from '../../src/zonemap/stores/index.js';
+import { runCli } from '../helpers/cli.js';
+import { startRedis, startTcpProxy, waitFor, type RedisServer, type TcpProxy } from '../helpers/redis.js';
+import {
+  closeAgent,
+  gatewayProcess,
+  routedTo,
+  routeOf,
+  startUpstreams,
+  type GatewayProcess,
+  type Upstreams,
+} from './fleet.js';
+
+// uid 35 lives on shard 35: rz03 (hz-2), whose failover list is [rz01, rz07].
+const UID = '35';
+
+describe('drills against gateway processes following Redis', () => {
+  let redis: RedisServer;
+  // Gateways reach Redis through this proxy, so a test can cut them off while the CLI still writes.
+  let proxy: TcpProxy;
+  let upstreams: Upstreams;
+  let store: RedisZoneMapStore;
+  let dir: string;
+  const gateways: GatewayProcess[] = [];
+  const zg = (...args: string[]) => runCli([...args, '--redis', redis.url]);
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'zg-drill-'));
+    redis = await startRedis({ persist: true });
+    proxy = await startTcpProxy(redis.port);
+    upstreams = await startUpstreams();
+    store = await RedisZoneMapStore.open({ url: redis.url }, 'test');
+    await writeZoneMap(store, upstreams.doc(1), null, {
+      who: 't@h',
+      reason: 'seed',
+      action: 'seed',
+      summary: '',
+    });
+    for (const [id, idc] of [
+      ['gw-hz', 'hz-1'],
+      ['gw-sh', 'sh-1'],
+      ['gw-sz', 'sz-1'],
+    ] as const) {
+      gateways.push(await gatewayProcess({ id, idc, redisUrl: proxy.url, dir }));
+    }
+    await Promise.all(gateways.map((g) => g.start()));
+  });
+  after(async () => {
+    await Promise.all(gateways.map((g) => g.stop()));
+    closeAgent();
+    await store.close();
+    await upstreams.close();
+    await proxy.close();
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a CLI flip is followed by every gateway, and map status shows them all current', async () => {
+    for (const g of gateways) assert.equal((await routeOf(g.port, UID)).zone, 'rz03', g.output());
+    const r = await zg('zone', 'down', 'rz03', '--reason', 'drill');
+    assert.equal(r.code, 0, r.stderr);
+    for (const g of gateways) await routedTo(g.port, UID, 'rz01', 2000);
+    const status = await zg('map', 'status', '--wait-ms', '3000');
+    assert.equal(status.code, 0, status.stdout);
+    assert.match(status.stdout, /3 of 3 reporting gateways on version 2/);
+    const back = await zg('zone', 'up', 'rz03');
+    assert.equal(back.code, 0, back.stderr);
+    for (const g of gateways) await routedTo(g.port, UID, 'rz03', 2000);
+  });
+
+  it('zone down / up under steady traffic: users move to the standby and back, no request fails', async () => {
+    const g = gateways[0]!;
+    let sent = 0;
+    const failures: string[] = [];
+    const served = new Map<string, number>();
+    let running = true;
+    const inflight = new Set<Promise<void>>();
+    // ~200 requests/s over all 100 shards, while rz03 goes down and up twice.
+    const timer = setInterval(() => {
+      if (!running) return;
+      const uid = String(sent++ % 100);
+      const p = routeOf(g.port, uid).then((res) => {
+        if (res.status !== 200) failures.push(`uid ${uid}: status ${res.status}`);
+        if (uid === UID) served.set(res.zone, (served.get(res.zone) ?? 0) + 1);
+      });
+      inflight.add(p);
+      void p.finally(() => inflight.delete(p));
+    }, 5);
+    try {
+      for (let i = 0; i < 2; i++) {
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal((await zg('zone', 'down', 'rz03')).code, 0);
+        await routedTo(g.port, UID, 'rz01', 2000);
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal((await zg('zone', 'up', 'rz03')).code, 0);
+        await routedTo(g.port, UID, 'rz03', 2000);
+      }
+    } finally {
+      running = false;
+      clearInterval(timer);
+      await Promise.all(inflight);
+    }
+    assert.ok(sent > 500, `sent ${sent}`);
+    assert.deepEqual(failures, []);
+    assert.ok((served.get('rz01') ?? 0) > 0 && (served.get('rz03') ?? 0) > 0, JSON.stringify([...served]));
+  });
+
+  it('an invalid map written straight into Redis is refused by every gateway', async () => {
+    const before = (await store.read())?.version ?? 0;
+    const keys = zoneMapKeys();
+    const bad = upstreams.doc(before + 1, (d) => (d.zones['rz03']!.failover = ['rz03']));
+    await store.client.hset(keys.map, 'version', String(before + 1), 'json', JSON.stringify(bad));
+    await store.client.publish(keys.channel, String(before + 1));
+    await new Promise((r) => setTimeout(r, 300));
+    for (const g of gateways) assert.equal((await routeOf(g.port, UID)).status, 200);
+    const reports = await store.gateways();
+    assert.equal(reports.length, 3);
+    for (const rep of reports) assert.equal(rep.version, before, `${rep.id} stays on the last good map`);
+    // Put a good map back on top of the bad one.
+    await writeZoneMap(store, upstreams.doc(before + 2), before + 1, {
+      who: 't@h',
+      reason: '',
+      action: 'fix',
+      summary: '',
+    });
+    await waitFor('all gateways on the fixed map', async () =>
+      (await store.gateways()).every((r) => r.version === before + 2),
+    );
+  });
+
+  it('with Redis killed gateways keep serving; a gateway restarted meanwhile serves its snapshot', async () => {
+    const v = (await store.read())?.version ?? 0;
+    await redis.kill();
+    for (const g of gateways)
+      assert.equal((await routeOf(g.port, UID)).zone, 'rz03', 'serving on the last good map');
+    const g = gateways[1]!;
+    await g.stop();
+    await g.start();
+    assert.equal((await routeOf(g.port, UID)).zone, 'rz03', 'started from its snapshot');
+    await redis.restart();
+    const r = await zg('zone', 'down', 'rz03', '--reason', 'after the outage');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`version ${v} -> ${v + 1}`));
+    for (const gw of gateways) await routedTo(gw.port, UID, 'rz01', 3000);
+  });
+
+  it('gateways cut off from Redis catch up on a flip made meanwhile once they are reconnected', async () => {
+    proxy.cut();
+    const r = await zg('zone', 'up', 'rz03', '--reason', 'while they are cut off');
+    assert.equal(r.code, 0, r.stderr);
+    await new Promise((res) => setTimeout(res, 300));
+    for (const g of gateways)
+      assert.equal((await routeOf(g.port, UID)).zone, 'rz01', 'cut off: still the old map');
+    proxy.restore();
+    for (const g of gateways) await routedTo(g.port, UID, 'rz03', 3000);
+  });
+});

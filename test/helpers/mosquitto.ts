@@ -1,0 +1,154 @@
+/**
+ * Real mosquitto brokers for integration tests, one per zone, each on its own ephemeral port
+ * with a generated config in a temp dir (never port 1883).
+ *
+ * Every broker started here is tracked; a synchronous `exit` hook SIGKILLs whatever a failing
+ * test left behind, so no mosquitto outlives the test file.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const MOSQUITTO = '/usr/sbin/mosquitto';
+const live = new Set<ChildProcess>();
+
+process.on('exit', () => {
+  for (const child of live) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/** A free TCP port on 127.0.0.1, found by binding port 0 (never 1883 / 6379). */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = net.createServer();
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const addr = srv.address();
+        const p = typeof addr === 'object' && addr !== null ? addr.port : 0;
+        srv.close(() => resolve(p));
+      });
+    });
+    if (port !== 1883 && port !== 6379 && port !== 0) return port;
+  }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
+}
+
+export interface Mosquitto {
+  readonly port: number;
+  /** `127.0.0.1:PORT`, the form zone map upstreams use. */
+  readonly address: string;
+  readonly pid: number | undefined;
+  /** Everything the broker logged so far (stdout + stderr). */
+  log(): string;
+  /** SIGTERM, wait for exit (SIGKILL after 2 s), remove the temp dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface MosquittoOptions {
+  /** Extra lines appended to the generated config. */
+  readonly extraConfig?: readonly string[];
+  /** Give up when the broker does not accept connections within this time. */
+  readonly startTimeoutMs?: number;
+}
+
+function waitExit(child: ChildProcess, timeoutMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** Start one mosquitto on a free 127.0.0.1 port and wait until it accepts connections. */
+export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mosquitto> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'zg-mosquitto-'));
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence false',
+      'log_dest stdout',
+      'log_type error',
+      'log_type warning',
+      'max_inflight_messages 0',
+      'max_queued_messages 100000',
+      ...(options.extraConfig ?? []),
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  let output = '';
+  const collect = (d: Buffer): void => {
+    if (output.length < 64 * 1024) output += d.toString('utf8');
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  child.on('error', () => {
+    // reported through the start timeout below
+  });
+  child.once('exit', () => live.delete(child));
+
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    child.kill('SIGTERM');
+    await waitExit(child, 2000);
+    live.delete(child);
+    rmSync(dir, { recursive: true, force: true });
+  };
+
+  const deadline = Date.now() + (options.startTimeoutMs ?? 5000);
+  for (;;) {
+    if (child.exitCode !== null) {
+      await stop();
+      throw new Error(`mosquitto exited with ${child.exitCode} at start: ${output}`);
+    }
+    if (await canConnect(port)) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`mosquitto did not accept on port ${port}: ${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { port, address: `127.0.0.1:${port}`, pid: child.pid, log: () => output, stop };
+}
+
+/** Start `count` brokers in parallel; on any failure the ones already started are stopped. */
+export async function startMosquittos(count: number, options: MosquittoOptions = {}): Promise<Mosquitto[]> {
+  const results = await Promise.allSettled(Array.from({ length: count }, () => startMosquitto(options)));
+  const ok = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.all(ok.map((m) => m.stop()));
+    throw failed.reason;
+  }
+  return ok;
+}

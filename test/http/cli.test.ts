@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { runCli } from '../helpers/cli.js';
+import { curl } from '../helpers/http-client.js';
+import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
+import { exampleDoc } from '../helpers/maps.js';
+
+describe('zonegate start / demo / certs init', () => {
+  const running: GatewayProcess[] = [];
+  after(async () => {
+    for (const p of running) await p.stop('SIGKILL');
+  });
+
+  it('start exits 2 and lists every problem of a bad config', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'zg-cli-'));
+    const cfg = join(dir, 'bad.yaml');
+    writeFileSync(
+      cfg,
+      'idc: hz-1\nlisteners:\n  - { name: web, protocol: http, port: 99999, bogus: 1 }\nzonemap: {}\n',
+    );
+    const r = await runCli(['start', '-c', cfg]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /listeners\[0\]\.port: must be <= 65535/);
+    assert.match(r.stderr, /listeners\[0\]\.bogus: unknown property/);
+  });
+
+  it('start serves a config, then drains and exits 0 on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'zg-cli-'));
+    const cfg = join(dir, 'gw.yaml');
+    // rz08's upstreams on a port nobody listens on (port 1): a routed 502 proves the whole path.
+    const doc = exampleDoc();
+    doc.zones.rz08!.upstreams!.http = { blue: ['127.0.0.1:1'], green: ['127.0.0.1:1'] };
+    writeFileSync(join(dir, 'map.json'), JSON.stringify(doc));
+    writeFileSync(
+      cfg,
+      'idc: sz-1\nlisteners:\n  - { name: web, protocol: http, port: 0, host: 127.0.0.1 }\nzonemap: { file: map.json }\nadmin: { port: 0 }\ndrain: { delayMs: 0 }\n',
+    );
+    const gw = spawnGateway(['start', '-c', cfg]);
+    running.push(gw);
+    const m = await gw.waitFor(/"name":"web","url":"(http:\/\/127\.0\.0\.1:\d+)"/);
+    const r = await curl(['-H', 'x-ldc-uid: 85', `${m[1]}/x`]);
+    assert.equal(r.status, 502);
+    assert.match(r.body, /rz08/);
+    assert.equal(await gw.stop('SIGTERM'), 0);
+  });
+
+  it('demo prints the curl lines, and they work', async () => {
+    const demo = spawnGateway(['demo', '--port', '0', '--tls-port', '0']);
+    running.push(demo);
+    const m = await demo.waitFor(/^curl -s -H 'x-ldc-uid: 1234' (\S+)$/);
+    const r = await curl(['-H', 'x-ldc-uid: 1234', m[1]!]);
+    assert.equal(r.status, 200);
+    assert.equal((JSON.parse(r.body) as { zone: string }).zone, 'rz03');
+    const h2 = await demo.waitFor(/^curl -s --http2 --cacert (\S+) (\S+)$/);
+    const r2 = await curl(['--http2', '--cacert', h2[1]!, h2[2]!]);
+    assert.equal(r2.httpVersion, '2');
+    assert.equal(await demo.stop('SIGTERM'), 0);
+  });
+
+  it('certs init writes a CA, server and client certs openssl accepts, and a PKCS#12', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'zg-certs-')), 'out');
+    const r = await runCli(['certs', 'init', dir, '--uid', '777', '--p12-password', 'pw']);
+    assert.equal(r.code, 0, r.stderr);
+    const openssl = (args: string[]): Promise<string> =>
+      new Promise((resolve, reject) =>
+        execFile('openssl', args, (err, out, errOut) =>
+          err === null ? resolve(out + errOut) : reject(new Error(errOut)),
+        ),
+      );
+    assert.match(
+      await openssl([
+        'verify',
+        '-CAfile',
+        join(dir, 'ca.pem'),
+        join(dir, 'server.pem'),
+        join(dir, 'client.pem'),
+      ]),
+      /client\.pem: OK/,
+    );
+    assert.match(
+      await openssl(['x509', '-in', join(dir, 'client.pem'), '-noout', '-ext', 'subjectAltName']),
+      /URI:urn:zonegate:uid:777/,
+    );
+    assert.match(
+      await openssl(['pkcs12', '-in', join(dir, 'client.p12'), '-passin', 'pass:pw', '-nokeys']),
+      /subject=CN = 777/,
+    );
+    assert.equal((await runCli(['certs', 'init'])).code, 2);
+  });
+});

@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { request } from 'undici';
+import type { DemoAnswer } from '../../src/gateway/demo-upstreams.js';
+import { curl } from '../helpers/http-client.js';
+import { startHarness, type Harness } from './harness.js';
+
+/** A port nothing listens on (bound once, then closed). */
+async function deadPort(): Promise<number> {
+  const s = createNetServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+interface Answer {
+  status: number;
+  reason: string | undefined;
+  body: { error?: string; reason?: string; zone?: string };
+}
+
+async function call(
+  url: string,
+  headers: Record<string, string>,
+  method: 'GET' | 'POST' = 'GET',
+  body?: string,
+): Promise<Answer> {
+  const r = await request(url, { method, headers, ...(body === undefined ? {} : { body }) });
+  const text = await r.body.text();
+  return {
+    status: r.statusCode,
+    reason: r.headers['x-ldc-reason'] as string | undefined,
+    body: JSON.parse(text) as Answer['body'],
+  };
+}
+
+describe('errors a client sees, and upstream failure handling', () => {
+  let h: Harness;
+  let silent: Server;
+  let dead: string;
+  let live: string;
+  const retries: string[] = [];
+  before(async () => {
+    dead = `127.0.0.1:${await deadPort()}`;
+    // Accepts, reads, never answers: the response timeout's victim.
+    silent = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const silentAddr = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    h = await startHarness({
+      config: {
+        timeouts: { upstreamResponseTimeoutMs: 300, shutdownGraceMs: 100 },
+        limits: { maxBodyBytes: 1000, maxHeaderBytes: 2048 },
+        upstream: {
+          ejection: { consecutiveFailures: 2, ejectMs: 60_000 },
+          healthCheck: { enabled: false, healthyThreshold: 1, unhealthyThreshold: 1 },
+        },
+      },
+      hooks: { onRetry: (from, to) => retries.push(`${from}->${to}`) },
+      change: (d) => {
+        // uid 15 → shard 15 → rz01 (green: 0, so always blue).
+        live = d.zones.rz01!.upstreams!.http!.blue![0]!;
+        d.zones.rz01!.upstreams!.http = { blue: [dead, live], green: [] };
+        // uid 25 → rz02: only a dead upstream. uid 35 → rz03: one that never answers.
+        d.zones.rz02!.upstreams!.http = { blue: [dead], green: [dead] };
+        d.zones.rz03!.upstreams!.http = { blue: [silentAddr], green: [silentAddr] };
+      },
+    });
+  });
+  after(async () => {
+    await h.close();
+    silent.closeAllConnections();
+    await new Promise((r) => silent.close(r));
+  });
+
+  it('retries a GET whose connect failed once, on another endpoint of the same zone', async () => {
+    const before = retries.length;
+    for (let i = 0; i < 4; i++) {
+      const r = await call(`${h.url}/x`, { 'x-ldc-uid': '15' });
+      assert.equal(r.status, 200);
+      assert.equal(r.body.zone, 'rz01');
+    }
+    // Round robin put the dead endpoint first at least once, then ejection kept it out.
+    assert.ok(retries.length > before);
+    assert.ok(retries.every((x) => x === `${dead}->${live}`));
+  });
+
+  it('answers 502 with a JSON body when every upstream of the zone is down, and never tries another zone', async () => {
+    const r = await call(`${h.url}/x`, { 'x-ldc-uid': '25' });
+    assert.equal(r.status, 502);
+    assert.equal(r.reason, 'ZG_ERR_UPSTREAM_FAILED');
+    assert.equal(r.body.error, 'ZG_ERR_UPSTREAM_FAILED');
+    assert.match(r.body.reason ?? '', /rz02/);
+  });
+
+  it('does not retry a POST with a body', async () => {
+    const before = retries.length;
+    let sawDead = false;
+    for (let i = 0; i < 2; i++) {
+      const r = await call(`${h.url}/x`, { 'x-ldc-uid': '25' }, 'POST', 'payload');
+      sawDead ||= r.status === 502;
+    }
+    assert.ok(sawDead);
+    assert.equal(retries.length, before);
+  });
+
+  it('answers 504 when the upstream does not answer in upstreamResponseTimeoutMs', async () => {
+    const t0 = Date.now();
+    const r = await call(`${h.url}/x`, { 'x-ldc-uid': '35' });
+    assert.equal(r.status, 504);
+    assert.equal(r.reason, 'ZG_ERR_UPSTREAM_TIMEOUT');
+    assert.ok(Date.now() - t0 < 3000);
+  });
+
+  it('answers 413 for a body over maxBodyBytes, by Content-Length and when chunked', async () => {
+    const byLength = await curl(['-H', 'x-ldc-uid: 1', '--data-binary', 'x'.repeat(2000), `${h.url}/up`]);
+    assert.equal(byLength.status, 413);
+    assert.equal(byLength.headers['x-ldc-reason'], 'ZG_ERR_BODY_TOO_LARGE');
+    assert.equal((JSON.parse(byLength.body) as Answer['body']).error, 'ZG_ERR_BODY_TOO_LARGE');
+    const chunked = await curl([
+      '-H',
+      'x-ldc-uid: 1',
+      '-H',
+      'transfer-encoding: chunked',
+      '--data-binary',
+      'y'.repeat(5000),
+      `${h.url}/up`,
+    ]);
+    assert.equal(chunked.status, 413);
+    assert.equal(chunked.headers['x-ldc-reason'], 'ZG_ERR_BODY_TOO_LARGE');
+    const small = await curl(['-H', 'x-ldc-uid: 1', '--data-binary', 'z'.repeat(500), `${h.url}/up`]);
+    assert.equal(small.status, 200);
+    assert.equal((JSON.parse(small.body) as DemoAnswer & { bodyBytes: number }).bodyBytes, 500);
+  });
+
+  it('answers 431 with a JSON body for headers over maxHeaderBytes', async () => {
+    const r = await curl(['-H', `x-big: ${'a'.repeat(4000)}`, `${h.url}/x`]);
+    assert.equal(r.status, 431);
+    assert.equal(r.headers['x-ldc-reason'], 'ZG_ERR_HEADERS_TOO_LARGE');
+    assert.equal((JSON.parse(r.body) as Answer['body']).error, 'ZG_ERR_HEADERS_TOO_LARGE');
+  });
+
+  it('answers 400 to bytes that are not HTTP', async () => {
+    const port = h.gw.address('web').port;
+    const text = await new Promise<string>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => s.write('HELLO THERE\r\n\r\n'));
+      let buf = '';
+      s.on('data', (d: Buffer) => (buf += d.toString()));
+      s.on('close', () => resolve(buf));
+      s.on('error', () => resolve(buf));
+    });
+    assert.match(text, /^HTTP\/1\.1 400 /);
+    assert.match(text, /x-ldc-reason: ZG_ERR_BAD_REQUEST/);
+  });
+});

@@ -1,0 +1,130 @@
+/**
+ * Limits and liveness: topic length and depth, bad filters, packet size from either side,
+ * subscription quota, client keepalive and a dead broker. Bad input closes that connection
+ * only (the others keep working).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { IDisconnectPacket } from 'mqtt-packet';
+import mqttPacket from 'mqtt-packet';
+import type { MqttClient } from 'mqtt';
+import { connectClient, endClient, rawExchange, sleep, startFixture, waitFor, type Fixture } from './fixture.js';
+
+function ended(c: MqttClient): Promise<IDisconnectPacket | 'closed'> {
+  return new Promise((resolve) => {
+    c.once('disconnect', (p: IDisconnectPacket) => resolve(p));
+    c.once('close', () => resolve('closed'));
+  });
+}
+
+describe('mqtt limits and liveness', () => {
+  let f: Fixture;
+  const clients: MqttClient[] = [];
+
+  before(async () => {
+    f = await startFixture({
+      zones: ['rz00'],
+      config: {
+        limits: { maxTopicBytes: 32, maxTopicLevels: 4, maxPacketBytes: 1024, maxSubscriptions: 2 },
+        timeouts: { upstreamPingIntervalMs: 200, upstreamResponseTimeoutMs: 300 },
+      },
+    });
+  });
+  after(async () => {
+    await Promise.all(clients.map(endClient));
+    await f.close();
+  });
+
+  async function client(id: string, version: 4 | 5): Promise<MqttClient> {
+    const c = await connectClient(f.port, { clientId: id, protocolVersion: version, keepalive: 0 });
+    clients.push(c);
+    return c;
+  }
+
+  it('a topic name too long or too deep: MQTT 5 DISCONNECT 0x90, 3.1.1 closed; others unaffected', async () => {
+    const bystander = await client('109-bystander', 4);
+    const long5 = await client('100-long5', 5);
+    const e5 = ended(long5);
+    long5.publish('x'.repeat(40), 'm');
+    const p5 = await e5;
+    assert.notEqual(p5, 'closed');
+    assert.equal((p5 as IDisconnectPacket).reasonCode, 0x90);
+    const deep4 = await client('101-deep4', 4);
+    const e4 = ended(deep4);
+    deep4.publish('a/b/c/d/e', 'm');
+    assert.equal(await e4, 'closed');
+    await bystander.publishAsync('still/here', 'ok', { qos: 1 });
+  });
+
+  it('a misplaced wildcard in a SUBSCRIBE filter: DISCONNECT 0x8F', async () => {
+    const c = await client('102-filter', 5);
+    const e = ended(c);
+    c.subscribe('a/#/b');
+    const p = await e;
+    assert.equal((p as IDisconnectPacket).reasonCode, 0x8f);
+  });
+
+  it('a packet above maxPacketBytes from the client: DISCONNECT 0x95', async () => {
+    const c = await client('103-big', 5);
+    const e = ended(c);
+    c.publish('big', Buffer.alloc(2000, 1));
+    const p = await e;
+    assert.equal((p as IDisconnectPacket).reasonCode, 0x95);
+  });
+
+  it('a packet above maxPacketBytes from the broker closes that client only', async () => {
+    const c = await client('104-gets-big', 4);
+    await c.subscribeAsync('big/down', { qos: 0 });
+    const other = await client('105-other', 4);
+    const e = ended(c);
+    const direct = await connectClient(f.brokers.get('rz00')?.port as number, { clientId: 'pub-big' });
+    clients.push(direct);
+    await direct.publishAsync('big/down', Buffer.alloc(4000, 2), { qos: 1 });
+    assert.equal(await e, 'closed');
+    await other.publishAsync('fine', 'ok', { qos: 1 });
+  });
+
+  it('more subscriptions than maxSubscriptions are refused in the SUBACK (0x80 in 3.1.1)', async () => {
+    const c = await client('106-subs', 4);
+    const granted = await c.subscribeAsync(['s/1', 's/2', 's/3'], { qos: 1 });
+    assert.deepEqual(
+      granted.map((g) => g.qos),
+      [128, 128, 128],
+    );
+    const ok = await c.subscribeAsync(['s/1', 's/2'], { qos: 1 });
+    assert.deepEqual(
+      ok.map((g) => g.qos),
+      [1, 1],
+    );
+  });
+
+  it('a client silent past 1.5 x keepalive is closed', async () => {
+    const connect = mqttPacket.generate(
+      { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: '107-silent', clean: true, keepalive: 1 },
+      { protocolVersion: 4 },
+    );
+    const t0 = Date.now();
+    const r = await rawExchange(f.port, connect, 4000);
+    const took = Date.now() - t0;
+    assert.ok(r.closed, 'closed');
+    assert.deepEqual(r.data.subarray(0, 4), Buffer.from([0x20, 0x02, 0x00, 0x00]));
+    assert.ok(took >= 1400 && took < 3500, `closed after ${took} ms`);
+  });
+
+  it('a broker that stops answering is noticed (gateway PINGREQ unanswered) and its client closed', async () => {
+    const c = await client('108-deadbroker', 4);
+    await sleep(50);
+    const e = ended(c);
+    const pid = f.brokers.get('rz00')?.pid as number;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const t0 = Date.now();
+      const how = await Promise.race([e, sleep(3000).then(() => 'timeout' as const)]);
+      assert.equal(how, 'closed');
+      assert.ok(Date.now() - t0 < 2000);
+      await waitFor('counted', () => f.server.stats.brokersLost > 0, 1000);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+  });
+});

@@ -1,0 +1,168 @@
+/**
+ * Transparent migration: a zone flip moves a subscribed client to the standby zone's broker
+ * under its open TCP connection, and no QoS 1 message is lost in either direction.
+ *
+ * Messages towards the client are published to both brokers (the old one until it is left,
+ * the new one from when the client is subscribed there); a break-before-make move would lose
+ * the ones in between. Messages from the client are collected at both brokers by outside
+ * subscribers; every one the gateway acknowledged must arrive at one of them.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import mqtt, { type MqttClient } from 'mqtt';
+import { connectClient, endClient, sleep, startFixture, waitFor, type Fixture } from './fixture.js';
+
+describe('mqtt transparent migration on a zone flip', () => {
+  let f: Fixture;
+  const clients: MqttClient[] = [];
+
+  before(async () => {
+    f = await startFixture({ zones: ['rz00', 'rz02'], config: { migration: { movesPerSecond: 1000 } } });
+  });
+  after(async () => {
+    await Promise.all(clients.map(endClient));
+    await f.close();
+  });
+
+  for (const version of [4, 5] as const) {
+    it(`MQTT ${version === 4 ? '3.1.1' : '5'}: keeps its TCP connection, moves to rz02, loses no QoS 1 message`, async () => {
+      f.setZoneStatus('rz00', 'up');
+      await sleep(50);
+      const rz00 = f.brokers.get('rz00')?.port as number;
+      const rz02 = f.brokers.get('rz02')?.port as number;
+      const tag = `v${version}`;
+      const client = await connectClient(f.port, {
+        clientId: `100-${tag}`,
+        protocolVersion: version,
+        clean: true,
+      });
+      clients.push(client);
+      let closed = false;
+      client.on('close', () => (closed = true));
+      const received = new Set<number>();
+      let afterMove = false;
+      client.on('message', (_t, m) => {
+        if (m.toString() === 'after') afterMove = true;
+        else received.add(Number(m.toString()));
+      });
+      await client.subscribeAsync(`down/${tag}`, { qos: 1 });
+
+      // Outside publishers straight at each broker, and outside subscribers for the client's own messages.
+      const pubOld = await connectClient(rz00, { clientId: `pub-old-${tag}` });
+      const pubNew = await connectClient(rz02, { clientId: `pub-new-${tag}` });
+      const seenOld = await connectClient(rz00, { clientId: `seen-old-${tag}` });
+      const seenNew = await connectClient(rz02, { clientId: `seen-new-${tag}` });
+      clients.push(pubOld, pubNew, seenOld, seenNew);
+      const arrived = new Set<number>();
+      for (const s of [seenOld, seenNew]) {
+        s.on('message', (_t, m) => arrived.add(Number(m.toString())));
+        await s.subscribeAsync(`up/${tag}`, { qos: 1 });
+      }
+
+      const total = 300;
+      const acked: number[] = [];
+      let flipped = false;
+      const pending: Promise<unknown>[] = [];
+      for (let i = 0; i < total; i++) {
+        pending.push(pubOld.publishAsync(`down/${tag}`, String(i), { qos: 1 }));
+        pending.push(pubNew.publishAsync(`down/${tag}`, String(i), { qos: 1 }));
+        pending.push(client.publishAsync(`up/${tag}`, String(i), { qos: 1 }).then(() => acked.push(i)));
+        if (i === 100) {
+          f.setZoneStatus('rz00', 'down');
+          flipped = true;
+        }
+        await sleep(3);
+      }
+      await Promise.all(pending);
+      assert.ok(flipped);
+      await waitFor('every message at the client', () => received.size === total, 10_000).catch(
+        () => undefined,
+      );
+      const missing = Array.from({ length: total }, (_, i) => i).filter((i) => !received.has(i));
+      assert.deepEqual(missing, [], `client missed ${missing.length} messages`);
+      await waitFor('every acked message at a broker', () => acked.every((i) => arrived.has(i)), 5000).catch(
+        () => undefined,
+      );
+      assert.equal(acked.length, total);
+      assert.deepEqual(
+        acked.filter((i) => !arrived.has(i)),
+        [],
+      );
+      assert.equal(closed, false, 'the client connection must stay open');
+      assert.ok(client.connected);
+      // It now lives at rz02: a message published only there reaches it.
+      assert.equal(
+        f.server
+          .describeConnections()
+          .find((c) => c.uid === '100' && c.protocol === 'mqtt' && c.upstream !== null)?.zone,
+        'rz02',
+      );
+      await pubNew.publishAsync(`down/${tag}`, 'after', { qos: 1 });
+      await waitFor('message via rz02 after the move', () => afterMove, 3000).catch(() => undefined);
+      assert.ok(afterMove, 'message published at rz02 after the move arrives');
+      assert.ok((f.server.stats.snapshot().movesOk as number) >= 1);
+    });
+  }
+
+  it('unacknowledged QoS 1 publishes of a client whose broker hangs are resent to the new broker', async () => {
+    f.setZoneStatus('rz00', 'up');
+    f.setZoneStatus('rz02', 'up');
+    const old = f.brokers.get('rz00');
+    const rz02 = f.brokers.get('rz02')?.port as number;
+    const client = await connectClient(f.port, { clientId: '101-hang', protocolVersion: 4 });
+    clients.push(client);
+    const seen = await connectClient(rz02, { clientId: 'seen-hang' });
+    clients.push(seen);
+    const arrived = new Set<string>();
+    seen.on('message', (_t, m) => arrived.add(m.toString()));
+    await seen.subscribeAsync('hang/#', { qos: 1 });
+    process.kill(old?.pid as number, 'SIGSTOP');
+    try {
+      const acks = Array.from({ length: 20 }, (_, i) => client.publishAsync('hang/x', String(i), { qos: 1 }));
+      await sleep(100);
+      f.setZoneStatus('rz00', 'down');
+      const done = await Promise.race([Promise.all(acks).then(() => true), sleep(5000).then(() => false)]);
+      assert.ok(done, 'every publish acknowledged after the move');
+      await waitFor('all at rz02', () => arrived.size === 20, 3000).catch(() => undefined);
+      assert.equal(arrived.size, 20);
+    } finally {
+      process.kill(old?.pid as number, 'SIGCONT');
+    }
+  });
+
+  it('a persistent 3.1.1 session is opened with Clean Session 0 at the new broker', async () => {
+    f.setZoneStatus('rz00', 'up');
+    f.setZoneStatus('rz02', 'up');
+    await sleep(50);
+    const rz02 = f.brokers.get('rz02')?.port as number;
+    const client = await connectClient(f.port, { clientId: '105-persist', protocolVersion: 4, clean: false });
+    clients.push(client);
+    await client.subscribeAsync('keep/#', { qos: 1 });
+    f.setZoneStatus('rz00', 'down');
+    const at = (): string | null | undefined =>
+      f.server.describeConnections().find((c) => c.uid === '105')?.upstream;
+    await waitFor('move to rz02', () => at() === f.brokers.get('rz02')?.address, 5000);
+    // Leave, publish at rz02 while away, come back directly to rz02 with clean=false: the
+    // session the gateway opened there must have been persistent (queued message delivered).
+    await endClient(client);
+    const pub = await connectClient(rz02, { clientId: 'pub-persist' });
+    clients.push(pub);
+    await pub.publishAsync('keep/1', 'queued', { qos: 1 });
+    const direct = mqtt.connect({
+      host: '127.0.0.1',
+      port: rz02,
+      clientId: '105-persist',
+      clean: false,
+      reconnectPeriod: 0,
+    });
+    clients.push(direct);
+    const got = await new Promise<string>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('no queued message')), 3000);
+      direct.on('message', (_t, m) => {
+        clearTimeout(t);
+        resolve(m.toString());
+      });
+    });
+    assert.equal(got, 'queued');
+  });
+});

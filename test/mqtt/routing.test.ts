@@ -1,0 +1,89 @@
+/**
+ * A client lands on its uid's zone broker: checked by publishing straight to that broker (and
+ * to the other one, which must not reach it), with mosquitto_pub / mosquitto_sub as outside
+ * clients and the mqtt npm client through the gateway.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import type { MqttClient } from 'mqtt';
+import { connectClient, endClient, sleep, startFixture, waitFor, type Fixture } from './fixture.js';
+
+const run = promisify(execFile);
+
+function mosquittoPub(port: number, topic: string, message: string, qos = 1): Promise<unknown> {
+  return run(
+    'mosquitto_pub',
+    ['-h', '127.0.0.1', '-p', String(port), '-t', topic, '-m', message, '-q', String(qos)],
+    {
+      timeout: 5000,
+    },
+  );
+}
+
+describe('mqtt routing by uid', () => {
+  let f: Fixture;
+  const clients: MqttClient[] = [];
+
+  before(async () => {
+    f = await startFixture({ zones: ['rz00', 'rz02'] });
+  });
+  after(async () => {
+    await Promise.all(clients.map(endClient));
+    await f.close();
+  });
+
+  it('a client whose uid is in shard 00-09 lands on rz00, in 20-29 on rz02 (3.1.1 and 5)', async () => {
+    const a = await connectClient(f.port, { clientId: '100-phone', protocolVersion: 4 });
+    const b = await connectClient(f.port, { clientId: '120-phone', protocolVersion: 5 });
+    clients.push(a, b);
+    const got: string[] = [];
+    a.on('message', (t, m) => got.push(`a ${t} ${m.toString()}`));
+    b.on('message', (t, m) => got.push(`b ${t} ${m.toString()}`));
+    await a.subscribeAsync('u/#', { qos: 1 });
+    await b.subscribeAsync('u/#', { qos: 1 });
+    const rz00 = f.brokers.get('rz00')?.port as number;
+    const rz02 = f.brokers.get('rz02')?.port as number;
+    await mosquittoPub(rz00, 'u/x', 'to-rz00');
+    await mosquittoPub(rz02, 'u/x', 'to-rz02');
+    await waitFor('both messages', () => got.length >= 2);
+    await sleep(100);
+    assert.deepEqual(got.sort(), ['a u/x to-rz00', 'b u/x to-rz02']);
+  });
+
+  it('what a client publishes through the gateway reaches its zone broker (mosquitto_sub there)', async () => {
+    const rz02 = f.brokers.get('rz02')?.port as number;
+    const sub = spawn('mosquitto_sub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(rz02),
+      '-t',
+      'up/#',
+      '-C',
+      '1',
+      '-v',
+      '-W',
+      '5',
+    ]);
+    let out = '';
+    sub.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => sub.once('exit', (code) => r(code)));
+    try {
+      await sleep(200); // let mosquitto_sub subscribe
+      const c = await connectClient(f.port, { clientId: '121-car', protocolVersion: 4 });
+      clients.push(c);
+      await c.publishAsync('up/121', 'hello', { qos: 1 });
+      assert.equal(await exited, 0);
+      assert.equal(out.trim(), 'up/121 hello');
+    } finally {
+      if (sub.exitCode === null) sub.kill('SIGKILL');
+    }
+  });
+
+  it('counts the connections it relays', () => {
+    const s = f.server.stats.snapshot();
+    assert.ok((s.accepted as number) >= 3);
+  });
+});

@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { InvalidConfigError } from '../../src/core/errors.js';
+import { validateConfig } from '../../src/core/config.js';
+
+const base = { idc: 'hz-1', listeners: [{ name: 'h', protocol: 'http', port: 0 }] };
+
+function problems(redis: Record<string, unknown>): string[] {
+  try {
+    validateConfig({ ...base, zonemap: { redis } });
+    return [];
+  } catch (err) {
+    assert.ok(err instanceof InvalidConfigError);
+    return err.problems.map((p) => `${p.path}: ${p.message}`);
+  }
+}
+
+describe('config zonemap.redis', () => {
+  it('fills in the defaults and resolves the snapshot path against the config folder', () => {
+    const cfg = validateConfig(
+      { ...base, zonemap: { redis: { url: 'redis://10.0.0.5:6380/0', snapshotFile: 'state/map.json' } } },
+      { baseDir: '/etc/zonegate' },
+    );
+    assert.deepEqual(cfg.zonemap.redis, {
+      url: 'redis://10.0.0.5:6380/0',
+      snapshotFile: '/etc/zonegate/state/map.json',
+      keyPrefix: 'zonegate',
+      pollIntervalMs: 1000,
+      reportIntervalMs: 5000,
+      connectTimeoutMs: 2000,
+    });
+  });
+
+  it('refuses an ambiguous or incomplete store, naming the field', () => {
+    assert.deepEqual(problems({ url: 'redis://a:1', cluster: [{ host: 'b', port: 2 }] }), [
+      'zonemap.redis: set exactly one of url, sentinels (with name) or cluster',
+    ]);
+    assert.deepEqual(problems({ sentinels: [{ host: 'a', port: 26379 }] }), [
+      'zonemap.redis.name: is required with sentinels (the master name)',
+    ]);
+    assert.match(problems({ url: 'redis://a:1', keyPrefix: '{x}' })[0] ?? '', /keyPrefix/);
+    assert.deepEqual(problems({ sentinels: [{ host: 'a', port: 26379 }], name: 'zg' }), []);
+  });
+});

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { RedisZoneMapSource, type RedisStoreConfig } from '../../src/zonemap/stores/index.js';
+import { runCli } from '../helpers/cli.js';
+import { waitFor } from '../helpers/redis.js';
+import { SENTINEL_MASTER_NAME, startSentinelSetup, type SentinelSetup } from '../helpers/sentinel.js';
+import { docAt, mapVersion, servingZone, write } from './support.js';
+
+describe('Sentinel: the primary fails over', () => {
+  let setup: SentinelSetup;
+  let cfg: RedisStoreConfig;
+  let source: RedisZoneMapSource | undefined;
+
+  before(async () => {
+    setup = await startSentinelSetup();
+    cfg = {
+      sentinels: setup.sentinels.map((s) => ({ host: '127.0.0.1', port: Number(s.split(':')[1]) })),
+      name: SENTINEL_MASTER_NAME,
+      connectTimeoutMs: 1000,
+      pollIntervalMs: 500,
+    };
+  });
+  after(async () => {
+    await source?.close();
+    await setup.stop();
+  });
+
+  it('a gateway keeps its map through the failover and follows a flip written to the new primary', async () => {
+    await write(cfg, docAt(1), null);
+    source = new RedisZoneMapSource({ redis: cfg, idc: 'hz-1', gatewayId: 'gw-sentinel' });
+    const first = await source.start();
+    assert.equal(first.version, 1);
+    const oldPrimary = setup.primary.port;
+    await setup.primary.kill();
+    await waitFor(
+      'the sentinels to promote the replica',
+      async () => (await setup.currentPrimaryPort()) === setup.replica.port,
+      20_000,
+      100,
+    );
+    assert.notEqual(await setup.currentPrimaryPort(), oldPrimary);
+    assert.equal(source.map?.version, 1, 'served the last good map throughout');
+    const flipped = mapVersion(source, 2, 10_000);
+    // The CLI finds the new primary through the sentinels, like the gateway does.
+    const r = await runCli([
+      'zone',
+      'down',
+      'rz08',
+      '--sentinels',
+      setup.sentinels.join(','),
+      '--sentinel-name',
+      SENTINEL_MASTER_NAME,
+      '--reason',
+      'failover drill',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const m = await flipped;
+    assert.equal(servingZone(m, 85), 'rz09');
+  });
+});
