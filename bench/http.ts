@@ -22,9 +22,10 @@ import {
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
+import type { GatewayConfig } from '../src/core/config.js';
 import { CookieKeyring } from '../src/identity/index.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -106,11 +107,33 @@ async function roleHttpProxy(port: number, upstream: string): Promise<void> {
   createServer((req, res) => proxy.web(req, res)).listen(port, '127.0.0.1', () => console.log('ready'));
 }
 
-async function roleZonegate(configFile: string): Promise<void> {
-  const { loadConfigFile } = await import('../src/core/config.js');
-  const { startGateway } = await import('../src/gateway/gateway.js');
+/**
+ * Zonegate as installed runs compiled JavaScript (bin/zonegate.js → dist/), so the benchmark
+ * does too when the orchestrator's build worked; from source through tsx otherwise.
+ */
+async function roleZonegate(configFile: string, compiled: boolean): Promise<void> {
+  interface Runtime {
+    loadConfigFile(path: string): Promise<GatewayConfig>;
+    startGateway(o: { config: GatewayConfig }): Promise<unknown>;
+  }
+  const from = (m: string): string =>
+    compiled ? pathToFileURL(join(ROOT, 'dist', `${m}.js`)).href : `../src/${m}.js`;
+  const { loadConfigFile } = (await import(from('core/config'))) as Pick<Runtime, 'loadConfigFile'>;
+  const { startGateway } = (await import(from('gateway/gateway'))) as Pick<Runtime, 'startGateway'>;
   await startGateway({ config: await loadConfigFile(configFile) });
   console.log('ready');
+}
+
+/** `npm run build` into dist/; false (and the bench runs from source) when it fails. */
+function build(): boolean {
+  const r = spawnSync(
+    process.execPath,
+    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')],
+    {
+      stdio: 'ignore',
+    },
+  );
+  return r.status === 0;
 }
 
 /* ---------------------------------------------------------------- orchestrator */
@@ -302,12 +325,13 @@ async function orchestrate(seconds: number, connections: number): Promise<void> 
     const child = await launch(cmd[0], cmd[1], port, true);
     targets.push({ name, url: `http://127.0.0.1:${port}${path}`, note, pid: child.pid ?? null });
   };
+  const compiled = build();
   await server(
     'Zonegate (full routing)',
     zgPort,
-    'signed cookie → rz03 (hz-2), undici Pool',
+    `signed cookie → rz03 (hz-2), undici Pool, ${compiled ? 'compiled dist/' : 'from source via tsx (build failed)'}`,
     '/orders',
-    node('zonegate', join(dir, 'zonegate.yaml')),
+    node('zonegate', join(dir, 'zonegate.yaml'), compiled ? 'compiled' : 'source'),
   );
   const unPort = await freePort();
   await server(
@@ -422,7 +446,7 @@ switch (values.role) {
     await roleHttpProxy(Number(a1), a2 ?? '');
     break;
   case 'zonegate':
-    await roleZonegate(a1 ?? '');
+    await roleZonegate(a1 ?? '', a2 === 'compiled');
     break;
   default:
     process.on('exit', cleanup);

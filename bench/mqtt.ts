@@ -7,7 +7,7 @@
  * payloads, QoS 1 with 64 in flight), Zonegate's memory per idle connection (plain and TLS),
  * and the time to migrate N subscribed clients on a zone flip with the QoS 1 messages lost.
  *
- *   npx tsx bench/mqtt.ts [--conns 3000] [--messages 100000] [--migrate 1000] [--mps 1000]
+ *   npx tsx bench/mqtt.ts [--conns 5000] [--messages 100000] [--migrate 2000] [--mps 1000]
  *   npx tsx bench/mqtt.ts --conns 20000      # needs ulimit -n >= 2 x conns + slack (gateway side)
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -185,7 +185,11 @@ async function roleGateway(mapPath: string, certDir: string, mps: number): Promi
         break;
       }
       case 'stats':
-        reply({ active: server.connectionCount, movesOk: server.stats.movesOk, movesFailed: server.stats.movesFailed });
+        reply({
+          active: server.connectionCount,
+          movesOk: server.stats.movesOk,
+          movesFailed: server.stats.movesFailed,
+        });
         break;
       default:
         reply({});
@@ -203,10 +207,14 @@ class GatewayProcess {
   readonly ready: Promise<void>;
 
   constructor(mapPath: string, certDir: string, mps: number) {
-    this.child = fork(SELF, ['--role', 'gateway', '--map', mapPath, '--certs', certDir, '--mps', String(mps)], {
-      execArgv: ['--import', 'tsx', '--expose-gc'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+    this.child = fork(
+      SELF,
+      ['--role', 'gateway', '--map', mapPath, '--certs', certDir, '--mps', String(mps)],
+      {
+        execArgv: ['--import', 'tsx', '--expose-gc'],
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      },
+    );
     this.ready = new Promise((resolve) => {
       this.child.on('message', (r: GatewayReply) => {
         if (r.id === 0) {
@@ -332,7 +340,10 @@ async function migration(
   await Promise.all(clients.map((c) => c.suback));
   const seen = clients.map(() => new Set<number>());
   clients.forEach((c, i) => (c.onPublish = (p) => seen[i]?.add(p.readUInt32BE(0))));
-  const pubs = [new Client(brokers[0]?.port as number, 'pub-mig-a'), new Client(brokers[1]?.port as number, 'pub-mig-b')];
+  const pubs = [
+    new Client(brokers[0]?.port as number, 'pub-mig-a'),
+    new Client(brokers[1]?.port as number, 'pub-mig-b'),
+  ];
   await Promise.all(pubs.map((p) => p.connack));
   let seq = 0;
   let id = 0;
@@ -364,9 +375,30 @@ async function migration(
   return { n: moved, seconds, lost, messages: seq };
 }
 
-function fdLimit(): number {
-  const r = spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' });
-  return Number(r.stdout.trim()) || 1024;
+function fdLimit(hard = false): number {
+  const r = spawnSync('sh', ['-c', hard ? 'ulimit -Hn' : 'ulimit -n'], { encoding: 'utf8' });
+  const v = r.stdout.trim();
+  return v === 'unlimited' ? 1_048_576 : Number(v) || 1024;
+}
+
+/**
+ * Big runs need more descriptors than the default soft limit: re-run this benchmark under a
+ * shell that raised `ulimit -n` as far as the hard limit allows (children inherit it).
+ */
+function reexecWithMoreFds(needed: number): boolean {
+  if (process.env.ZG_BENCH_FDS_RAISED === '1') return false;
+  const soft = fdLimit();
+  const hard = fdLimit(true);
+  if (soft >= needed || hard <= soft) return false;
+  const target = Math.min(hard, needed);
+  const args = [...process.execArgv, SELF, ...process.argv.slice(2)].map(
+    (a) => `'${a.replace(/'/g, "'\\''")}'`,
+  );
+  const r = spawnSync('sh', ['-c', `ulimit -n ${target} && exec '${process.execPath}' ${args.join(' ')}`], {
+    stdio: 'inherit',
+    env: { ...process.env, ZG_BENCH_FDS_RAISED: '1' },
+  });
+  process.exit(r.status ?? 1);
 }
 
 /* ------------------------------------------------------------------ main */
@@ -377,9 +409,9 @@ async function main(): Promise<void> {
       role: { type: 'string' },
       map: { type: 'string' },
       certs: { type: 'string' },
-      conns: { type: 'string', default: '3000' },
+      conns: { type: 'string', default: '5000' },
       messages: { type: 'string', default: '100000' },
-      migrate: { type: 'string', default: '1000' },
+      migrate: { type: 'string', default: '2000' },
       mps: { type: 'string', default: '1000' },
     },
   });
@@ -387,17 +419,25 @@ async function main(): Promise<void> {
     await roleGateway(values.map as string, values.certs as string, Number(values.mps));
     return;
   }
-  const limit = fdLimit();
   let conns = Number(values.conns);
+  reexecWithMoreFds(conns * 2 + 500);
+  const limit = fdLimit();
   // The gateway holds two descriptors per client connection (client + broker).
   if (conns * 2 + 200 > limit) {
-    console.log(`note: ulimit -n is ${limit}; capping connections at ${Math.floor((limit - 200) / 2)} (raise it for more)`);
+    console.log(
+      `note: ulimit -n is ${limit}; capping connections at ${Math.floor((limit - 200) / 2)} (raise it for more)`,
+    );
     conns = Math.floor((limit - 200) / 2);
   }
   const messages = Number(values.messages);
   const dir = mkdtempSync(join(tmpdir(), 'zg-bench-mqtt-'));
   const ca = await createCa('bench CA');
-  const cert = await issueCert(ca, { commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], usage: 'server' });
+  const cert = await issueCert(ca, {
+    commonName: 'localhost',
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+    usage: 'server',
+  });
   writeFileSync(join(dir, 'server.pem'), cert.certPem);
   writeFileSync(join(dir, 'server.key'), cert.keyPem);
   const brokers = [
@@ -409,7 +449,13 @@ async function main(): Promise<void> {
   for (const [name, zone] of Object.entries(doc.zones)) {
     zone.upstreams = {
       ...zone.upstreams,
-      mqtt: [name === 'rz00' ? (brokers[0]?.address as string) : name === 'rz02' ? (brokers[1]?.address as string) : dead],
+      mqtt: [
+        name === 'rz00'
+          ? (brokers[0]?.address as string)
+          : name === 'rz02'
+            ? (brokers[1]?.address as string)
+            : dead,
+      ],
     };
   }
   const mapPath = join(dir, 'map.json');
@@ -466,7 +512,7 @@ async function main(): Promise<void> {
       // TLS: Zonegate only (mosquitto is plain here).
       await sleep(300);
       const m0 = (await gw.ask('mem')).rss as number;
-      const r = await connectMany(gw.tlsPort, Math.min(conns, 2000), 'tls', { rejectUnauthorized: false });
+      const r = await connectMany(gw.tlsPort, conns, 'tls', { rejectUnauthorized: false });
       tlsRate = r.perSec;
       await sleep(300);
       memTls = (((await gw.ask('mem')).rss as number) - m0) / r.clients.length;
@@ -475,7 +521,9 @@ async function main(): Promise<void> {
     const mig = await migration(gw, brokers, Number(values.migrate));
     const direct = rows[0] as (string | number)[];
     const ours = rows[1] as (string | number)[];
-    console.log(`\nMQTT edge, ${conns} connections, ${messages} QoS 0 / ${messages / 2} QoS 1 messages of 64 bytes\n`);
+    console.log(
+      `\nMQTT edge, ${conns} connections, ${messages} QoS 0 / ${messages / 2} QoS 1 messages of 64 bytes\n`,
+    );
     console.log(table(['target', 'connects/s', 'failed', 'QoS 0 msgs/s', 'QoS 1 msgs/s'], rows));
     console.log(
       `\nZonegate / direct: QoS 0 ${((ours[3] as number) / (direct[3] as number)).toFixed(2)}x, ` +
@@ -484,7 +532,7 @@ async function main(): Promise<void> {
     console.log(
       `Zonegate memory per idle connection (process RSS delta / connections): plain ${(memPlain / 1024).toFixed(1)} KB ` +
         `(JS heap ${(heapPlain / 1024).toFixed(1)} KB) ` +
-        `(${conns} conns), TLS ${(memTls / 1024).toFixed(1)} KB (${Math.min(conns, 2000)} conns, ${tlsRate.toFixed(0)} TLS connects/s)`,
+        `(${conns} conns), TLS ${(memTls / 1024).toFixed(1)} KB (${conns} conns, ${tlsRate.toFixed(0)} TLS connects/s)`,
     );
     console.log(
       `Migration: ${mig.n} subscribed clients moved rz00 -> rz02 in ${mig.seconds.toFixed(2)} s ` +

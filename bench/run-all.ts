@@ -40,15 +40,34 @@ export function extractTables(output: string): string[] {
 }
 
 /**
- * A benchmark's own headline (`## Router …`) and verdict lines (`target: … met`): kept next to
- * its tables so RESULTS.md says what was measured and whether the goal was met.
+ * What a benchmark reports, without its progress lines: from the caption just above its
+ * first table to the end — captions, tables, and the summary lines after them (ratios,
+ * "target … met"). Markdown headings become italic lines so they do not break our outline.
  */
-export function extractNotes(output: string): string[] {
-  return output
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => /^#{1,6} /.test(l) || /^(target|note|verdict)\b/i.test(l))
-    .map((l) => (l.startsWith('#') ? `_${l.replace(/^#+ /, '')}_` : l));
+export function extractReport(output: string): string {
+  const lines = output.split('\n').map((l) => l.trimEnd());
+  const first = lines.findIndex((l) => l.trimStart().startsWith('|'));
+  if (first < 0) return '';
+  let start = first;
+  let i = first - 1;
+  while (i >= 0 && lines[i] === '') i--;
+  if (i >= 0) start = i;
+  const out: string[] = [];
+  for (const line of lines.slice(start)) {
+    const l = line.trim();
+    if (l.startsWith('|')) {
+      // A table must start on its own block, right after a blank line.
+      if (out.length > 0 && out.at(-1) !== '' && !(out.at(-1) ?? '').startsWith('|')) out.push('');
+      out.push(l);
+    } else if (l === '') {
+      if (out.length > 0 && out.at(-1) !== '') out.push('');
+    } else {
+      if ((out.at(-1) ?? '').startsWith('|')) out.push('');
+      out.push(/^#{1,6} /.test(l) ? `_${l.replace(/^#+ /, '')}_` : l);
+    }
+  }
+  while (out.at(-1) === '') out.pop();
+  return out.join('\n');
 }
 
 function toolVersion(cmd: string, args: readonly string[]): string | null {
@@ -141,12 +160,7 @@ function resultsMarkdown(runs: readonly BenchRun[]): string {
       '',
     );
     if (run.tables.length > 0) {
-      const notes = extractNotes(run.output);
-      const headline = notes.filter((n) => n.startsWith('_'));
-      const verdicts = notes.filter((n) => !n.startsWith('_'));
-      if (headline.length > 0) parts.push(headline.join('\n'), '');
-      for (const t of run.tables) parts.push(t, '');
-      if (verdicts.length > 0) parts.push(verdicts.join('\n'), '');
+      parts.push(extractReport(run.output), '');
     } else {
       // No table: keep the tail of what it printed so the failure can be read here.
       const tail = run.output.trim().split('\n').slice(-20).join('\n');

@@ -1,12 +1,13 @@
 /**
- * One call that gives a running gateway everything of issue 6: the drain controller (with
- * the runtime's listeners and the MQTT hook as participants), the admin listener or — in a
- * cluster worker — the link to the primary, signal handling, and the zone map metrics.
+ * Everything of issue 6 around a running gateway.
  *
- * The runtime stays in charge of its listeners and map source; it passes what it has:
- *
- *   const ops = await startOperations({ config, holder, source, logger, reload,
- *     participants: [httpDrainParticipant(server, 'http'), mqttServer.drainParticipant()] });
+ * - `runGatewayProcess` is what `zonegate start` runs: a single process, or with `--workers N`
+ *   the cluster primary (src/gateway/workers.ts) and, in each worker, the gateway. It wires the
+ *   metrics into the runtime (HTTP hooks, listener events, MQTT sink, upstream latency, access
+ *   log) and calls startOperations.
+ * - `startOperations` gives one gateway its drain controller (the runtime's own graceful close
+ *   is the drain's "finish" step), the admin listener — or in a cluster worker the link to the
+ *   primary — signal handling, and the zone map metrics.
  */
 import type { Logger } from 'pino';
 import type { AdminConfig, DrainConfig, GatewayConfig } from '../core/config.js';
@@ -73,9 +74,9 @@ export async function startOperations(options: OperationsOptions): Promise<Opera
   const onSourceMap = (map: CompiledZoneMap): void => {
     receivedAt.set(map, process.hrtime.bigint());
   };
-  const onInvalid = (err: Error): void => {
+  // The runtime logs the refusal; we count it.
+  const onInvalid = (): void => {
     metrics.zonemapInvalid.inc();
-    logger.error({ err }, 'zone map refused; keeping the last good one');
   };
   source?.prependListener('map', onSourceMap);
   source?.on('invalid', onInvalid);
@@ -178,17 +179,35 @@ function gatewayLog(logger: Logger): GatewayLog {
 }
 
 /**
- * The runtime's own graceful close (stop accepting, `connection: close` on busy keep-alive
- * connections, GOAWAY, MQTT stop) is the drain's "finish" step; the drain adds the /healthz
- * window before it and the hard bound after it.
+ * The drain's steps for the whole runtime:
+ * - stop accepting: every HTTP and MQTT listener closes its port (open connections stay);
+ *   the MQTT stage's drain hook then tells each client to reconnect elsewhere at a random
+ *   moment within `mqttWindowMs`, paced by its movesPerSecond (issue 5), so the other
+ *   gateways take them over gradually instead of all at once;
+ * - finish: wait for the MQTT clients to leave (or the window to pass), then the runtime's own
+ *   graceful close — `connection: close` on busy keep-alive connections, GOAWAY, MQTT 5 0x8B
+ *   to whoever is left;
+ * - cut: destroy what is still open at the deadline.
  */
-export function gatewayDrainParticipant(gateway: Gateway): DrainParticipant {
+export function gatewayDrainParticipant(gateway: Gateway, mqttWindowMs: number): DrainParticipant {
+  let windowEnds = 0;
   return {
     name: 'gateway',
-    stopAccepting: () => undefined,
-    finish: () => gateway.close(),
+    stopAccepting: () => {
+      // stopAccepting() resolves only when the last connection is gone; close() awaits that.
+      for (const l of [...gateway.listeners, ...gateway.mqtt.listeners]) void l.stopAccepting();
+      windowEnds = Date.now() + mqttWindowMs;
+      gateway.mqtt.server.drain(mqttWindowMs);
+    },
+    finish: async (deadline) => {
+      const until = Math.min(windowEnds, deadline);
+      while (gateway.mqtt.server.connectionCount > 0 && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await gateway.close();
+    },
     forceClose: () => {
-      for (const l of gateway.listeners) l.destroyConnections();
+      for (const l of [...gateway.listeners, ...gateway.mqtt.listeners]) l.destroyConnections();
     },
   };
 }
@@ -239,7 +258,8 @@ export async function runGatewayProcess(options: GatewayProcessOptions): Promise
     config,
     holder: gateway.holder,
     source,
-    participants: [gatewayDrainParticipant(gateway)],
+    // Half the drain budget for paced MQTT moves; the rest for HTTP and stragglers.
+    participants: [gatewayDrainParticipant(gateway, Math.floor(config.drain.timeoutMs / 2))],
     reload: async () => {
       await gateway.reload();
       return { reloaded: ['certificates'] };

@@ -47,13 +47,14 @@ export function formatProblem(p: Problem): string {
   return p.path === '' ? p.message : `${p.path}: ${p.message}`;
 }
 
-/** A zone map was refused; `problems` lists every reason at once. */
-export class InvalidZoneMapError extends ZonegateError {
+/** A document (zone map or config) was refused; `problems` lists every reason at once. */
+abstract class InvalidDocumentError extends ZonegateError {
   readonly problems: readonly Problem[];
-  constructor(problems: readonly Problem[], source = 'zone map') {
+  constructor(code: string, problems: readonly Problem[], source: string) {
+    const n = problems.length;
     super(
-      'ZG_ERR_ZONEMAP_INVALID',
-      `${source} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
+      code,
+      `${source} is invalid (${n} problem${n === 1 ? '' : 's'}):\n` +
         problems.map((p) => `  - ${formatProblem(p)}`).join('\n'),
       { httpStatus: 400 },
     );
@@ -61,17 +62,17 @@ export class InvalidZoneMapError extends ZonegateError {
   }
 }
 
-/** A config file was refused; `problems` lists every reason at once. */
-export class InvalidConfigError extends ZonegateError {
-  readonly problems: readonly Problem[];
+/** A zone map was refused; the gateway keeps serving the last good one. */
+export class InvalidZoneMapError extends InvalidDocumentError {
+  constructor(problems: readonly Problem[], source = 'zone map') {
+    super('ZG_ERR_ZONEMAP_INVALID', problems, source);
+  }
+}
+
+/** A config file was refused. */
+export class InvalidConfigError extends InvalidDocumentError {
   constructor(problems: readonly Problem[], source = 'config') {
-    super(
-      'ZG_ERR_CONFIG_INVALID',
-      `${source} is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n` +
-        problems.map((p) => `  - ${formatProblem(p)}`).join('\n'),
-      { httpStatus: 400 },
-    );
-    this.problems = problems;
+    super('ZG_ERR_CONFIG_INVALID', problems, source);
   }
 }
 

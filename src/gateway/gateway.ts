@@ -8,7 +8,7 @@ import type { GatewayConfig, ListenerConfig } from '../core/config.js';
 import { HttpStage, type HttpHooks } from '../http/index.js';
 import { loadCookieKeyring } from '../identity/index.js';
 import { createListener, type Listener, type ListenerEvent } from '../listeners/index.js';
-import { createMqttStage, type MqttAccessLog, type MqttMetricsSink } from '../mqtt/index.js';
+import { createMqttStage, type MqttAccessLog, type MqttMetricsSink, type MqttStage } from '../mqtt/index.js';
 import { createZoneMapSource } from '../zonemap/stores/index.js';
 import { ZoneMapHolder, type CompiledZoneMap, type ZoneMapSource } from '../zonemap/index.js';
 
@@ -35,6 +35,8 @@ export interface Gateway {
   readonly holder: ZoneMapHolder;
   readonly http: HttpStage;
   readonly listeners: readonly Listener[];
+  /** The MQTT stage (its listeners, and `server.drain` for the graceful drain, issue 6). */
+  readonly mqtt: MqttStage;
   /** Bound address of a listener by name (port 0 in the config → the real port). */
   address(listener: string): AddressInfo;
   /** `http://host:port` / `https://…` per HTTP listener, for logs and the demo. */
@@ -137,6 +139,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     holder,
     http,
     listeners,
+    mqtt,
     address(name) {
       const a = byName.get(name)?.address();
       if (a === null || a === undefined) throw new Error(`no bound listener named ${name}`);

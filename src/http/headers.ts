@@ -81,12 +81,12 @@ export function scanRequestHeaders(
       continue;
     }
     const lower = name.toLowerCase();
-    const c0 = lower.charCodeAt(0);
-    if (c0 === 0x78 /* x */ && lower.startsWith('x-')) {
-      if (lower === uidHeader) {
-        s.uid = value;
-        continue;
-      }
+    // The uid header is configurable and need not start with x-: check it first.
+    if (lower === uidHeader) {
+      s.uid = value;
+      continue;
+    }
+    if (lower.charCodeAt(0) === 0x78 /* x */ && lower.startsWith('x-')) {
       if (lower.startsWith('x-ldc-')) {
         if (lower === 'x-ldc-hop') s.hop = value;
         continue;

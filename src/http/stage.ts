@@ -110,6 +110,10 @@ export class HttpStage {
       },
       (req: IncomingMessage, res: ServerResponse) => safely(ctx, req, res),
     );
+    // Node starts the headersTimeout / requestTimeout sweeper (and the connection list that
+    // closeIdleConnections walks) on 'listening'. This server never listens itself (listeners
+    // hand it sockets), so start that machinery explicitly.
+    this.#h1.emit('listening');
     this.#h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       handleUpgrade(ctx, req, socket, head),
     );
@@ -194,6 +198,8 @@ export class HttpStage {
     }
     for (const s of this.#sockets) s.destroy();
     for (const s of this.#sessions) s.destroy();
+    // Stops the timeout sweeper started in the constructor (the server itself never listened).
+    this.#h1.close(() => {});
     await this.ctx.registry.close();
   }
 }

@@ -61,6 +61,7 @@ export function readBrokerConnack(
   frame: Buffer,
   version: number,
   inflightWindow: number,
+  maxPacketBytes: number,
 ): BrokerConnack | null {
   const r = decodePacket(frame, version);
   if (!r.ok || r.packet.cmd !== 'connack') return null;
@@ -77,7 +78,10 @@ export function readBrokerConnack(
   }
   const properties = { ...p.properties };
   delete properties.topicAliasMaximum;
-  if (code === 0) properties.receiveMaximum = Math.min(properties.receiveMaximum ?? 65_535, inflightWindow);
+  if (code === 0) {
+    properties.receiveMaximum = Math.min(properties.receiveMaximum ?? 65_535, inflightWindow);
+    properties.maximumPacketSize = Math.min(properties.maximumPacketSize ?? maxPacketBytes, maxPacketBytes);
+  }
   return {
     code,
     sessionPresent: p.sessionPresent,

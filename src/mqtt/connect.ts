@@ -67,24 +67,32 @@ export function readConnect(frame: Buffer): ClientConnect | ZonegateError {
 /**
  * The CONNECT sent to brokers. MQTT 5: no Topic Alias Maximum (the broker must not alias
  * towards the client: aliases die with the broker connection, §3.3.2.3.4) and a Receive
- * Maximum no larger than the gateway's inflight window (§3.1.2.11.3). 3.1/3.1.1 pass as they are.
+ * Maximum no larger than the gateway's inflight window (§3.1.2.11.3) and a Maximum Packet Size
+ * no larger than the gateway's (§3.1.2.11.4). 3.1/3.1.1 pass as they are.
  */
 export function upstreamConnect(
   c: ClientConnect,
   frame: Buffer,
   inflightWindow: number,
+  maxPacketBytes: number,
 ): Buffer | ZonegateError {
   if (c.version !== 5) return Buffer.from(frame);
   const properties = { ...c.packet.properties };
   delete properties.topicAliasMaximum;
   properties.receiveMaximum = Math.min(properties.receiveMaximum ?? 65_535, inflightWindow);
+  // The broker must not send what the gateway would refuse (§3.1.2.11.4).
+  properties.maximumPacketSize = Math.min(properties.maximumPacketSize ?? maxPacketBytes, maxPacketBytes);
   try {
     return encodePacket({ ...c.packet, properties }, 5);
   } catch (err) {
     // mqtt-packet cannot write every legal CONNECT (e.g. a password without a user name,
     // allowed in MQTT 5 §3.1.2.9). Pass it as sent when nothing had to be rewritten.
     const original = c.packet.properties;
-    if (original?.topicAliasMaximum === undefined && (original?.receiveMaximum ?? 65_535) <= inflightWindow) {
+    if (
+      original?.topicAliasMaximum === undefined &&
+      (original?.receiveMaximum ?? 65_535) <= inflightWindow &&
+      (original?.maximumPacketSize ?? Infinity) <= maxPacketBytes
+    ) {
       return Buffer.from(frame);
     }
     return new MqttProtocolError(`CONNECT cannot be rewritten: ${(err as Error).message}`);

@@ -2,27 +2,16 @@
  * One client connection: bounded CONNECT, routing to its zone's broker, the relay, and moving
  * the session to another broker under the client (transparent migration).
  *
- * State kept to move a client, and nothing more: its CONNECT (as sent to brokers), the
- * subscriptions brokers acknowledged, the client's unacknowledged QoS 1/2 PUBLISH, SUBSCRIBE
- * and UNSUBSCRIBE (copies, for resending), and the broker-to-client QoS 1/2 deliveries the
- * client has not acknowledged yet (ids only).
- *
- * Packet identifiers (§2.2.1 / MQTT 5 §2.2.1) are per direction and per network connection:
- * - client -> broker ids are the client's; they pass unchanged. During a move the gateway's own
- *   SUBSCRIBE/UNSUBSCRIBE go to the new broker before any client packet does, and are
- *   acknowledged before the switch, so they never share the id space with client packets.
- * - broker -> client ids are the gateway's: every QoS 1/2 PUBLISH from a broker gets a fresh id
- *   not in use towards the client, so deliveries from the old and the new broker (both may be
- *   delivering during a move) never collide; acks are translated back.
- *
- * A move is make-before-break: the new session is opened and subscribed while the old one
- * still delivers; at the new broker's last SUBACK the client's packets switch over and the
- * unacknowledged ones are resent (DUP set, §4.4); the old broker gets DISCONNECT and may
- * deliver what it had in flight until it closes (its acks to client packets are dropped: those
- * packets were resent and the new broker acknowledges them).
+ * The state kept to move a client lives in session-state.ts. A move is make-before-break: the
+ * new session is opened and subscribed while the old one still delivers; at the new broker's
+ * last SUBACK the client's packets switch over and the unacknowledged ones are resent (DUP
+ * set, §4.4). The gateway's own SUBSCRIBE/UNSUBSCRIBE reach the new broker before any client
+ * packet and are acknowledged before the switch, so they never share the client's packet id
+ * space. The old broker gets DISCONNECT and may deliver what it had in flight until it closes
+ * (its acks to client packets are dropped: those packets were resent and the new broker
+ * acknowledges them).
  */
 import type { Socket } from 'node:net';
-import type { ISubscribePacket, IUnsubscribePacket } from 'mqtt-packet';
 import { NoLiveZoneError, ZonegateError } from '../core/errors.js';
 import { decide, fnv1a32, type Identity, type Self } from '../router/index.js';
 import type { CompiledZoneMap, ZoneMapHolder } from '../zonemap/index.js';
@@ -47,17 +36,11 @@ import type { ResolvedMqttConfig } from './options.js';
 import * as T from './packet-type.js';
 import { keepaliveDeadlineMs, PINGREQ_FRAME, PINGRESP_FRAME } from './pingreq.js';
 import { RunWriter } from './run-writer.js';
-import { ackFrame, ackId, publishIdOffset, publishQos, topicEnd, topicStart, withDup } from './publish.js';
+import { ackFrame, ackId, publishIdOffset, publishQos, topicEnd, topicStart } from './publish.js';
 import type { MqttStats } from './stats.js';
-import {
-  applySuback,
-  refusingSuback,
-  resubscribePackets,
-  type SubscriptionEntry,
-  type Subscriptions,
-} from './subscribe.js';
+import { SessionState, type Delivery } from './session-state.js';
+import { refusingSuback } from './subscribe.js';
 import { checkTopicFilter, checkTopicName } from './topic.js';
-import { applyUnsuback, unsubscribePacket } from './unsubscribe.js';
 import { UpstreamLink, type LinkOwner } from './upstream-link.js';
 
 /** Logging surface this stage needs; a pino Logger fits. */
@@ -96,32 +79,14 @@ export interface ConnectionContext {
   /** Coarse clock (ms), advanced by the server's sweep. */
   readonly clock: number;
   atConnectionLimit(): boolean;
+  /** The gateway is draining: every move is a "reconnect elsewhere". */
+  readonly draining: boolean;
   connectionClosed(conn: MqttConnection): void;
   connectionUp(conn: MqttConnection): void;
   moveFinished(conn: MqttConnection, result: 'ok' | 'failed' | 'disconnected'): void;
 }
 
 type Phase = 'connect' | 'upstream' | 'relay' | 'closed';
-
-/** Client -> broker packet not yet acknowledged. */
-interface Outgoing {
-  readonly type: number;
-  /** Copy of the packet, for resending. */
-  frame: Buffer;
-  /** QoS 2 PUBLISH: 1 sent, 2 PUBREC relayed, 3 PUBREL relayed. 0 otherwise. */
-  qos2: number;
-  /** Resent to a new broker after the client already saw a PUBREC: drop the new broker's PUBREC. */
-  swallowRec: boolean;
-  readonly decoded: ISubscribePacket | IUnsubscribePacket | null;
-}
-
-/** Broker -> client QoS 1/2 PUBLISH not yet acknowledged by the client, by gateway id. */
-interface Delivery {
-  readonly link: UpstreamLink;
-  readonly brokerId: number;
-  /** 0 published, 1 client sent PUBREC, 2 PUBREL sent to the client. */
-  state: number;
-}
 
 const PAUSE_DRAIN = 1;
 const PAUSE_WINDOW = 2;
@@ -132,10 +97,6 @@ const DISCONNECT_CODES = new Set([
   0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8b, 0x8d, 0x8e, 0x8f, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99,
   0x9a, 0x9b, 0x9c, 0x9d, 0x9e, 0x9f, 0xa0, 0xa1, 0xa2,
 ]);
-
-function subKey(e: { qos: number; nl: boolean; rap: boolean; rh: number; subId: number }): string {
-  return `${e.qos}${e.nl ? 1 : 0}${e.rap ? 1 : 0}${e.rh}:${e.subId}`;
-}
 
 export class MqttConnection implements FrameSink, LinkOwner, Movable {
   readonly socket: Socket;
@@ -164,11 +125,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   private firstCandidate = 0;
   private tried = 0;
   private targetZone = '';
-  private outgoing: Map<number, Outgoing> | null = null;
-  private deliveries: Map<number, Delivery> | null = null;
-  private nextGwId = 1;
-  private subs: Subscriptions | null = null;
-  private subsVersion = 0;
+  private readonly session = new SessionState<UpstreamLink>();
   /** Frames the client sent after CONNECT, before the CONNACK (§3.1.4 allows it). */
   private early: Buffer[] | null = null;
   private earlyBytes = 0;
@@ -181,6 +138,8 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   private moving = false;
   moveQueued = false;
   moveDue = 0;
+  /** Why this connection is (last) moved: a bounded metric label. */
+  moveCause: 'down' | 'drain' | 'rebalance' | 'shutdown' = 'rebalance';
 
   constructor(ctx: ConnectionContext, socket: Socket, protocol: 'mqtt' | 'mqtts') {
     this.ctx = ctx;
@@ -221,7 +180,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   }
 
   get subscriptionCount(): number {
-    return this.subs?.size ?? 0;
+    return this.session.subscriptionCount;
   }
 
   /* ------------------------------------------------------------------ client side */
@@ -317,7 +276,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     }
     this.colour = decision.colour;
     const limits = this.ctx.config.limits;
-    const upstream = upstreamConnect(c, frame, limits.inflightWindow);
+    const upstream = upstreamConnect(c, frame, limits.inflightWindow, limits.maxPacketBytes);
     if (upstream instanceof ZonegateError) {
       this.refuse(upstream, frame);
       return false;
@@ -369,15 +328,8 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
           const id = at < 0 ? 0 : frame.readUInt16BE(at);
           // §2.2.1: QoS 1/2 PUBLISH needs a non-zero packet identifier.
           if (id === 0) return this.fail(new MqttMalformedPacketError('PUBLISH without packet id'), 'client');
-          const out = (this.outgoing ??= new Map<number, Outgoing>());
-          out.set(id, {
-            type,
-            frame: Buffer.from(frame),
-            qos2: qos === 2 ? 1 : 0,
-            swallowRec: false,
-            decoded: null,
-          });
-          if (out.size >= limits.inflightWindow) this.setClientPause(PAUSE_WINDOW, true);
+          this.session.keepPublish(id, frame, qos);
+          if (this.session.outgoingCount >= limits.inflightWindow) this.setClientPause(PAUSE_WINDOW, true);
         }
         if (up !== null) this.toBroker(up, frame);
         return true;
@@ -385,17 +337,15 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       case T.PUBACK:
       case T.PUBCOMP: {
         // Client acknowledges a broker -> client delivery: translate the id back.
-        const id = ackId(frame, hl);
-        const d = this.deliveries?.get(id);
+        const d = this.session.delivered(ackId(frame, hl));
         if (d === undefined) return true;
-        this.deliveries?.delete(id);
         if (d.link.live) {
           frame.writeUInt16BE(d.brokerId, hl);
           this.toBroker(d.link, frame);
         }
         if (
           this.brokerPause & PAUSE_WINDOW &&
-          (this.deliveries?.size ?? 0) < this.ctx.config.limits.inflightWindow
+          this.session.deliveryCount < this.ctx.config.limits.inflightWindow
         ) {
           this.setBrokerPause(PAUSE_WINDOW, false);
         }
@@ -403,7 +353,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       }
       case T.PUBREC: {
         const id = ackId(frame, hl);
-        const d = this.deliveries?.get(id);
+        const d = this.session.delivery(id);
         if (d === undefined) return true;
         if (d.link.live) {
           d.state = 1;
@@ -417,9 +367,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
         return true;
       }
       case T.PUBREL: {
-        const id = ackId(frame, hl);
-        const o = this.outgoing?.get(id);
-        if (o !== undefined) o.qos2 = 3;
+        this.session.released(ackId(frame, hl));
         if (up !== null) this.toBroker(up, frame);
         return true;
       }
@@ -459,17 +407,11 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       if (bad !== null) return this.fail(new MqttTopicInvalidError(bad, true), 'client');
     }
     const id = sub.messageId ?? 0;
-    if ((this.subs?.size ?? 0) + sub.subscriptions.length > limits.maxSubscriptions) {
+    if (this.session.subscriptionCount + sub.subscriptions.length > limits.maxSubscriptions) {
       this.toClient(refusingSuback(sub, this.version));
       return true;
     }
-    (this.outgoing ??= new Map<number, Outgoing>()).set(id, {
-      type: T.SUBSCRIBE,
-      frame: Buffer.from(frame),
-      qos2: 0,
-      swallowRec: false,
-      decoded: sub,
-    });
+    this.session.keepSubscribe(id, frame, sub);
     if (this.current !== null) this.toBroker(this.current, frame);
     return true;
   }
@@ -482,14 +424,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
         'client',
       );
     }
-    const id = r.packet.messageId ?? 0;
-    (this.outgoing ??= new Map<number, Outgoing>()).set(id, {
-      type: T.UNSUBSCRIBE,
-      frame: Buffer.from(frame),
-      qos2: 0,
-      swallowRec: false,
-      decoded: r.packet,
-    });
+    this.session.keepSubscribe(r.packet.messageId ?? 0, frame, r.packet);
     if (this.current !== null) this.toBroker(this.current, frame);
     return true;
   }
@@ -596,12 +531,8 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
           const at = te < 0 ? -1 : publishIdOffset(frame, te);
           if (at < 0)
             return this.linkBroken(link, new MqttMalformedPacketError('PUBLISH from broker too short'));
-          const brokerId = frame.readUInt16BE(at);
-          const gwId = this.allocGwId();
-          const deliveries = (this.deliveries ??= new Map<number, Delivery>());
-          deliveries.set(gwId, { link, brokerId, state: 0 });
-          frame.writeUInt16BE(gwId, at);
-          if (deliveries.size >= this.ctx.config.limits.inflightWindow)
+          frame.writeUInt16BE(this.session.deliver(link, frame.readUInt16BE(at)), at);
+          if (this.session.deliveryCount >= this.ctx.config.limits.inflightWindow)
             this.setBrokerPause(PAUSE_WINDOW, true);
         }
         this.toClient(frame);
@@ -610,34 +541,25 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       case T.PUBACK:
       case T.PUBCOMP: {
         if (link !== this.current) return true;
-        const id = ackId(frame, hl);
-        if (this.outgoing?.delete(id) === true) this.outgoingShrunk();
+        if (this.session.acknowledged(ackId(frame, hl))) this.outgoingShrunk();
         this.toClient(frame);
         return true;
       }
       case T.PUBREC: {
         if (link !== this.current) return true;
-        const o = this.outgoing?.get(ackId(frame, hl));
-        if (o !== undefined) {
-          o.qos2 = 2;
-          if (o.swallowRec) {
-            o.swallowRec = false;
-            return true;
-          }
-        }
-        this.toClient(frame);
+        if (this.session.received(ackId(frame, hl))) this.toClient(frame);
         return true;
       }
       case T.PUBREL: {
         // Broker -> client QoS 2, step 3: find our id for the broker's.
         const brokerId = ackId(frame, hl);
-        const gwId = this.findDelivery(link, brokerId);
+        const gwId = this.session.findDelivery(link, brokerId);
         if (gwId < 0) {
           // Unknown here: complete it towards the broker so its flow ends (§4.3.3).
           if (link.live) this.linkWrite(link, ackFrame(T.PUBCOMP, brokerId));
           return true;
         }
-        (this.deliveries?.get(gwId) as Delivery).state = 2;
+        (this.session.delivery(gwId) as Delivery<UpstreamLink>).state = 2;
         frame.writeUInt16BE(gwId, hl);
         this.toClient(frame);
         return true;
@@ -657,7 +579,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
           return true;
         }
         if (link !== this.current) return true;
-        this.clientAckedSub(type, id, frame);
+        this.session.subscriptionAcked(type, id, frame, this.version);
         this.toClient(frame);
         return true;
       }
@@ -696,49 +618,18 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     return (r.packet.granted as unknown[]).every((g) => typeof g === 'number' && g < 0x80);
   }
 
-  private clientAckedSub(type: number, id: number, frame: Buffer): void {
-    const o = this.outgoing?.get(id);
-    if (o === undefined || o.decoded === null) return;
-    this.outgoing?.delete(id);
-    const r = decodePacket(frame, this.version);
-    if (!r.ok) return;
-    const subs = (this.subs ??= new Map<string, SubscriptionEntry>());
-    if (type === T.SUBACK && r.packet.cmd === 'suback' && o.decoded.cmd === 'subscribe') {
-      applySuback(subs, o.decoded, r.packet);
-      this.subsVersion++;
-    } else if (type === T.UNSUBACK && r.packet.cmd === 'unsuback' && o.decoded.cmd === 'unsubscribe') {
-      const codes = this.version === 5 ? (r.packet.granted ?? null) : null;
-      applyUnsuback(subs, o.decoded, codes);
-      this.subsVersion++;
-    }
-  }
-
   private outgoingShrunk(): void {
     if (
       this.clientPause & PAUSE_WINDOW &&
-      (this.outgoing?.size ?? 0) < this.ctx.config.limits.inflightWindow
+      this.session.outgoingCount < this.ctx.config.limits.inflightWindow
     ) {
       this.setClientPause(PAUSE_WINDOW, false);
     }
   }
 
-  private allocGwId(): number {
-    const d = this.deliveries;
-    let id = this.nextGwId;
-    // Ids in use are at most the inflight window plus one chunk's worth: this ends quickly.
-    while (d?.has(id) === true) id = id === 65_535 ? 1 : id + 1;
-    this.nextGwId = id === 65_535 ? 1 : id + 1;
-    return id;
-  }
-
-  private findDelivery(link: UpstreamLink, brokerId: number): number {
-    if (this.deliveries === null) return -1;
-    for (const [gwId, d] of this.deliveries) if (d.link === link && d.brokerId === brokerId) return gwId;
-    return -1;
-  }
-
   private onBrokerConnack(link: UpstreamLink, frame: Buffer): boolean {
-    const ack = readBrokerConnack(frame, this.version, this.ctx.config.limits.inflightWindow);
+    const limits = this.ctx.config.limits;
+    const ack = readBrokerConnack(frame, this.version, limits.inflightWindow, limits.maxPacketBytes);
     if (ack === null)
       return this.linkBroken(link, new MqttMalformedPacketError('malformed CONNACK from broker'));
     if (this.phase === 'upstream') {
@@ -769,7 +660,12 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
         }
         upRun.flush();
       }
-      if (this.phase === 'relay') this.setClientPause(PAUSE_CONNACK, false);
+      if (this.phase === 'relay') {
+        this.setClientPause(PAUSE_CONNACK, false);
+        // The map may have changed while the session was being opened.
+        const again = this.reconsider(this.ctx.holder.current);
+        if (again >= 0) this.ctx.scheduler.enqueue(this, again);
+      }
       return true;
     }
     // A move: the new session is open.
@@ -797,38 +693,15 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
    */
   private syncOrSwitch(link: UpstreamLink): void {
     const synced = link.synced as Map<string, string>;
-    const subs = this.subs;
-    if (link.syncedVersion === this.subsVersion) {
+    if (link.syncedVersion === this.session.subsVersion) {
       this.switchTo(link);
       return;
     }
-    link.syncedVersion = this.subsVersion;
-    const add: string[] = [];
-    if (subs !== null) {
-      for (const [filter, e] of subs) {
-        const key = subKey(e);
-        if (synced.get(filter) !== key) {
-          add.push(filter);
-          synced.set(filter, key);
-        }
-      }
-    }
-    const remove: string[] = [];
-    for (const filter of synced.keys()) if (subs?.has(filter) !== true) remove.push(filter);
-    let id = 0;
-    const nextId = (): number => ++id;
+    link.syncedVersion = this.session.subsVersion;
     const injected = link.injected as Set<number>;
-    if (subs !== null && add.length > 0) {
-      for (const p of resubscribePackets(subs, add, this.version, nextId)) {
-        injected.add(p.id);
-        this.linkWrite(link, p.frame);
-      }
-    }
-    if (remove.length > 0) {
-      for (const f of remove) synced.delete(f);
-      const uid = nextId();
-      injected.add(uid);
-      this.linkWrite(link, unsubscribePacket(remove, uid, this.version));
+    for (const p of this.session.syncPackets(synced, this.version)) {
+      injected.add(p.id);
+      this.linkWrite(link, p.frame);
     }
     if (injected.size === 0) this.switchTo(link);
   }
@@ -845,23 +718,10 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     this.zone = link.zone;
     this.moving = false;
     // Resend what the client has not seen acknowledged, in the order it was sent (§4.6).
-    if (this.outgoing !== null) {
-      link.socket.cork();
-      for (const o of this.outgoing.values()) {
-        if (o.type === T.PUBLISH) {
-          if (o.qos2 === 3) {
-            this.linkWrite(link, ackFrame(T.PUBREL, publishIdOf(o.frame)));
-          } else {
-            if (o.qos2 === 2) o.swallowRec = true;
-            o.frame = withDup(o.frame);
-            this.linkWrite(link, o.frame);
-          }
-        } else {
-          this.linkWrite(link, o.frame);
-        }
-      }
-      link.socket.uncork();
-    }
+    upRun.flush();
+    link.socket.cork();
+    this.session.resend((f) => link.write(f));
+    link.socket.uncork();
     if (old !== null) this.leave(old);
     this.setClientPause(PAUSE_DRAIN, link.socket.writableNeedDrain);
     this.ctx.moveFinished(this, 'ok');
@@ -966,13 +826,8 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     if (this.leaving.length === 0) this.leaving = null;
     link.destroy();
     // QoS 2 deliveries whose PUBREL that broker will now never send: the gateway sends it (§4.3.3).
-    if (this.deliveries !== null && this.phase === 'relay') {
-      for (const [gwId, d] of this.deliveries) {
-        if (d.link === link && d.state === 1) {
-          d.state = 2;
-          this.toClient(ackFrame(T.PUBREL, gwId));
-        }
-      }
+    if (this.phase === 'relay') {
+      for (const gwId of this.session.orphanedReleases(link)) this.toClient(ackFrame(T.PUBREL, gwId));
     }
   }
 
@@ -998,14 +853,22 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       return -1;
     }
     if (zone?.effectiveStatus === 'drain') {
+      this.moveCause = 'drain';
       return Math.floor(this.ctx.random() * this.ctx.config.migration.drainWindowMs) + 1;
     }
+    this.moveCause = zone?.live === true ? 'rebalance' : 'down';
     return 0;
   }
 
   /** Movable: called by the scheduler when a token is available. */
   runMove(): boolean {
     if (this.phase !== 'relay' || this.moving) return false;
+    if (this.ctx.draining) {
+      // The gateway is leaving service: clients reconnect (through LVS) to other gateways.
+      this.moveCause = 'shutdown';
+      this.tellToReconnect('gateway-drain');
+      return true;
+    }
     const map = this.ctx.holder.current;
     if (this.reconsider(map) < 0) {
       // No longer needed; a session that lost its broker while queued cannot stay.
@@ -1107,6 +970,11 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     return false;
   }
 
+  /** Gateway shutdown: MQTT 5 clients hear 0x8B "Server shutting down" (§3.14.2.1). */
+  shutdown(): void {
+    this.teardown('shutdown', this.version === 5 && this.phase === 'relay' ? serverDisconnect(0x8b) : null);
+  }
+
   /** The one place a connection ends: last words to the client, then every socket closed. */
   teardown(end: string, lastWords: Buffer | null): void {
     if (this.phase === 'closed') return;
@@ -1189,10 +1057,4 @@ function headerLengthOf(frame: Buffer): number {
   let i = 1;
   while (i < 5 && ((frame[i] as number) & 0x80) !== 0) i++;
   return i + 1;
-}
-
-/** Packet identifier of a stored QoS 1/2 PUBLISH. */
-function publishIdOf(frame: Buffer): number {
-  const hl = headerLengthOf(frame);
-  return frame.readUInt16BE(topicEnd(frame, hl));
 }

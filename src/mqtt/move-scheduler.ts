@@ -2,7 +2,8 @@
  * Paces moves of connections between zones: at most `movesPerSecond` per gateway process,
  * with jitter, so a city failover is not a reconnect storm at the standby brokers.
  *
- * A token bucket (burst of 50 ms worth, at least 1) refilled on a jittered tick. Immediate
+ * A token bucket (burst of 50 ms worth, at least 1, more only to catch up a late tick) refilled
+ * on a jittered tick. Immediate
  * moves (zone `down`, shards moved) wait in a FIFO; drain moves carry a due time
  * spread over the drain window and wait in a min-heap until due.
  */
@@ -53,6 +54,11 @@ export class MoveScheduler {
   /** Queue a move `delayMs` from now (0: as soon as the rate allows). Ignored when already queued. */
   enqueue(item: Movable, delayMs = 0): void {
     if (this.closed || item.moveQueued) return;
+    if (this.timer === null && this.queued === 0) {
+      // Idle until now: no credit saved up from the quiet time.
+      this.lastRefill = this.clock();
+      this.tokens = Math.min(this.tokens, this.burst);
+    }
     item.moveQueued = true;
     if (delayMs <= 0) {
       item.moveDue = 0;
@@ -85,7 +91,12 @@ export class MoveScheduler {
   private readonly tick = (): void => {
     this.timer = null;
     const now = this.clock();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.lastRefill) * this.rate) / 1000);
+    // Tokens accrue at `rate`. They are capped at the burst, or at what accrued since the last
+    // tick when that tick came late (a busy event loop must not silently lower the rate); at
+    // most 250 ms worth, so any one-second window sees at most 1.25 x rate moves.
+    const elapsed = now - this.lastRefill;
+    const cap = Math.max(this.burst, (Math.min(elapsed, 250) * this.rate) / 1000);
+    this.tokens = Math.min(cap, this.tokens + (elapsed * this.rate) / 1000);
     this.lastRefill = now;
     while (this.heap.length > 0 && (this.heap[0] as Movable).moveDue <= now) {
       this.fifo.push(this.heapPop());

@@ -3,6 +3,9 @@
  * rewritten in place, same length) that sit back to back in one received chunk leave as one
  * write of that byte range. A chunk of a thousand small PUBLISH packets costs one write, not a
  * thousand. Anything not contiguous starts a new run, so order is always kept.
+ *
+ * Handlers flush when their chunk is done (and check backpressure then); a microtask flushes
+ * anyway right after the current event handler, so nothing queued can wait for another event.
  */
 import type { Writable } from 'node:stream';
 
@@ -11,6 +14,11 @@ export class RunWriter {
   private start = 0;
   private end = 0;
   private target: Writable | null = null;
+  private scheduled = false;
+  private readonly flushTask = (): void => {
+    this.scheduled = false;
+    this.flush();
+  };
 
   /** Queue `frame` for `target` (after everything queued before it). */
   add(frame: Buffer, target: Writable): void {
@@ -19,6 +27,10 @@ export class RunWriter {
       return;
     }
     if (this.buffer !== null) this.flush();
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.flushTask);
+    }
     this.buffer = frame.buffer;
     this.start = frame.byteOffset;
     this.end = frame.byteOffset + frame.length;

@@ -56,6 +56,8 @@ export class MqttServer implements ConnectionContext {
   private readonly servers = new Set<net.Server>();
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
+  /** Set by drain(): every queued move tells its client to reconnect elsewhere. */
+  draining = false;
 
   constructor(options: MqttServerOptions) {
     this.config = resolveMqttConfig(options.config);
@@ -163,10 +165,22 @@ export class MqttServer implements ConnectionContext {
     this.holder.off('change', this.onMapChange);
     clearInterval(this.sweepTimer);
     this.scheduler.close();
-    for (const conn of [...this.connections]) conn.teardown('shutdown', null);
+    for (const conn of [...this.connections]) conn.shutdown();
     await Promise.all([...this.servers].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.servers.clear();
     if (this.metrics !== undefined) this.stats.flush(this.metrics);
+  }
+
+  /**
+   * Take this gateway out of service for MQTT (LVS health check already failing): every client
+   * is told to reconnect (MQTT 5 DISCONNECT 0x9C/0x9D, 3.1.1 closed) at a random time within
+   * `windowMs`, paced by movesPerSecond, so the other gateways take them over gradually.
+   */
+  drain(windowMs: number): void {
+    this.draining = true;
+    for (const conn of this.connections) {
+      if (conn.isRelaying) this.scheduler.enqueue(conn, Math.floor(this.random() * windowMs) + 1);
+    }
   }
 
   /* ------------------------------------------------------------ ConnectionContext */
@@ -199,11 +213,12 @@ export class MqttServer implements ConnectionContext {
     }
   }
 
-  moveFinished(_conn: MqttConnection, result: 'ok' | 'failed' | 'disconnected'): void {
+  moveFinished(conn: MqttConnection, result: 'ok' | 'failed' | 'disconnected'): void {
     if (result === 'ok') this.stats.movesOk++;
     else if (result === 'failed') this.stats.movesFailed++;
     else this.stats.movesDisconnected++;
-    this.metrics?.mqttMigrations.inc({ mode: this.config.migration.mode, result });
+    // mode: why it moved (down | drain | rebalance | shutdown); result: ok | failed | disconnected.
+    this.metrics?.mqttMigrations.inc({ mode: conn.moveCause, result });
   }
 
   /* ------------------------------------------------------------ internals */

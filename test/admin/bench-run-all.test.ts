@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { benchmarkFiles, extractNotes, extractTables } from '../../bench/run-all.js';
+import { benchmarkFiles, extractReport, extractTables } from '../../bench/run-all.js';
 
 describe('bench/run-all', () => {
   it('runs benchmarks, not itself nor the helpers they import', () => {
@@ -29,8 +29,29 @@ describe('bench/run-all', () => {
     assert.match(tables[1] ?? '', /^\| a \| b \|/);
   });
 
-  it('keeps the headline and the verdict lines', () => {
-    const notes = extractNotes('## Router (bench/router.ts)\nrunning\n| a |\n|---|\ntarget: >= 2M/s: met\n');
-    assert.deepEqual(notes, ['_Router (bench/router.ts)_', 'target: >= 2M/s: met']);
+  it('reports caption, tables and summary, without the progress lines before them', () => {
+    const out = [
+      'measuring direct ...',
+      'measuring zonegate ...',
+      '## Router (bench/router.ts)',
+      '',
+      '| a | b |',
+      '|---|---|',
+      '| x | 1 |',
+      'target: >= 2M/s: met',
+      '',
+    ].join('\n');
+    assert.equal(
+      extractReport(out),
+      [
+        '_Router (bench/router.ts)_',
+        '',
+        '| a | b |',
+        '|---|---|',
+        '| x | 1 |',
+        '',
+        'target: >= 2M/s: met',
+      ].join('\n'),
+    );
   });
 });

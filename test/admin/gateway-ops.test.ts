@@ -225,6 +225,18 @@ describe('operating the real gateway', () => {
       }
     };
     const clients = Array.from({ length: 6 }, () => client());
+    // An MQTT 5 session: the drain hands it to the MQTT stage, which tells it to move on.
+    const mqttClient = await connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, {
+      clientId: '10000006',
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+    });
+    const told = new Promise<{ code: number | undefined; at: number }>((resolve) => {
+      mqttClient.once('disconnect', (p: { reasonCode?: number }) =>
+        resolve({ code: p.reasonCode, at: Date.now() }),
+      );
+      mqttClient.once('close', () => resolve({ code: undefined, at: Date.now() }));
+    });
     await sleep(300);
     assert.ok(ok > 0, 'traffic flows');
     const termAt = Date.now();
@@ -247,6 +259,12 @@ describe('operating the real gateway', () => {
       lastOkAt - healthFailedAt >= 250,
       `kept serving ${lastOkAt - healthFailedAt} ms after healthz failed`,
     );
+    // Told to reconnect elsewhere (MQTT 5 0x9C "use another server" / 0x9D "server moved"),
+    // after the LVS delay, not dropped.
+    const moved = await told;
+    assert.ok(moved.code === 0x9c || moved.code === 0x9d, `MQTT DISCONNECT reason ${String(moved.code)}`);
+    assert.ok(moved.at - termAt >= 400, `MQTT client moved ${moved.at - termAt} ms after SIGTERM`);
+    mqttClient.end(true);
   });
 
   it('--workers 2 serves and reports metrics summed over the workers', async () => {

@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import type { DemoAnswer } from '../../src/gateway/demo-upstreams.js';
 import { curl } from '../helpers/http-client.js';
 import { startHarness, type Harness } from './harness.js';
-
-/** A port nothing listens on (bound once, then closed). */
-async function deadPort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 interface Answer {
   status: number;
@@ -44,7 +35,9 @@ describe('errors a client sees, and upstream failure handling', () => {
   let live: string;
   const retries: string[] = [];
   before(async () => {
-    dead = `127.0.0.1:${await deadPort()}`;
+    // Port 1 (tcpmux) is privileged and unused here: connect is refused at once. A port bound
+    // and closed earlier could be handed to one of the demo upstreams started below.
+    dead = '127.0.0.1:1';
     // Accepts, reads, never answers: the response timeout's victim.
     silent = createServer(() => {});
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
@@ -153,5 +146,45 @@ describe('errors a client sees, and upstream failure handling', () => {
     });
     assert.match(text, /^HTTP\/1\.1 400 /);
     assert.match(text, /x-ldc-reason: ZG_ERR_BAD_REQUEST/);
+  });
+});
+
+describe('client-side limits and timeouts', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({
+      config: { limits: { maxConnections: 2 }, timeouts: { headersTimeoutMs: 400, shutdownGraceMs: 100 } },
+    });
+  });
+  after(async () => {
+    await h.close();
+  });
+
+  it('answers 408 to a client that does not finish its headers in headersTimeoutMs', async () => {
+    const port = h.gw.address('web').port;
+    const t0 = Date.now();
+    const text = await new Promise<string>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\nhost: x\r\n'));
+      let buf = '';
+      s.on('data', (d: Buffer) => (buf += d.toString()));
+      s.on('close', () => resolve(buf));
+      s.on('error', () => resolve(buf));
+    });
+    assert.match(text, /^HTTP\/1\.1 408 /);
+    assert.match(text, /x-ldc-reason: ZG_ERR_REQUEST_TIMEOUT/);
+    assert.ok(Date.now() - t0 < 3000);
+  });
+
+  it('closes connections beyond maxConnections at once', async () => {
+    const port = h.gw.address('web').port;
+    const open = [connect(port, '127.0.0.1'), connect(port, '127.0.0.1')];
+    await Promise.all(open.map((s) => new Promise((r) => s.once('connect', r))));
+    await new Promise((r) => setTimeout(r, 50));
+    const third = await curl([`${h.url}/x`]);
+    assert.equal(third.status, 0);
+    assert.notEqual(third.exitCode, 0);
+    for (const s of open) s.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await curl(['-H', 'x-ldc-uid: 1', `${h.url}/x`])).status, 200);
   });
 });

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { validateConfig } from '../../src/core/config.js';
 import { startGateway, type Gateway } from '../../src/gateway/index.js';
-import { serializeZoneMap, type ZoneMapDoc } from '../../src/zonemap/index.js';
+import { serializeZoneMap } from '../../src/zonemap/index.js';
 import { startMosquittos, type Mosquitto } from '../helpers/mosquitto.js';
 import { connectClient, deadAddress, endClient, loadExampleDoc, waitFor } from './fixture.js';
 
@@ -33,7 +33,7 @@ describe('mqtt through the gateway runtime', () => {
       const b = name === 'rz00' ? brokers[0] : name === 'rz02' ? brokers[1] : undefined;
       zone.upstreams = { ...zone.upstreams, mqtt: [b?.address ?? dead] };
     }
-    writeFileSync(mapFile, serializeZoneMap(doc as ZoneMapDoc, 'yaml'));
+    writeFileSync(mapFile, serializeZoneMap(doc, 'yaml'));
     const config = validateConfig({
       idc: 'hz-1',
       listeners: [{ name: 'mqtt', protocol: 'mqtt', port: 0, host: '127.0.0.1' }],
@@ -66,7 +66,7 @@ describe('mqtt through the gateway runtime', () => {
 
     (doc.zones.rz00 as { status?: string }).status = 'down';
     doc.version += 1;
-    writeFileSync(mapFile, serializeZoneMap(doc as ZoneMapDoc, 'yaml'));
+    writeFileSync(mapFile, serializeZoneMap(doc, 'yaml'));
     await waitFor('map applied', () => gateway.holder.current.version === doc.version, 10_000);
     // Poll: publish at rz02 until the moved session receives.
     await waitFor(

@@ -130,6 +130,44 @@ describe('mqtt transparent migration on a zone flip', () => {
     }
   });
 
+  it('QoS 2 both ways through the gateway, and QoS 2 publishes in flight at a hung broker complete after the move', async () => {
+    f.setZoneStatus('rz00', 'up');
+    f.setZoneStatus('rz02', 'up');
+    await sleep(50);
+    const old = f.brokers.get('rz00');
+    const rz02 = f.brokers.get('rz02')?.port as number;
+    const client = await connectClient(f.port, { clientId: '102-qos2', protocolVersion: 5 });
+    clients.push(client);
+    const down: string[] = [];
+    client.on('message', (_t, m) => down.push(m.toString()));
+    await client.subscribeAsync('q2/down', { qos: 2 });
+    const pub = await connectClient(old?.port as number, { clientId: 'pub-q2' });
+    clients.push(pub);
+    for (let i = 0; i < 5; i++) await pub.publishAsync('q2/down', `d${i}`, { qos: 2 });
+    await waitFor('five QoS 2 deliveries', () => down.length >= 5, 3000);
+    await sleep(100);
+    assert.deepEqual(down, ['d0', 'd1', 'd2', 'd3', 'd4']);
+
+    const seen = await connectClient(rz02, { clientId: 'seen-q2' });
+    clients.push(seen);
+    const arrived: string[] = [];
+    seen.on('message', (_t, m) => arrived.push(m.toString()));
+    await seen.subscribeAsync('q2/up', { qos: 2 });
+    process.kill(old?.pid as number, 'SIGSTOP');
+    try {
+      const acks = Array.from({ length: 10 }, (_, i) => client.publishAsync('q2/up', `u${i}`, { qos: 2 }));
+      await sleep(100);
+      f.setZoneStatus('rz00', 'down');
+      const done = await Promise.race([Promise.all(acks).then(() => true), sleep(5000).then(() => false)]);
+      assert.ok(done, 'every QoS 2 publish completed after the move');
+      await waitFor('ten at rz02', () => arrived.length >= 10, 3000).catch(() => undefined);
+      await sleep(100);
+      assert.deepEqual([...arrived].sort(), Array.from({ length: 10 }, (_, i) => `u${i}`).sort());
+    } finally {
+      process.kill(old?.pid as number, 'SIGCONT');
+    }
+  });
+
   it('a persistent 3.1.1 session is opened with Clean Session 0 at the new broker', async () => {
     f.setZoneStatus('rz00', 'up');
     f.setZoneStatus('rz02', 'up');

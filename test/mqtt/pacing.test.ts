@@ -38,7 +38,7 @@ describe('mqtt move pacing', () => {
     for (const f of fixtures) await f.close();
   });
 
-  it('holds movesPerSecond: 30 clients at 20/s take about 1.5 s, never more than 21 in a second', async () => {
+  it('holds movesPerSecond: 30 clients at 20/s take about 1.5 s, never more than 1.25 x rate + 1 in a second', async () => {
     const f = await startFixture({ zones: ['rz00', 'rz02'], config: { migration: { movesPerSecond: 20 } } });
     fixtures.push(f);
     clients.push(...(await connectMany(f, 30, 'pace')));
@@ -50,7 +50,8 @@ describe('mqtt move pacing', () => {
     assert.ok(span <= 2500, `30 moves took ${span.toFixed(0)} ms`);
     for (const t of times) {
       const inWindow = times.filter((x) => x >= t && x < t + 1000).length;
-      assert.ok(inWindow <= 21, `${inWindow} moves within one second`);
+      // Token bucket bound: rate x 1 s, plus at most 250 ms of catch-up after a late tick, plus 1.
+      assert.ok(inWindow <= 26, `${inWindow} moves within one second`);
     }
     await waitFor('all on rz02', () => f.server.describeConnections().every((c) => c.zone === 'rz02'), 5000);
     assert.equal(f.server.stats.movesOk, 30);

@@ -31,7 +31,10 @@ function tlsConfig(c: TestCerts, requestCert: boolean): TlsConfig {
   };
 }
 
-async function listen(server: MqttServer, config: ListenerConfig): Promise<{ listener: Listener; port: number }> {
+async function listen(
+  server: MqttServer,
+  config: ListenerConfig,
+): Promise<{ listener: Listener; port: number }> {
   const listener = createListener(config, {
     tlsHandshakeTimeoutMs: 2000,
     proxyProtocolTimeoutMs: 2000,
@@ -63,7 +66,12 @@ describe('mqtt over TLS, mTLS and PROXY protocol', () => {
       certUid: certUidReader({ from: 'cn' }, /^[0-9]{1,20}$/) ?? undefined,
     });
     const base = { host: '127.0.0.1', port: 0, proxyProtocol: false };
-    const a = await listen(f.server, { ...base, name: 'mqtts', protocol: 'mqtts', tls: tlsConfig(certs, false) });
+    const a = await listen(f.server, {
+      ...base,
+      name: 'mqtts',
+      protocol: 'mqtts',
+      tls: tlsConfig(certs, false),
+    });
     const b = await listen(byCert, { ...base, name: 'mtls', protocol: 'mqtts', tls: tlsConfig(certs, true) });
     const c = await listen(f.server, { ...base, name: 'proxied', protocol: 'mqtt', proxyProtocol: true });
     listeners.push(a.listener, b.listener, c.listener);
@@ -82,7 +90,12 @@ describe('mqtt over TLS, mTLS and PROXY protocol', () => {
   });
 
   it('mqtts: a TLS client is routed by its client id and reaches its zone broker', async () => {
-    const c = await connectClient(mqttsPort, { protocol: 'mqtts', ca: readFileSync(certs.ca), clientId: '4242-tls', protocolVersion: 5 });
+    const c = await connectClient(mqttsPort, {
+      protocol: 'mqtts',
+      ca: readFileSync(certs.ca),
+      clientId: '4242-tls',
+      protocolVersion: 5,
+    });
     clients.push(c);
     const got = new Promise<string>((resolve) => c.on('message', (_t, m) => resolve(m.toString())));
     await c.subscribeAsync('tls/#', { qos: 1 });
@@ -118,9 +131,20 @@ describe('mqtt over TLS, mTLS and PROXY protocol', () => {
   });
 
   it('PROXY protocol v1 in front of MQTT', async () => {
-    const header = encodeProxyHeader(1, { address: '203.0.113.7', port: 40000 }, { address: '10.0.0.1', port: 8883 });
+    const header = encodeProxyHeader(
+      1,
+      { address: '203.0.113.7', port: 40000 },
+      { address: '10.0.0.1', port: 8883 },
+    );
     const connect = mqttPacket.generate(
-      { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: '4242-proxied', clean: true, keepalive: 30 },
+      {
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 4,
+        clientId: '4242-proxied',
+        clean: true,
+        keepalive: 30,
+      },
       { protocolVersion: 4 },
     );
     const reply = await new Promise<Buffer>((resolve, reject) => {

@@ -13,26 +13,13 @@ import {
   storeConfigFrom,
 } from '../../drill/index.js';
 import type { Command } from '../command.js';
+import { statusCommands } from './status-commands.js';
 
-function zoneStatus(status: Status, what: string): Command {
-  return {
-    name: `zone ${status}`,
-    summary: what,
-    usage: `zonegate zone ${status} ZONE ${STORE_USAGE} ${CHANGE_USAGE}`,
-    options: { ...STORE_OPTIONS, ...CHANGE_OPTIONS },
-    allowPositionals: true,
-    async run({ values, positionals }, io) {
-      const [zone, ...extra] = positionals;
-      if (zone === undefined || extra.length > 0) throw new UsageError('name exactly one zone');
-      return runChange(
-        await storeConfigFrom(values),
-        changeFlagsFrom(values),
-        { action: `zone ${status} ${zone}`, build: (cur) => setZoneStatus(requireDoc(cur), zone, status) },
-        io,
-      );
-    },
-  };
-}
+const ZONE_SUMMARY: Record<Status, string> = {
+  up: 'Mark a zone up: its shards come back to it from its standby.',
+  drain: 'Drain a zone: its users move to its first live standby gradually.',
+  down: 'Take a zone down: its users move to its first live standby at once.',
+};
 
 const zoneWeight: Command = {
   name: 'zone weight',
@@ -60,7 +47,10 @@ const zoneWeight: Command = {
 /** `zone up|drain|down ZONE` and `zone weight ZONE N`. */
 export const zoneCommands: readonly Command[] = [
   zoneWeight,
-  zoneStatus('up', 'Mark a zone up: its shards come back to it from its standby.'),
-  zoneStatus('drain', 'Drain a zone: its users move to its first live standby gradually.'),
-  zoneStatus('down', 'Take a zone down: its users move to its first live standby at once.'),
+  ...statusCommands({
+    noun: 'zone',
+    label: 'ZONE',
+    summary: (status) => ZONE_SUMMARY[status],
+    set: setZoneStatus,
+  }),
 ];

@@ -1,0 +1,49 @@
+import { UsageError } from '../../core/errors.js';
+import type { Status, ZoneMapDoc } from '../../zonemap/index.js';
+import {
+  CHANGE_OPTIONS,
+  CHANGE_USAGE,
+  STORE_OPTIONS,
+  STORE_USAGE,
+  changeFlagsFrom,
+  requireDoc,
+  runChange,
+  storeConfigFrom,
+} from '../../drill/index.js';
+import type { Command } from '../command.js';
+
+const STATUSES: readonly Status[] = ['up', 'drain', 'down'];
+
+export interface StatusTarget {
+  /** The command word and the thing named: `zone`, `idc`, `city`. */
+  readonly noun: 'zone' | 'idc' | 'city';
+  /** How the usage line and errors name the positional, e.g. `IDC`. */
+  readonly label: string;
+  readonly summary: (status: Status) => string;
+  readonly set: (doc: ZoneMapDoc, name: string, status: Status) => ZoneMapDoc;
+}
+
+/** `<noun> up|drain|down NAME`: one drill command per status, all through runChange. */
+export function statusCommands(target: StatusTarget): Command[] {
+  return STATUSES.map((status) => ({
+    name: `${target.noun} ${status}`,
+    summary: target.summary(status),
+    usage: `zonegate ${target.noun} ${status} ${target.label} ${STORE_USAGE} ${CHANGE_USAGE}`,
+    options: { ...STORE_OPTIONS, ...CHANGE_OPTIONS },
+    allowPositionals: true,
+    async run({ values, positionals }, io) {
+      const [name, ...extra] = positionals;
+      if (name === undefined || extra.length > 0)
+        throw new UsageError(`name exactly one ${target.label === 'IDC' ? 'IDC' : target.noun}`);
+      return runChange(
+        await storeConfigFrom(values),
+        changeFlagsFrom(values),
+        {
+          action: `${target.noun} ${status} ${name}`,
+          build: (cur) => target.set(requireDoc(cur), name, status),
+        },
+        io,
+      );
+    },
+  }));
+}

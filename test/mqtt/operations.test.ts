@@ -1,0 +1,73 @@
+/**
+ * Operating the MQTT edge: Prometheus metrics from the admin registry (bounded labels), gateway
+ * drain (clients told to reconnect elsewhere, paced) and shutdown (MQTT 5: 0x8B).
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import type { IDisconnectPacket } from 'mqtt-packet';
+import type { MqttClient } from 'mqtt';
+import { createMetrics } from '../../src/admin/metrics.js';
+import { connectClient, endClient, startFixture, waitFor, type Fixture } from './fixture.js';
+
+function ended(c: MqttClient): Promise<IDisconnectPacket | 'closed'> {
+  return new Promise((resolve) => {
+    c.once('disconnect', (p: IDisconnectPacket) => resolve(p));
+    c.once('close', () => resolve('closed'));
+  });
+}
+
+describe('mqtt operations', () => {
+  const fixtures: Fixture[] = [];
+  const clients: MqttClient[] = [];
+  after(async () => {
+    await Promise.all(clients.map(endClient));
+    for (const f of fixtures) await f.close();
+  });
+
+  it('feeds connects, packets and moves into the Prometheus registry, never a uid', async () => {
+    const metrics = createMetrics();
+    const f = await startFixture({ zones: ['rz00', 'rz02'], server: { metrics } });
+    fixtures.push(f);
+    const c = await connectClient(f.port, { clientId: '100-metrics', protocolVersion: 4 });
+    clients.push(c);
+    await c.publishAsync('m/x', 'hello', { qos: 1 });
+    f.setZoneStatus('rz00', 'down');
+    await waitFor('moved', () => f.server.stats.movesOk === 1, 3000);
+    let text = '';
+    await waitFor(
+      'flushed packet counters',
+      () => {
+        void metrics.registry.metrics().then((t) => (text = t));
+        return text.includes('zonegate_mqtt_packets_total{type="publish",direction="in"} 1');
+      },
+      3000,
+    );
+    assert.match(
+      text,
+      /zonegate_mqtt_connects_total\{zone="rz00",colour="(blue|green)",reason="uid-shard",result="ok"\} 1/,
+    );
+    assert.match(text, /zonegate_mqtt_migrations_total\{mode="down",result="ok"\} 1/);
+    assert.match(text, /zonegate_connections_active\{protocol="mqtt"\} 1/);
+    assert.doesNotMatch(text, /100-metrics/);
+  });
+
+  it('drain tells every client to reconnect within the window; shutdown sends MQTT 5 0x8B', async () => {
+    const f = await startFixture({ zones: ['rz00'], config: { migration: { movesPerSecond: 1000 } } });
+    fixtures.push(f);
+    const a = await connectClient(f.port, { clientId: '101-drain', protocolVersion: 5 });
+    const b = await connectClient(f.port, { clientId: '102-drain', protocolVersion: 4 });
+    clients.push(a, b);
+    const ea = ended(a);
+    const eb = ended(b);
+    const t0 = Date.now();
+    f.server.drain(300);
+    assert.equal(((await ea) as IDisconnectPacket).reasonCode, 0x9c);
+    assert.equal(await eb, 'closed');
+    assert.ok(Date.now() - t0 < 1500);
+    const c = await connectClient(f.port, { clientId: '103-shutdown', protocolVersion: 5 });
+    clients.push(c);
+    const ec = ended(c);
+    await f.server.close();
+    assert.equal(((await ec) as IDisconnectPacket).reasonCode, 0x8b);
+  });
+});
