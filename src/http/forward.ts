@@ -154,6 +154,8 @@ function route(
   scanned: ScannedRequest,
   identity: Identity,
 ): void {
+  // The client may have left while its cookie was being verified.
+  if (res.destroyed) return;
   const started = Date.now();
   const r = routeTo(ctx, req, scanned, identity);
   if (r instanceof ZonegateError) return finish(ctx, req, res, r, started);
@@ -283,6 +285,11 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.res.destroyed) {
+      // The client left while the upstream was still sending: stop reading it.
+      this.abort?.(new Error('client closed the connection'));
+      return false;
+    }
     // Both response kinds are Writables; their write() overloads just do not unify in TypeScript.
     const ok = (this.res as Writable).write(chunk);
     if (!ok) this.res.once('drain', this.onDrain);

@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createCa, createCrl, issueCert } from '../../src/certs/index.js';
+import { createCa, createCrl, issueCert, type CertificateAuthority } from '../../src/certs/index.js';
 
 export interface TestCerts {
   readonly dir: string;
@@ -28,6 +28,10 @@ export interface TestCerts {
   readonly strangerCert: string;
   readonly strangerKey: string;
   readonly crl: string;
+  /** The CA itself, to sign more CRLs in a test. */
+  readonly authority: CertificateAuthority;
+  readonly clientSerial: string;
+  readonly revokedSerial: string;
   /** 48 random bytes, base64: a fleet-shared session ticket key file. */
   readonly ticketKeys: string;
 }
@@ -107,5 +111,8 @@ async function make(): Promise<TestCerts> {
     strangerKey: p('strangerKey'),
     crl: p('crl'),
     ticketKeys: p('ticketKeys'),
+    authority: ca,
+    clientSerial: client.serialNumber,
+    revokedSerial: revoked.serialNumber,
   };
 }

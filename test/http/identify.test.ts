@@ -42,6 +42,6 @@ describe('identity order and the verified-cookie cache', () => {
       issuedAtSec: Math.floor(Date.now() / 1000) - 120,
     });
     assert.deepEqual(await id.identify(undefined, old, null), { uid: null, source: 'none' });
-    assert.deepEqual(rejected.slice(0, 2), ['bad-signature', 'expired']);
+    assert.deepEqual(rejected, ['bad-signature', 'bad-signature', 'expired']);
   });
 });

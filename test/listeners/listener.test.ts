@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFile, mkdtemp, readFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import {
   type Listener,
   type ListenerEvent,
 } from '../../src/listeners/index.js';
+import { createCrl } from '../../src/certs/index.js';
 import { testCerts, type TestCerts } from '../helpers/certs.js';
 
 /** A listener whose stage writes back what it learned about the connection, then echoes. */
@@ -151,6 +152,26 @@ describe('listener', () => {
         servername: 'localhost',
       }),
     );
+  });
+
+  it('applies a new CRL on reload: a client revoked after start is refused from then on', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'zg-crl-'));
+    const crl = join(dir, 'crl.pem');
+    await copyFile(certs.crl, crl);
+    const { l, port } = await echoListener({
+      tls: { ...tlsBase(certs), ca: certs.ca, crl, requestCert: true },
+    });
+    open.push(l);
+    const opts = {
+      ca: await readFile(certs.ca),
+      cert: await readFile(certs.clientCert),
+      key: await readFile(certs.clientKey),
+      servername: 'localhost',
+    };
+    assert.equal((await tlsHello(port, opts)).secure, true);
+    await writeFile(crl, await createCrl(certs.authority, [certs.revokedSerial, certs.clientSerial]));
+    await l.reloadTls();
+    await assert.rejects(tlsHello(port, opts));
   });
 
   it('negotiates ALPN h2 and serves the SNI certificate for its name', async () => {

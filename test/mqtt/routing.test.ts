@@ -8,6 +8,7 @@ import { execFile, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { MqttClient } from 'mqtt';
+import { MqttServer } from '../../src/mqtt/index.js';
 import { connectClient, endClient, sleep, startFixture, waitFor, type Fixture } from './fixture.js';
 
 const run = promisify(execFile);
@@ -27,7 +28,7 @@ describe('mqtt routing by uid', () => {
   const clients: MqttClient[] = [];
 
   before(async () => {
-    f = await startFixture({ zones: ['rz00', 'rz02'] });
+    f = await startFixture({ zones: ['rz00', 'rz01', 'rz02'] });
   });
   after(async () => {
     await Promise.all(clients.map(endClient));
@@ -79,6 +80,30 @@ describe('mqtt routing by uid', () => {
       assert.equal(out.trim(), 'up/121 hello');
     } finally {
       if (sub.exitCode === null) sub.kill('SIGKILL');
+    }
+  });
+
+  it('anonymous: "route" sends a client without uid to a weighted live RZone of its IDC, and keeps it there', async () => {
+    const anon = new MqttServer({
+      holder: f.holder,
+      self: { idc: 'hz-1', crossIdc: 'direct' },
+      config: { uid: { anonymous: 'route' } },
+    });
+    const l = await anon.listen({ port: 0 });
+    try {
+      const c = await connectClient(l.port, { clientId: 'phone-without-uid', protocolVersion: 4 });
+      clients.push(c);
+      const where = (): string | null | undefined => anon.describeConnections()[0]?.zone;
+      const zone = where();
+      assert.ok(zone === 'rz00' || zone === 'rz01', String(zone));
+      f.setZoneStatus('rz02', 'drain'); // unrelated change: no move
+      await sleep(200);
+      assert.equal(where(), zone);
+      assert.equal(anon.stats.movesOk + anon.stats.movesDisconnected, 0);
+      f.setZoneStatus('rz02', 'up');
+    } finally {
+      await anon.close();
+      await l.close();
     }
   });
 

@@ -28,7 +28,8 @@ export const demo: Command = {
     });
     io.out(d.tryThis);
     const code = await runUntilSignal(d.gateway, log);
-    await d.upstreams.close();
+    // The gateway is closed already (close is idempotent); this stops the upstreams and removes the temp folder.
+    await d.close();
     return code;
   },
 };
