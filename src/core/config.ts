@@ -4,12 +4,11 @@
  * run the cross-field checks a schema cannot express, resolve file paths against the config
  * file's folder, and hand back a deeply frozen object.
  */
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { DocumentReadError, InvalidConfigError, type Problem } from './errors.js';
+import { compileSchema, loadPolicySchema } from './schema.js';
 import { checkRedisStoreConfig } from '../zonemap/stores/redis-config.js';
 import type { MqttSectionConfig, MqttUidConfig } from '../mqtt/options.js';
 
@@ -187,51 +186,10 @@ export interface GatewayConfig {
   readonly workers: WorkersConfig;
 }
 
-const schemaUrl = new URL('../../policies/config.schema.json', import.meta.url);
-
 // Compiled once per process: validation is on the start/reload path only, never per request.
-type ConfigValidator = ((data: unknown) => data is GatewayConfig) & { errors?: ErrorObject[] | null };
-let compiled: ConfigValidator | undefined;
-function validator(): ConfigValidator {
-  if (compiled === undefined) {
-    const schema = JSON.parse(readFileSync(schemaUrl, 'utf8')) as object;
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
-    compiled = ajv.compile<GatewayConfig>(schema);
-  }
-  return compiled;
-}
-
-/** `/listeners/0/tls` → `listeners[0].tls` (the dotted form Problem uses). */
-function dottedPath(pointer: string): string {
-  let out = '';
-  for (const raw of pointer.split('/').slice(1)) {
-    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    out += /^\d+$/.test(seg) ? `[${seg}]` : out === '' ? seg : `.${seg}`;
-  }
-  return out;
-}
-
-function join(path: string, key: string): string {
-  return path === '' ? key : `${path}.${key}`;
-}
-
-function ajvProblem(e: ErrorObject): Problem {
-  const path = dottedPath(e.instancePath);
-  const params = e.params as Record<string, unknown>;
-  switch (e.keyword) {
-    case 'additionalProperties':
-      return { path: join(path, String(params.additionalProperty)), message: 'unknown property' };
-    case 'required':
-      return { path: join(path, String(params.missingProperty)), message: 'is required' };
-    case 'enum':
-      return {
-        path,
-        message: `must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
-      };
-    default:
-      return { path, message: e.message ?? e.keyword };
-  }
-}
+const checkSchema = compileSchema(loadPolicySchema('config.schema.json', import.meta.url), {
+  useDefaults: true,
+});
 
 /** Checks that span several fields; the schema has already vouched for the types. */
 function semanticProblems(cfg: GatewayConfig): Problem[] {
@@ -344,15 +302,13 @@ export interface ValidateConfigOptions {
 export function validateConfig(input: unknown, options: ValidateConfigOptions = {}): GatewayConfig {
   // structuredClone: ajv's useDefaults writes into the object it validates.
   const data: unknown = input === null || typeof input !== 'object' ? input : structuredClone(input);
-  const validate = validator();
-  if (!validate(data)) {
-    const problems = (validate.errors ?? []).map(ajvProblem);
-    throw new InvalidConfigError(problems, options.source);
-  }
-  const problems = semanticProblems(data);
+  const schemaProblems = checkSchema(data);
+  if (schemaProblems.length > 0) throw new InvalidConfigError(schemaProblems, options.source);
+  const config = data as GatewayConfig;
+  const problems = semanticProblems(config);
   if (problems.length > 0) throw new InvalidConfigError(problems, options.source);
-  if (options.baseDir !== undefined) resolvePaths(data, options.baseDir);
-  return deepFreeze(data);
+  if (options.baseDir !== undefined) resolvePaths(config, options.baseDir);
+  return deepFreeze(config);
 }
 
 /** Parse YAML (a superset of JSON) text; throws DocumentReadError with the parser's reason. */

@@ -9,7 +9,10 @@ import type { Problem } from './errors.js';
  */
 
 const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+// useDefaults is an instance option; the config fills its defaults from its schema.
+const ajvWithDefaults = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, useDefaults: true });
 
+/** Returns every problem; with `useDefaults`, also writes schema defaults into `input`. */
 export type SchemaCheck = (input: unknown) => Problem[];
 
 /** Reads a schema from `policies/` (two levels above both src/<stage> and dist/<stage>). */
@@ -18,8 +21,8 @@ export function loadPolicySchema(fileName: string, from: string): object {
   return JSON.parse(readFileSync(url, 'utf8')) as object;
 }
 
-export function compileSchema(schema: object): SchemaCheck {
-  const validate: ValidateFunction = ajv.compile(schema);
+export function compileSchema(schema: object, options: { useDefaults?: boolean } = {}): SchemaCheck {
+  const validate: ValidateFunction = (options.useDefaults === true ? ajvWithDefaults : ajv).compile(schema);
   return (input) => (validate(input) ? [] : toProblems(validate.errors ?? []));
 }
 

@@ -25,7 +25,7 @@ describe('zonegate start / demo / certs init', () => {
     const r = await runCli(['start', '-c', cfg]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /listeners\[0\]\.port: must be <= 65535/);
-    assert.match(r.stderr, /listeners\[0\]\.bogus: unknown property/);
+    assert.match(r.stderr, /listeners\[0\]\.bogus: is not a known property/);
   });
 
   it('start serves a config, then drains and exits 0 on SIGTERM', async () => {

@@ -45,11 +45,11 @@ describe('gateway config', () => {
         timeouts: { idleTimeout: 5 },
       }).sort(),
       [
-        'listeners[0].colour: unknown property',
+        'listeners[0].colour: is not a known property',
         'listeners[0].port: must be <= 65535',
-        'listeners[0].protocol: must be one of "http", "https", "mqtt", "mqtts"',
-        'listeners[0].tls: must be object',
-        'timeouts.idleTimeout: unknown property',
+        'listeners[0].protocol: must be one of http, https, mqtt, mqtts',
+        'listeners[0].tls: must be an object',
+        'timeouts.idleTimeout: is not a known property',
       ],
     );
   });
