@@ -3,10 +3,18 @@
  * ~100-byte answers, a routing cookie on every request) against
  *   - the upstream directly,
  *   - Zonegate with full routing on the example map (cookie verify cache → router → undici Pool),
+ *     run as operators run it (`zonegate start -c CONFIG`: metrics on, access log sampled off
+ *     like nginx's), once with one process and once with `--workers 2` (issue 6: how far
+ *     throughput scales from one worker on this machine),
  *   - a minimal undici Pool forwarder and a minimal http-proxy forwarder (the client choice),
  *   - nginx and HAProxy configured for the same cookie routing, when installed.
- * Each server under test is its own process, pinned to one core when `taskset` exists.
- * Load: wrk when installed, else autocannon. Prints req/s, p50, p99 and Zonegate's ratio to nginx.
+ * Each single-process server under test is its own process, pinned to one core when `taskset`
+ * exists; `--workers 2` floats on every core (pinning it to one would measure nothing).
+ * Load: wrk when installed, else autocannon. Prints req/s, req per CPU-second, p50, p99,
+ * Zonegate's ratio to nginx and the 2-worker / 1-worker scaling.
+ *
+ * Every server is started in its own process group and the whole group is stopped at the end
+ * (SIGTERM, then SIGKILL after a few seconds), so cluster and nginx workers go with it.
  *
  *   npx tsx bench/http.ts [--duration 10] [--connections 50]
  */
@@ -22,10 +30,9 @@ import {
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import type { GatewayConfig } from '../src/core/config.js';
 import { CookieKeyring } from '../src/identity/index.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -108,20 +115,15 @@ async function roleHttpProxy(port: number, upstream: string): Promise<void> {
 }
 
 /**
- * Zonegate as installed runs compiled JavaScript (bin/zonegate.js → dist/), so the benchmark
- * does too when the orchestrator's build worked; from source through tsx otherwise.
+ * `zonegate start -c CONFIG --workers N`. Zonegate as installed runs compiled JavaScript
+ * (bin/zonegate.js → dist/), so the benchmark does too when the orchestrator's build worked;
+ * from source through tsx otherwise.
  */
-async function roleZonegate(configFile: string, compiled: boolean): Promise<void> {
-  interface Runtime {
-    loadConfigFile(path: string): Promise<GatewayConfig>;
-    startGateway(o: { config: GatewayConfig }): Promise<unknown>;
-  }
-  const from = (m: string): string =>
-    compiled ? pathToFileURL(join(ROOT, 'dist', `${m}.js`)).href : `../src/${m}.js`;
-  const { loadConfigFile } = (await import(from('core/config'))) as Pick<Runtime, 'loadConfigFile'>;
-  const { startGateway } = (await import(from('gateway/gateway'))) as Pick<Runtime, 'startGateway'>;
-  await startGateway({ config: await loadConfigFile(configFile) });
-  console.log('ready');
+function zonegate(configFile: string, workers: number, compiled: boolean): [string, string[]] {
+  const cli = compiled
+    ? [join(ROOT, 'bin', 'zonegate.js')]
+    : ['--import', 'tsx', join(ROOT, 'src/cli/run.ts')];
+  return [process.execPath, [...cli, 'start', '-c', configFile, '--workers', String(workers)]];
 }
 
 /** `npm run build` into dist/; false (and the bench runs from source) when it fails. */
@@ -151,21 +153,55 @@ interface Result {
   readonly rps: number | null;
   /** Requests per CPU-second of the server process tree: its throughput on one whole core. */
   readonly perCore: number | null;
+  /**
+   * CPU-seconds of the server tree per second of load: how many cores it got. With workers,
+   * this says whether the second core was there to be had at all on a shared machine.
+   */
+  readonly cores: number | null;
   readonly p50: number | null;
   readonly p99: number | null;
   readonly note: string;
 }
 
-const children: ChildProcess[] = [];
+const ZG1 = 'Zonegate, 1 process (full routing)';
+const ZG2 = 'Zonegate, --workers 2';
 
-/** Start a server process (pinned to core 1 if possible) and wait for it to be ready. */
-async function launch(cmd: string, args: string[], readyPort: number, pin: boolean): Promise<ChildProcess> {
+const children: ChildProcess[] = [];
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const running = (c: ChildProcess): boolean => c.exitCode === null && c.signalCode === null;
+
+/** What a launched server must print (stdout or stderr) `count` times before it is ready. */
+interface ReadyLine {
+  readonly text: string;
+  readonly count: number;
+}
+
+/**
+ * Start a server process (pinned to core 1 if `pin` and possible) in its own process group,
+ * and wait until it answers on readyPort (and printed `readyLine` often enough: with
+ * `--workers 2`, one worker answering does not mean both are up).
+ */
+async function launch(
+  cmd: string,
+  args: string[],
+  readyPort: number,
+  pin: boolean,
+  readyLine?: ReadyLine,
+): Promise<ChildProcess> {
   const [file, argv] = pin && has('taskset') ? ['taskset', ['-c', '1', cmd, ...args]] : [cmd, args];
-  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
+  // detached: a process group of its own, so stopAll() reaches the workers it forks too.
+  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT, detached: true });
   children.push(child);
+  let out = '';
   let err = '';
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  child.stdout?.resume();
+  // Only startup matters; stop collecting after 64 KiB so a chatty server cannot grow memory.
+  child.stdout?.on('data', (d: Buffer) => {
+    if (out.length < 65_536) out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    if (err.length < 65_536) err += d.toString();
+  });
+  const seen = (): number => (readyLine === undefined ? 0 : (out + err).split(readyLine.text).length - 1);
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${cmd} exited: ${err}`);
@@ -177,10 +213,31 @@ async function launch(cmd: string, args: string[], readyPort: number, pin: boole
       r.on('error', () => resolve(false));
       r.end();
     });
-    if (ok) return child;
+    if (ok && (readyLine === undefined || seen() >= readyLine.count)) return child;
     if (Date.now() > deadline) throw new Error(`${cmd} not ready on ${readyPort}: ${err}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
+}
+
+/** SIGKILL every process group we started (a group outlives its leader while members remain). */
+function killGroups(): void {
+  load?.kill('SIGKILL');
+  for (const c of children) {
+    if (c.pid === undefined) continue;
+    try {
+      process.kill(-c.pid, 'SIGKILL');
+    } catch {
+      // ESRCH: the whole group is gone already.
+    }
+  }
+}
+
+/** SIGTERM to every server (Zonegate drains, nginx shuts down), up to 5 s for them, then SIGKILL. */
+async function stopAll(): Promise<void> {
+  for (const c of children) if (running(c)) c.kill('SIGTERM');
+  const deadline = Date.now() + 5000;
+  while (children.some(running) && Date.now() < deadline) await sleep(50);
+  killGroups();
 }
 
 function node(role: string, ...args: string[]): [string, string[]] {
@@ -198,12 +255,39 @@ function ms(text: string): number {
   return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
 }
 
-function runLoad(
+/** The load generator running now: killed with the servers if the bench is stopped mid-run. */
+let load: ChildProcess | null = null;
+
+/**
+ * Run the load generator and resolve with its stdout. Asynchronous on purpose: while a
+ * spawnSync blocks the event loop, a SIGINT / SIGTERM to the bench is not handled until it
+ * returns. A run that hangs (a stuck server) is killed 30 s after it should have ended.
+ */
+function runTool(args: readonly string[], seconds: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
+    load = child;
+    const out: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', () => {
+      clearTimeout(timer);
+      load = null;
+      resolve(Buffer.concat(out).toString('utf8'));
+    });
+  });
+}
+
+async function runLoad(
   url: string,
   cookie: string,
   seconds: number,
   connections: number,
-): { rps: number; p50: number; p99: number; total: number } {
+): Promise<{ rps: number; p50: number; p99: number; total: number }> {
   const pin = has('taskset') ? ['taskset', '-c', '0'] : [];
   if (loadTool() === 'wrk') {
     const args = [
@@ -217,8 +301,7 @@ function runLoad(
       `cookie: ldc=${cookie}`,
       url,
     ];
-    const r = spawnSync(args[0]!, args.slice(1), { encoding: 'utf8' });
-    const out = r.stdout;
+    const out = await runTool(args, seconds);
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
     const p50 = ms(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
     const p99 = ms(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
@@ -240,8 +323,7 @@ function runLoad(
     `cookie=ldc=${cookie}`,
     url,
   ];
-  const r = spawnSync(args[0]!, args.slice(1), { encoding: 'utf8', maxBuffer: 64 << 20 });
-  const j = JSON.parse(r.stdout) as {
+  const j = JSON.parse(await runTool(args, seconds)) as {
     requests: { average: number; total: number };
     latency: { p50: number; p99: number };
     non2xx: number;
@@ -304,34 +386,63 @@ async function orchestrate(seconds: number, connections: number): Promise<void> 
   for (const z of Object.values(doc.zones))
     z.upstreams = { ...(z.upstreams ?? {}), http: { blue: [upstream], green: [upstream] } };
   writeFileSync(join(dir, 'map.json'), JSON.stringify(doc));
-  const zgPort = await freePort();
-  writeFileSync(
-    join(dir, 'zonegate.yaml'),
-    [
-      'idc: hz-1',
-      `listeners: [{ name: web, protocol: http, port: ${zgPort}, host: 127.0.0.1 }]`,
-      'zonemap: { file: map.json }',
-      `identity: { cookie: { keys: [{ id: k1, secret: "${SECRET}" }] } }`,
-      'upstream: { connectionsPerEndpoint: 64 }',
-    ].join('\n'),
-  );
+  /** A `zonegate start` config of its own (port, admin port) per Zonegate row. */
+  const zonegateConfig = (name: string, port: number): string => {
+    const file = join(dir, `${name}.yaml`);
+    writeFileSync(
+      file,
+      [
+        'idc: hz-1',
+        `listeners: [{ name: web, protocol: http, port: ${port}, host: 127.0.0.1 }]`,
+        'zonemap: { file: map.json }',
+        `identity: { cookie: { keys: [{ id: k1, secret: "${SECRET}" }] } }`,
+        'upstream: { connectionsPerEndpoint: 64 }',
+        // Admin on a free port (never the 9901 default someone may use); access log off like
+        // nginx's (rate 0 still logs 5xx), startup lines on: launch() waits for "gateway up".
+        'admin: { host: 127.0.0.1, port: 0 }',
+        'logging: { level: info, accessSampleRate: 0 }',
+        // The bench stops it with SIGTERM: no LVS to wait for, and a short bounded drain.
+        'drain: { delayMs: 0, timeoutMs: 2000 }',
+        'timeouts: { shutdownGraceMs: 1000 }',
+      ].join('\n'),
+    );
+    return file;
+  };
   const server = async (
     name: string,
     port: number,
     note: string,
     path: string,
     cmd: [string, string[]],
+    pin = true,
+    readyLine?: ReadyLine,
   ): Promise<void> => {
-    const child = await launch(cmd[0], cmd[1], port, true);
+    const child = await launch(cmd[0], cmd[1], port, pin, readyLine);
     targets.push({ name, url: `http://127.0.0.1:${port}${path}`, note, pid: child.pid ?? null });
   };
   const compiled = build();
+  const how = compiled ? 'compiled dist/' : 'from source via tsx (build failed)';
+  // Every worker logs this once it serves (src/admin/operations.ts).
+  const up = (count: number): ReadyLine => ({ text: '"msg":"gateway up"', count });
+  const zg1Port = await freePort();
   await server(
-    'Zonegate (full routing)',
-    zgPort,
-    `signed cookie → rz03 (hz-2), undici Pool, ${compiled ? 'compiled dist/' : 'from source via tsx (build failed)'}`,
+    ZG1,
+    zg1Port,
+    `zonegate start; signed cookie → rz03 (hz-2), undici Pool, metrics on; ${how}`,
     '/orders',
-    node('zonegate', join(dir, 'zonegate.yaml'), compiled ? 'compiled' : 'source'),
+    zonegate(zonegateConfig('zonegate-1', zg1Port), 1, compiled),
+    true,
+    up(1),
+  );
+  const zg2Port = await freePort();
+  await server(
+    ZG2,
+    zg2Port,
+    `same, primary + 2 workers, not pinned (shares the cores with ${loadTool()} and the upstream)`,
+    '/orders',
+    zonegate(zonegateConfig('zonegate-2', zg2Port), 2, compiled),
+    false,
+    up(2),
   );
   const unPort = await freePort();
   await server(
@@ -363,6 +474,7 @@ async function orchestrate(seconds: number, connections: number): Promise<void> 
       name: 'nginx (cookie routing)',
       rps: null,
       perCore: null,
+      cores: null,
       p50: null,
       p99: null,
       note: 'not installed',
@@ -379,6 +491,7 @@ async function orchestrate(seconds: number, connections: number): Promise<void> 
       name: 'HAProxy (cookie routing)',
       rps: null,
       perCore: null,
+      cores: null,
       p50: null,
       p99: null,
       note: 'not installed',
@@ -388,41 +501,46 @@ async function orchestrate(seconds: number, connections: number): Promise<void> 
   const cookie = await keyring.sign({ uid: '1234', zone: 'rz03' });
   const results: Result[] = [];
   for (const t of targets) {
-    runLoad(t.url, cookie, 2, connections); // warm-up: JIT, pools, keep-alive connections
+    await runLoad(t.url, cookie, 2, connections); // warm-up: JIT, pools, keep-alive connections
     const cpu0 = t.pid === null ? NaN : treeCpuSeconds(t.pid);
-    const r = runLoad(t.url, cookie, seconds, connections);
+    const r = await runLoad(t.url, cookie, seconds, connections);
     const cpu = t.pid === null ? NaN : treeCpuSeconds(t.pid) - cpu0;
     const perCore = cpu > 0 ? r.total / cpu : null;
-    results.push({ name: t.name, rps: r.rps, perCore, p50: r.p50, p99: r.p99, note: t.note });
+    const cores = cpu > 0 ? cpu / seconds : null;
+    results.push({ name: t.name, rps: r.rps, perCore, cores, p50: r.p50, p99: r.p99, note: t.note });
     process.stderr.write(`${t.name}: ${fmt(r.rps)} req/s, ${fmt(perCore)} req per CPU-second\n`);
   }
   results.push(...missing);
 
   const nginxRow = results.find((r) => r.name.startsWith('nginx'));
-  const zgRow = results.find((r) => r.name.startsWith('Zonegate'));
+  const zgRow = results.find((r) => r.name === ZG1);
+  const zg2Row = results.find((r) => r.name === ZG2);
   const ratio = (a: number | null | undefined, b: number | null | undefined): string =>
     a === null || a === undefined || b === null || b === undefined
       ? 'n/a (nginx not installed)'
       : `${((a / b) * 100).toFixed(0)}%`;
+  const times = (a: number | null | undefined, b: number | null | undefined): string =>
+    a === null || a === undefined || b === null || b === undefined || !(b > 0)
+      ? 'n/a'
+      : `${(a / b).toFixed(2)}×`;
   const lines = [
     `HTTP forwarding, ${connections} keep-alive connections, ${seconds}s per target, ${Buffer.byteLength(BODY)}-byte answers, load by ${loadTool()}${has('taskset') ? '; servers under test pinned to core 1, load generator to core 0' : ''}; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
     '',
-    '| target | req/s | req per CPU-second | p50 ms | p99 ms | note |',
-    '| --- | ---: | ---: | ---: | ---: | --- |',
+    '| target | req/s | req per CPU-second | cores used | p50 ms | p99 ms | note |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
     ...results.map(
       (r) =>
-        `| ${r.name} | ${fmt(r.rps, 0)} | ${fmt(r.perCore, 0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.note} |`,
+        `| ${r.name} | ${fmt(r.rps, 0)} | ${fmt(r.perCore, 0)} | ${fmt(r.cores)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.note} |`,
     ),
     '',
     `Zonegate / nginx: ${ratio(zgRow?.rps, nginxRow?.rps)} of req/s, ${ratio(zgRow?.perCore, nginxRow?.perCore)} of req per CPU-second.`,
+    `Zonegate --workers 2 / 1 worker: ${times(zg2Row?.rps, zgRow?.rps)} req/s, ${times(zg2Row?.perCore, zgRow?.perCore)} req per CPU-second, ${times(zg2Row?.cores, zgRow?.cores)} cores used`,
+    `(on ${cpus().length} cores shared with the load generator and the upstream, so the ideal ${cpus().length}× is out of reach here;`,
+    'the req per CPU-second ratio is what the cluster costs per request: 1× = no overhead from the primary and IPC).',
     'req per CPU-second = requests served / CPU time of the server process tree: its throughput on one whole core,',
     'independent of what else the (shared) machine was doing.',
   ];
   console.log(lines.join('\n'));
-}
-
-function cleanup(): void {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
 }
 
 const { values } = parseArgs({
@@ -445,15 +563,14 @@ switch (values.role) {
   case 'http-proxy':
     await roleHttpProxy(Number(a1), a2 ?? '');
     break;
-  case 'zonegate':
-    await roleZonegate(a1 ?? '', a2 === 'compiled');
-    break;
   default:
-    process.on('exit', cleanup);
+    // Whatever way the bench ends, no server it started outlives it.
+    process.on('exit', killGroups);
     process.on('SIGINT', () => process.exit(130));
+    process.on('SIGTERM', () => process.exit(143));
     try {
       await orchestrate(Number(values.duration), Number(values.connections));
     } finally {
-      cleanup();
+      await stopAll();
     }
 }

@@ -4,6 +4,7 @@
  * otherwise hash a fresh label object on every request.
  */
 import type { Logger } from 'pino';
+import type { Counter, LabelValues } from 'prom-client';
 import type { ListenerConfig } from '../core/config.js';
 import type { AccessLog } from '../core/logger.js';
 import type { HttpHooks } from '../http/index.js';
@@ -26,6 +27,27 @@ interface Children {
 /** Bound on cached label sets; beyond it we fall back to uncached (still bounded labels). */
 const MAX_CACHED = 10_000;
 
+/** A one-label counter whose label children are made once per value (bounded value sets only). */
+class CachedCounter<L extends string> {
+  readonly #counter: Counter<L>;
+  readonly #label: L;
+  readonly #children = new Map<string, { inc(): void }>();
+
+  constructor(counter: Counter<L>, label: L) {
+    this.#counter = counter;
+    this.#label = label;
+  }
+
+  inc(value: string): void {
+    let c = this.#children.get(value);
+    if (c === undefined) {
+      c = this.#counter.labels({ [this.#label]: value } as LabelValues<L>);
+      this.#children.set(value, c);
+    }
+    c.inc();
+  }
+}
+
 export function httpMetricsHooks(metrics: Metrics, accessLog?: AccessLog): HttpHooks {
   const cache = new Map<string, Children>();
   const children = (
@@ -47,22 +69,33 @@ export function httpMetricsHooks(metrics: Metrics, accessLog?: AccessLog): HttpH
     }
     return c;
   };
-  const cookieRejections = new Map<string, { inc(): void }>();
+  const cookieRejections = new CachedCounter(metrics.cookieRejections, 'reason');
+  const connections = new CachedCounter(metrics.connections, 'protocol');
   return {
-    onResponse(protocol, zone, colour, reason, status, ms) {
+    onResponse(protocol, zone, colour, reason, status, ms, method, target, upstream) {
       const p = PROTOCOL_LABEL[protocol];
       const c = children(p, zone, colour, reason, status);
       c.requests.inc();
       c.duration.observe(ms / 1000);
-      accessLog?.http({ protocol: p, status, zone, colour, reason, durationMs: ms });
+      // The access log samples, and cuts `target` to its path only for lines it writes.
+      accessLog?.http({
+        protocol: p,
+        method,
+        path: target,
+        status,
+        zone,
+        colour,
+        reason,
+        upstream,
+        durationMs: ms,
+      });
+    },
+    // http / https: the listener's protocol, so the label matches zonegate_connections_active.
+    onConnection(protocol) {
+      connections.inc(protocol);
     },
     onCookieRejected(reason) {
-      let c = cookieRejections.get(reason);
-      if (c === undefined) {
-        c = metrics.cookieRejections.labels({ reason });
-        cookieRejections.set(reason, c);
-      }
-      c.inc();
+      cookieRejections.inc(reason);
     },
     onUpstreamError(address, code) {
       metrics.upstreamErrors.inc({

@@ -170,7 +170,7 @@ export type GatewayProcess =
   | { readonly role: 'single' | 'worker'; readonly gateway: Gateway; readonly operations: Operations };
 
 /** pino takes (fields, message); the runtime's log interface (message, fields). */
-function gatewayLog(logger: Logger): GatewayLog {
+export function gatewayLog(logger: Logger): GatewayLog {
   return {
     info: (msg, fields) => logger.info(fields ?? {}, msg),
     warn: (msg, fields) => logger.warn(fields ?? {}, msg),

@@ -53,7 +53,10 @@ export function createLogger(
 export interface HttpAccessEntry {
   readonly protocol: string;
   readonly method?: string;
-  /** Path without the query string. */
+  /**
+   * The request target as received. Only its path is written — see {@link accessPath} — so the
+   * caller can pass `req.url` as it is and pays for the cut only on lines that are logged.
+   */
   readonly path?: string;
   readonly status: number;
   /** Empty when the request was refused before routing. */
@@ -81,6 +84,35 @@ export interface MqttSessionEntry {
   readonly end: string;
 }
 
+/** Longest path an access line carries: a client must not be able to write megabytes into our logs. */
+export const MAX_ACCESS_PATH_CHARS = 256;
+
+/**
+ * The part of a request target an access line may carry: the path, without the query string
+ * (tokens, signatures and e-mail addresses travel there) nor, for an absolute-form target
+ * (RFC 9112 §3.2.2), the scheme, user info and host; cut to MAX_ACCESS_PATH_CHARS with a
+ * trailing `…`.
+ */
+export function accessPath(target: string): string {
+  let start = 0;
+  if (target.charCodeAt(0) !== 0x2f /* / */) {
+    // Absolute form `http://user:pass@host/p`: skip to the path. `*` (OPTIONS) and the
+    // authority form of CONNECT have no `://` and stay as they are, minus any query.
+    const scheme = target.indexOf('://');
+    if (scheme >= 0) {
+      const slash = target.indexOf('/', scheme + 3);
+      if (slash < 0) return '/';
+      start = slash;
+    }
+  }
+  let end = target.indexOf('?', start);
+  const hash = target.indexOf('#', start);
+  if (end < 0 || (hash >= 0 && hash < end)) end = hash;
+  if (end < 0) end = target.length;
+  if (end - start > MAX_ACCESS_PATH_CHARS) return `${target.slice(start, start + MAX_ACCESS_PATH_CHARS)}…`;
+  return start === 0 && end === target.length ? target : target.slice(start, end);
+}
+
 export interface AccessLog {
   http(entry: HttpAccessEntry): void;
   mqtt(entry: MqttSessionEntry): void;
@@ -102,7 +134,10 @@ export function createAccessLog(
   const sampled = (): boolean => sampleRate >= 1 || (sampleRate > 0 && random() < sampleRate);
   return {
     http(entry) {
-      if (entry.status >= 500 || sampled()) child.info(entry, 'http');
+      if (!(entry.status >= 500 || sampled())) return;
+      // Only now, for a line that is written, cut the target down to its path.
+      if (entry.path === undefined) child.info(entry, 'http');
+      else child.info({ ...entry, path: accessPath(entry.path) }, 'http');
     },
     mqtt(entry) {
       if (entry.result !== 0 || sampled()) child.info(entry, 'mqtt');

@@ -2,17 +2,23 @@
  * `zonegate demo`: the example three-site five-center map, one in-process upstream per zone
  * and colour, an HTTP and an HTTPS listener for IDC hz-1 (dev certs made on the fly), and
  * no Redis. Everything lives in a temp folder that is removed on close.
+ *
+ * The gateway runs the way `zonegate start` runs it (runGatewayProcess: metrics, access log,
+ * admin listener), so /metrics and /healthz show what the curl lines do. The admin listener is
+ * on loopback whatever `host` is: the demo has no token, and /metrics is nobody else's business.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { runGatewayProcess } from '../admin/operations.js';
 import { initCerts } from '../certs/index.js';
 import { validateConfig } from '../core/config.js';
 import { loadZoneMapFile } from '../zonemap/index.js';
 import { startDemoUpstreams, type DemoUpstreams } from './demo-upstreams.js';
-import { startGateway, type Gateway, type GatewayLog } from './gateway.js';
+import type { Gateway } from './gateway.js';
 
 export const EXAMPLE_MAP = fileURLToPath(
   new URL('../../policies/examples/three-site-five-center.yaml', import.meta.url),
@@ -22,13 +28,18 @@ export interface DemoOptions {
   readonly host: string;
   readonly httpPort: number;
   readonly httpsPort: number;
-  readonly log?: GatewayLog;
+  /** The admin listener's port on 127.0.0.1 (`zonegate demo` uses 9901, the config default; 0 picks one). */
+  readonly adminPort: number;
+  /** Runtime and access log; default pino on stdout, like `zonegate start` without one. */
+  readonly logger?: Logger;
 }
 
 export interface Demo {
   readonly gateway: Gateway;
   readonly upstreams: DemoUpstreams;
   readonly dir: string;
+  /** `http://127.0.0.1:PORT` of the admin listener (/metrics, /healthz, /readyz, /zonemap). */
+  readonly adminUrl: string;
   /** The curl commands to try, one per line, with comments. */
   readonly tryThis: string;
   close(): Promise<void>;
@@ -70,10 +81,24 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
     },
     upstream: { healthCheck: { intervalMs: 5000 } },
     timeouts: { shutdownGraceMs: 2000 },
+    admin: { host: '127.0.0.1', port: o.adminPort },
   });
   let gateway: Gateway;
+  let closeOperations: () => Promise<void>;
+  let adminUrl: string;
   try {
-    gateway = await startGateway({ config, ...(o.log === undefined ? {} : { log: o.log }) });
+    // One process, no signal handlers: the demo's caller (runUntilSignal) owns SIGTERM/SIGINT.
+    const p = await runGatewayProcess({
+      config,
+      workers: 1,
+      handleSignals: false,
+      ...(o.logger === undefined ? {} : { logger: o.logger }),
+    });
+    if (p.role === 'primary') throw new Error('the demo runs one process');
+    gateway = p.gateway;
+    const operations = p.operations;
+    closeOperations = () => operations.close();
+    adminUrl = operations.admin?.url ?? '';
   } catch (err) {
     await upstreams.close();
     await rm(dir, { recursive: true, force: true });
@@ -87,6 +112,7 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
     `Zonegate demo: IDC hz-1 of the three-site five-center map (${EXAMPLE_MAP})`,
     `  HTTP  ${http}`,
     `  HTTPS ${https}   (CA: ${f.ca})`,
+    `  admin ${adminUrl}   (loopback only)`,
     '',
     '# anonymous: a weighted RZone of hz-1 (rz00 or rz01)',
     `curl -s ${http}/`,
@@ -102,6 +128,9 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
     '# HTTP/2 over TLS, and mTLS with the client cert of uid 4242 (shard 42 → rz04)',
     `curl -s --http2 --cacert ${f.ca} ${https}/`,
     `curl -s --cacert ${f.ca} --cert ${f.clientCert} --key ${f.clientKey} ${https}/whoami`,
+    '# the admin listener: the LVS health probe, and the Prometheus metrics of the requests above',
+    `curl -s ${adminUrl}/healthz`,
+    `curl -s ${adminUrl}/metrics | grep -E '^zonegate_(http_requests|connections)_total'`,
     '# where would uid 1234 go, without sending anything',
     `zonegate route --map ${mapFile} --idc hz-1 --uid 1234`,
   ].join('\n');
@@ -109,8 +138,10 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
     gateway,
     upstreams,
     dir,
+    adminUrl,
     tryThis,
     async close() {
+      await closeOperations();
       await gateway.close();
       await upstreams.close();
       await rm(dir, { recursive: true, force: true });

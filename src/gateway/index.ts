@@ -2,4 +2,3 @@ export { startGateway, type Gateway, type GatewayLog, type GatewayOptions } from
 export { startDemo, EXAMPLE_MAP, type Demo, type DemoOptions } from './demo.js';
 export { startDemoUpstreams, type DemoAnswer, type DemoUpstreams } from './demo-upstreams.js';
 export { runUntilSignal } from './run-until-signal.js';
-export { jsonLineLog } from './json-log.js';

@@ -1,11 +1,17 @@
 import type { GatewayConfig } from '../core/config.js';
 import type { CertUidReader, CookieKeyring, Identifier } from '../identity/index.js';
+import type { ConnectionInfo } from '../listeners/index.js';
 import type { Self } from '../router/index.js';
 import type { TargetTable, UpstreamRegistry } from '../upstream/index.js';
 
 /** Counting hooks for the metrics stage; called on the hot path, so they must be cheap and never throw. */
 export interface HttpHooks {
-  /** A response finished (or failed) for a routed or refused request. `reason` is the router's or the error code. */
+  /**
+   * A response finished (or failed) for a routed or refused request. `reason` is the router's or
+   * the error code. `target` is the request target as received (query string included: the
+   * access log strips it); `method` and `target` are '' when Node's parser refused the request
+   * before there was one, `upstream` is '' when no upstream was picked.
+   */
   onResponse?: (
     protocol: 'http1' | 'http2' | 'websocket',
     zone: string,
@@ -13,7 +19,12 @@ export interface HttpHooks {
     reason: string,
     status: number,
     ms: number,
+    method: string,
+    target: string,
+    upstream: string,
   ) => void;
+  /** A client connection (TLS: handshaken) reached the HTTP stage; once per connection, not per request. */
+  onConnection?: (protocol: ConnectionInfo['protocol']) => void;
   onCookieRejected?: (reason: string) => void;
   onUpstreamError?: (address: string, code: string) => void;
   onRetry?: (from: string, to: string) => void;

@@ -80,7 +80,17 @@ function finish(
   started: number,
 ): void {
   sendError(res, err);
-  ctx.hooks.onResponse?.(protocolOf(req), '', '', err.code, err.httpStatus, Date.now() - started);
+  ctx.hooks.onResponse?.(
+    protocolOf(req),
+    '',
+    '',
+    err.code,
+    err.httpStatus,
+    Date.now() - started,
+    req.method ?? 'GET',
+    req.url ?? '/',
+    '',
+  );
 }
 
 function protocolOf(req: AnyRequest): 'http1' | 'http2' {
@@ -308,6 +318,9 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       d.reason,
       this.res.statusCode,
       Date.now() - this.started,
+      this.method,
+      this.req.url ?? '/',
+      this.endpoint.address,
     );
   }
 
@@ -368,6 +381,9 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       err.code,
       err.httpStatus,
       Date.now() - this.started,
+      this.method,
+      this.req.url ?? '/',
+      this.endpoint.address,
     );
   }
 }

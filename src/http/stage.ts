@@ -129,7 +129,7 @@ export class HttpStage {
             ? new BadRequestError('request not received in time', 408)
             : new BadRequestError(`malformed request: ${err.code ?? err.message}`);
       writeRawError(socket, e);
-      hooks.onResponse?.('http1', '', '', e.code, e.httpStatus, 0);
+      hooks.onResponse?.('http1', '', '', e.code, e.httpStatus, 0, '', '', '');
     });
 
     this.#h2 = createH2Server(
@@ -162,6 +162,7 @@ export class HttpStage {
 
   /** The listener callback. Must not throw. */
   readonly onConnection = (socket: Socket | TLSSocket, info: ConnectionInfo): void => {
+    this.ctx.hooks.onConnection?.(info.protocol);
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
     if (info.secure) {

@@ -47,7 +47,17 @@ function splice(
   const r = routeTo(ctx, req, scanned, id);
   if (r instanceof ZonegateError) {
     writeRawError(client, r);
-    ctx.hooks.onResponse?.('websocket', '', '', r.code, r.httpStatus, 0);
+    ctx.hooks.onResponse?.(
+      'websocket',
+      '',
+      '',
+      r.code,
+      r.httpStatus,
+      0,
+      req.method ?? 'GET',
+      req.url ?? '/',
+      '',
+    );
     return;
   }
   const headers = upstreamHeaders(ctx, scanned, r, id.uid);
@@ -73,6 +83,9 @@ function splice(
       err.code,
       err.httpStatus,
       Date.now() - started,
+      req.method ?? 'GET',
+      req.url ?? '/',
+      ep.address,
     );
   };
   upstream.once('error', (err) => {
@@ -108,6 +121,9 @@ function splice(
         r.decision.reason,
         101,
         Date.now() - started,
+        req.method ?? 'GET',
+        req.url ?? '/',
+        ep.address,
       );
     };
     upstream.once('close', teardown);

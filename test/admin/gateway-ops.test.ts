@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import { connectAsync } from 'mqtt';
+import { curl } from '../helpers/http-client.js';
 import { exampleDoc } from '../helpers/maps.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 
@@ -147,6 +148,21 @@ describe('operating the real gateway', () => {
       sum(afterScrape, 'zonegate_upstream_latency_seconds_count', { zone: 'rz00', colour: 'blue' }) -
         sum(before, 'zonegate_upstream_latency_seconds_count', { zone: 'rz00', colour: 'blue' }),
       n,
+    );
+
+    // Connections: each curl run is one new client connection (the scrapes above went to the
+    // admin port, which is not a client listener).
+    const connectionsBefore = sum(afterScrape, 'zonegate_connections_total', { protocol: 'http' });
+    const fresh = 5;
+    for (let i = 0; i < fresh; i++) {
+      assert.equal(
+        (await curl(['-H', 'x-ldc-uid: 10000005', `http://127.0.0.1:${ports.http}/c`])).status,
+        200,
+      );
+    }
+    assert.equal(
+      sum(await scrape(), 'zonegate_connections_total', { protocol: 'http' }) - connectionsBefore,
+      fresh,
     );
 
     // MQTT: a session through the gateway moves the connect and packet counters.

@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { httpMetricsHooks, listenerEventMetrics, tlsFailureReason } from '../../src/admin/http-metrics.js';
 import { createMetrics } from '../../src/admin/metrics.js';
+import { testCerts } from '../helpers/certs.js';
+import { curl } from '../helpers/http-client.js';
+import { startHarness } from '../http/harness.js';
 
 async function value(text: Promise<string>, line: RegExp): Promise<number> {
   const m = line.exec(await text);
@@ -12,9 +15,9 @@ describe('http and listener metrics', () => {
   it('counts responses by protocol, zone, colour, reason and status class', async () => {
     const metrics = createMetrics();
     const hooks = httpMetricsHooks(metrics);
-    hooks.onResponse?.('http1', 'rz00', 'blue', 'uid-shard', 200, 3);
-    hooks.onResponse?.('http1', 'rz00', 'blue', 'uid-shard', 204, 5);
-    hooks.onResponse?.('http2', '', '', 'ZG_ERR_NO_LIVE_ZONE', 503, 1);
+    hooks.onResponse?.('http1', 'rz00', 'blue', 'uid-shard', 200, 3, 'GET', '/a', '127.0.0.1:9000');
+    hooks.onResponse?.('http1', 'rz00', 'blue', 'uid-shard', 204, 5, 'GET', '/a', '127.0.0.1:9000');
+    hooks.onResponse?.('http2', '', '', 'ZG_ERR_NO_LIVE_ZONE', 503, 1, 'GET', '/b', '');
     hooks.onCookieRejected?.('bad-signature');
     hooks.onUpstreamError?.('127.0.0.1:9000', 'ECONNREFUSED');
     const text = (): Promise<string> => metrics.registry.metrics();
@@ -41,6 +44,46 @@ describe('http and listener metrics', () => {
       ),
       2,
     );
+  });
+
+  it('counts every HTTP and HTTPS connection once, by listener protocol, over real sockets', async () => {
+    const c = await testCerts();
+    const metrics = createMetrics();
+    const h = await startHarness({
+      hooks: httpMetricsHooks(metrics),
+      config: {
+        listeners: [
+          { name: 'web', protocol: 'http', port: 0, host: '127.0.0.1' },
+          {
+            name: 'web-tls',
+            protocol: 'https',
+            port: 0,
+            host: '127.0.0.1',
+            tls: { cert: c.serverCert, key: c.serverKey },
+          },
+        ],
+      },
+    });
+    const connections = (protocol: string): Promise<number> =>
+      value(
+        metrics.registry.metrics(),
+        new RegExp(`^zonegate_connections_total\\{protocol="${protocol}"\\} (\\d+)$`, 'm'),
+      );
+    const http = `http://127.0.0.1:${h.gw.address('web').port}`;
+    const https = `https://localhost:${h.gw.address('web-tls').port}`;
+    try {
+      assert.equal(await connections('http'), 0);
+      // One connection per curl run: 3 runs of one request, then one run of 4 keep-alive requests.
+      for (let i = 0; i < 3; i++) assert.equal((await curl([`${http}/c`])).status, 200);
+      const keepAlive = await curl([`${http}/k1`, `${http}/k2`, `${http}/k3`, `${http}/k4`]);
+      assert.equal(keepAlive.exitCode, 0);
+      // HTTPS (h2 here, by ALPN): counted after the handshake under the listener's protocol.
+      for (let i = 0; i < 2; i++) assert.equal((await curl(['--cacert', c.ca, `${https}/t`])).status, 200);
+      assert.equal(await connections('http'), 4);
+      assert.equal(await connections('https'), 2);
+    } finally {
+      await h.close();
+    }
   });
 
   it('counts TLS handshakes by version and failures by a bounded reason', async () => {

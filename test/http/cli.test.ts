@@ -49,7 +49,7 @@ describe('zonegate start / demo / certs init', () => {
   });
 
   it('demo prints the curl lines, and they work', async () => {
-    const demo = spawnGateway(['demo', '--port', '0', '--tls-port', '0']);
+    const demo = spawnGateway(['demo', '--port', '0', '--tls-port', '0', '--admin-port', '0']);
     running.push(demo);
     const m = await demo.waitFor(/^curl -s -H 'x-ldc-uid: 1234' (\S+)$/);
     const r = await curl(['-H', 'x-ldc-uid: 1234', m[1]!]);
@@ -58,6 +58,15 @@ describe('zonegate start / demo / certs init', () => {
     const h2 = await demo.waitFor(/^curl -s --http2 --cacert (\S+) (\S+)$/);
     const r2 = await curl(['--http2', '--cacert', h2[1]!, h2[2]!]);
     assert.equal(r2.httpVersion, '2');
+    // The admin lines: loopback, and the requests above are in the metrics.
+    const health = await demo.waitFor(/^curl -s (http:\/\/127\.0\.0\.1:\d+\/healthz)$/);
+    assert.equal((await curl([health[1]!])).status, 200);
+    const scrape = await demo.waitFor(/^curl -s (http:\/\/127\.0\.0\.1:\d+\/metrics) \| grep /);
+    const metrics = await curl([scrape[1]!]);
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.body, /^zonegate_http_requests_total\{[^}]*zone="rz03"[^}]*\} 1$/m);
+    assert.match(metrics.body, /^zonegate_connections_total\{[^}]*protocol="http"[^}]*\} [1-9]/m);
+    assert.match(metrics.body, /^zonegate_connections_total\{[^}]*protocol="https"[^}]*\} [1-9]/m);
     assert.equal(await demo.stop('SIGTERM'), 0);
   });
 

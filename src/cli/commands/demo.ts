@@ -1,5 +1,7 @@
+import { gatewayLog } from '../../admin/operations.js';
 import { UsageError } from '../../core/errors.js';
-import { jsonLineLog, runUntilSignal, startDemo } from '../../gateway/index.js';
+import { createLogger } from '../../core/logger.js';
+import { runUntilSignal, startDemo } from '../../gateway/index.js';
 import { optionalString } from '../args.js';
 import type { Command } from '../command.js';
 
@@ -15,16 +17,25 @@ export const demo: Command = {
   name: 'demo',
   summary:
     'Run the example three-site five-center map with in-process upstreams (no Redis); prints curl lines to try.',
-  usage: 'zonegate demo [--host 127.0.0.1] [--port 8080] [--tls-port 8443]',
-  options: { host: { type: 'string' }, port: { type: 'string' }, 'tls-port': { type: 'string' } },
+  // The admin listener (/metrics, /healthz) is always on 127.0.0.1; 9901 is the config default.
+  usage: 'zonegate demo [--host 127.0.0.1] [--port 8080] [--tls-port 8443] [--admin-port 9901]',
+  options: {
+    host: { type: 'string' },
+    port: { type: 'string' },
+    'tls-port': { type: 'string' },
+    'admin-port': { type: 'string' },
+  },
   allowPositionals: false,
   async run({ values }, io) {
-    const log = jsonLineLog(io.err);
+    // Logs (and the access log of the curl lines) go to stderr: stdout is for the lines to try.
+    const logger = createLogger({ level: 'info' }, process.stderr);
+    const log = gatewayLog(logger);
     const d = await startDemo({
       host: optionalString(values, 'host') ?? '127.0.0.1',
       httpPort: port(optionalString(values, 'port'), 'port', 8080),
       httpsPort: port(optionalString(values, 'tls-port'), 'tls-port', 8443),
-      log,
+      adminPort: port(optionalString(values, 'admin-port'), 'admin-port', 9901),
+      logger,
     });
     io.out(d.tryThis);
     const code = await runUntilSignal(d.gateway, log);
