@@ -118,6 +118,8 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   private keepaliveMs = 0;
   private lastRx: number;
   private current: UpstreamLink | null = null;
+  /** Address of the last broker this session lived at (for the access log). */
+  private lastUpstream: string | null = null;
   private next: UpstreamLink | null = null;
   private leaving: UpstreamLink[] | null = null;
   /** Brokers of the target zone, in try order, and how many were tried. */
@@ -181,6 +183,14 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
 
   get subscriptionCount(): number {
     return this.session.subscriptionCount;
+  }
+
+  get inflightOut(): number {
+    return this.session.outgoingCount;
+  }
+
+  get inflightIn(): number {
+    return this.session.deliveryCount;
   }
 
   /* ------------------------------------------------------------------ client side */
@@ -648,6 +658,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       link.state = 'current';
       link.deadline = 0;
       this.current = link;
+      this.lastUpstream = link.address;
       this.zone = link.zone;
       this.phase = 'relay';
       this.toClient(ack.toClient);
@@ -663,7 +674,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       if (this.phase === 'relay') {
         this.setClientPause(PAUSE_CONNACK, false);
         // The map may have changed while the session was being opened.
-        const again = this.reconsider(this.ctx.holder.current);
+        const again = this.ctx.draining ? 1 : this.reconsider(this.ctx.holder.current);
         if (again >= 0) this.ctx.scheduler.enqueue(this, again);
       }
       return true;
@@ -715,6 +726,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     link.injected = null;
     link.synced = null;
     this.current = link;
+    this.lastUpstream = link.address;
     this.zone = link.zone;
     this.moving = false;
     // Resend what the client has not seen acknowledged, in the order it was sent (§4.6).
@@ -733,7 +745,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   /** DISCONNECT the old broker; keep reading what it still had in flight for a while. */
   private leave(link: UpstreamLink): void {
     link.state = 'leaving';
-    this.linkWrite(link, leaveDisconnect(this.version));
+    this.linkWrite(link, leaveDisconnect(this.version, this.persistent));
     link.socket.end();
     link.deadline = this.ctx.clock + this.ctx.config.timeouts.migrationLingerMs;
     (this.leaving ??= []).push(link);
@@ -805,16 +817,17 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   }
 
   /**
-   * The current broker went away. While a move of this connection is queued or under way (the
-   * usual case in a failover: the zone went down with its broker), the client waits for the new
-   * session and its unacknowledged packets are resent there. Otherwise the client is closed as
+   * The current broker went away. While a move of this connection is under way or queued to
+   * run at once (the usual case in a failover: the zone went down with its broker), the client
+   * waits for the new session and its unacknowledged packets are resent there. Otherwise the client is closed as
    * the broker closed it: re-opening on our own could fight a session takeover (§3.1.4-3).
    */
   private brokerLost(link: UpstreamLink, error: ZonegateError): void {
     this.ctx.stats.brokersLost++;
     link.destroy();
     this.current = null;
-    if (this.moving || this.moveQueued) return;
+    // Waiting for a move due now (not one spread over a drain window) is worth it.
+    if (this.moving || (this.moveQueued && this.moveDue === 0)) return;
     this.ctx.logger.warn({ code: error.code, zone: this.zone, upstream: link.address }, 'mqtt broker lost');
     this.teardown('broker-lost', null);
   }
@@ -979,6 +992,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   teardown(end: string, lastWords: Buffer | null): void {
     if (this.phase === 'closed') return;
     const wasRelaying = this.phase === 'relay';
+    const upstream = this.current?.address ?? this.lastUpstream;
     this.phase = 'closed';
     // What was relayed before the end still goes out, in order, before the last words.
     upRun.flush();
@@ -1010,7 +1024,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       zone: this.zone,
       colour: this.colour,
       reason: this.reason,
-      upstream: null,
+      upstream,
       result: wasRelaying ? 0 : this.connackCode,
       durationMs: this.ctx.clock - this.startedAt,
       packetsIn: this.packetsIn,

@@ -14,9 +14,14 @@ export function serverDisconnect(reasonCode: number, serverReference?: string): 
 }
 
 /**
- * The DISCONNECT the gateway sends a broker it leaves on a move. MQTT 5: Session Expiry 0 when
- * the client's session was not persistent; a persistent one is left to expire on its own.
+ * The DISCONNECT the gateway sends a broker it leaves on a move ("Normal disconnection": the
+ * Will is not published, §3.14.4). The session moved with the client, so an MQTT 5 persistent
+ * session is ended there too with Session Expiry 0 (allowed when the CONNECT's was non-zero,
+ * §3.14.2.2.2): a later move back must not resume stale subscriptions. 3.1.1 cannot say so;
+ * its session stays at the old broker until it is resumed or expires.
  */
-export function leaveDisconnect(version: number): Buffer {
-  return version === 5 ? Buffer.from([0xe0, 0x01, 0x00]) : PLAIN_DISCONNECT;
+export function leaveDisconnect(version: number, persistent: boolean): Buffer {
+  if (version !== 5) return PLAIN_DISCONNECT;
+  if (!persistent) return Buffer.from([0xe0, 0x01, 0x00]);
+  return encodePacket({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 0 } }, 5);
 }

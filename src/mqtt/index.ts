@@ -1,5 +1,11 @@
 /** The MQTT edge (issue 5): the only public door of src/mqtt. */
-export { MqttServer, type MqttServerOptions, type MqttListenOptions, type MqttListener } from './server.js';
+export {
+  MqttServer,
+  type MqttServerOptions,
+  type MqttListenOptions,
+  type MqttListener,
+  type ConnectionView,
+} from './server.js';
 export type { MqttLogger, MqttAccessLog } from './connection.js';
 export {
   DEFAULT_MQTT_CONFIG,
@@ -11,6 +17,7 @@ export {
   type MqttLimitsConfig,
   type MqttTimeoutsConfig,
   type MqttMigrationConfig,
+  type MqttSectionConfig,
 } from './options.js';
 export type { MqttMetricsSink } from './stats.js';
 export * from './errors.js';

@@ -38,6 +38,22 @@ export interface MqttListener {
   close(): Promise<void>;
 }
 
+/** One relayed connection as the admin view and tests see it (no client id, no credentials). */
+export interface ConnectionView {
+  readonly uid: string | null;
+  readonly zone: string | null;
+  readonly upstream: string | null;
+  readonly protocol: string;
+  /** Client -> broker QoS 1/2 packets not yet acknowledged by the broker. */
+  readonly inflightOut: number;
+  /** Broker -> client QoS 1/2 deliveries not yet acknowledged by the client. */
+  readonly inflightIn: number;
+  readonly subscriptions: number;
+}
+
+/** Connections re-decided per event-loop turn after a map change. */
+const SCAN_SLICE = 5000;
+
 const SILENT: MqttLogger = { info: () => undefined, warn: () => undefined };
 
 export class MqttServer implements ConnectionContext {
@@ -58,6 +74,11 @@ export class MqttServer implements ConnectionContext {
   private closed = false;
   /** Set by drain(): every queued move tells its client to reconnect elsewhere. */
   draining = false;
+  /** Map-change scan in progress (see onMapChange). */
+  private scanning = false;
+  private scan: Iterator<MqttConnection> | null = null;
+  private scanMap: CompiledZoneMap | null = null;
+  private scanQueued = 0;
 
   constructor(options: MqttServerOptions) {
     this.config = resolveMqttConfig(options.config);
@@ -94,16 +115,19 @@ export class MqttServer implements ConnectionContext {
   }
 
   /** Where each relayed connection lives now (admin view, tests). No client ids: uids only. */
-  describeConnections(): {
-    uid: string | null;
-    zone: string | null;
-    upstream: string | null;
-    protocol: string;
-  }[] {
-    const out = [];
+  describeConnections(): ConnectionView[] {
+    const out: ConnectionView[] = [];
     for (const c of this.connections) {
       if (!c.isRelaying) continue;
-      out.push({ uid: c.identity?.uid ?? null, zone: c.zone, upstream: c.upstream, protocol: c.protocol });
+      out.push({
+        uid: c.identity?.uid ?? null,
+        zone: c.zone,
+        upstream: c.upstream,
+        protocol: c.protocol,
+        inflightOut: c.inflightOut,
+        inflightIn: c.inflightIn,
+        subscriptions: c.subscriptionCount,
+      });
     }
     return out;
   }
@@ -230,17 +254,48 @@ export class MqttServer implements ConnectionContext {
     if (this.metrics !== undefined) this.stats.flush(this.metrics);
   };
 
+  /**
+   * Re-decide every connection against a new map. Done in slices of SCAN_SLICE connections
+   * with the event loop free in between, so 100,000 connections do not stall the relay; a
+   * newer map restarts the scan (moves re-decide with the current map when they run anyway).
+   */
   private readonly onMapChange = (next: CompiledZoneMap): void => {
     this.clock = performance.now();
-    let queued = 0;
-    for (const conn of this.connections) {
-      const delay = conn.reconsider(next);
+    this.scanMap = next;
+    this.scanQueued = 0;
+    this.scan = this.connections.values();
+    if (!this.scanning) {
+      this.scanning = true;
+      this.scanStep();
+    }
+  };
+
+  private readonly scanStep = (): void => {
+    const map = this.scanMap;
+    const it = this.scan;
+    if (map === null || it === null || this.closed) {
+      this.scanning = false;
+      return;
+    }
+    for (let n = 0; n < SCAN_SLICE; n++) {
+      const r = it.next();
+      if (r.done === true) {
+        this.scanning = false;
+        this.scan = null;
+        if (this.scanQueued > 0) {
+          this.logger.info(
+            { version: map.version, queued: this.scanQueued },
+            'mqtt zone map change: moving connections',
+          );
+        }
+        return;
+      }
+      const delay = r.value.reconsider(map);
       if (delay >= 0) {
-        this.scheduler.enqueue(conn, delay);
-        queued++;
+        this.scheduler.enqueue(r.value, delay);
+        this.scanQueued++;
       }
     }
-    if (queued > 0)
-      this.logger.info({ version: next.version, queued }, 'mqtt zone map change: moving connections');
+    setImmediate(this.scanStep);
   };
 }

@@ -24,6 +24,29 @@ process.on('exit', () => {
   }
 });
 
+/**
+ * The `exit` hook does not run when the test process is killed by a signal (a runner timeout,
+ * Ctrl-C). A detached shell per broker outlives it: once this process is gone it kills the
+ * broker (only a process whose command line still names this broker's own temp config, never
+ * a recycled PID) and removes that temp dir. It ends by itself when the broker does.
+ */
+function watchdog(brokerPid: number, conf: string): void {
+  const script =
+    'n=$1; m=$2; c=$3; alive() { tr "\\0" " " < /proc/$m/cmdline 2>/dev/null | grep -qF -- "$c"; }; ' +
+    'while kill -0 "$n" 2>/dev/null && alive; do sleep 1; done; ' +
+    'if alive; then kill -9 "$m"; rm -rf "${c%/mosquitto.conf}"; fi';
+  const w = spawn(
+    'sh',
+    ['-c', script, 'zg-mosquitto-watchdog', String(process.pid), String(brokerPid), conf],
+    {
+      detached: true,
+      stdio: 'ignore',
+    },
+  );
+  w.on('error', () => undefined);
+  w.unref();
+}
+
 /** A free TCP port on 127.0.0.1, found by binding port 0 (never 1883 / 6379). */
 export async function freePort(): Promise<number> {
   for (;;) {
@@ -82,9 +105,23 @@ function waitExit(child: ChildProcess, timeoutMs: number): Promise<void> {
   });
 }
 
-/** Start one mosquitto on a free 127.0.0.1 port and wait until it accepts connections. */
+/**
+ * Start one mosquitto on a free 127.0.0.1 port and wait until it accepts connections. A port
+ * taken between probing and binding (parallel starts) is retried with another one.
+ */
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mosquitto> {
-  const port = await freePort();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options, await freePort());
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof PortTakenError)) throw err;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startOnce(options: MosquittoOptions, port: number): Promise<Mosquitto> {
   const dir = mkdtempSync(join(tmpdir(), 'zg-mosquitto-'));
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(
@@ -114,6 +151,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     // reported through the start timeout below
   });
   child.once('exit', () => live.delete(child));
+  if (child.pid !== undefined) watchdog(child.pid, conf);
 
   let stopped = false;
   const stop = async (): Promise<void> => {
@@ -129,7 +167,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   for (;;) {
     if (child.exitCode !== null) {
       await stop();
-      throw new Error(`mosquitto exited with ${child.exitCode} at start: ${output}`);
+      const message = `mosquitto exited with ${child.exitCode} at start: ${output}`;
+      throw /in use/i.test(output) ? new PortTakenError(message) : new Error(message);
     }
     if (await canConnect(port)) break;
     if (Date.now() > deadline) {

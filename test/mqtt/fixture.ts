@@ -6,7 +6,12 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { MqttServer, type MqttConfigInput, type MqttServerOptions } from '../../src/mqtt/index.js';
+import {
+  MqttServer,
+  type MqttConfigInput,
+  type MqttListener,
+  type MqttServerOptions,
+} from '../../src/mqtt/index.js';
 import { compileZoneMap, parseDocument, validateZoneMap, ZoneMapHolder } from '../../src/zonemap/index.js';
 import type { Status, ZoneMapDoc } from '../../src/zonemap/index.js';
 import { freePort, startMosquittos, type Mosquitto } from '../helpers/mosquitto.js';
@@ -57,14 +62,15 @@ export async function startFixture(options: FixtureOptions): Promise<Fixture> {
     zone.upstreams = { ...zone.upstreams, mqtt: [b === undefined ? dead : b.address] };
   }
   const holder = new ZoneMapHolder(compileZoneMap(doc));
-  const server = new MqttServer({
-    holder,
-    self: { idc: options.idc ?? 'hz-1', crossIdc: 'direct' },
-    config: options.config,
-    ...options.server,
-  });
-  let listener;
+  let server: MqttServer;
+  let listener: MqttListener;
   try {
+    server = new MqttServer({
+      holder,
+      self: { idc: options.idc ?? 'hz-1', crossIdc: 'direct' },
+      config: options.config,
+      ...options.server,
+    });
     listener = await server.listen({ port: 0 });
   } catch (err) {
     await Promise.all(started.map((b) => b.stop()));

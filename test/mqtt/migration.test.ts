@@ -8,6 +8,7 @@
  * subscribers; every one the gateway acknowledged must arrive at one of them.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { connectClient, endClient, sleep, startFixture, waitFor, type Fixture } from './fixture.js';
@@ -103,6 +104,58 @@ describe('mqtt transparent migration on a zone flip', () => {
       assert.ok((f.server.stats.snapshot().movesOk as number) >= 1);
     });
   }
+
+  it('mosquitto_sub (MQTT 5) through the gateway keeps receiving across the flip without reconnecting', async () => {
+    f.setZoneStatus('rz00', 'up');
+    f.setZoneStatus('rz02', 'up');
+    await sleep(50);
+    const accepted = f.server.stats.accepted;
+    const sub = spawn('mosquitto_sub', [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(f.port),
+      '-V',
+      'mqttv5',
+      '-i',
+      '103-cli',
+      '-t',
+      'cli/#',
+      '-q',
+      '1',
+      '-C',
+      '2',
+      '-W',
+      '10',
+    ]);
+    let out = '';
+    sub.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => sub.once('exit', (code) => r(code)));
+    try {
+      await waitFor(
+        'mosquitto_sub relayed',
+        () => f.server.describeConnections().some((c) => c.uid === '103' && c.subscriptions === 1),
+        5000,
+      );
+      const atOld = await connectClient(f.brokers.get('rz00')?.port as number, { clientId: 'pub-cli-old' });
+      const atNew = await connectClient(f.brokers.get('rz02')?.port as number, { clientId: 'pub-cli-new' });
+      clients.push(atOld, atNew);
+      await atOld.publishAsync('cli/1', 'before', { qos: 1 });
+      await waitFor('first line', () => out.includes('before'), 3000);
+      f.setZoneStatus('rz00', 'down');
+      await waitFor(
+        'moved',
+        () => f.server.describeConnections().find((c) => c.uid === '103')?.zone === 'rz02',
+        5000,
+      );
+      await atNew.publishAsync('cli/2', 'after', { qos: 1 });
+      assert.equal(await exited, 0);
+      assert.deepEqual(out.trim().split('\n'), ['before', 'after']);
+      assert.equal(f.server.stats.accepted, accepted + 1, 'one CONNECT, no reconnect');
+    } finally {
+      if (sub.exitCode === null) sub.kill('SIGKILL');
+    }
+  });
 
   it('unacknowledged QoS 1 publishes of a client whose broker hangs are resent to the new broker', async () => {
     f.setZoneStatus('rz00', 'up');
@@ -202,5 +255,39 @@ describe('mqtt transparent migration on a zone flip', () => {
       });
     });
     assert.equal(got, 'queued');
+  });
+
+  it('an MQTT 5 persistent session is ended at the broker it leaves (no stale session there)', async () => {
+    f.setZoneStatus('rz00', 'up');
+    f.setZoneStatus('rz02', 'up');
+    await sleep(50);
+    const opts = {
+      clientId: '106-v5persist',
+      protocolVersion: 5 as const,
+      clean: false,
+      properties: { sessionExpiryInterval: 300 },
+    };
+    const client = await connectClient(f.port, opts);
+    clients.push(client);
+    await client.subscribeAsync('p5/#', { qos: 1 });
+    f.setZoneStatus('rz00', 'down');
+    await waitFor(
+      'moved',
+      () => f.server.describeConnections().find((c) => c.uid === '106')?.zone === 'rz02',
+      5000,
+    );
+    await sleep(200);
+    const direct = mqtt.connect({
+      host: '127.0.0.1',
+      port: f.brokers.get('rz00')?.port,
+      reconnectPeriod: 0,
+      ...opts,
+    });
+    clients.push(direct);
+    const present = await new Promise<boolean>((resolve, reject) => {
+      direct.once('connect', (ack: { sessionPresent: boolean }) => resolve(ack.sessionPresent));
+      direct.once('error', reject);
+    });
+    assert.equal(present, false);
   });
 });
