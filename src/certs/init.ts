@@ -1,4 +1,8 @@
-/** `zonegate certs init DIR`: a dev CA, a server cert, a client cert with a uid, an empty CRL. */
+/**
+ * `zonegate certs init DIR`: a dev CA, a server cert, a client cert with a uid, an empty CRL,
+ * and a random zone-cookie secret, so the example gateway config starts as it is.
+ */
+import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createCa, createCrl, issueCert } from './generate.js';
@@ -16,7 +20,15 @@ export interface InitCertsResult {
   /** Every file written, by role. */
   readonly files: Readonly<
     Record<
-      'ca' | 'caKey' | 'serverCert' | 'serverKey' | 'clientCert' | 'clientKey' | 'clientP12' | 'crl',
+      | 'ca'
+      | 'caKey'
+      | 'serverCert'
+      | 'serverKey'
+      | 'clientCert'
+      | 'clientKey'
+      | 'clientP12'
+      | 'crl'
+      | 'cookieSecret',
       string
     >
   >;
@@ -41,6 +53,7 @@ export async function initCerts(dir: string, o: InitCertsOptions): Promise<InitC
     clientKey: join(dir, 'client-key.pem'),
     clientP12: join(dir, 'client.p12'),
     crl: join(dir, 'crl.pem'),
+    cookieSecret: join(dir, 'cookie.secret'),
   };
   // Keys are written owner-only: a dev CA key that leaks still signs certs this gateway trusts.
   const secret = { mode: 0o600 } as const;
@@ -61,5 +74,7 @@ export async function initCerts(dir: string, o: InitCertsOptions): Promise<InitC
     secret,
   );
   await writeFile(files.crl, await createCrl(ca, []));
+  // 32 random bytes, base64: the cookie keyring reads the file's text as the HMAC secret.
+  await writeFile(files.cookieSecret, `${randomBytes(32).toString('base64')}\n`, secret);
   return { files };
 }

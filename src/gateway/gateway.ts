@@ -56,6 +56,9 @@ function isHttp(l: ListenerConfig): boolean {
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const cfg = o.config;
   const log = o.log ?? quiet;
+  // Everything that can fail without holding a handle goes first: a bad key must not leave a
+  // started zone map source (a file watcher, a Redis connection) keeping the process alive.
+  const keyring = await loadCookieKeyring(cfg.identity.cookie);
   const source = o.source ?? createZoneMapSource(cfg.zonemap, { idc: cfg.idc });
   const first: CompiledZoneMap = await source.start();
   if (!first.idcs.has(cfg.idc)) {
@@ -69,7 +72,6 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   );
   source.on('error', (err) => log.warn('zone map source trouble', { error: err.message }));
 
-  const keyring = await loadCookieKeyring(cfg.identity.cookie);
   const http = new HttpStage({
     config: cfg,
     map: first,
@@ -91,20 +93,21 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     else if (e.type === 'tls-reloaded') log.info('certificates reloaded', { listener: e.listener });
   };
   const listeners: Listener[] = [];
-  // MQTT listeners (mqtt / mqtts) are started by the MQTT stage with the same factory.
-  for (const lc of cfg.listeners.filter(isHttp)) {
-    listeners.push(
-      createListener(lc, {
-        tlsHandshakeTimeoutMs: cfg.timeouts.tlsHandshakeTimeoutMs,
-        proxyProtocolTimeoutMs: cfg.timeouts.proxyProtocolTimeoutMs,
-        maxConnections: cfg.limits.maxConnections,
-        ...(lc.protocol === 'https' ? { alpn: lc.tls?.alpn ?? ['h2', 'http/1.1'] } : {}),
-        onConnection: http.onConnection,
-        onEvent,
-      }),
-    );
-  }
   try {
+    // MQTT listeners (mqtt / mqtts) are started by the MQTT stage with the same factory.
+    // Created inside the try: a certificate that cannot be loaded throws here.
+    for (const lc of cfg.listeners.filter(isHttp)) {
+      listeners.push(
+        createListener(lc, {
+          tlsHandshakeTimeoutMs: cfg.timeouts.tlsHandshakeTimeoutMs,
+          proxyProtocolTimeoutMs: cfg.timeouts.proxyProtocolTimeoutMs,
+          maxConnections: cfg.limits.maxConnections,
+          ...(lc.protocol === 'https' ? { alpn: lc.tls?.alpn ?? ['h2', 'http/1.1'] } : {}),
+          onConnection: http.onConnection,
+          onEvent,
+        }),
+      );
+    }
     for (const l of listeners) await l.start();
   } catch (err) {
     for (const l of listeners) await l.stopAccepting();

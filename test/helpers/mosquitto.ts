@@ -10,20 +10,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort, track, untrack } from './child-processes.js';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
-const live = new Set<ChildProcess>();
-
-process.on('exit', () => {
-  for (const child of live) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-});
-
 /**
  * The `exit` hook does not run when the test process is killed by a signal (a runner timeout,
  * Ctrl-C). A detached shell per broker outlives it: once this process is gone it kills the
@@ -47,21 +36,7 @@ function watchdog(brokerPid: number, conf: string): void {
   w.unref();
 }
 
-/** A free TCP port on 127.0.0.1, found by binding port 0 (never 1883 / 6379). */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = net.createServer();
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => {
-        const addr = srv.address();
-        const p = typeof addr === 'object' && addr !== null ? addr.port : 0;
-        srv.close(() => resolve(p));
-      });
-    });
-    if (port !== 1883 && port !== 6379 && port !== 0) return port;
-  }
-}
+export { freePort } from './child-processes.js';
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -140,7 +115,7 @@ async function startOnce(options: MosquittoOptions, port: number): Promise<Mosqu
     ].join('\n'),
   );
   const child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
+  track(child);
   let output = '';
   const collect = (d: Buffer): void => {
     if (output.length < 64 * 1024) output += d.toString('utf8');
@@ -150,7 +125,6 @@ async function startOnce(options: MosquittoOptions, port: number): Promise<Mosqu
   child.on('error', () => {
     // reported through the start timeout below
   });
-  child.once('exit', () => live.delete(child));
   if (child.pid !== undefined) watchdog(child.pid, conf);
 
   let stopped = false;
@@ -159,7 +133,7 @@ async function startOnce(options: MosquittoOptions, port: number): Promise<Mosqu
     stopped = true;
     child.kill('SIGTERM');
     await waitExit(child, 2000);
-    live.delete(child);
+    untrack(child);
     rmSync(dir, { recursive: true, force: true });
   };
 

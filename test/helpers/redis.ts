@@ -7,55 +7,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { freePort, track } from './child-processes.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const REDIS_SERVER = '/usr/bin/redis-server';
-const live = new Set<ChildProcess>();
-
-function killAll(): void {
-  for (const child of live) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-}
-
-process.on('exit', killAll);
-// 'exit' does not fire when the test runner stops us with a signal (a timeout, Ctrl-C): kill
-// the servers, then die of the same signal unless someone else handles it.
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  const onSignal = (): void => {
-    killAll();
-    process.removeListener(sig, onSignal);
-    if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-  };
-  process.on(sig, onSignal);
-}
-
-/** Registers a child process (sentinels, gateways) to be SIGKILLed with the servers if a test dies. */
-export function track(child: ChildProcess): void {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-}
-
-/** A free TCP port on 127.0.0.1, found by binding port 0 (never 6379 / 1883). */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = net.createServer();
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => {
-        const addr = srv.address();
-        const p = typeof addr === 'object' && addr !== null ? addr.port : 0;
-        srv.close(() => resolve(p));
-      });
-    });
-    if (port !== 6379 && port !== 1883 && port !== 0) return port;
-  }
-}
+export { freePort, track } from './child-processes.js';
 
 /** Sends one inline command and resolves with the first reply line, or null on failure. */
 export function redisCommand(port: number, command: string, timeoutMs = 500): Promise<string | null> {
@@ -143,10 +100,9 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   const launch = async (): Promise<void> => {
     const c = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child = c;
-    live.add(c);
+    track(c);
     let stderr = '';
     c.stderr?.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    c.once('exit', () => live.delete(c));
     await waitFor(`redis-server on port ${port} to answer PING (${stderr})`, async () => {
       if (c.exitCode !== null) throw new Error(`redis-server exited: ${stderr}`);
       return (await redisCommand(port, 'PING')) === '+PONG';

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import mqttPacket, { type Packet } from 'mqtt-packet';
+import { seededRandom } from '../helpers/maps.js';
 import { startFixture, waitFor, type Fixture } from './fixture.js';
 
 const CASES = Number(process.env.FUZZ_CASES ?? 100_000);
@@ -20,17 +21,6 @@ const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
 const CONCURRENCY = 128;
 /** A case ends when the server closes, or this long after the last byte from it. */
 const IDLE_MS = 25;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gen(p: Packet, v: 4 | 5): Buffer {
   return mqttPacket.generate(p, { protocolVersion: v });
@@ -186,7 +176,7 @@ describe('mqtt listener fuzz', () => {
   });
 
   it(`${CASES} mutated packet sequences: no crash, bad connections closed, bounded memory`, async () => {
-    const rnd = mulberry32(SEED);
+    const rnd = seededRandom(SEED);
     const v4 = blocks(4, '100-fuzz');
     const v5 = blocks(5, '100-fuzz');
     const v4Dead = blocks(4, '110-fuzz'); // rz01: no broker, refused quickly

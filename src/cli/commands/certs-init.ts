@@ -6,7 +6,7 @@ import type { Command } from '../command.js';
 export const certsInit: Command = {
   name: 'certs init',
   summary:
-    'Write a dev CA, a server cert (localhost, 127.0.0.1), a client cert with a uid (PEM + PKCS#12) and an empty CRL.',
+    'Write a dev CA, a server cert (localhost, 127.0.0.1), a client cert with a uid (PEM + PKCS#12), an empty CRL and a cookie secret.',
   usage: 'zonegate certs init DIR [--uid 4242] [--p12-password zonegate] [--dns NAME,...] [--ip ADDR,...]',
   options: {
     uid: { type: 'string' },
@@ -32,7 +32,7 @@ export const certsInit: Command = {
       ...(dns === undefined ? {} : { serverNames: dns }),
       ...(ip === undefined ? {} : { serverIps: ip }),
     });
-    for (const [role, path] of Object.entries(r.files)) io.out(`${role.padEnd(10)} ${path}`);
+    for (const [role, path] of Object.entries(r.files)) io.out(`${role.padEnd(12)} ${path}`);
     io.out(`client cert uid: ${uid} (SAN URI urn:zonegate:uid:${uid}); private keys are mode 0600`);
     return 0;
   },
