@@ -28,6 +28,25 @@ describe('zonegate start / demo / certs init', () => {
     assert.match(r.stderr, /listeners\[0\]\.bogus: is not a known property/);
   });
 
+  it('start exits 1 at once, with the reason, when a cookie key file is missing', async () => {
+    // Regression: the zone map source was started before the keyring loaded, and its file
+    // watcher kept the failed process alive.
+    const dir = mkdtempSync(join(tmpdir(), 'zg-cli-'));
+    writeFileSync(join(dir, 'map.json'), JSON.stringify(exampleDoc()));
+    const cfg = join(dir, 'gw.yaml');
+    writeFileSync(
+      cfg,
+      'idc: hz-1\nlisteners:\n  - { name: web, protocol: http, port: 0, host: 127.0.0.1 }\n' +
+        'zonemap: { file: map.json }\nadmin: { port: 0 }\n' +
+        'identity: { cookie: { keys: [{ id: k1, secretFile: nowhere.secret }] } }\n',
+    );
+    const started = Date.now();
+    const r = await runCli(['start', '-c', cfg], { timeoutMs: 20_000 });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /cookie key k1: cannot read .*nowhere\.secret/);
+    assert.ok(Date.now() - started < 15_000, 'exited on its own');
+  });
+
   it('start serves a config, then drains and exits 0 on SIGTERM', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'zg-cli-'));
     const cfg = join(dir, 'gw.yaml');
