@@ -82,32 +82,34 @@ function flipped(version: number, down: boolean): ZoneMapDoc {
   return d;
 }
 
-function runCliFlip(url: string, down: boolean): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        `${ROOT}src/cli/run.ts`,
-        'zone',
-        down ? 'down' : 'up',
-        'rz03',
-        '--redis',
-        url,
-        '--reason',
-        'bench',
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let at = 0;
+/** Runs the CLI (`zone down|up rz03`); `written` resolves when it prints "written:" (its write returned), `exited` at exit. */
+export function cliFlip(url: string, down: boolean): { written: Promise<number>; exited: Promise<void> } {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      `${ROOT}src/cli/run.ts`,
+      'zone',
+      down ? 'down' : 'up',
+      'rz03',
+      '--redis',
+      url,
+      '--reason',
+      'bench',
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const exited = new Promise<void>((resolve, reject) =>
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`cli exited ${code}`)))),
+  );
+  const written = new Promise<number>((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
-      if (line.startsWith('written:')) at = now();
+      if (line.startsWith('written:')) resolve(now());
     });
-    child.once('exit', (code) =>
-      code === 0 && at > 0 ? resolve(at) : reject(new Error(`cli exited ${code}`)),
-    );
+    exited.then(() => reject(new Error('cli exited without writing')), reject);
   });
+  return { written, exited };
 }
 
 export async function runFollowersBench(o: {
@@ -135,7 +137,9 @@ export async function runFollowersBench(o: {
     await store.close();
     const viaCli: number[] = [];
     for (let i = 0; i < o.cliFlips; i++) {
-      const written = await runCliFlip(redis.url, version % 2 === 1);
+      const run = cliFlip(redis.url, version % 2 === 1);
+      const written = await run.written;
+      await run.exited;
       version++;
       await waitSeen(followers, version);
       for (const f of followers) viaCli.push((f.seen.get(version) ?? NaN) - written);

@@ -19,7 +19,6 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { RedisZoneMapStore, writeZoneMap } from '../src/zonemap/stores/index.js';
@@ -32,7 +31,7 @@ import {
   type GatewayProcess,
 } from '../test/drills/fleet.js';
 import { startRedis, type RedisServer } from '../test/helpers/redis.js';
-import { runFollowersBench } from './_propagation-followers.js';
+import { cliFlip, runFollowersBench } from './_propagation-followers.js';
 import { table } from './table.js';
 
 const { values } = parseArgs({
@@ -77,36 +76,6 @@ async function seenAt(g: GatewayProcess, zone: string, timeoutMs = 5000): Promis
     // down the very thing they measure.
     await new Promise((r) => setTimeout(r, 1));
   }
-}
-
-/** Runs the CLI; `written` resolves when it prints "written:" (its write returned), `exited` at exit. */
-function cliFlip(url: string, down: boolean): { written: Promise<number>; exited: Promise<void> } {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      `${ROOT}src/cli/run.ts`,
-      'zone',
-      down ? 'down' : 'up',
-      'rz03',
-      '--redis',
-      url,
-      '--reason',
-      'bench',
-    ],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const exited = new Promise<void>((resolve, reject) =>
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`cli exited ${code}`)))),
-  );
-  const written = new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      if (line.startsWith('written:')) resolve(now());
-    });
-    exited.then(() => reject(new Error('cli exited without writing')), reject);
-  });
-  return { written, exited };
 }
 
 interface AutocannonResult {
