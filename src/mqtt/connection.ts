@@ -1,24 +1,20 @@
 /**
- * One client connection: bounded CONNECT, routing to its zone's broker, the relay, and moving
- * the session to another broker under the client (transparent migration).
- *
- * The state kept to move a client lives in session-state.ts. A move is make-before-break: the
- * new session is opened and subscribed while the old one still delivers; at the new broker's
- * last SUBACK the client's packets switch over and the unacknowledged ones are resent (DUP
- * set, §4.4). The gateway's own SUBSCRIBE/UNSUBSCRIBE reach the new broker before any client
- * packet and are acknowledged before the switch, so they never share the client's packet id
- * space. The old broker gets DISCONNECT and may deliver what it had in flight until it closes
- * (its acks to client packets are dropped: those packets were resent and the new broker
- * acknowledges them).
+ * One client connection: the per-connection state machine. Bounded CONNECT, routing to its
+ * zone's broker, the links to brokers, timers and the one teardown. The relay lives in
+ * client-relay.ts (client -> broker) and broker-relay.ts (broker -> client); moving the session
+ * to another broker under the client in migration.ts; dialling brokers in broker-dial.ts. Those
+ * are plain functions of the connection, so no closure is created per connection or packet.
  */
 import type { Socket } from 'node:net';
 import { NoLiveZoneError, ZonegateError } from '../core/errors.js';
-import { decide, fnv1a32, type Identity, type Self } from '../router/index.js';
+import { decide, type Identity, type Self } from '../router/index.js';
 import type { CompiledZoneMap, ZoneMapHolder } from '../zonemap/index.js';
-import { decodePacket } from './codec.js';
+import { dialNext, openLink } from './broker-dial.js';
+import { relayFromBroker } from './broker-relay.js';
+import { relayFromClient } from './client-relay.js';
 import { readBrokerConnack, refusalConnack } from './connack.js';
-import { moveConnect, peekConnectLevel, readConnect, upstreamConnect, withClientId } from './connect.js';
-import { leaveDisconnect, serverDisconnect } from './disconnect.js';
+import { peekConnectLevel, readConnect, upstreamConnect, withClientId } from './connect.js';
+import { serverDisconnect } from './disconnect.js';
 import {
   MqttConnectTimeoutError,
   MqttKeepAliveTimeoutError,
@@ -26,22 +22,20 @@ import {
   MqttMigrationFailedError,
   MqttProtocolError,
   MqttServerBusyError,
-  MqttTopicInvalidError,
   MqttUpstreamUnavailableError,
 } from './errors.js';
 import { FrameReader, type FrameSink } from './frame-reader.js';
 import { identify, type CertUidReader } from './identity.js';
+import * as migration from './migration.js';
 import type { Movable, MoveScheduler } from './move-scheduler.js';
 import type { ResolvedMqttConfig } from './options.js';
 import * as T from './packet-type.js';
-import { keepaliveDeadlineMs, PINGREQ_FRAME, PINGRESP_FRAME } from './pingreq.js';
-import { RunWriter } from './run-writer.js';
-import { ackFrame, ackId, publishIdOffset, publishQos, topicEnd, topicStart } from './publish.js';
+import { PAUSE_CONNACK, PAUSE_DRAIN } from './pause.js';
+import { keepaliveDeadlineMs, PINGREQ_FRAME } from './pingreq.js';
+import { downRun, upRun } from './relay-runs.js';
 import type { MqttStats } from './stats.js';
-import { SessionState, type Delivery } from './session-state.js';
-import { refusingSuback } from './subscribe.js';
-import { checkTopicFilter, checkTopicName } from './topic.js';
-import { UpstreamLink, type LinkOwner } from './upstream-link.js';
+import { SessionState } from './session-state.js';
+import type { LinkOwner, UpstreamLink } from './upstream-link.js';
 
 /** Logging surface this stage needs; a pino Logger fits. */
 export interface MqttLogger {
@@ -88,22 +82,22 @@ export interface ConnectionContext {
 
 type Phase = 'connect' | 'upstream' | 'relay' | 'closed';
 
-const PAUSE_DRAIN = 1;
-const PAUSE_WINDOW = 2;
-const PAUSE_CONNACK = 4;
-
 /** Reason codes an MQTT 5 server may put in DISCONNECT (§3.14.2.1). */
 const DISCONNECT_CODES = new Set([
   0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8b, 0x8d, 0x8e, 0x8f, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99,
   0x9a, 0x9b, 0x9c, 0x9d, 0x9e, 0x9f, 0xa0, 0xa1, 0xa2,
 ]);
 
+/**
+ * Members without `private` are shared with the connection's function modules (client-relay,
+ * broker-relay, migration, broker-dial); the class itself stays inside src/mqtt.
+ */
 export class MqttConnection implements FrameSink, LinkOwner, Movable {
   readonly socket: Socket;
   readonly protocol: 'mqtt' | 'mqtts';
-  private readonly ctx: ConnectionContext;
+  readonly ctx: ConnectionContext;
   private readonly reader: FrameReader;
-  private phase: Phase = 'connect';
+  phase: Phase = 'connect';
   private readonly startedAt: number;
   private readonly connectDeadline: number;
   version = 4;
@@ -113,31 +107,31 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   colour: string | null = null;
   /** Router reason of the last decision (bounded set, metric label). */
   reason = '';
-  private connectFrame: Buffer | null = null;
-  private persistent = false;
+  connectFrame: Buffer | null = null;
+  persistent = false;
   private keepaliveMs = 0;
   private lastRx: number;
-  private current: UpstreamLink | null = null;
+  current: UpstreamLink | null = null;
   /** Address of the last broker this session lived at (for the access log). */
-  private lastUpstream: string | null = null;
-  private next: UpstreamLink | null = null;
-  private leaving: UpstreamLink[] | null = null;
+  lastUpstream: string | null = null;
+  next: UpstreamLink | null = null;
+  leaving: UpstreamLink[] | null = null;
   /** Brokers of the target zone, in try order, and how many were tried. */
-  private candidates: readonly string[] = NO_BROKERS;
-  private firstCandidate = 0;
-  private tried = 0;
-  private targetZone = '';
-  private readonly session = new SessionState<UpstreamLink>();
+  candidates: readonly string[] = NO_BROKERS;
+  firstCandidate = 0;
+  tried = 0;
+  targetZone = '';
+  readonly session = new SessionState<UpstreamLink>();
   /** Frames the client sent after CONNECT, before the CONNACK (§3.1.4 allows it). */
   private early: Buffer[] | null = null;
   private earlyBytes = 0;
-  private clientPause = 0;
-  private brokerPause = 0;
-  private packetsIn = 0;
+  clientPause = 0;
+  brokerPause = 0;
+  packetsIn = 0;
   private packetsOut = 0;
   /** CONNACK code the client got (0 once relaying). */
   connackCode = 0;
-  private moving = false;
+  moving = false;
   moveQueued = false;
   moveDue = 0;
   /** Why this connection is (last) moved: a bounded metric label. */
@@ -234,7 +228,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   }
 
   onFrame(frame: Buffer, headerLength: number): boolean {
-    if (this.phase === 'relay') return this.relayFromClient(frame, headerLength);
+    if (this.phase === 'relay') return relayFromClient(this, frame, headerLength);
     if (this.phase === 'connect') return this.onConnect(frame);
     if (this.phase === 'upstream') {
       // Pipelined after CONNECT: hold until the CONNACK (bounded by maxConnectBytes).
@@ -297,7 +291,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     this.reader.maxPacketBytes = limits.maxPacketBytes;
     this.phase = 'upstream';
     this.setClientPause(PAUSE_CONNACK, true);
-    if (!this.openLink(this.ctx.holder.current, decision.zone)) {
+    if (!openLink(this, this.ctx.holder.current, decision.zone)) {
       this.refuse(new MqttUpstreamUnavailableError(`zone ${decision.zone} lists no mqtt upstream`), frame);
       return false;
     }
@@ -318,133 +312,14 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     this.teardown('refused', refusalConnack(error.mqttReasonCode, level));
   }
 
-  private relayFromClient(frame: Buffer, hl: number): boolean {
-    const first = frame[0] as number;
-    const type = first >> 4;
-    this.packetsIn++;
-    this.ctx.stats.packetsIn[type] = (this.ctx.stats.packetsIn[type] as number) + 1;
-    const up = this.current;
-    switch (type) {
-      case T.PUBLISH: {
-        const te = topicEnd(frame, hl);
-        if (te < 0)
-          return this.fail(new MqttMalformedPacketError('PUBLISH shorter than its topic'), 'client');
-        const limits = this.ctx.config.limits;
-        const bad = checkTopicName(frame, topicStart(hl), te, limits.maxTopicBytes, limits.maxTopicLevels);
-        if (bad !== null) return this.fail(new MqttTopicInvalidError(bad), 'client');
-        const qos = publishQos(first);
-        if (qos > 0) {
-          const at = publishIdOffset(frame, te);
-          const id = at < 0 ? 0 : frame.readUInt16BE(at);
-          // §2.2.1: QoS 1/2 PUBLISH needs a non-zero packet identifier.
-          if (id === 0) return this.fail(new MqttMalformedPacketError('PUBLISH without packet id'), 'client');
-          this.session.keepPublish(id, frame, qos);
-          if (this.session.outgoingCount >= limits.inflightWindow) this.setClientPause(PAUSE_WINDOW, true);
-        }
-        if (up !== null) this.toBroker(up, frame);
-        return true;
-      }
-      case T.PUBACK:
-      case T.PUBCOMP: {
-        // Client acknowledges a broker -> client delivery: translate the id back.
-        const d = this.session.delivered(ackId(frame, hl));
-        if (d === undefined) return true;
-        if (d.link.live) {
-          frame.writeUInt16BE(d.brokerId, hl);
-          this.toBroker(d.link, frame);
-        }
-        if (
-          this.brokerPause & PAUSE_WINDOW &&
-          this.session.deliveryCount < this.ctx.config.limits.inflightWindow
-        ) {
-          this.setBrokerPause(PAUSE_WINDOW, false);
-        }
-        return true;
-      }
-      case T.PUBREC: {
-        const id = ackId(frame, hl);
-        const d = this.session.delivery(id);
-        if (d === undefined) return true;
-        if (d.link.live) {
-          d.state = 1;
-          frame.writeUInt16BE(d.brokerId, hl);
-          this.toBroker(d.link, frame);
-        } else {
-          // The broker that sent it is gone: finish the QoS 2 flow towards the client (§4.3.3).
-          d.state = 2;
-          this.toClient(ackFrame(T.PUBREL, id));
-        }
-        return true;
-      }
-      case T.PUBREL: {
-        this.session.released(ackId(frame, hl));
-        if (up !== null) this.toBroker(up, frame);
-        return true;
-      }
-      case T.SUBSCRIBE:
-        return this.clientSubscribe(frame);
-      case T.UNSUBSCRIBE:
-        return this.clientUnsubscribe(frame);
-      case T.PINGREQ:
-        if (up !== null) this.toBroker(up, frame);
-        else this.toClient(PINGRESP_FRAME);
-        return true;
-      case T.DISCONNECT:
-        if (up !== null) this.linkWrite(up, frame);
-        this.teardown('client-disconnect', null);
-        return false;
-      default:
-        // CONNECT twice (§3.1.0-2), AUTH, or a server-only packet from a client.
-        return this.fail(
-          new MqttProtocolError(`unexpected ${T.PACKET_NAMES[type] ?? type} from client`),
-          'client',
-        );
-    }
-  }
+  /* ------------------------------------------------------------------ relay output and backpressure */
 
-  private clientSubscribe(frame: Buffer): boolean {
-    const r = decodePacket(frame, this.version);
-    if (!r.ok || r.packet.cmd !== 'subscribe') {
-      return this.fail(
-        new MqttMalformedPacketError(`malformed SUBSCRIBE: ${r.ok ? 'wrong type' : r.error.message}`),
-        'client',
-      );
-    }
-    const sub = r.packet;
-    const limits = this.ctx.config.limits;
-    for (const s of sub.subscriptions) {
-      const bad = checkTopicFilter(s.topic, limits.maxTopicBytes, limits.maxTopicLevels);
-      if (bad !== null) return this.fail(new MqttTopicInvalidError(bad, true), 'client');
-    }
-    const id = sub.messageId ?? 0;
-    if (this.session.subscriptionCount + sub.subscriptions.length > limits.maxSubscriptions) {
-      this.toClient(refusingSuback(sub, this.version));
-      return true;
-    }
-    this.session.keepSubscribe(id, frame, sub);
-    if (this.current !== null) this.toBroker(this.current, frame);
-    return true;
-  }
-
-  private clientUnsubscribe(frame: Buffer): boolean {
-    const r = decodePacket(frame, this.version);
-    if (!r.ok || r.packet.cmd !== 'unsubscribe') {
-      return this.fail(
-        new MqttMalformedPacketError(`malformed UNSUBSCRIBE: ${r.ok ? 'wrong type' : r.error.message}`),
-        'client',
-      );
-    }
-    this.session.keepSubscribe(r.packet.messageId ?? 0, frame, r.packet);
-    if (this.current !== null) this.toBroker(this.current, frame);
-    return true;
-  }
-
-  private toBroker(link: UpstreamLink, frame: Buffer): void {
+  toBroker(link: UpstreamLink, frame: Buffer): void {
     upRun.add(frame, link.socket);
   }
 
   /** A packet the gateway writes to a broker itself: after everything relayed before it. */
-  private linkWrite(link: UpstreamLink, frame: Buffer): void {
+  linkWrite(link: UpstreamLink, frame: Buffer): void {
     upRun.flush();
     link.write(frame);
   }
@@ -455,21 +330,21 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     if (this.socket.writableNeedDrain) this.setBrokerPause(PAUSE_DRAIN, true);
   }
 
-  private toClient(frame: Buffer): void {
+  toClient(frame: Buffer): void {
     this.packetsOut++;
     const t = (frame[0] as number) >> 4;
     this.ctx.stats.packetsOut[t] = (this.ctx.stats.packetsOut[t] as number) + 1;
     downRun.add(frame, this.socket);
   }
 
-  private setClientPause(bit: number, on: boolean): void {
+  setClientPause(bit: number, on: boolean): void {
     const before = this.clientPause;
     this.clientPause = on ? before | bit : before & ~bit;
     if (before === 0 && this.clientPause !== 0) this.socket.pause();
     else if (before !== 0 && this.clientPause === 0 && this.phase !== 'closed') this.socket.resume();
   }
 
-  private setBrokerPause(bit: number, on: boolean): void {
+  setBrokerPause(bit: number, on: boolean): void {
     const before = this.brokerPause;
     this.brokerPause = on ? before | bit : before & ~bit;
     if ((before === 0) === (this.brokerPause === 0)) return;
@@ -490,154 +365,12 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
 
   /* ------------------------------------------------------------------ broker side */
 
-  /** Open a link to the zone's brokers, starting at the uid's broker (stable: same broker, same session). */
-  private openLink(map: CompiledZoneMap, zoneName: string): boolean {
-    const zi = map.zoneIndex.get(zoneName);
-    const brokers = zi === undefined ? [] : (map.zones[zi]?.upstreams.mqtt ?? []);
-    if (brokers.length === 0) return false;
-    const uid = this.identity?.uid ?? null;
-    const start =
-      uid === null ? Math.floor(this.ctx.random() * brokers.length) : fnv1a32(uid) % brokers.length;
-    this.candidates = brokers;
-    this.firstCandidate = start;
-    this.tried = 0;
-    this.targetZone = zoneName;
-    this.dialNext();
-    return true;
-  }
-
-  private dialNext(): void {
-    const address = this.candidates[(this.firstCandidate + this.tried++) % this.candidates.length] as string;
-    const t = this.ctx.config.timeouts;
-    const link = new UpstreamLink(
-      this,
-      this.targetZone,
-      address,
-      this.ctx.config.limits.maxPacketBytes,
-      this.version,
-      this.ctx.clock,
-      this.ctx.clock + t.upstreamConnectTimeoutMs,
-    );
-    const connect = this.connectFrame as Buffer;
-    link.write(this.phase === 'relay' ? moveConnect(connect, this.persistent) : connect);
-    if (this.brokerPause !== 0) link.socket.pause();
-    this.next = link;
-  }
-
+  /** LinkOwner: a frame from one of this client's brokers (broker-relay.ts). */
   onLinkFrame(link: UpstreamLink, frame: Buffer, hl: number): boolean {
-    if (this.phase === 'closed') return false;
-    const first = frame[0] as number;
-    const type = first >> 4;
-    if (link.state === 'connecting') {
-      if (type !== T.CONNACK)
-        return this.linkBroken(link, new MqttProtocolError('broker sent a packet before CONNACK'));
-      return this.onBrokerConnack(link, frame);
-    }
-    switch (type) {
-      case T.PUBLISH: {
-        const qos = publishQos(first);
-        if (qos > 0) {
-          const te = topicEnd(frame, hl);
-          const at = te < 0 ? -1 : publishIdOffset(frame, te);
-          if (at < 0)
-            return this.linkBroken(link, new MqttMalformedPacketError('PUBLISH from broker too short'));
-          frame.writeUInt16BE(this.session.deliver(link, frame.readUInt16BE(at)), at);
-          if (this.session.deliveryCount >= this.ctx.config.limits.inflightWindow)
-            this.setBrokerPause(PAUSE_WINDOW, true);
-        }
-        this.toClient(frame);
-        return true;
-      }
-      case T.PUBACK:
-      case T.PUBCOMP: {
-        if (link !== this.current) return true;
-        if (this.session.acknowledged(ackId(frame, hl))) this.outgoingShrunk();
-        this.toClient(frame);
-        return true;
-      }
-      case T.PUBREC: {
-        if (link !== this.current) return true;
-        if (this.session.received(ackId(frame, hl))) this.toClient(frame);
-        return true;
-      }
-      case T.PUBREL: {
-        // Broker -> client QoS 2, step 3: find our id for the broker's.
-        const brokerId = ackId(frame, hl);
-        const gwId = this.session.findDelivery(link, brokerId);
-        if (gwId < 0) {
-          // Unknown here: complete it towards the broker so its flow ends (§4.3.3).
-          if (link.live) this.linkWrite(link, ackFrame(T.PUBCOMP, brokerId));
-          return true;
-        }
-        (this.session.delivery(gwId) as Delivery<UpstreamLink>).state = 2;
-        frame.writeUInt16BE(gwId, hl);
-        this.toClient(frame);
-        return true;
-      }
-      case T.SUBACK:
-      case T.UNSUBACK: {
-        const id = ackId(frame, hl);
-        if (link.injected?.delete(id) === true) {
-          if (type === T.SUBACK && !this.injectedSubackOk(frame)) {
-            this.moveFailed(
-              link,
-              new MqttMigrationFailedError(`broker ${link.address} refused the re-subscription`),
-            );
-            return false;
-          }
-          if (link.injected.size === 0) this.syncOrSwitch(link);
-          return true;
-        }
-        if (link !== this.current) return true;
-        this.session.subscriptionAcked(type, id, frame, this.version);
-        this.toClient(frame);
-        return true;
-      }
-      case T.PINGRESP:
-        if (link.ownPings > 0) {
-          link.ownPings--;
-          return true;
-        }
-        if (link === this.current) this.toClient(frame);
-        return true;
-      case T.DISCONNECT:
-        if (link === this.current) {
-          // MQTT 5 server-initiated DISCONNECT: the client hears it as the broker said it.
-          downRun.flush();
-          this.socket.write(frame);
-          this.teardown('broker-disconnect', null);
-          return false;
-        }
-        if (link === this.next)
-          this.moveFailed(
-            link,
-            new MqttMigrationFailedError(`broker ${link.address} disconnected during the move`),
-          );
-        return false;
-      default:
-        return this.linkBroken(
-          link,
-          new MqttProtocolError(`unexpected ${T.PACKET_NAMES[type] ?? type} from broker`),
-        );
-    }
+    return relayFromBroker(this, link, frame, hl);
   }
 
-  private injectedSubackOk(frame: Buffer): boolean {
-    const r = decodePacket(frame, this.version);
-    if (!r.ok || r.packet.cmd !== 'suback') return false;
-    return (r.packet.granted as unknown[]).every((g) => typeof g === 'number' && g < 0x80);
-  }
-
-  private outgoingShrunk(): void {
-    if (
-      this.clientPause & PAUSE_WINDOW &&
-      this.session.outgoingCount < this.ctx.config.limits.inflightWindow
-    ) {
-      this.setClientPause(PAUSE_WINDOW, false);
-    }
-  }
-
-  private onBrokerConnack(link: UpstreamLink, frame: Buffer): boolean {
+  onBrokerConnack(link: UpstreamLink, frame: Buffer): boolean {
     const limits = this.ctx.config.limits;
     const ack = readBrokerConnack(frame, this.version, limits.inflightWindow, limits.maxPacketBytes);
     if (ack === null)
@@ -667,7 +400,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       this.early = null;
       if (early !== null) {
         for (const f of early) {
-          if (!this.relayFromClient(f, headerLengthOf(f))) break;
+          if (!relayFromClient(this, f, headerLengthOf(f))) break;
         }
         upRun.flush();
       }
@@ -680,75 +413,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       return true;
     }
     // A move: the new session is open.
-    if (ack.code !== 0) {
-      this.moveFailed(
-        link,
-        new MqttMigrationFailedError(
-          `broker ${link.address} refused the session (0x${ack.code.toString(16)})`,
-        ),
-      );
-      return false;
-    }
-    link.state = 'preparing';
-    link.deadline = this.ctx.clock + this.ctx.config.timeouts.migrationTimeoutMs;
-    link.synced = new Map<string, string>();
-    link.injected = new Set();
-    this.syncOrSwitch(link);
-    return true;
-  }
-
-  /**
-   * Bring the new broker's subscriptions to the client's current set (it may change while the
-   * new session is prepared), then switch. The gateway's packet ids here are never seen by the
-   * client and are all acknowledged before any client packet reaches this broker.
-   */
-  private syncOrSwitch(link: UpstreamLink): void {
-    const synced = link.synced as Map<string, string>;
-    if (link.syncedVersion === this.session.subsVersion) {
-      this.switchTo(link);
-      return;
-    }
-    link.syncedVersion = this.session.subsVersion;
-    const injected = link.injected as Set<number>;
-    for (const p of this.session.syncPackets(synced, this.version)) {
-      injected.add(p.id);
-      this.linkWrite(link, p.frame);
-    }
-    if (injected.size === 0) this.switchTo(link);
-  }
-
-  /** The new session is ready: the client's packets go there from now on. */
-  private switchTo(link: UpstreamLink): void {
-    const old = this.current;
-    this.next = null;
-    link.state = 'current';
-    link.deadline = 0;
-    link.injected = null;
-    link.synced = null;
-    this.current = link;
-    this.lastUpstream = link.address;
-    this.zone = link.zone;
-    this.moving = false;
-    // Resend what the client has not seen acknowledged, in the order it was sent (§4.6).
-    upRun.flush();
-    link.socket.cork();
-    this.session.resend((f) => link.write(f));
-    link.socket.uncork();
-    if (old !== null) this.leave(old);
-    this.setClientPause(PAUSE_DRAIN, link.socket.writableNeedDrain);
-    this.ctx.moveFinished(this, 'ok');
-    // The map may have changed again while this move was under way.
-    const again = this.reconsider(this.ctx.holder.current);
-    if (again >= 0) this.ctx.scheduler.enqueue(this, again);
-  }
-
-  /** DISCONNECT the old broker; keep reading what it still had in flight for a while. */
-  private leave(link: UpstreamLink): void {
-    link.state = 'leaving';
-    this.linkWrite(link, leaveDisconnect(this.version, this.persistent));
-    link.socket.end();
-    link.deadline = this.ctx.clock + this.ctx.config.timeouts.migrationLingerMs;
-    (this.leaving ??= []).push(link);
+    return migration.sessionOpened(this, link, ack.code);
   }
 
   onLinkFailure(link: UpstreamLink, error: ZonegateError): void {
@@ -758,11 +423,15 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   onLinkClose(link: UpstreamLink): void {
     if (this.phase === 'closed') return;
     if (link === this.current) {
-      this.brokerLost(link, new MqttUpstreamUnavailableError(`broker ${link.address} closed the connection`));
+      migration.brokerLost(
+        this,
+        link,
+        new MqttUpstreamUnavailableError(`broker ${link.address} closed the connection`),
+      );
     } else if (link === this.next) {
       this.linkBroken(link, new MqttUpstreamUnavailableError(`broker ${link.address} closed the connection`));
     } else {
-      this.dropLeaving(link);
+      migration.dropLeaving(this, link);
     }
   }
 
@@ -771,7 +440,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   }
 
   /** A link misbehaved or failed. Returns false (stop reading its bytes). */
-  private linkBroken(link: UpstreamLink, error: ZonegateError): boolean {
+  linkBroken(link: UpstreamLink, error: ZonegateError): boolean {
     if (this.phase === 'closed') return false;
     if (error instanceof MqttMalformedPacketError || error instanceof MqttProtocolError) {
       this.ctx.stats.malformedFromBrokers++;
@@ -780,7 +449,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       link.destroy();
       this.next = null;
       if (this.tried < this.candidates.length) {
-        this.dialNext();
+        dialNext(this);
         return false;
       }
       this.refuse(
@@ -794,10 +463,11 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       link.destroy();
       this.next = null;
       if (wasConnecting && this.tried < this.candidates.length) {
-        this.dialNext();
+        dialNext(this);
         return false;
       }
-      this.moveFailed(
+      migration.moveFailed(
+        this,
         null,
         new MqttMigrationFailedError(`move to zone ${link.zone} failed: ${error.message}`, error),
       );
@@ -805,123 +475,30 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     }
     if (link === this.current) {
       if (error instanceof MqttUpstreamUnavailableError) {
-        this.brokerLost(link, error);
+        migration.brokerLost(this, link, error);
       } else {
         this.fail(error, 'broker');
       }
       return false;
     }
-    this.dropLeaving(link);
+    migration.dropLeaving(this, link);
     link.destroy();
     return false;
   }
 
-  /**
-   * The current broker went away. While a move of this connection is under way or queued to
-   * run at once (the usual case in a failover: the zone went down with its broker), the client
-   * waits for the new session and its unacknowledged packets are resent there. Otherwise the client is closed as
-   * the broker closed it: re-opening on our own could fight a session takeover (§3.1.4-3).
-   */
-  private brokerLost(link: UpstreamLink, error: ZonegateError): void {
-    this.ctx.stats.brokersLost++;
-    link.destroy();
-    this.current = null;
-    // Waiting for a move due now (not one spread over a drain window) is worth it.
-    if (this.moving || (this.moveQueued && this.moveDue === 0)) return;
-    this.ctx.logger.warn({ code: error.code, zone: this.zone, upstream: link.address }, 'mqtt broker lost');
-    this.teardown('broker-lost', null);
-  }
-
-  private dropLeaving(link: UpstreamLink): void {
-    if (this.leaving === null) return;
-    const i = this.leaving.indexOf(link);
-    if (i >= 0) this.leaving.splice(i, 1);
-    if (this.leaving.length === 0) this.leaving = null;
-    link.destroy();
-    // QoS 2 deliveries whose PUBREL that broker will now never send: the gateway sends it (§4.3.3).
-    if (this.phase === 'relay') {
-      for (const gwId of this.session.orphanedReleases(link)) this.toClient(ackFrame(T.PUBREL, gwId));
-    }
-  }
-
-  /* ------------------------------------------------------------------ moves */
+  /* ------------------------------------------------------------------ moves (migration.ts) */
 
   /**
    * Re-decide after a zone map change. Returns the delay (ms) after which to move, or -1 when
    * this connection stays where it is.
    */
   reconsider(next: CompiledZoneMap): number {
-    if (this.phase !== 'relay' || this.identity === null) return -1;
-    const current = this.zone === null ? undefined : next.zoneIndex.get(this.zone);
-    const zone = current === undefined ? undefined : next.zones[current];
-    if (this.identity.uid === null && zone?.live === true) return -1;
-    const d = decide(this.identity, 'rzone', next, this.ctx.self, this.ctx.random);
-    const address = this.current?.address;
-    if (
-      d.ok &&
-      d.zone === this.zone &&
-      address !== undefined &&
-      zone?.upstreams.mqtt.includes(address) === true
-    ) {
-      return -1;
-    }
-    if (zone?.effectiveStatus === 'drain') {
-      this.moveCause = 'drain';
-      return Math.floor(this.ctx.random() * this.ctx.config.migration.drainWindowMs) + 1;
-    }
-    this.moveCause = zone?.live === true ? 'rebalance' : 'down';
-    return 0;
+    return migration.reconsider(this, next);
   }
 
   /** Movable: called by the scheduler when a token is available. */
   runMove(): boolean {
-    if (this.phase !== 'relay' || this.moving) return false;
-    if (this.ctx.draining) {
-      // The gateway is leaving service: clients reconnect (through LVS) to other gateways.
-      this.moveCause = 'shutdown';
-      this.tellToReconnect('gateway-drain');
-      return true;
-    }
-    const map = this.ctx.holder.current;
-    if (this.reconsider(map) < 0) {
-      // No longer needed; a session that lost its broker while queued cannot stay.
-      if (this.current === null) this.teardown('broker-lost', null);
-      return false;
-    }
-    const d = decide(this.identity as Identity, 'rzone', map, this.ctx.self, this.ctx.random);
-    if (!d.ok || this.ctx.config.migration.mode === 'disconnect') {
-      this.tellToReconnect(d.ok ? 'moved' : 'no-live-zone');
-      return true;
-    }
-    this.moving = true;
-    this.reason = d.reason;
-    this.colour = d.colour;
-    if (!this.openLink(map, d.zone)) {
-      this.moveFailed(null, new MqttMigrationFailedError(`zone ${d.zone} lists no mqtt upstream`));
-    }
-    return true;
-  }
-
-  private moveFailed(link: UpstreamLink | null, error: ZonegateError): void {
-    if (link !== null) link.destroy();
-    if (this.next !== null && this.next !== link) this.next.destroy();
-    this.next = null;
-    this.moving = false;
-    this.ctx.logger.warn({ code: error.code, zone: this.zone }, `mqtt move failed: ${error.message}`);
-    this.ctx.moveFinished(this, 'failed');
-    this.tellToReconnect('move-failed');
-  }
-
-  /**
-   * Fallback: MQTT 5 clients get DISCONNECT 0x9C "Use another server" or 0x9D "Server moved"
-   * with the configured Server Reference (§4.11); 3.1.1 has no such packet, the connection closes.
-   */
-  tellToReconnect(why: string): void {
-    if (this.phase === 'closed') return;
-    const m = this.ctx.config.migration;
-    const code = m.disconnectReason === 'server-moved' ? 0x9d : 0x9c;
-    if (why !== 'move-failed') this.ctx.moveFinished(this, 'disconnected');
-    this.teardown(why, this.version === 5 ? serverDisconnect(code, m.serverReference) : null);
+    return migration.runMove(this);
   }
 
   /* ------------------------------------------------------------------ timers and teardown */
@@ -943,7 +520,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       if (this.phase === 'closed') return;
     }
     if (this.leaving !== null) {
-      for (const l of [...this.leaving]) if (now > l.deadline) this.dropLeaving(l);
+      for (const l of [...this.leaving]) if (now > l.deadline) migration.dropLeaving(this, l);
     }
     if (this.phase !== 'relay') return;
     if (this.keepaliveMs > 0 && now - this.lastRx > this.keepaliveMs) {
@@ -955,7 +532,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     const t = this.ctx.config.timeouts;
     if (up.pingSentAt > 0) {
       if (now - up.pingSentAt > t.upstreamResponseTimeoutMs) {
-        this.brokerLost(up, new MqttKeepAliveTimeoutError('broker', now - up.lastRx));
+        migration.brokerLost(this, up, new MqttKeepAliveTimeoutError('broker', now - up.lastRx));
       }
     } else if (now - up.lastRx > t.upstreamPingIntervalMs) {
       up.ownPings++;
@@ -965,7 +542,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   }
 
   /** Close after a protocol violation or bad input from one side (metric + one log line). */
-  private fail(error: ZonegateError, side: 'client' | 'broker'): false {
+  fail(error: ZonegateError, side: 'client' | 'broker'): false {
     if (this.phase === 'closed') return false;
     if (error instanceof MqttMalformedPacketError || error instanceof MqttProtocolError) {
       if (side === 'client') this.ctx.stats.malformedFromClients++;
@@ -1039,14 +616,6 @@ const NO_BROKERS: readonly string[] = Object.freeze([]);
 
 const kConnection = Symbol('zonegate.mqttConnection');
 type OwnedSocket = Socket & { [kConnection]?: MqttConnection };
-
-/**
- * Packets relayed towards brokers and towards clients, coalesced into runs (run-writer.ts).
- * Shared by every connection: each handler flushes before it returns, so a run never outlives
- * the chunk that filled it.
- */
-const upRun = new RunWriter();
-const downRun = new RunWriter();
 
 function clientData(this: Socket, chunk: Buffer): void {
   (this as OwnedSocket)[kConnection]?.onClientData(chunk);

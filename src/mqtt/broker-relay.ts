@@ -1,0 +1,127 @@
+/**
+ * Broker -> client relay: every frame from any of a client's links (current, next, leaving).
+ * Broker packet ids of QoS 1/2 deliveries are swapped for the gateway's own, so deliveries from
+ * two brokers never collide; during a move the new broker's answers to the gateway's own
+ * SUBSCRIBE/UNSUBSCRIBE drive the switch (migration.ts).
+ */
+import { decodePacket } from './codec.js';
+import type { MqttConnection } from './connection.js';
+import { MqttMalformedPacketError, MqttMigrationFailedError, MqttProtocolError } from './errors.js';
+import { moveFailed, syncOrSwitch } from './migration.js';
+import * as T from './packet-type.js';
+import { PAUSE_WINDOW } from './pause.js';
+import { ackFrame, ackId, publishIdOffset, publishQos, topicEnd } from './publish.js';
+import { downRun } from './relay-runs.js';
+import type { Delivery } from './session-state.js';
+import type { UpstreamLink } from './upstream-link.js';
+
+export function relayFromBroker(c: MqttConnection, link: UpstreamLink, frame: Buffer, hl: number): boolean {
+  if (c.phase === 'closed') return false;
+  const first = frame[0] as number;
+  const type = first >> 4;
+  if (link.state === 'connecting') {
+    if (type !== T.CONNACK)
+      return c.linkBroken(link, new MqttProtocolError('broker sent a packet before CONNACK'));
+    return c.onBrokerConnack(link, frame);
+  }
+  switch (type) {
+    case T.PUBLISH: {
+      const qos = publishQos(first);
+      if (qos > 0) {
+        const te = topicEnd(frame, hl);
+        const at = te < 0 ? -1 : publishIdOffset(frame, te);
+        if (at < 0) return c.linkBroken(link, new MqttMalformedPacketError('PUBLISH from broker too short'));
+        frame.writeUInt16BE(c.session.deliver(link, frame.readUInt16BE(at)), at);
+        if (c.session.deliveryCount >= c.ctx.config.limits.inflightWindow)
+          c.setBrokerPause(PAUSE_WINDOW, true);
+      }
+      c.toClient(frame);
+      return true;
+    }
+    case T.PUBACK:
+    case T.PUBCOMP: {
+      if (link !== c.current) return true;
+      if (c.session.acknowledged(ackId(frame, hl))) outgoingShrunk(c);
+      c.toClient(frame);
+      return true;
+    }
+    case T.PUBREC: {
+      if (link !== c.current) return true;
+      if (c.session.received(ackId(frame, hl))) c.toClient(frame);
+      return true;
+    }
+    case T.PUBREL: {
+      // Broker -> client QoS 2, step 3: find our id for the broker's.
+      const brokerId = ackId(frame, hl);
+      const gwId = c.session.findDelivery(link, brokerId);
+      if (gwId < 0) {
+        // Unknown here: complete it towards the broker so its flow ends (§4.3.3).
+        if (link.live) c.linkWrite(link, ackFrame(T.PUBCOMP, brokerId));
+        return true;
+      }
+      (c.session.delivery(gwId) as Delivery<UpstreamLink>).state = 2;
+      frame.writeUInt16BE(gwId, hl);
+      c.toClient(frame);
+      return true;
+    }
+    case T.SUBACK:
+    case T.UNSUBACK: {
+      const id = ackId(frame, hl);
+      if (link.injected?.delete(id) === true) {
+        if (type === T.SUBACK && !injectedSubackOk(c, frame)) {
+          moveFailed(
+            c,
+            link,
+            new MqttMigrationFailedError(`broker ${link.address} refused the re-subscription`),
+          );
+          return false;
+        }
+        if (link.injected.size === 0) syncOrSwitch(c, link);
+        return true;
+      }
+      if (link !== c.current) return true;
+      c.session.subscriptionAcked(type, id, frame, c.version);
+      c.toClient(frame);
+      return true;
+    }
+    case T.PINGRESP:
+      if (link.ownPings > 0) {
+        link.ownPings--;
+        return true;
+      }
+      if (link === c.current) c.toClient(frame);
+      return true;
+    case T.DISCONNECT:
+      if (link === c.current) {
+        // MQTT 5 server-initiated DISCONNECT: the client hears it as the broker said it.
+        downRun.flush();
+        c.socket.write(frame);
+        c.teardown('broker-disconnect', null);
+        return false;
+      }
+      if (link === c.next)
+        moveFailed(
+          c,
+          link,
+          new MqttMigrationFailedError(`broker ${link.address} disconnected during the move`),
+        );
+      return false;
+    default:
+      return c.linkBroken(
+        link,
+        new MqttProtocolError(`unexpected ${T.PACKET_NAMES[type] ?? type} from broker`),
+      );
+  }
+}
+
+function injectedSubackOk(c: MqttConnection, frame: Buffer): boolean {
+  const r = decodePacket(frame, c.version);
+  if (!r.ok || r.packet.cmd !== 'suback') return false;
+  return (r.packet.granted as unknown[]).every((g) => typeof g === 'number' && g < 0x80);
+}
+
+function outgoingShrunk(c: MqttConnection): void {
+  if (c.clientPause & PAUSE_WINDOW && c.session.outgoingCount < c.ctx.config.limits.inflightWindow) {
+    c.setClientPause(PAUSE_WINDOW, false);
+  }
+}
