@@ -32,6 +32,11 @@ export interface DemoOptions {
   readonly adminPort: number;
   /** Runtime and access log; default pino on stdout, like `zonegate start` without one. */
   readonly logger?: Logger;
+  /**
+   * Called when SIGTERM / SIGINT finished the drain, exactly as for `zonegate start`; the
+   * caller then closes the demo (upstreams, temp folder). Without it signals are not handled.
+   */
+  readonly exit?: (code: number) => void;
 }
 
 export interface Demo {
@@ -82,16 +87,19 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
     upstream: { healthCheck: { intervalMs: 5000 } },
     timeouts: { shutdownGraceMs: 2000 },
     admin: { host: '127.0.0.1', port: o.adminPort },
+    // Nobody balances onto a demo: Ctrl-C should not wait for an LVS probe to notice.
+    drain: { delayMs: 0, timeoutMs: 5000 },
   });
   let gateway: Gateway;
   let closeOperations: () => Promise<void>;
   let adminUrl: string;
   try {
-    // One process, no signal handlers: the demo's caller (runUntilSignal) owns SIGTERM/SIGINT.
+    // One process, drained on SIGTERM / SIGINT the way `zonegate start` drains.
     const p = await runGatewayProcess({
       config,
       workers: 1,
-      handleSignals: false,
+      handleSignals: o.exit !== undefined,
+      ...(o.exit === undefined ? {} : { exit: o.exit }),
       ...(o.logger === undefined ? {} : { logger: o.logger }),
     });
     if (p.role === 'primary') throw new Error('the demo runs one process');

@@ -1,7 +1,6 @@
-import { gatewayLog } from '../../admin/operations.js';
 import { UsageError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
-import { runUntilSignal, startDemo } from '../../gateway/index.js';
+import { startDemo } from '../../gateway/index.js';
 import { optionalString } from '../args.js';
 import type { Command } from '../command.js';
 
@@ -29,17 +28,19 @@ export const demo: Command = {
   async run({ values }, io) {
     // Logs (and the access log of the curl lines) go to stderr: stdout is for the lines to try.
     const logger = createLogger({ level: 'info' }, process.stderr);
-    const log = gatewayLog(logger);
+    let drained!: (code: number) => void;
+    const exited = new Promise<number>((resolve) => (drained = resolve));
     const d = await startDemo({
       host: optionalString(values, 'host') ?? '127.0.0.1',
       httpPort: port(optionalString(values, 'port'), 'port', 8080),
       httpsPort: port(optionalString(values, 'tls-port'), 'tls-port', 8443),
       adminPort: port(optionalString(values, 'admin-port'), 'admin-port', 9901),
       logger,
+      exit: drained,
     });
     io.out(d.tryThis);
-    const code = await runUntilSignal(d.gateway, log);
-    // The gateway is closed already (close is idempotent); this stops the upstreams and removes the temp folder.
+    const code = await exited;
+    // The drain stopped the listeners; this closes the rest, stops the upstreams and removes the temp folder.
     await d.close();
     return code;
   },
