@@ -9,7 +9,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { DocumentReadError, InvalidConfigError, type Problem } from './errors.js';
 import { compileSchema, loadPolicySchema } from './schema.js';
-import { checkRedisStoreConfig } from '../zonemap/stores/redis-config.js';
+import { checkRedisStoreConfig, type RedisStoreConfig } from '../zonemap/stores/redis-config.js';
 import type { MqttSectionConfig, MqttUidConfig } from '../mqtt/index.js';
 
 export type ListenerProtocol = 'http' | 'https' | 'mqtt' | 'mqtts';
@@ -45,24 +45,12 @@ export interface ListenerConfig {
   readonly tls?: TlsConfig;
 }
 
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
-
-/** Filled in by the zone map store stage (issue 4); see src/zonemap/stores/redis-config.ts. */
-export interface ZoneMapRedisConfig {
-  readonly url?: string;
-  readonly sentinels?: readonly HostPort[];
-  /** Sentinel master name. */
-  readonly name?: string;
-  readonly cluster?: readonly HostPort[];
-  readonly keyPrefix: string;
-  readonly snapshotFile?: string;
-  readonly pollIntervalMs: number;
-  readonly reportIntervalMs: number;
-  readonly connectTimeoutMs: number;
-}
+/**
+ * `zonemap.redis` after the schema filled its defaults: the store's own config type
+ * (src/zonemap/stores/redis-config.ts) with those fields no longer optional.
+ */
+export type ZoneMapRedisConfig = RedisStoreConfig &
+  Required<Pick<RedisStoreConfig, 'keyPrefix' | 'pollIntervalMs' | 'reportIntervalMs' | 'connectTimeoutMs'>>;
 
 export interface ZoneMapSourceConfig {
   readonly file?: string;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidConfigError } from '../../src/core/errors.js';
 import { validateConfig } from '../../src/core/config.js';
+import { REDIS_DEFAULTS } from '../../src/zonemap/stores/index.js';
 
 const base = { idc: 'hz-1', listeners: [{ name: 'h', protocol: 'http', port: 0 }] };
 
@@ -16,6 +17,20 @@ function problems(redis: Record<string, unknown>): string[] {
 }
 
 describe('config zonemap.redis', () => {
+  it('takes the same defaults as the store uses when a field is left out (one truth)', () => {
+    const cfg = validateConfig({ ...base, zonemap: { redis: { url: 'redis://127.0.0.1:6380' } } });
+    const r = cfg.zonemap.redis!;
+    assert.deepEqual(
+      {
+        keyPrefix: r.keyPrefix,
+        pollIntervalMs: r.pollIntervalMs,
+        reportIntervalMs: r.reportIntervalMs,
+        connectTimeoutMs: r.connectTimeoutMs,
+      },
+      { ...REDIS_DEFAULTS },
+    );
+  });
+
   it('fills in the defaults and resolves the snapshot path against the config folder', () => {
     const cfg = validateConfig(
       { ...base, zonemap: { redis: { url: 'redis://10.0.0.5:6380/0', snapshotFile: 'state/map.json' } } },
