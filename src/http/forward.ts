@@ -34,6 +34,23 @@ const CONNECT_ERRORS = new Set([
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 const kCertUid = Symbol('zonegate.certUid');
+
+/**
+ * The response's forward handler, so the 'close' and 'drain' listeners can be two
+ * module-level functions instead of two closures allocated for every request.
+ */
+const kHandler = Symbol('zonegate.forwardHandler');
+interface WithHandler {
+  [kHandler]?: ForwardHandler;
+}
+
+function onClientClose(this: AnyResponse): void {
+  (this as AnyResponse & WithHandler)[kHandler]?.clientClosed();
+}
+
+function onResponseDrain(this: AnyResponse): void {
+  (this as AnyResponse & WithHandler)[kHandler]?.resume?.();
+}
 interface WithCertUid {
   [kCertUid]?: string | null;
 }
@@ -227,7 +244,8 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     this.headers = headers;
     this.body = body;
     this.started = started;
-    res.once('close', this.onClientClose);
+    (res as AnyResponse & WithHandler)[kHandler] = this;
+    res.once('close', onClientClose);
   }
 
   dispatch(): void {
@@ -242,14 +260,10 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     );
   }
 
-  readonly onClientClose = (): void => {
+  clientClosed(): void {
     // The client went away mid-request: stop the upstream side too.
     if (!this.responded && this.abort !== null) this.abort(new Error('client closed the connection'));
-  };
-
-  readonly onDrain = (): void => {
-    this.resume?.();
-  };
+  }
 
   onConnect(abort: (err?: Error) => void): void {
     this.abort = abort;
@@ -302,14 +316,14 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     }
     // Both response kinds are Writables; their write() overloads just do not unify in TypeScript.
     const ok = (this.res as Writable).write(chunk);
-    if (!ok) this.res.once('drain', this.onDrain);
+    if (!ok) this.res.once('drain', onResponseDrain);
     return ok;
   }
 
   onComplete(_trailers: string[] | null): void {
     this.endpoint.succeeded();
     this.res.end();
-    this.res.off('close', this.onClientClose);
+    this.res.off('close', onClientClose);
     const d = this.routed.decision;
     this.ctx.hooks.onResponse?.(
       protocolOf(this.req),
@@ -326,7 +340,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onError(err: Error): void {
     const res = this.res;
-    res.off('close', this.onClientClose);
+    res.off('close', onClientClose);
     if (res.destroyed || (res as ServerResponse).writableEnded) return;
     if (err instanceof BodyTooLargeError) {
       this.fail(err);
@@ -344,7 +358,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
         this.retried = true;
         this.ctx.hooks.onRetry?.(ep.address, next.address);
         this.endpoint = next;
-        res.once('close', this.onClientClose);
+        res.once('close', onClientClose);
         this.dispatch();
         return;
       }

@@ -44,7 +44,7 @@ export class Identifier {
     if (cookieValue !== undefined && cookieValue !== '' && this.#o.keyring !== null) {
       const nowSec = Math.floor(Date.now() / 1000);
       const hit = this.#cache.get(cookieValue, nowSec, this.#o.maxAgeSec);
-      if (hit !== undefined) return { uid: hit.uid, source: 'cookie' };
+      if (hit !== undefined) return hit.identity;
       return this.#verify(cookieValue, nowSec, certUid);
     }
     return certUid === null ? ANONYMOUS : { uid: certUid, source: 'cert' };
@@ -53,8 +53,9 @@ export class Identifier {
   async #verify(value: string, nowSec: number, certUid: string | null): Promise<Identity> {
     const v = await this.#o.keyring!.verify(value, nowSec, this.#o.maxAgeSec);
     if (v.ok && this.#o.uidPattern.test(v.uid)) {
-      this.#cache.set(value, { uid: v.uid, zone: v.zone, issuedAtSec: v.issuedAtSec });
-      return { uid: v.uid, source: 'cookie' };
+      const identity: Identity = Object.freeze({ uid: v.uid, source: 'cookie' });
+      this.#cache.set(value, { identity, issuedAtSec: v.issuedAtSec });
+      return identity;
     }
     // A cookie that does not check out is ignored, never trusted: route as if it were absent.
     this.#o.onCookieRejected?.(v.ok ? 'malformed' : v.reason);

@@ -3,9 +3,11 @@
  * the async WebCrypto verify. Keyed by the whole value (which includes the MAC), so a cached
  * entry can only be hit by the exact bytes that were verified. Bounded; oldest out first.
  */
+import type { Identity } from '../router/index.js';
+
 export interface VerifiedCookie {
-  readonly uid: string;
-  readonly zone: string;
+  /** The identity the cookie stands for, built once: a cache hit allocates nothing. */
+  readonly identity: Identity;
   readonly issuedAtSec: number;
 }
 
