@@ -3,7 +3,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
+import { steadyLoad, waitForHealthzFailure } from '../helpers/http-client.js';
 
 interface Ports {
   readonly http: number;
@@ -32,67 +33,29 @@ describe('graceful drain on SIGTERM', () => {
     const { child, ports } = await startFixture({ ZG_DRAIN_DELAY_MS: '400', ZG_DRAIN_TIMEOUT_MS: '5000' });
     children.push(child);
     const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
-    // Keep-alive clients: the dangerous case is a request sent on a reused socket the server closes.
-    const agent = new Agent({ connections: 8, keepAliveTimeout: 60_000 });
-    const base = `http://127.0.0.1:${ports.http}`;
-    let ok = 0;
-    let refused = 0;
-    const lost: string[] = [];
-    let stop = false;
-    let lastOkAt = 0;
-    const client = async (): Promise<void> => {
-      while (!stop) {
-        try {
-          const res = await request(`${base}/?delayMs=150`, { dispatcher: agent });
-          await res.body.text();
-          if (res.statusCode === 200) {
-            ok++;
-            lastOkAt = Date.now();
-          } else lost.push(`status ${res.statusCode}`);
-        } catch (err) {
-          const code = (err as { code?: string }).code ?? String(err);
-          // Refused at connect: never reached the gateway (LVS would have sent it elsewhere).
-          if (code === 'ECONNREFUSED') {
-            refused++;
-            await sleep(20);
-          } else lost.push(code);
-        }
-      }
-    };
-    const clients = Array.from({ length: 8 }, () => client());
+    const load = steadyLoad(`http://127.0.0.1:${ports.http}/?delayMs=150`, 8);
     await sleep(300);
-    const okBefore = ok;
+    const okBefore = load.ok;
     assert.ok(okBefore > 0, 'traffic flows before the drain');
 
     const termAt = Date.now();
     child.kill('SIGTERM');
-    let healthFailedAt = 0;
-    while (Date.now() - termAt < 2000) {
-      const res = await request(`http://127.0.0.1:${ports.admin}/healthz`).catch(() => null);
-      if (res !== null) await res.body.text();
-      if (res?.statusCode === 503) {
-        healthFailedAt = Date.now();
-        break;
-      }
-      await sleep(10);
-    }
+    const healthFailedAt = await waitForHealthzFailure(`http://127.0.0.1:${ports.admin}`);
     assert.ok(healthFailedAt > 0, '/healthz turned 503');
     assert.ok(healthFailedAt - termAt < 200, `healthz failed ${healthFailedAt - termAt} ms after SIGTERM`);
 
     const [code] = await exited;
-    stop = true;
-    await Promise.all(clients);
-    await agent.close();
+    await load.stop();
     assert.equal(code, 0, 'drain finished cleanly');
-    assert.deepEqual(lost, [], 'no request lost');
+    assert.deepEqual(load.lost, [], 'no request lost');
     // Requests kept succeeding while /healthz already failed (the LVS delay window).
     assert.ok(
-      lastOkAt - healthFailedAt >= 250,
-      `served ${lastOkAt - healthFailedAt} ms after healthz failed`,
+      load.lastOkAt - healthFailedAt >= 250,
+      `served ${load.lastOkAt - healthFailedAt} ms after healthz failed`,
     );
-    assert.ok(ok > okBefore);
+    assert.ok(load.ok > okBefore);
     // Once the listener closed, new connections were refused (LVS has sent them elsewhere by then).
-    assert.ok(refused > 0, 'listener closed after the delay');
+    assert.ok(load.refused > 0, 'listener closed after the delay');
   });
 
   it('cuts connections that outlive the drain timeout and still exits within the bound', async () => {

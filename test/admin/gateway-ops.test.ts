@@ -12,9 +12,9 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
 import { connectAsync } from 'mqtt';
-import { curl } from '../helpers/http-client.js';
+import { curl, steadyLoad, waitForHealthzFailure } from '../helpers/http-client.js';
 import { exampleDoc } from '../helpers/maps.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 
@@ -216,31 +216,9 @@ describe('operating the real gateway', () => {
   it('on SIGTERM under load fails /healthz first and loses no in-flight request', async () => {
     const { child, ports } = await start('drain', 1);
     const exited = once(child, 'exit') as Promise<[number | null]>;
-    const agent = new Agent({ connections: 6, keepAliveTimeout: 60_000 });
-    let ok = 0;
-    let lastOkAt = 0;
-    const lost: string[] = [];
-    let stop = false;
-    const client = async (): Promise<void> => {
-      while (!stop) {
-        try {
-          const res = await request(`http://127.0.0.1:${ports.http}/slow?delayMs=150`, {
-            dispatcher: agent,
-            headers: { 'x-ldc-uid': '10000005' },
-          });
-          await res.body.text();
-          if (res.statusCode === 200) {
-            ok++;
-            lastOkAt = Date.now();
-          } else lost.push(`status ${res.statusCode}`);
-        } catch (err) {
-          const code = (err as { code?: string }).code ?? String(err);
-          if (code === 'ECONNREFUSED') await sleep(20);
-          else lost.push(code);
-        }
-      }
-    };
-    const clients = Array.from({ length: 6 }, () => client());
+    const load = steadyLoad(`http://127.0.0.1:${ports.http}/slow?delayMs=150`, 6, {
+      'x-ldc-uid': '10000005',
+    });
     // An MQTT 5 session: the drain hands it to the MQTT stage, which tells it to move on.
     const mqttClient = await connectAsync(`mqtt://127.0.0.1:${ports.mqtt}`, {
       clientId: '10000006',
@@ -254,26 +232,18 @@ describe('operating the real gateway', () => {
       mqttClient.once('close', () => resolve({ code: undefined, at: Date.now() }));
     });
     await sleep(300);
-    assert.ok(ok > 0, 'traffic flows');
+    assert.ok(load.ok > 0, 'traffic flows');
     const termAt = Date.now();
     child.kill('SIGTERM');
-    let healthFailedAt = 0;
-    while (healthFailedAt === 0 && Date.now() - termAt < 2000) {
-      const h = await request(`http://127.0.0.1:${ports.admin}/healthz`).catch(() => null);
-      await h?.body.text();
-      if (h?.statusCode === 503) healthFailedAt = Date.now();
-      else await sleep(10);
-    }
+    const healthFailedAt = await waitForHealthzFailure(`http://127.0.0.1:${ports.admin}`);
     assert.ok(healthFailedAt > 0 && healthFailedAt - termAt < 200, 'healthz fails right after SIGTERM');
     const [code] = await exited;
-    stop = true;
-    await Promise.all(clients);
-    await agent.close();
+    await load.stop();
     assert.equal(code, 0);
-    assert.deepEqual(lost, []);
+    assert.deepEqual(load.lost, []);
     assert.ok(
-      lastOkAt - healthFailedAt >= 250,
-      `kept serving ${lastOkAt - healthFailedAt} ms after healthz failed`,
+      load.lastOkAt - healthFailedAt >= 250,
+      `kept serving ${load.lastOkAt - healthFailedAt} ms after healthz failed`,
     );
     // Told to reconnect elsewhere (MQTT 5 0x9C "use another server" / 0x9D "server moved"),
     // after the LVS delay, not dropped.

@@ -1,5 +1,6 @@
 /** curl as the outside client: real TLS, HTTP/2, cookie jars and PROXY headers, as users run it. */
 import { spawn } from 'node:child_process';
+import { Agent, request } from 'undici';
 
 export interface CurlResult {
   /** curl's exit code: 0 ok; 35 TLS handshake failed, 56 receive failure, 52 empty reply … */
@@ -55,4 +56,76 @@ export function curl(args: readonly string[], timeoutMs = 10_000): Promise<CurlR
       resolve({ exitCode: code ?? -1, status, httpVersion, headers, setCookies, body: text, stderr });
     });
   });
+}
+
+/** What a steady load saw: requests answered 200, refused at connect, and anything else. */
+export interface SteadyLoad {
+  readonly ok: number;
+  /** Refused at connect: never reached the gateway (LVS would have sent it elsewhere). */
+  readonly refused: number;
+  /** Every request that reached the gateway and did not get a 200: must stay empty in a drain. */
+  readonly lost: readonly string[];
+  /** When the last 200 arrived (Date.now()). */
+  readonly lastOkAt: number;
+  /** Stops sending, waits for the requests in flight, closes the keep-alive pool. */
+  stop(): Promise<void>;
+}
+
+/**
+ * `clients` keep-alive clients sending back to back until stopped. Keep-alive is the point: the
+ * dangerous case in a drain is a request sent on a reused socket the server closes.
+ */
+export function steadyLoad(url: string, clients: number, headers: Record<string, string> = {}): SteadyLoad {
+  const agent = new Agent({ connections: clients, keepAliveTimeout: 60_000 });
+  const state = { ok: 0, refused: 0, lost: [] as string[], lastOkAt: 0, stopped: false };
+  const client = async (): Promise<void> => {
+    while (!state.stopped) {
+      try {
+        const res = await request(url, { dispatcher: agent, headers });
+        await res.body.text();
+        if (res.statusCode === 200) {
+          state.ok++;
+          state.lastOkAt = Date.now();
+        } else state.lost.push(`status ${res.statusCode}`);
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? String(err);
+        if (code === 'ECONNREFUSED') {
+          state.refused++;
+          await new Promise((r) => setTimeout(r, 20));
+        } else state.lost.push(code);
+      }
+    }
+  };
+  const running = Array.from({ length: clients }, () => client());
+  return {
+    get ok() {
+      return state.ok;
+    },
+    get refused() {
+      return state.refused;
+    },
+    get lost() {
+      return state.lost;
+    },
+    get lastOkAt() {
+      return state.lastOkAt;
+    },
+    async stop() {
+      state.stopped = true;
+      await Promise.all(running);
+      await agent.close();
+    },
+  };
+}
+
+/** Polls `GET /healthz` until it answers 503; the time it did, or 0 when not within `withinMs`. */
+export async function waitForHealthzFailure(adminUrl: string, withinMs = 2000): Promise<number> {
+  const start = Date.now();
+  while (Date.now() - start < withinMs) {
+    const res = await request(`${adminUrl}/healthz`).catch(() => null);
+    await res?.body.text();
+    if (res?.statusCode === 503) return Date.now();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return 0;
 }
