@@ -6,7 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import type { GatewayConfig, ListenerConfig } from '../core/config.js';
 import { HttpStage, type HttpHooks } from '../http/index.js';
-import { loadCookieKeyring } from '../identity/index.js';
+import { loadCookieKeyring, type CookieKeyring } from '../identity/index.js';
 import { createListener, type Listener, type ListenerEvent } from '../listeners/index.js';
 import { createMqttStage, type MqttAccessLog, type MqttMetricsSink, type MqttStage } from '../mqtt/index.js';
 import { createZoneMapSource } from '../zonemap/stores/index.js';
@@ -55,14 +55,32 @@ function isHttp(l: ListenerConfig): boolean {
 
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const cfg = o.config;
-  const log = o.log ?? quiet;
   // Everything that can fail without holding a handle goes first: a bad key must not leave a
   // started zone map source (a file watcher, a Redis connection) keeping the process alive.
   const keyring = await loadCookieKeyring(cfg.identity.cookie);
   const source = o.source ?? createZoneMapSource(cfg.zonemap, { idc: cfg.idc });
   const first: CompiledZoneMap = await source.start();
+  // One teardown for a start that fails half way: each stage pushes its undo as it starts,
+  // and a failure anywhere unwinds them newest first, so nothing started keeps us alive.
+  const undo: (() => Promise<void>)[] = [() => source.close()];
+  try {
+    return await startStages(o, source, first, keyring, undo);
+  } catch (err) {
+    for (const step of undo.reverse()) await step().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function startStages(
+  o: GatewayOptions,
+  source: ZoneMapSource,
+  first: CompiledZoneMap,
+  keyring: CookieKeyring | null,
+  undo: (() => Promise<void>)[],
+): Promise<Gateway> {
+  const cfg = o.config;
+  const log = o.log ?? quiet;
   if (!first.idcs.has(cfg.idc)) {
-    await source.close();
     throw new Error(`config idc ${cfg.idc} is not in zone map version ${first.version}`);
   }
   const holder = new ZoneMapHolder(first);
@@ -78,6 +96,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     keyring,
     ...(o.hooks === undefined ? {} : { hooks: o.hooks }),
   });
+  undo.push(() => http.close(0));
   holder.on('change', (next, prev) => {
     http.setMap(next);
     log.info('zone map applied', { version: next.version, previous: prev.version });
@@ -93,29 +112,22 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     else if (e.type === 'tls-reloaded') log.info('certificates reloaded', { listener: e.listener });
   };
   const listeners: Listener[] = [];
-  try {
-    // MQTT listeners (mqtt / mqtts) are started by the MQTT stage with the same factory.
-    // Created inside the try: a certificate that cannot be loaded throws here.
-    for (const lc of cfg.listeners.filter(isHttp)) {
-      listeners.push(
-        createListener(lc, {
-          tlsHandshakeTimeoutMs: cfg.timeouts.tlsHandshakeTimeoutMs,
-          proxyProtocolTimeoutMs: cfg.timeouts.proxyProtocolTimeoutMs,
-          maxConnections: cfg.limits.maxConnections,
-          ...(lc.protocol === 'https' ? { alpn: lc.tls?.alpn ?? ['h2', 'http/1.1'] } : {}),
-          onConnection: http.onConnection,
-          onEvent,
-        }),
-      );
-    }
-    for (const l of listeners) await l.start();
-  } catch (err) {
-    for (const l of listeners) await l.stopAccepting();
-    await http.close(0);
-    await source.close();
-    throw err;
+  // MQTT listeners (mqtt / mqtts) are started by the MQTT stage with the same factory.
+  for (const lc of cfg.listeners.filter(isHttp)) {
+    // A certificate that cannot be loaded throws here.
+    const l = createListener(lc, {
+      tlsHandshakeTimeoutMs: cfg.timeouts.tlsHandshakeTimeoutMs,
+      proxyProtocolTimeoutMs: cfg.timeouts.proxyProtocolTimeoutMs,
+      maxConnections: cfg.limits.maxConnections,
+      ...(lc.protocol === 'https' ? { alpn: lc.tls?.alpn ?? ['h2', 'http/1.1'] } : {}),
+      onConnection: http.onConnection,
+      onEvent,
+    });
+    listeners.push(l);
+    undo.push(() => l.stopAccepting());
   }
-  // --- MQTT stage start (issue 5) goes here. ---
+  for (const l of listeners) await l.start();
+
   const mqtt = createMqttStage({
     config: cfg,
     holder,
@@ -124,16 +136,8 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     ...(o.metrics === undefined ? {} : { metrics: o.metrics }),
     ...(o.accessLog === undefined ? {} : { accessLog: o.accessLog }),
   });
-  try {
-    await mqtt.start();
-  } catch (err) {
-    await mqtt.close();
-    for (const l of listeners) await l.stopAccepting();
-    await http.close(0);
-    await source.close();
-    throw err;
-  }
-  // --- admin / metrics start (issue 6) goes here. ---
+  undo.push(() => mqtt.close());
+  await mqtt.start();
 
   let closed: Promise<void> | null = null;
   const byName = new Map([...listeners, ...mqtt.listeners].map((l) => [l.name, l]));
@@ -173,7 +177,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     },
     close() {
       closed ??= (async () => {
-        // --- MQTT / admin stop (issues 5, 6) go here, before the listeners. ---
+        // MQTT first: its clients are told to move before the listeners stop.
         await mqtt.close();
         // stopAccepting resolves once every connection is gone, which http.close brings about.
         const stopped = Promise.all(listeners.map((l) => l.stopAccepting()));
