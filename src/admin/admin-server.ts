@@ -1,5 +1,5 @@
 /**
- * The admin listener (DESIGN.md "Admin"): probes, metrics and the zone map for everyone who can
+ * The admin listener (docs/design.md "Admin"): probes, metrics and the zone map for everyone who can
  * reach it (loopback by default), state changes only with a bearer token or a client cert.
  *
  * It talks to the gateway through `AdminTarget` only, so it runs the same in a single process,

@@ -1,5 +1,5 @@
 /**
- * The one Prometheus registry of a Zonegate process (DESIGN.md "Metrics").
+ * The one Prometheus registry of a Zonegate process (docs/design.md "Metrics").
  *
  * Every family is prefixed `zonegate_`. Labels are bounded sets only — protocol, zone, colour,
  * route reason, status class, upstream address, result/reason codes — never a uid or an MQTT

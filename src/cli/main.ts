@@ -9,7 +9,7 @@ import {
 import type { CliIo, Command } from './command.js';
 import { commands } from './commands/index.js';
 
-/** Exit codes (DESIGN.md "CLI"): 0 ok, 1 runtime failure, 2 bad usage or invalid input. */
+/** Exit codes (docs/design.md "CLI"): 0 ok, 1 runtime failure, 2 bad usage or invalid input. */
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;

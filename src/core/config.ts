@@ -1,5 +1,5 @@
 /**
- * The gateway config (DESIGN.md "Config"): read YAML or JSON, validate against
+ * The gateway config (docs/design.md "Config"): read YAML or JSON, validate against
  * policies/config.schema.json (defaults come from the schema, so they live in one place),
  * run the cross-field checks a schema cannot express, resolve file paths against the config
  * file's folder, and hand back a deeply frozen object.

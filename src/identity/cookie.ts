@@ -2,7 +2,7 @@ import { webcrypto } from 'node:crypto';
 import { ZonegateError } from '../core/errors.js';
 
 /**
- * The `ldc` zone cookie (DESIGN.md "Cookie"): uid, zone, issue time and key id, signed with
+ * The `ldc` zone cookie (docs/design.md "Cookie"): uid, zone, issue time and key id, signed with
  * HMAC-SHA256 through WebCrypto. Wire form, all in the base64url alphabet plus dots:
  *
  *   <keyId>.<issuedAtSec>.<zone>.<base64url(uid)>.<base64url(mac)>

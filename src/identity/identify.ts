@@ -1,5 +1,5 @@
 /**
- * Who a request belongs to (DESIGN.md "Identity order"): the uid header, then a valid zone
+ * Who a request belongs to (docs/design.md "Identity order"): the uid header, then a valid zone
  * cookie, then the client certificate (mTLS listeners with `identity.certUid`), else
  * anonymous. Returns synchronously whenever it can: only a cookie not yet in the verified
  * cache costs an async HMAC check.

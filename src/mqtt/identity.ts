@@ -1,5 +1,5 @@
 /**
- * Who an MQTT connection belongs to (DESIGN.md "MQTT"): the uid from the CONNECT client id or
+ * Who an MQTT connection belongs to (docs/design.md "MQTT"): the uid from the CONNECT client id or
  * user name by the configured pattern, or from the TLS client certificate's subject CN.
  */
 import { TLSSocket } from 'node:tls';

@@ -95,7 +95,7 @@ export const DEFAULT_MQTT_CONFIG: MqttConfig = deepFreeze({
   },
 } satisfies MqttConfig);
 
-/** The top-level `mqtt` config section; the uid rule lives in `identity.mqtt` (DESIGN.md "Config"). */
+/** The top-level `mqtt` config section; the uid rule lives in `identity.mqtt` (docs/design.md "Config"). */
 export type MqttSectionConfig = Omit<MqttConfig, 'uid'>;
 
 /** Partial input: any field left out takes its default. */

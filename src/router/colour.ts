@@ -15,7 +15,7 @@ export function colourBucket(uid: string): number {
 }
 
 /**
- * The user's colour in `zone` (DESIGN.md "colour"): `greenUids`, then `greenShards`, then
+ * The user's colour in `zone` (docs/design.md "colour"): `greenUids`, then `greenShards`, then
  * `green` percent by a stable uid hash. Anonymous traffic (uid null) is green with
  * probability `green`%.
  */

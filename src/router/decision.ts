@@ -1,6 +1,6 @@
 import type { Colour, ZoneKind } from '../zonemap/model.js';
 
-/** Where the uid of a request or connection came from (DESIGN.md "Identity order"). */
+/** Where the uid of a request or connection came from (docs/design.md "Identity order"). */
 export type IdentitySource = 'header' | 'cookie' | 'cert' | 'mqtt-client-id' | 'mqtt-username' | 'none';
 
 export interface Identity {

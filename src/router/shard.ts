@@ -1,5 +1,5 @@
 /**
- * shard(uid) per DESIGN.md: a decimal uid → BigInt(uid) % shards (with 100 shards, its last
+ * shard(uid) per docs/design.md: a decimal uid → BigInt(uid) % shards (with 100 shards, its last
  * two digits); any other uid → FNV-1a 32-bit of its UTF-8 bytes % shards.
  *
  * The decimal case is computed digit by digit (Horner's rule mod `shards`), which equals

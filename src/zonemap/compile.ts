@@ -87,7 +87,7 @@ export function compileZoneMap(doc: ZoneMapDoc): CompiledZoneMap {
   });
 
   const zones: CompiledZone[] = partial.map((z) => {
-    // DESIGN.md: the first live zone of the zone's own failover list; no recursion.
+    // docs/design.md: the first live zone of the zone's own failover list; no recursion.
     const serving = z.live ? z.index : (z.failover.find((i) => partial[i]?.live === true) ?? -1);
     return Object.freeze({
       ...z,

@@ -1,5 +1,5 @@
 /**
- * The zone map as SREs write it (DESIGN.md "Zone map") and its compiled, hot-path form.
+ * The zone map as SREs write it (docs/design.md "Zone map") and its compiled, hot-path form.
  */
 
 export type ZoneKind = 'rzone' | 'gzone' | 'czone';

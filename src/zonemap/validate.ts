@@ -9,7 +9,7 @@ export type ZoneMapValidation = { ok: true; doc: ZoneMapDoc } | { ok: false; pro
 
 /**
  * Validates a parsed zone map: the JSON Schema first, then (only when the shape is right,
- * so each check can trust its types) the semantic rules of DESIGN.md. Every problem is
+ * so each check can trust its types) the semantic rules of docs/design.md. Every problem is
  * reported at once; the caller keeps serving the last good map when this fails.
  */
 export function validateZoneMap(input: unknown): ZoneMapValidation {

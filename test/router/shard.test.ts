@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { fnv1a32, shardOf } from '../../src/router/index.js';
 
-/** Reference FNV-1a over Buffer.from(s, 'utf8'): the definition DESIGN.md gives. */
+/** Reference FNV-1a over Buffer.from(s, 'utf8'): the definition docs/design.md gives. */
 function referenceFnv(s: string): number {
   let h = 0x811c9dc5;
   for (const b of Buffer.from(s, 'utf8')) h = Math.imul(h ^ b, 0x01000193) >>> 0;
