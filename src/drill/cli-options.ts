@@ -3,7 +3,13 @@ import { InvalidConfigError, UsageError } from '../core/errors.js';
 import { loadConfigFile } from '../core/config.js';
 import type { OptionValues } from '../cli/command.js';
 import { flag, optionalString } from '../cli/args.js';
-import { checkRedisStoreConfig, parseHostPortList, type RedisStoreConfig } from '../zonemap/stores/index.js';
+import {
+  checkRedisStoreConfig,
+  parseHostPortList,
+  RedisZoneMapStore,
+  type RedisStoreConfig,
+  type ZoneMapStore,
+} from '../zonemap/stores/index.js';
 import { DEFAULT_MAX_MOVE_PERCENT } from './guard-rails.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -72,6 +78,11 @@ export async function storeConfigFrom(values: OptionValues): Promise<RedisStoreC
   const problems = checkRedisStoreConfig(cfg, 'options');
   if (problems.length > 0) throw new InvalidConfigError(problems, 'store options');
   return cfg;
+}
+
+/** Opens the store the options name (see storeConfigFrom); the caller closes it. */
+export async function openStoreFrom(values: OptionValues): Promise<ZoneMapStore> {
+  return RedisZoneMapStore.open(await storeConfigFrom(values), 'zonegate-cli');
 }
 
 export interface ChangeFlags {

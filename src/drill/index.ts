@@ -12,6 +12,7 @@ export {
   STORE_USAGE,
   changeFlagsFrom,
   listOption,
+  openStoreFrom,
   storeConfigFrom,
   type ChangeFlags,
 } from './cli-options.js';
@@ -19,5 +20,16 @@ export { docChanges } from './doc-changes.js';
 export { DrillRefusedError } from './errors.js';
 export { DEFAULT_MAX_MOVE_PERCENT, guardRailViolations, type GuardRailOptions } from './guard-rails.js';
 export * from './mutations.js';
-export { readCurrent, requireDoc, runChange, type ChangePlan, type CurrentMap } from './run-change.js';
+export {
+  commitChange,
+  prepareChange,
+  readCurrent,
+  requireDoc,
+  runChange,
+  type ChangeMeta,
+  type ChangeOptions,
+  type ChangePlan,
+  type CurrentMap,
+  type PreparedChange,
+} from './run-change.js';
 export { whoRan } from './who.js';

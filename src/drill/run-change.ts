@@ -4,12 +4,12 @@ import type { CompiledZoneMap, ZoneMapDoc } from '../zonemap/index.js';
 import { compileZoneMap, validateZoneMap } from '../zonemap/index.js';
 import {
   decodeStoredMap,
-  RedisZoneMapStore,
   writeZoneMap,
   ZoneMapNotFoundError,
-  type RedisStoreConfig,
+  type HistoryWrite,
+  type ZoneMapStore,
 } from '../zonemap/stores/index.js';
-import { blastRadius, formatBlastRadius, summarizeBlastRadius } from './blast-radius.js';
+import { blastRadius, formatBlastRadius, summarizeBlastRadius, type BlastRadius } from './blast-radius.js';
 import type { ChangeFlags } from './cli-options.js';
 import { DrillRefusedError } from './errors.js';
 import { guardRailViolations } from './guard-rails.js';
@@ -28,8 +28,8 @@ export interface CurrentMap {
 export interface ChangePlan {
   /** Recorded in history, e.g. `zone down rz03`. */
   readonly action: string;
-  /** The next document from the current one; its version is set by runChange. */
-  build(current: CurrentMap, store: RedisZoneMapStore): Promise<ZoneMapDoc> | ZoneMapDoc;
+  /** The next document from the current one; its version is set by prepareChange. */
+  build(current: CurrentMap, store: ZoneMapStore): Promise<ZoneMapDoc> | ZoneMapDoc;
   /**
    * Version the change is based on, when it is not the current one (`map apply FILE` is
    * based on the version the file was edited from, so a stale file conflicts).
@@ -45,7 +45,7 @@ export function requireDoc(current: CurrentMap): ZoneMapDoc {
   return current.doc;
 }
 
-export async function readCurrent(store: RedisZoneMapStore): Promise<CurrentMap> {
+export async function readCurrent(store: ZoneMapStore): Promise<CurrentMap> {
   const raw = await store.readRaw();
   const version = raw.version === null ? null : Number(raw.version);
   if (raw.json === null)
@@ -63,30 +63,96 @@ export async function readCurrent(store: RedisZoneMapStore): Promise<CurrentMap>
   }
 }
 
+export interface ChangeOptions {
+  readonly maxMovePercent: number;
+  readonly force: boolean;
+}
+
+/** A change computed against the store, not yet written: everything a caller shows first. */
+export interface PreparedChange {
+  /** Recorded in history, e.g. `zone down rz03`. */
+  readonly action: string;
+  readonly current: CurrentMap;
+  /** The version the compare-and-set expects to find. */
+  readonly expected: number | null;
+  readonly nextVersion: number;
+  /** The validated next document, already at `nextVersion`. */
+  readonly doc: ZoneMapDoc;
+  readonly radius: BlastRadius;
+  /** Guard-rail violations (a non-empty list refuses the change unless forced). */
+  readonly violations: readonly string[];
+  /** The store already holds this map: nothing to write. */
+  readonly noop: boolean;
+  /** Refused by the guard rails and not forced. */
+  readonly refused: boolean;
+}
+
 /**
- * The shared flow of every write: read, build, validate and compile, print the blast
- * radius, check the guard rails, then (unless --dry-run) compare-and-set. Returns the exit
- * code; throws the typed errors main() maps (invalid map → 2, conflict / store down → 1).
+ * Reads the store, builds the next map, validates and compiles it exactly as a gateway
+ * will, and measures its blast radius and guard rails. Writes nothing. Throws the typed
+ * errors (invalid result, store down) that callers map to exit codes or answers.
+ */
+export async function prepareChange(
+  store: ZoneMapStore,
+  plan: ChangePlan,
+  options: ChangeOptions,
+): Promise<PreparedChange> {
+  const current = await readCurrent(store);
+  const expected = plan.basedOn?.(current) ?? current.version;
+  const nextVersion = Math.max(current.version ?? 0, current.doc?.version ?? 0) + 1;
+  const built = withVersion(await plan.build(current, store), nextVersion);
+  const checked = validateZoneMap(built);
+  if (!checked.ok) throw new InvalidZoneMapError(checked.problems, `the result of '${plan.action}'`);
+  const next = compileZoneMap(checked.doc);
+  const prev: CompiledZoneMap | null = current.doc === null ? null : compileZoneMap(current.doc);
+  const radius = blastRadius(prev, next);
+  const violations = guardRailViolations(radius, { maxMovePercent: options.maxMovePercent });
+  return {
+    action: plan.action,
+    current,
+    expected,
+    nextVersion,
+    doc: checked.doc,
+    radius,
+    violations,
+    noop: prev !== null && radius.changes.length === 0 && current.problem === null,
+    refused: violations.length > 0 && !options.force,
+  };
+}
+
+/** Who wrote a change and why; extra fields (a drill's id and plan) go into history as well. */
+export type ChangeMeta = Omit<HistoryWrite, 'action' | 'summary'>;
+
+/** Writes a prepared change with its compare-and-set; ZoneMapConflictError if the store moved. */
+export async function commitChange(
+  store: ZoneMapStore,
+  change: PreparedChange,
+  meta: ChangeMeta,
+): Promise<void> {
+  await writeZoneMap(store, change.doc, change.expected, {
+    ...meta,
+    action: change.action,
+    summary: summarizeBlastRadius(change.radius),
+  });
+}
+
+/**
+ * The CLI's flow of every write: prepare, print the blast radius, honour the guard rails,
+ * then (unless --dry-run) compare-and-set. Takes ownership of `store` and closes it. Returns
+ * the exit code; throws the typed errors main() maps (invalid map → 2, conflict / store
+ * down → 1).
  */
 export async function runChange(
-  storeConfig: RedisStoreConfig,
+  store: ZoneMapStore,
   flags: ChangeFlags,
   plan: ChangePlan,
   io: CliIo,
 ): Promise<number> {
-  const store = await RedisZoneMapStore.open(storeConfig, 'zonegate-cli');
   try {
-    const current = await readCurrent(store);
-    const expected = plan.basedOn?.(current) ?? current.version;
-    const nextVersion = Math.max(current.version ?? 0, current.doc?.version ?? 0) + 1;
-    const built = withVersion(await plan.build(current, store), nextVersion);
-    const checked = validateZoneMap(built);
-    if (!checked.ok) throw new InvalidZoneMapError(checked.problems, `the result of '${plan.action}'`);
-    const next = compileZoneMap(checked.doc);
-    const prev: CompiledZoneMap | null = current.doc === null ? null : compileZoneMap(current.doc);
-    const radius = blastRadius(prev, next);
+    const change = await prepareChange(store, plan, flags);
+    const { current, nextVersion, radius, violations } = change;
     io.out(
-      `${plan.action}: version ${current.version ?? 'none'} -> ${nextVersion}` +
+      `${change.action}: version ${current.version ?? 'none'} -> ${nextVersion}` +
         `${flags.dryRun ? ' (dry run)' : ''} on ${store.description}`,
     );
     if (current.problem !== null) {
@@ -96,12 +162,11 @@ export async function runChange(
       io.out(`  ${current.problem.message.split('\n').join('\n  ')}`);
     }
     for (const line of formatBlastRadius(radius)) io.out(line);
-    if (prev !== null && radius.changes.length === 0 && current.problem === null) {
+    if (change.noop) {
       io.out('nothing to change; nothing written');
       return 0;
     }
-    const violations = guardRailViolations(radius, { maxMovePercent: flags.maxMovePercent });
-    if (violations.length > 0 && !flags.force) {
+    if (change.refused) {
       const refused = new DrillRefusedError(violations);
       io.err(`${refused.message}\n[${refused.code}]`);
       return 2;
@@ -113,12 +178,7 @@ export async function runChange(
       return 0;
     }
     const who = whoRan();
-    await writeZoneMap(store, checked.doc, expected, {
-      who,
-      reason: flags.reason,
-      action: plan.action,
-      summary: summarizeBlastRadius(radius),
-    });
+    await commitChange(store, change, { who, reason: flags.reason });
     io.out(
       `written: version ${nextVersion} (was ${current.version ?? 'none'}) by ${who}${flags.reason === '' ? '' : `: ${flags.reason}`}`,
     );

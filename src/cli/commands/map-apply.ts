@@ -6,7 +6,7 @@ import {
   STORE_USAGE,
   changeFlagsFrom,
   runChange,
-  storeConfigFrom,
+  openStoreFrom,
 } from '../../drill/index.js';
 import { loadZoneMapText, readDocumentFile } from '../../zonemap/index.js';
 import type { Command } from '../command.js';
@@ -25,7 +25,7 @@ export const mapApply: Command = {
     // Invalid files stop here with every problem listed (exit 2), before Redis is touched.
     const map = loadZoneMapText(await readDocumentFile(file), file);
     return runChange(
-      await storeConfigFrom(values),
+      await openStoreFrom(values),
       changeFlagsFrom(values),
       {
         action: `map apply ${file}`,

@@ -7,10 +7,9 @@ import {
   formatBlastRadius,
   guardRailViolations,
   readCurrent,
-  storeConfigFrom,
+  openStoreFrom,
 } from '../../drill/index.js';
 import { compileZoneMap, loadZoneMapText, readDocumentFile } from '../../zonemap/index.js';
-import { RedisZoneMapStore } from '../../zonemap/stores/index.js';
 import type { Command } from '../command.js';
 
 export const mapDiff: Command = {
@@ -24,7 +23,7 @@ export const mapDiff: Command = {
     if (file === undefined || extra.length > 0) throw new UsageError('name exactly one zone map file');
     const next = loadZoneMapText(await readDocumentFile(file), file);
     const flags = changeFlagsFrom(values);
-    const store = await RedisZoneMapStore.open(await storeConfigFrom(values), 'zonegate-cli');
+    const store = await openStoreFrom(values);
     try {
       const current = await readCurrent(store);
       if (current.problem !== null) io.err(`note: the stored map is invalid: ${current.problem.message}`);

@@ -1,6 +1,5 @@
 import { UsageError } from '../../core/errors.js';
-import { STORE_OPTIONS, STORE_USAGE, storeConfigFrom } from '../../drill/index.js';
-import { RedisZoneMapStore } from '../../zonemap/stores/index.js';
+import { STORE_OPTIONS, STORE_USAGE, openStoreFrom } from '../../drill/index.js';
 import { flag, optionalString } from '../args.js';
 import type { Command } from '../command.js';
 
@@ -15,7 +14,7 @@ export const mapHistory: Command = {
     const limit = Number(l);
     if (!Number.isSafeInteger(limit) || limit < 1)
       throw new UsageError(`--limit must be a positive integer (got '${l}')`);
-    const store = await RedisZoneMapStore.open(await storeConfigFrom(values), 'zonegate-cli');
+    const store = await openStoreFrom(values);
     try {
       const entries = await store.history(limit);
       if (flag(values, 'json')) {

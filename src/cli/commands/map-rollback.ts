@@ -6,7 +6,7 @@ import {
   STORE_USAGE,
   changeFlagsFrom,
   runChange,
-  storeConfigFrom,
+  openStoreFrom,
 } from '../../drill/index.js';
 import { ZoneMapVersionNotFoundError } from '../../zonemap/stores/index.js';
 import type { Command } from '../command.js';
@@ -28,7 +28,7 @@ export const mapRollback: Command = {
     }
     let target = wanted;
     return runChange(
-      await storeConfigFrom(values),
+      await openStoreFrom(values),
       changeFlagsFrom(values),
       {
         // A getter: without VERSION the target is only known once build() has read history,

@@ -1,7 +1,7 @@
 import { UsageError } from '../../core/errors.js';
-import { STORE_OPTIONS, STORE_USAGE, readCurrent, storeConfigFrom } from '../../drill/index.js';
+import { STORE_OPTIONS, STORE_USAGE, readCurrent, openStoreFrom } from '../../drill/index.js';
 import { serializeZoneMap } from '../../zonemap/index.js';
-import { RedisZoneMapStore, ZoneMapNotFoundError } from '../../zonemap/stores/index.js';
+import { ZoneMapNotFoundError } from '../../zonemap/stores/index.js';
 import { oneOf, optionalString } from '../args.js';
 import type { Command } from '../command.js';
 
@@ -18,7 +18,7 @@ export const mapShow: Command = {
     if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
       throw new UsageError(`--version must be a positive integer (got '${v}')`);
     }
-    const store = await RedisZoneMapStore.open(await storeConfigFrom(values), 'zonegate-cli');
+    const store = await openStoreFrom(values);
     try {
       if (version !== undefined) {
         io.out(serializeZoneMap((await store.historyDoc(version)).doc, format));

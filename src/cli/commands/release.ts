@@ -9,7 +9,7 @@ import {
   requireDoc,
   runChange,
   setRelease,
-  storeConfigFrom,
+  openStoreFrom,
   type ReleaseChange,
 } from '../../drill/index.js';
 import { optionalString } from '../args.js';
@@ -54,7 +54,7 @@ const release: Command = {
       greenUids === undefined ? '' : ` --green-uids ${greenUids.length} uid(s)`,
     ].join('');
     return runChange(
-      await storeConfigFrom(values),
+      await openStoreFrom(values),
       changeFlagsFrom(values),
       { action: `release ${zone}${words}`, build: (cur) => setRelease(requireDoc(cur), zone, change) },
       io,

@@ -8,7 +8,7 @@ import {
   moveShards,
   requireDoc,
   runChange,
-  storeConfigFrom,
+  openStoreFrom,
 } from '../../drill/index.js';
 import { requiredString } from '../args.js';
 import type { Command } from '../command.js';
@@ -24,7 +24,7 @@ const shardsMove: Command = {
     if (specs.length === 0) throw new UsageError('name the shards to move, e.g. 30-34');
     const to = requiredString(values, 'to');
     return runChange(
-      await storeConfigFrom(values),
+      await openStoreFrom(values),
       changeFlagsFrom(values),
       {
         action: `shards move ${specs.join(',')} --to ${to}`,

@@ -8,7 +8,7 @@ import {
   changeFlagsFrom,
   requireDoc,
   runChange,
-  storeConfigFrom,
+  openStoreFrom,
 } from '../../drill/index.js';
 import type { Command } from '../command.js';
 
@@ -36,7 +36,7 @@ export function statusCommands(target: StatusTarget): Command[] {
       if (name === undefined || extra.length > 0)
         throw new UsageError(`name exactly one ${target.label === 'IDC' ? 'IDC' : target.noun}`);
       return runChange(
-        await storeConfigFrom(values),
+        await openStoreFrom(values),
         changeFlagsFrom(values),
         {
           action: `${target.noun} ${status} ${name}`,

@@ -10,7 +10,7 @@ import {
   runChange,
   setZoneStatus,
   setZoneWeight,
-  storeConfigFrom,
+  openStoreFrom,
 } from '../../drill/index.js';
 import type { Command } from '../command.js';
 import { statusCommands } from './status-commands.js';
@@ -36,7 +36,7 @@ const zoneWeight: Command = {
       throw new UsageError(`weight must be a number ≥ 0 (got '${n}')`);
     }
     return runChange(
-      await storeConfigFrom(values),
+      await openStoreFrom(values),
       changeFlagsFrom(values),
       { action: `zone weight ${zone} ${n}`, build: (cur) => setZoneWeight(requireDoc(cur), zone, weight) },
       io,

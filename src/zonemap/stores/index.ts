@@ -20,7 +20,8 @@ export {
   type RedisZoneMapSourceOptions,
   type RedisZoneMapSourceStats,
 } from './redis-source.js';
-export { RedisZoneMapStore, HISTORY_MAX_ENTRIES, type RawStoredMap } from './redis-store.js';
+export { RedisZoneMapStore, HISTORY_MAX_ENTRIES } from './redis-store.js';
+export type { RawStoredMap, ZoneMapStore } from './store.js';
 export { readSnapshot, writeSnapshot } from './snapshot.js';
 export { decodeStoredMap } from './stored-map.js';
 export { writeZoneMap } from './writer.js';

@@ -8,23 +8,18 @@ import { connectClient, createRedisClient, type RedisClient } from './redis-clie
 import { describeRedisStore, REDIS_DEFAULTS, type RedisStoreConfig } from './redis-config.js';
 import { zoneMapKeys, type ZoneMapKeys } from './redis-keys.js';
 import { decodeStoredMap } from './stored-map.js';
+import type { RawStoredMap, ZoneMapStore } from './store.js';
 import { WRITE_SCRIPT } from './write-script.js';
 
 const WRITE_SCRIPT_SHA = createHash('sha1').update(WRITE_SCRIPT).digest('hex');
 /** Approximate cap of the history stream (XADD MAXLEN ~): enough for months of drills. */
 export const HISTORY_MAX_ENTRIES = 1000;
 
-/** The map exactly as stored, before any checks. */
-export interface RawStoredMap {
-  readonly version: string | null;
-  readonly json: string | null;
-}
-
 /**
  * The zone map in Redis: reads, the compare-and-set write, history and gateway reports.
  * Validation of what is written is the writer's job (writer.ts); this class moves bytes.
  */
-export class RedisZoneMapStore {
+export class RedisZoneMapStore implements ZoneMapStore {
   readonly keys: ZoneMapKeys;
   readonly client: RedisClient;
   readonly description: string;

@@ -3,7 +3,7 @@ import { compileZoneMap } from '../compile.js';
 import type { CompiledZoneMap, ZoneMapDoc } from '../model.js';
 import { validateZoneMap } from '../validate.js';
 import type { HistoryWrite } from './history-entry.js';
-import type { RedisZoneMapStore } from './redis-store.js';
+import type { ZoneMapStore } from './store.js';
 
 /**
  * Validates and compiles `doc` exactly as a gateway will, then writes it with a
@@ -11,7 +11,7 @@ import type { RedisZoneMapStore } from './redis-store.js';
  * through here. Returns the compiled map that was written.
  */
 export async function writeZoneMap(
-  store: RedisZoneMapStore,
+  store: ZoneMapStore,
   doc: ZoneMapDoc,
   expected: number | null,
   meta: HistoryWrite,
