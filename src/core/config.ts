@@ -96,6 +96,7 @@ export interface TimeoutsConfig {
   readonly upstreamConnectTimeoutMs: number;
   readonly upstreamResponseTimeoutMs: number;
   readonly upstreamIdleTimeoutMs: number;
+  readonly transferIdleTimeoutMs: number;
   readonly shutdownGraceMs: number;
 }
 
@@ -103,6 +104,10 @@ export interface LimitsConfig {
   readonly maxHeaderBytes: number;
   readonly maxBodyBytes: number;
   readonly maxConnections: number;
+  readonly requestBufferBytes: number;
+  readonly responseBufferBytes: number;
+  readonly maxUpstreamRequestsPerConnection: number;
+  readonly http2MaxConcurrentStreams: number;
 }
 
 export interface UpstreamConfig {

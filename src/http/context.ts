@@ -3,6 +3,7 @@ import type { CertUidReader, CookieKeyring, Identifier } from '../identity/index
 import type { ConnectionInfo } from '../listeners/index.js';
 import type { Self } from '../router/index.js';
 import type { TargetTable, UpstreamRegistry } from '../upstream/index.js';
+import type { TransferWatch } from './transfer-watch.js';
 
 /** Counting hooks for the metrics stage; called on the hot path, so they must be cheap and never throw. */
 export interface HttpHooks {
@@ -46,4 +47,6 @@ export interface HttpContext {
   readonly cookieAttributes: string;
   /** Set when shutting down: responses carry `connection: close`. */
   closing: boolean;
+  /** Idle timeout of exchanges waiting on their client (`timeouts.transferIdleTimeoutMs`). */
+  readonly transfers: TransferWatch;
 }

@@ -1,11 +1,19 @@
 /**
- * The hot path: identity → router decision → endpoint of that zone and colour → undici Pool
- * dispatch, streaming both ways with backpressure. One ForwardHandler object per request
- * and no closures in between (undici's low-level handler API calls its methods directly).
+ * The hot path: request check → identity → router decision → endpoint of that zone and colour
+ * → undici Pool dispatch, streaming both ways with bounded buffering and backpressure.
+ *
+ * One `Exchange` object per proxied request owns everything it started: the request body stream,
+ * the upstream request (through undici's dispatch controller), its place in the client
+ * connection's budget and in the idle watch. Whatever ends the exchange first — the upstream's
+ * answer, an upstream error, the client closing or resetting, a client idle too long, a body
+ * over the limit — ends it once, aborts the upstream request if it is still running, and frees
+ * what it held; only upstream-caused failures count against the upstream. No closures per
+ * request: undici calls the exchange's methods directly, and the stream listeners are
+ * module-level functions that find the exchange through a symbol.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
-import type { Readable, Writable } from 'node:stream';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { NoLiveZoneError, ZonegateError } from '../core/errors.js';
@@ -13,11 +21,20 @@ import type { Identity, RoutedDecision } from '../router/index.js';
 import { decide, routeKindFor, shardOf } from '../router/index.js';
 import { connectionInfo, type ConnectionInfo } from '../listeners/index.js';
 import { groupFor, type Endpoint, type EndpointGroup } from '../upstream/index.js';
-import { BodyLimit } from './body-limit.js';
+import { RequestBody, type BodyOwner } from './body-limit.js';
 import type { HttpContext } from './context.js';
-import { BodyTooLargeError, NoUpstreamError, UpstreamFailedError, UpstreamTimeoutError } from './errors.js';
+import {
+  BadRequestError,
+  BodyTooLargeError,
+  InternalError,
+  NoUpstreamError,
+  UpstreamFailedError,
+  UpstreamTimeoutError,
+} from './errors.js';
 import { filterResponseHeaders, scanRequestHeaders, type ScannedRequest } from './headers.js';
+import { checkRequest, type CheckedTarget } from './request-check.js';
 import { sendError, type AnyResponse } from './respond.js';
+import type { Watched } from './transfer-watch.js';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 
@@ -30,29 +47,53 @@ const CONNECT_ERRORS = new Set([
   'EAI_AGAIN',
   'ENOTFOUND',
 ]);
+/** undici refusing what we asked it to send: a gap in the request check, never the upstream's fault. */
+const REQUEST_REFUSED = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
 /** RFC 9110 §9.2.2 idempotent methods. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
+/** Reasons (metrics / access log) for exchanges the client ended. */
+export const CLIENT_CLOSED = 'client-closed';
+export const CLIENT_STALLED = 'client-stalled';
+/** nginx's status for "client closed the request"; never sent, only counted. */
+const STATUS_CLIENT_CLOSED = 499;
+
+/** The abort reason given to undici when the client side ended an exchange (one shared object). */
+const CLIENT_GONE = new Error('the client closed, reset or stalled the exchange');
+
 const kCertUid = Symbol('zonegate.certUid');
+const kExchange = Symbol('zonegate.exchange');
+const kBudget = Symbol('zonegate.upstreamBudget');
 
-/**
- * The response's forward handler, so the 'close' and 'drain' listeners can be two
- * module-level functions instead of two closures allocated for every request.
- */
-const kHandler = Symbol('zonegate.forwardHandler');
-interface WithHandler {
-  [kHandler]?: ForwardHandler;
-}
-
-function onClientClose(this: AnyResponse): void {
-  (this as AnyResponse & WithHandler)[kHandler]?.clientClosed();
-}
-
-function onResponseDrain(this: AnyResponse): void {
-  (this as AnyResponse & WithHandler)[kHandler]?.resume?.();
+interface Carrier {
+  [kExchange]?: Exchange;
 }
 interface WithCertUid {
   [kCertUid]?: string | null;
+}
+/** Upstream requests in flight for one client connection (h1 socket or h2 session). */
+interface Budget {
+  active: number;
+  waiting: Exchange[] | null;
+}
+interface WithBudget {
+  [kBudget]?: Budget;
+}
+
+function onClientClose(this: Carrier): void {
+  this[kExchange]?.clientClosed();
+}
+
+function onClientError(this: Carrier): void {
+  this[kExchange]?.clientClosed();
+}
+
+function onResponseDrain(this: Carrier): void {
+  this[kExchange]?.drained();
+}
+
+function onBodyError(this: Carrier, err: Error): void {
+  this[kExchange]?.bodyFailed(err);
 }
 
 /** Read the client certificate's uid once per connection (the HTTP stage calls this on connect). */
@@ -69,36 +110,61 @@ export function writeHeadFlat(res: AnyResponse, status: number, headers: string[
   (res as ServerResponse).writeHead(status, headers);
 }
 
-export function handleRequest(ctx: HttpContext, req: AnyRequest, res: AnyResponse): void {
+/** Whether the client side of a response is gone (`Http2ServerResponse` has no `destroyed`). */
+function responseGone(res: AnyResponse, h2: boolean): boolean {
+  return h2 ? (res as Http2ServerResponse).stream.destroyed : (res as ServerResponse).destroyed;
+}
+
+/**
+ * Entry point for every HTTP request (h1 and h2). `h2`: it came over HTTP/2 (the request line's
+ * version says nothing reliable). `expectContinue`: the client waits for `100 Continue` before
+ * its body, which we send only once the request is going to be forwarded.
+ */
+export function handleRequest(
+  ctx: HttpContext,
+  req: AnyRequest,
+  res: AnyResponse,
+  h2: boolean,
+  expectContinue: boolean,
+): void {
   const cfg = ctx.config;
   const scanned = scanRequestHeaders(req.rawHeaders, cfg.identity.uidHeader, cfg.identity.cookie.name);
+  const target: CheckedTarget = { path: '/', host: undefined };
+  const method = req.method ?? 'GET';
+  const problem = checkRequest(method, req.url ?? '/', req.httpVersion, h2, scanned, target);
+  if (problem !== null) return refuse(ctx, req, res, h2, problem);
   if (scanned.contentLength > cfg.limits.maxBodyBytes) {
-    // HTTP/1.1: close after the answer instead of reading a body we refuse (HTTP/2 resets just
-    // the stream, and forbids the header).
-    if (req.httpVersionMajor === 1) res.setHeader('connection', 'close');
-    return finish(ctx, req, res, new BodyTooLargeError(cfg.limits.maxBodyBytes), Date.now());
+    return refuse(ctx, req, res, h2, new BodyTooLargeError(cfg.limits.maxBodyBytes));
   }
   const identity = ctx.identifier.identify(scanned.uid, scanned.cookie, certUidOf(req));
   if (identity instanceof Promise) {
     identity.then(
-      (id) => route(ctx, req, res, scanned, id),
-      () => route(ctx, req, res, scanned, { uid: null, source: 'none' }),
+      (id) => route(ctx, req, res, h2, expectContinue, scanned, target, id),
+      () => route(ctx, req, res, h2, expectContinue, scanned, target, { uid: null, source: 'none' }),
     );
   } else {
-    route(ctx, req, res, scanned, identity);
+    route(ctx, req, res, h2, expectContinue, scanned, target, identity);
   }
+}
+
+/** Answer a request the gateway will not forward. HTTP/1.1: close after it, the body unread. */
+function refuse(ctx: HttpContext, req: AnyRequest, res: AnyResponse, h2: boolean, err: ZonegateError): void {
+  // HTTP/2 resets just the stream after the answer (and forbids the header).
+  if (!h2 && !res.headersSent) res.setHeader('connection', 'close');
+  finish(ctx, req, res, h2, err, Date.now());
 }
 
 function finish(
   ctx: HttpContext,
   req: AnyRequest,
   res: AnyResponse,
+  h2: boolean,
   err: ZonegateError,
   started: number,
 ): void {
   sendError(res, err);
   ctx.hooks.onResponse?.(
-    protocolOf(req),
+    h2 ? 'http2' : 'http1',
     '',
     '',
     err.code,
@@ -110,8 +176,22 @@ function finish(
   );
 }
 
-function protocolOf(req: AnyRequest): 'http1' | 'http2' {
-  return req.httpVersionMajor === 2 ? 'http2' : 'http1';
+/** A bug surfaced while handling a request: the client gets a 500, the operator the stack and a count. */
+export function internalError(
+  ctx: HttpContext,
+  req: AnyRequest,
+  res: AnyResponse,
+  h2: boolean,
+  err: unknown,
+): void {
+  ctx.hooks.onInternalError?.(err);
+  const e = new InternalError(err);
+  if (responseGone(res, h2)) return;
+  try {
+    finish(ctx, req, res, h2, e, Date.now());
+  } catch {
+    res.destroy();
+  }
 }
 
 export interface Routed {
@@ -126,6 +206,7 @@ export interface Routed {
 export function routeTo(
   ctx: HttpContext,
   req: AnyRequest,
+  path: string,
   scanned: ScannedRequest,
   identity: Identity,
 ): Routed | ZonegateError {
@@ -133,7 +214,6 @@ export function routeTo(
   const info = connectionInfo(req.socket);
   // x-ldc-hop is only believed from a peer gateway; from anyone else it is just stripped.
   const hopped = scanned.hop !== undefined && info !== undefined && table.peerHosts.has(info.remoteAddress);
-  const path = req.url ?? '/';
   const decision = decide(identity, routeKindFor(table.map, path), table.map, ctx.self, Math.random, hopped);
   if (!decision.ok) return new NoLiveZoneError(decision.detail);
   const group =
@@ -151,15 +231,17 @@ export function routeTo(
   return { decision, group, endpoint, info, hopped };
 }
 
-/** The headers the upstream gets: the client's end-to-end ones plus ours. */
+/** The headers the upstream gets: the client's end-to-end ones plus ours, and exactly one Host. */
 export function upstreamHeaders(
   ctx: HttpContext,
   scanned: ScannedRequest,
   r: Routed,
   uid: string | null,
+  host: string | undefined,
 ): string[] {
   const h = scanned.out;
   const d = r.decision;
+  if (host !== undefined) h.push('host', host);
   h.push('x-ldc-zone', d.zone, 'x-ldc-colour', d.colour);
   if (uid !== null) h.push(ctx.config.identity.uidHeader, uid);
   if (r.hopped && scanned.forwarded !== null) {
@@ -168,7 +250,7 @@ export function upstreamHeaders(
   } else if (r.info !== undefined) {
     h.push('x-forwarded-for', r.info.remoteAddress, 'x-forwarded-proto', r.info.secure ? 'https' : 'http');
     h.push('x-forwarded-port', String(r.info.localPort));
-    if (scanned.host !== undefined) h.push('x-forwarded-host', scanned.host);
+    if (host !== undefined) h.push('x-forwarded-host', host);
   }
   if (d.via === 'gateway') h.push('x-ldc-hop', ctx.self.idc);
   return h;
@@ -178,175 +260,314 @@ function route(
   ctx: HttpContext,
   req: AnyRequest,
   res: AnyResponse,
+  h2: boolean,
+  expectContinue: boolean,
   scanned: ScannedRequest,
+  target: CheckedTarget,
   identity: Identity,
 ): void {
   // The client may have left while its cookie was being verified.
-  if (res.destroyed) return;
+  if (responseGone(res, h2)) return;
   const started = Date.now();
-  const r = routeTo(ctx, req, scanned, identity);
-  if (r instanceof ZonegateError) return finish(ctx, req, res, r, started);
-  const headers = upstreamHeaders(ctx, scanned, r, identity.uid);
-  // HTTP/2 carries the host in :authority; HTTP/1.1 upstreams need it as Host.
-  if (req.httpVersionMajor === 2 && scanned.host !== undefined) headers.push('host', scanned.host);
-  const method = req.method ?? 'GET';
+  const r = routeTo(ctx, req, target.path, scanned, identity);
+  if (r instanceof ZonegateError) {
+    if (expectContinue && !h2) res.setHeader('connection', 'close');
+    return finish(ctx, req, res, h2, r, started);
+  }
+  const headers = upstreamHeaders(ctx, scanned, r, identity.uid, target.host);
   const hasBody =
     scanned.contentLength > 0 ||
     scanned.chunked ||
-    (req.httpVersionMajor === 2 &&
-      scanned.contentLength !== 0 &&
-      !(req as Http2ServerRequest).stream.endAfterHeaders);
-  let body: Readable | null = null;
-  if (hasBody) {
-    body = req;
-    if (scanned.contentLength < 0) {
-      const limit = new BodyLimit(ctx.config.limits.maxBodyBytes);
-      req.pipe(limit);
-      req.on('error', (err) => limit.destroy(err));
-      body = limit;
-    }
-  }
-  const h = new ForwardHandler(ctx, req, res, r, method, headers, body, started);
-  h.dispatch();
+    (h2 && scanned.contentLength !== 0 && !(req as Http2ServerRequest).stream.endAfterHeaders);
+  const ex = new Exchange(ctx, req, res, h2, r, req.method ?? 'GET', target.path, headers, started);
+  // Only now is the body wanted: never a 100 before a refusal.
+  if (expectContinue) res.writeContinue();
+  if (hasBody) ex.readBody();
+  else ex.acquire();
 }
 
-class ForwardHandler implements Dispatcher.DispatchHandler {
+/** The client connection an exchange counts against: the h1 socket, or the h2 session. */
+function budgetOf(req: AnyRequest, h2: boolean): Budget {
+  const owner = (h2 ? (req as Http2ServerRequest).stream.session : req.socket) as unknown as WithBudget;
+  let b = owner[kBudget];
+  if (b === undefined) {
+    b = { active: 0, waiting: null };
+    owner[kBudget] = b;
+  }
+  return b;
+}
+
+const OPEN = 0;
+/** Waiting for a place in the client connection's budget. */
+const QUEUED = 1;
+/** Handed to undici (queued in the pool or running). */
+const DISPATCHED = 2;
+const DONE = 3;
+
+class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
   readonly ctx: HttpContext;
   readonly req: AnyRequest;
   readonly res: AnyResponse;
+  readonly h2: boolean;
   readonly routed: Routed;
   readonly method: string;
+  readonly path: string;
   readonly headers: string[];
-  readonly body: Readable | null;
   readonly started: number;
   endpoint: Endpoint;
+  body: RequestBody | null = null;
+  budget: Budget | null = null;
+  controller: Dispatcher.DispatchController | null = null;
+  state = OPEN;
   retried = false;
-  abort: ((err?: Error) => void) | null = null;
-  resume: (() => void) | null = null;
+  /** Response head written to the client. */
   responded = false;
+  /** The upstream is paused until the client drains its buffered response. */
+  paused = false;
+  /** Reading the client's body and it has not ended yet. */
+  uploading = false;
+  tick = 0;
 
   constructor(
     ctx: HttpContext,
     req: AnyRequest,
     res: AnyResponse,
+    h2: boolean,
     routed: Routed,
     method: string,
+    path: string,
     headers: string[],
-    body: Readable | null,
     started: number,
   ) {
     this.ctx = ctx;
     this.req = req;
     this.res = res;
+    this.h2 = h2;
     this.routed = routed;
     this.endpoint = routed.endpoint;
     this.method = method;
+    this.path = path;
     this.headers = headers;
-    this.body = body;
     this.started = started;
-    (res as AnyResponse & WithHandler)[kHandler] = this;
+    (res as AnyResponse & Carrier)[kExchange] = this;
+    (req as AnyRequest & Carrier)[kExchange] = this;
+    // 'close' on the response: the h1 socket or the h2 stream went away (for a finished
+    // exchange it comes after DONE and is ignored). 'error' on the request: a reset mid-body.
     res.once('close', onClientClose);
+    req.on('error', onClientError);
+    ctx.transfers.add(this);
+  }
+
+  /** Start reading the client's body; the upstream request starts once enough is buffered. */
+  readBody(): void {
+    const limits = this.ctx.config.limits;
+    const body = new RequestBody(limits.maxBodyBytes, limits.requestBufferBytes, this);
+    (body as RequestBody & Carrier)[kExchange] = this;
+    // Listened to from its first moment: an error before undici reads it must not be unhandled.
+    body.on('error', onBodyError);
+    this.body = body;
+    this.uploading = true;
+    this.req.pipe(body);
+  }
+
+  bodyProgress(): void {
+    this.tick = this.ctx.transfers.tick;
+  }
+
+  bodyReady(): void {
+    if (this.state === OPEN) this.acquire();
+  }
+
+  bodyEnded(): void {
+    this.uploading = false;
+  }
+
+  /** Take a place in the client connection's budget, or wait for one. */
+  acquire(): void {
+    const b = budgetOf(this.req, this.h2);
+    this.budget = b;
+    if (b.active < this.ctx.config.limits.maxUpstreamRequestsPerConnection) {
+      b.active++;
+      this.dispatch();
+    } else {
+      this.state = QUEUED;
+      (b.waiting ??= []).push(this);
+    }
   }
 
   dispatch(): void {
+    this.state = DISPATCHED;
     this.endpoint.pool.dispatch(
-      {
-        path: this.req.url ?? '/',
-        method: this.method,
-        headers: this.headers,
-        body: this.body,
-      },
+      { path: this.path, method: this.method, headers: this.headers, body: this.body },
       this,
     );
   }
 
+  /** Leave the budget (if in it) and let the next waiting exchange of this connection go. */
+  release(): void {
+    const b = this.budget;
+    if (b === null) return;
+    this.budget = null;
+    if (this.state === QUEUED) {
+      const i = b.waiting?.indexOf(this) ?? -1;
+      if (i >= 0) b.waiting!.splice(i, 1);
+      return;
+    }
+    b.active--;
+    const w = b.waiting;
+    while (w !== null && w.length > 0 && b.active < this.ctx.config.limits.maxUpstreamRequestsPerConnection) {
+      const next = w.shift()!;
+      if (next.state !== QUEUED) continue;
+      b.active++;
+      next.dispatch();
+    }
+  }
+
+  /** End the exchange once: stop the upstream request, free what it held. */
+  end(): boolean {
+    if (this.state === DONE) return false;
+    const wasQueued = this.state === QUEUED;
+    if (wasQueued) this.release();
+    this.state = DONE;
+    this.ctx.transfers.delete(this);
+    if (!wasQueued) this.release();
+    return true;
+  }
+
+  /** The client closed or reset its side before the exchange finished. */
   clientClosed(): void {
-    // The client went away mid-request: stop the upstream side too.
-    if (!this.responded && this.abort !== null) this.abort(new Error('client closed the connection'));
+    if (!this.end()) return;
+    this.abortUpstream();
+    this.report(CLIENT_CLOSED, STATUS_CLIENT_CLOSED);
   }
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.abort = abort;
+  waitingOnClient(): boolean {
+    // An upload blocked by the upstream's backpressure is the upstream's to time out.
+    return this.paused || (this.uploading && !(this.body?.writableNeedDrain ?? false));
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, _statusText: string): boolean {
-    // 1xx (100-continue, 103) are not relayed: Node answers 100-continue to the client itself.
-    if (statusCode < 200) return true;
-    this.resume = resume;
+  /** The transfer watch: the client sent or read nothing for `timeouts.transferIdleTimeoutMs`. */
+  idle(): void {
+    const uploading = this.uploading;
+    if (!this.end()) return;
+    this.abortUpstream();
+    if (uploading && !this.responded && !responseGone(this.res, this.h2)) {
+      const err = new BadRequestError('request body not received in time', 408);
+      if (!this.h2) this.res.setHeader('connection', 'close');
+      sendError(this.res, err);
+      this.report(err.code, err.httpStatus);
+      return;
+    }
+    this.res.destroy();
+    this.report(CLIENT_STALLED, STATUS_CLIENT_CLOSED);
+  }
+
+  bodyFailed(err: Error): void {
+    if (err instanceof BodyTooLargeError) {
+      if (!this.end()) return;
+      this.abortUpstream();
+      if (!this.h2 && !this.res.headersSent) this.res.setHeader('connection', 'close');
+      this.fail(err);
+      return;
+    }
+    this.clientClosed();
+  }
+
+  abortUpstream(): void {
+    const body = this.body;
+    if (body !== null && !body.destroyed) {
+      this.req.unpipe(body);
+      body.destroy();
+    }
+    // Not yet started on a connection: onRequestStart aborts it when it gets there.
+    const c = this.controller;
+    if (c !== null && !c.aborted) c.abort(CLIENT_GONE);
+  }
+
+  drained(): void {
+    if (this.state === DONE || !this.paused) return;
+    this.paused = false;
+    this.tick = this.ctx.transfers.tick;
+    this.controller?.resume();
+  }
+
+  // --- undici's dispatch handler ---------------------------------------------------------
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.state === DONE) controller.abort(CLIENT_GONE);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
+    // 1xx (103) are not relayed; Expect is answered by the gateway itself.
+    if (statusCode < 200 || this.state === DONE) return;
     const ctx = this.ctx;
     const out: string[] = [];
-    const uid = filterResponseHeaders(rawHeaders, out, ctx.config.identity.uidHeader);
+    const uid = filterResponseHeaders(controller.rawHeaders as Buffer[], out, ctx.config.identity.uidHeader);
     const d = this.routed.decision;
     if (d.via !== 'gateway') out.push('x-ldc-zone', d.zone, 'x-ldc-colour', d.colour);
-    if (ctx.closing && this.req.httpVersionMajor === 1) out.push('connection', 'close');
+    if (ctx.closing && !this.h2) out.push('connection', 'close');
     if (uid !== undefined && uid !== '' && ctx.keyring !== null) {
       // Step 4–5 of a first visit: the upstream named the user, we pin them with the cookie.
       // The cookie names the uid's home zone (its shard's owner), not whoever served the login.
       const map = ctx.table.map;
       const home = map.zones[map.shardOwner[shardOf(uid, map.shards)] ?? -1]?.name ?? d.zone;
+      controller.pause();
       ctx.keyring.sign({ uid, zone: home }).then(
         (value) => {
           out.push('set-cookie', `${ctx.config.identity.cookie.name}=${value}${ctx.cookieAttributes}`);
           this.writeHead(statusCode, out);
-          resume();
+          controller.resume();
         },
         () => {
           // A uid that cannot go in a cookie (too long, odd zone name): answer without one.
           this.writeHead(statusCode, out);
-          resume();
+          controller.resume();
         },
       );
-      return false;
+      return;
     }
     this.writeHead(statusCode, out);
-    return true;
   }
 
   writeHead(statusCode: number, out: string[]): void {
     this.responded = true;
-    if (this.res.destroyed) return;
+    if (this.state === DONE) return;
     writeHeadFlat(this.res, statusCode, out);
   }
 
-  onData(chunk: Buffer): boolean {
-    if (this.res.destroyed) {
-      // The client left while the upstream was still sending: stop reading it.
-      this.abort?.(new Error('client closed the connection'));
-      return false;
-    }
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.state === DONE) return;
+    const res = this.res;
     // Both response kinds are Writables; their write() overloads just do not unify in TypeScript.
-    const ok = (this.res as Writable).write(chunk);
-    if (!ok) this.res.once('drain', onResponseDrain);
-    return ok;
+    if ((res as Writable).write(chunk)) return;
+    // Past the stream's high-water mark: keep taking the upstream's bytes up to our own buffer
+    // bound (a short answer then frees its upstream connection at once), then pause it.
+    if (res.writableLength < this.ctx.config.limits.responseBufferBytes || this.paused) return;
+    this.paused = true;
+    this.tick = this.ctx.transfers.tick;
+    controller.pause();
+    res.once('drain', onResponseDrain);
   }
 
-  onComplete(_trailers: string[] | null): void {
+  onResponseEnd(): void {
+    if (!this.end()) return;
     this.endpoint.succeeded();
     this.res.end();
-    this.res.off('close', onClientClose);
-    const d = this.routed.decision;
-    this.ctx.hooks.onResponse?.(
-      protocolOf(this.req),
-      d.zone,
-      d.colour,
-      d.reason,
-      this.res.statusCode,
-      Date.now() - this.started,
-      this.method,
-      this.req.url ?? '/',
-      this.endpoint.address,
-    );
+    this.report(this.routed.decision.reason, this.res.statusCode);
   }
 
-  onError(err: Error): void {
-    const res = this.res;
-    res.off('close', onClientClose);
-    if (res.destroyed || (res as ServerResponse).writableEnded) return;
-    if (err instanceof BodyTooLargeError) {
-      this.fail(err);
+  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
+    // Ended by the client side (closed, reset, idle, body too large): handled there, and
+    // never the upstream's fault.
+    if (this.state === DONE) return;
+    const code = (err as { code?: string }).code ?? 'UNKNOWN';
+    if (REQUEST_REFUSED.has(code)) {
+      this.end();
+      this.abortUpstream();
+      internalError(this.ctx, this.req, this.res, this.h2, err);
       return;
     }
-    const code = (err as { code?: string }).code ?? 'UNKNOWN';
     const now = Date.now();
     const ep = this.endpoint;
     ep.failed(now);
@@ -358,14 +579,17 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
         this.retried = true;
         this.ctx.hooks.onRetry?.(ep.address, next.address);
         this.endpoint = next;
-        res.once('close', onClientClose);
+        this.controller = null;
         this.dispatch();
         return;
       }
     }
+    this.end();
+    this.abortUpstream();
     if (this.responded) {
       // Headers are out: all we can do is cut the response so the client sees it incomplete.
-      res.destroy(err);
+      this.res.destroy();
+      this.report(code, this.res.statusCode);
       return;
     }
     const where = `${ep.address} (zone ${this.routed.decision.zone})`;
@@ -386,14 +610,18 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   fail(err: ZonegateError): void {
+    if (!responseGone(this.res, this.h2)) sendError(this.res, err);
+    this.report(err.code, err.httpStatus);
+  }
+
+  report(reason: string, status: number): void {
     const d = this.routed.decision;
-    sendError(this.res, err);
     this.ctx.hooks.onResponse?.(
-      protocolOf(this.req),
+      this.h2 ? 'http2' : 'http1',
       d.zone,
       d.colour,
-      err.code,
-      err.httpStatus,
+      reason,
+      status,
       Date.now() - this.started,
       this.method,
       this.req.url ?? '/',

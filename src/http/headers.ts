@@ -1,12 +1,59 @@
 /**
- * One pass over a request's raw headers: pick out what routing needs (uid header, zone
- * cookie, hop marker, body framing) and collect what goes upstream, dropping hop-by-hop
- * headers (RFC 9110 §7.6.1) and every client-sent `x-ldc-*` / `x-forwarded-*` header (the
- * gateway sets its own). No header object, no regex: this runs for every request.
+ * One pass over a request's raw headers: pick out what routing and the request check need
+ * (uid header, zone cookie, hop marker, host, body framing, expectation) and collect what goes
+ * upstream, dropping hop-by-hop headers (RFC 9110 §7.6.1), every client-sent `x-ldc-*` /
+ * `x-forwarded-*` header and every other client-address header (`Forwarded`, `X-Real-IP`, …):
+ * the gateway states the client address itself. No header object, no regex: this runs for
+ * every request.
  */
 
-/** RFC 9110 §7.6.1 connection-specific fields, plus HTTP/2's (RFC 9113 §8.2.2). */
-const HOP_BY_HOP = new Set([
+/** What the scan does with a header, by lower-cased name; absent: forwarded as is. */
+const HOP_BY_HOP = 1;
+const CONNECTION = 2;
+const TRANSFER_ENCODING = 3;
+const UPGRADE = 4;
+const HOST = 5;
+const CONTENT_LENGTH = 6;
+const COOKIE = 7;
+const EXPECT = 8;
+/** A client's claim about its own address: never believed, never forwarded. */
+const CLIENT_ADDRESS = 9;
+
+const KINDS = new Map<string, number>([
+  // RFC 9110 §7.6.1 connection-specific fields, plus HTTP/2's (RFC 9113 §8.2.2).
+  ['connection', CONNECTION],
+  ['keep-alive', HOP_BY_HOP],
+  ['proxy-connection', HOP_BY_HOP],
+  ['proxy-authenticate', HOP_BY_HOP],
+  ['proxy-authorization', HOP_BY_HOP],
+  ['te', HOP_BY_HOP],
+  ['trailer', HOP_BY_HOP],
+  ['transfer-encoding', TRANSFER_ENCODING],
+  ['upgrade', UPGRADE],
+  ['http2-settings', HOP_BY_HOP],
+  ['host', HOST],
+  ['content-length', CONTENT_LENGTH],
+  ['cookie', COOKIE],
+  // The gateway answers `Expect: 100-continue` itself (it decides whether the body is wanted).
+  ['expect', EXPECT],
+  ['forwarded', CLIENT_ADDRESS],
+  ['x-forwarded', CLIENT_ADDRESS],
+  ['x-real-ip', CLIENT_ADDRESS],
+  ['x-client-ip', CLIENT_ADDRESS],
+  ['x-cluster-client-ip', CLIENT_ADDRESS],
+  ['x-originating-ip', CLIENT_ADDRESS],
+  ['x-remote-ip', CLIENT_ADDRESS],
+  ['x-remote-addr', CLIENT_ADDRESS],
+  ['x-true-client-ip', CLIENT_ADDRESS],
+  ['true-client-ip', CLIENT_ADDRESS],
+  ['client-ip', CLIENT_ADDRESS],
+  ['cf-connecting-ip', CLIENT_ADDRESS],
+  ['fastly-client-ip', CLIENT_ADDRESS],
+  ['akamai-client-ip', CLIENT_ADDRESS],
+]);
+
+/** Response fields that never go back to the client (hop-by-hop; HTTP/2 forbids them). */
+const RESPONSE_DROPPED = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -20,7 +67,7 @@ const HOP_BY_HOP = new Set([
 ]);
 
 export interface ScannedRequest {
-  /** Upstream-bound headers, flat [name, value, ...] as the client spelled them. */
+  /** Upstream-bound end-to-end headers, flat [name, value, ...] as the client spelled them (no Host). */
   readonly out: string[];
   uid: string | undefined;
   /** Zone cookie value, if the Cookie header(s) carry one. */
@@ -29,12 +76,18 @@ export interface ScannedRequest {
   hop: string | undefined;
   /** Client `x-forwarded-*` headers, kept aside: forwarded only for a trusted hop. */
   forwarded: string[] | null;
+  /** The Host header's value (the last one when there are several: see `hosts`). */
   host: string | undefined;
+  /** How many Host headers the client sent (more than one is refused). */
+  hosts: number;
+  /** HTTP/2 `:authority`. */
+  authority: string | undefined;
   contentLength: number;
   chunked: boolean;
   /** Names listed in `Connection:` (RFC 9110 §7.6.1: also hop-by-hop). */
   connectionTokens: string | undefined;
   upgrade: string | undefined;
+  expect: string | undefined;
 }
 
 /** `name=value` for `name` in one Cookie header (RFC 6265 §5.4 "; " separated). */
@@ -66,10 +119,13 @@ export function scanRequestHeaders(
     hop: undefined,
     forwarded: null,
     host: undefined,
+    hosts: 0,
+    authority: undefined,
     contentLength: -1,
     chunked: false,
     connectionTokens: undefined,
     upgrade: undefined,
+    expect: undefined,
   };
   const out = s.out;
   for (let i = 0; i < raw.length; i += 2) {
@@ -77,7 +133,7 @@ export function scanRequestHeaders(
     const value = raw[i + 1]!;
     // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) are not headers upstream.
     if (name.charCodeAt(0) === 0x3a) {
-      if (name === ':authority') s.host = value;
+      if (name === ':authority') s.authority = value;
       continue;
     }
     const lower = name.toLowerCase();
@@ -95,17 +151,37 @@ export function scanRequestHeaders(
         (s.forwarded ??= []).push(name, value);
         continue;
       }
-    } else if (lower === 'cookie') {
-      if (s.cookie === undefined) s.cookie = findCookie(value, cookieName);
-    } else if (lower === 'host') {
-      s.host = value;
-    } else if (lower === 'content-length') {
-      s.contentLength = Number(value);
-    } else if (HOP_BY_HOP.has(lower)) {
-      if (lower === 'transfer-encoding') s.chunked = true;
-      else if (lower === 'connection') s.connectionTokens = value;
-      else if (lower === 'upgrade') s.upgrade = value;
-      continue;
+    }
+    const kind = KINDS.get(lower);
+    if (kind !== undefined) {
+      switch (kind) {
+        case COOKIE:
+          if (s.cookie === undefined) s.cookie = findCookie(value, cookieName);
+          out.push(name, value);
+          continue;
+        case CONTENT_LENGTH:
+          s.contentLength = Number(value);
+          out.push(name, value);
+          continue;
+        case HOST:
+          s.host = value;
+          s.hosts++;
+          continue;
+        case TRANSFER_ENCODING:
+          s.chunked = true;
+          continue;
+        case CONNECTION:
+          s.connectionTokens = value;
+          continue;
+        case UPGRADE:
+          s.upgrade = value;
+          continue;
+        case EXPECT:
+          s.expect = value;
+          continue;
+        default:
+          continue;
+      }
     }
     out.push(name, value);
   }
@@ -113,12 +189,17 @@ export function scanRequestHeaders(
   return s;
 }
 
+/**
+ * Fields the client named in `Connection:` are hop-by-hop too. Host is never in `out`, and the
+ * body framing field stays: a client cannot make the gateway drop what the upstream needs to
+ * read the request right.
+ */
 function dropConnectionTokens(s: ScannedRequest): void {
   const tokens = new Set(
     s
       .connectionTokens!.split(',')
       .map((t) => t.trim().toLowerCase())
-      .filter((t) => t !== '' && t !== 'close' && t !== 'keep-alive' && t !== 'upgrade'),
+      .filter((t) => t !== '' && t !== 'close' && t !== 'keep-alive' && t !== 'content-length'),
   );
   if (tokens.size === 0) return;
   const out = s.out;
@@ -140,7 +221,7 @@ export function filterResponseHeaders(
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower)) continue;
+    if (RESPONSE_DROPPED.has(lower)) continue;
     if (lower === uidHeader) {
       uid = raw[i + 1]!.toString('utf8');
       continue;

@@ -27,9 +27,10 @@ import type { Self } from '../router/index.js';
 import { HealthChecker, UpstreamRegistry } from '../upstream/index.js';
 import type { CompiledZoneMap } from '../zonemap/index.js';
 import type { HttpContext, HttpHooks } from './context.js';
-import { BadRequestError, HeadersTooLargeError, InternalError } from './errors.js';
-import { handleRequest, rememberCertUid } from './forward.js';
-import { sendError, writeRawError } from './respond.js';
+import { BadRequestError, HeadersTooLargeError } from './errors.js';
+import { handleRequest, internalError, rememberCertUid } from './forward.js';
+import { writeRawError } from './respond.js';
+import { TransferWatch } from './transfer-watch.js';
 import { handleUpgrade } from './websocket.js';
 
 /** Event handlers never throw (a throw here would take the whole process down): a bug costs one 500. */
@@ -37,13 +38,27 @@ function safely(
   ctx: HttpContext,
   req: IncomingMessage | Http2ServerRequest,
   res: ServerResponse | Http2ServerResponse,
+  h2: boolean,
+  expectContinue: boolean,
 ): void {
   try {
-    handleRequest(ctx, req, res);
+    handleRequest(ctx, req, res, h2, expectContinue);
   } catch (err) {
-    ctx.hooks.onInternalError?.(err);
-    sendError(res, new InternalError(err));
+    internalError(ctx, req, res, h2, err);
   }
+}
+
+const noop = (): void => {};
+
+/**
+ * Parse errors Node reports for bytes that come after a request it already handed us: the
+ * request runs and is answered; the extra bytes are dropped with the connection.
+ */
+const AFTER_REQUEST_ERRORS = new Set(['HPE_CLOSED_CONNECTION']);
+
+interface WithResponse {
+  /** Node's in-flight response on an HTTP/1 socket (set while a request is being answered). */
+  _httpMessage?: ServerResponse | null;
 }
 
 export interface HttpStageOptions {
@@ -60,6 +75,8 @@ export class HttpStage {
   readonly #sessions = new Set<Http2Session>();
   readonly #sockets = new Set<Socket>();
   readonly #health: HealthChecker;
+  /** Requests that were still being answered when close() had to cut their connections. */
+  cutAtClose = 0;
 
   constructor(o: HttpStageOptions) {
     const cfg = o.config;
@@ -70,6 +87,7 @@ export class HttpStage {
       pipelining: cfg.upstream.pipelining,
       connectTimeoutMs: t.upstreamConnectTimeoutMs,
       responseTimeoutMs: t.upstreamResponseTimeoutMs,
+      bodyTimeoutMs: t.upstreamResponseTimeoutMs,
       idleTimeoutMs: t.upstreamIdleTimeoutMs,
       maxHeaderBytes: cfg.limits.maxHeaderBytes,
       consecutiveFailures: cfg.upstream.ejection.consecutiveFailures,
@@ -95,6 +113,7 @@ export class HttpStage {
       hooks,
       cookieAttributes: `; Path=/; Max-Age=${c.maxAgeSec}; HttpOnly; SameSite=Lax${c.secure ? '; Secure' : ''}`,
       closing: false,
+      transfers: new TransferWatch(t.transferIdleTimeoutMs),
     };
     const ctx = this.ctx;
 
@@ -108,8 +127,30 @@ export class HttpStage {
         connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(t.headersTimeoutMs / 4))),
         noDelay: true,
       },
-      (req: IncomingMessage, res: ServerResponse) => safely(ctx, req, res),
+      (req: IncomingMessage, res: ServerResponse) => safely(ctx, req, res, false, false),
     );
+    // A request then FIN (half-close) still gets its answer; the connection closes after it.
+    (this.#h1 as H1Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+    // Expect: 100-continue is the gateway's to answer, once it knows the body is wanted.
+    this.#h1.on('checkContinue', (req: IncomingMessage, res: ServerResponse) =>
+      safely(ctx, req, res, false, true),
+    );
+    this.#h1.on('connect', (req: IncomingMessage, socket: Duplex) => {
+      socket.on('error', noop);
+      const e = new BadRequestError('CONNECT is not supported');
+      writeRawError(socket, e);
+      hooks.onResponse?.(
+        'http1',
+        '',
+        '',
+        e.code,
+        e.httpStatus,
+        0,
+        req.method ?? 'CONNECT',
+        req.url ?? '',
+        '',
+      );
+    });
     // Node starts the headersTimeout / requestTimeout sweeper (and the connection list that
     // closeIdleConnections walks) on 'listening'. This server never listens itself (listeners
     // hand it sockets), so start that machinery explicitly.
@@ -118,6 +159,13 @@ export class HttpStage {
       handleUpgrade(ctx, req, socket, head),
     );
     this.#h1.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
+      const inFlight = (socket as Duplex & WithResponse)._httpMessage;
+      if (inFlight !== undefined && inFlight !== null && err.code !== undefined) {
+        // Garbage after a request being answered: let the answer finish, then close.
+        if (!AFTER_REQUEST_ERRORS.has(err.code)) inFlight.shouldKeepAlive = false;
+        if (inFlight.headersSent && !AFTER_REQUEST_ERRORS.has(err.code)) socket.destroy();
+        return;
+      }
       if (err.code === 'ECONNRESET' || !socket.writable) {
         socket.destroy();
         return;
@@ -136,11 +184,19 @@ export class HttpStage {
       {
         maxSessionMemory: 16,
         // RFC 9113 §6.5.2: the header list limit we advertise, same budget as HTTP/1.1.
-        settings: { maxHeaderListSize: cfg.limits.maxHeaderBytes },
+        settings: {
+          maxHeaderListSize: cfg.limits.maxHeaderBytes,
+          maxConcurrentStreams: cfg.limits.http2MaxConcurrentStreams,
+        },
         maxSendHeaderBlockLength: 65536,
       },
-      (req: Http2ServerRequest, res: Http2ServerResponse) => safely(ctx, req, res),
+      (req: Http2ServerRequest, res: Http2ServerResponse) => safely(ctx, req, res, true, false),
     );
+    this.#h2.on('checkContinue', (req: Http2ServerRequest, res: Http2ServerResponse) =>
+      safely(ctx, req, res, true, true),
+    );
+    // A stream error nobody else listens to must not be an unhandled 'error' event.
+    this.#h2.on('stream', (stream: Duplex) => stream.on('error', noop));
     this.#h2.on('session', (s: Http2Session) => {
       this.#sessions.add(s);
       s.on('close', () => this.#sessions.delete(s));
@@ -163,6 +219,9 @@ export class HttpStage {
   /** The listener callback. Must not throw. */
   readonly onConnection = (socket: Socket | TLSSocket, info: ConnectionInfo): void => {
     this.ctx.hooks.onConnection?.(info.protocol);
+    // See httpAllowHalfOpen above: the socket must not end its side when the client ends its own.
+    socket.allowHalfOpen = true;
+    socket.on('error', noop);
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
     if (info.secure) {
@@ -190,6 +249,7 @@ export class HttpStage {
    */
   async close(graceMs: number): Promise<void> {
     this.ctx.closing = true;
+    this.cutAtClose = 0;
     this.#health.stop();
     for (const s of this.#sessions) s.close();
     const deadline = Date.now() + graceMs;
@@ -197,8 +257,11 @@ export class HttpStage {
       this.#h1.closeIdleConnections();
       await new Promise((r) => setTimeout(r, 50));
     }
+    // Requests still being answered at the deadline are cut: the drain must not call that clean.
+    this.cutAtClose = this.ctx.transfers.size;
     for (const s of this.#sockets) s.destroy();
     for (const s of this.#sessions) s.destroy();
+    this.ctx.transfers.close();
     // Stops the timeout sweeper started in the constructor (the server itself never listened).
     this.#h1.close(() => {});
     await this.ctx.registry.close();

@@ -1,38 +1,78 @@
 /**
- * WebSocket (RFC 6455 §4) through the gateway: route the Upgrade request like any other,
- * send it to the chosen upstream over a fresh TCP connection, then splice the two sockets.
- * The upstream's 101 answer and every frame after it pass through untouched.
+ * WebSocket (RFC 6455 §4) through the gateway: check and route the Upgrade request like any
+ * other, send it to the chosen upstream over a fresh TCP connection, and splice the two sockets
+ * only once the upstream has answered `101 Switching Protocols`. Any other answer is relayed
+ * to the client as a complete response with `connection: close`, and both sockets are closed:
+ * nothing the client sends after its Upgrade request ever reaches the upstream unless the
+ * upstream switched protocols (else a client could tunnel raw requests past every check here).
  */
-import type { IncomingMessage } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ZonegateError } from '../core/errors.js';
 import type { Identity } from '../router/index.js';
 import type { HttpContext } from './context.js';
-import { BadRequestError, UpstreamFailedError, UpstreamTimeoutError } from './errors.js';
-import { certUidOf, routeTo, upstreamHeaders } from './forward.js';
+import { BadRequestError, BodyTooLargeError, UpstreamFailedError, UpstreamTimeoutError } from './errors.js';
+import { CLIENT_CLOSED, certUidOf, routeTo, upstreamHeaders, type Routed } from './forward.js';
 import { scanRequestHeaders, type ScannedRequest } from './headers.js';
+import { checkRequest, type CheckedTarget } from './request-check.js';
 import { writeRawError } from './respond.js';
 
 const noop = (): void => {};
+
+/** Response fields not relayed from a refused upgrade (hop-by-hop, and our own framing). */
+const NOT_RELAYED = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'upgrade',
+  'proxy-connection',
+  'trailer',
+]);
 
 export function handleUpgrade(ctx: HttpContext, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   socket.on('error', noop);
   const cfg = ctx.config;
   const scanned = scanRequestHeaders(req.rawHeaders, cfg.identity.uidHeader, cfg.identity.cookie.name);
-  if (scanned.upgrade?.toLowerCase() !== 'websocket') {
-    writeRawError(socket, new BadRequestError('only WebSocket upgrades are supported'));
+  const target: CheckedTarget = { path: '/', host: undefined };
+  const method = req.method ?? 'GET';
+  const problem =
+    scanned.upgrade?.toLowerCase() !== 'websocket'
+      ? new BadRequestError('only WebSocket upgrades are supported')
+      : method !== 'GET'
+        ? new BadRequestError('a WebSocket upgrade is a GET')
+        : scanned.contentLength > 0 || scanned.chunked
+          ? new BadRequestError('a WebSocket upgrade carries no body')
+          : checkRequest(method, req.url ?? '/', req.httpVersion, false, scanned, target);
+  if (problem !== null) {
+    refuse(ctx, req, socket, problem);
     return;
   }
   const identity = ctx.identifier.identify(scanned.uid, scanned.cookie, certUidOf(req));
   if (identity instanceof Promise) {
     identity.then(
-      (id) => splice(ctx, req, socket, head, scanned, id),
+      (id) => splice(ctx, req, socket, head, scanned, target, id),
       () => socket.destroy(),
     );
   } else {
-    splice(ctx, req, socket, head, scanned, identity);
+    splice(ctx, req, socket, head, scanned, target, identity);
   }
+}
+
+function refuse(ctx: HttpContext, req: IncomingMessage, client: Duplex, err: ZonegateError): void {
+  writeRawError(client, err);
+  ctx.hooks.onResponse?.(
+    'websocket',
+    '',
+    '',
+    err.code,
+    err.httpStatus,
+    0,
+    req.method ?? 'GET',
+    req.url ?? '/',
+    '',
+  );
 }
 
 function splice(
@@ -41,92 +81,189 @@ function splice(
   client: Duplex,
   head: Buffer,
   scanned: ScannedRequest,
+  target: CheckedTarget,
   id: Identity,
 ): void {
-  const started = Date.now();
-  const r = routeTo(ctx, req, scanned, id);
+  if (client.destroyed) return;
+  const r = routeTo(ctx, req, target.path, scanned, id);
   if (r instanceof ZonegateError) {
-    writeRawError(client, r);
-    ctx.hooks.onResponse?.(
-      'websocket',
-      '',
-      '',
-      r.code,
-      r.httpStatus,
-      0,
-      req.method ?? 'GET',
-      req.url ?? '/',
-      '',
-    );
+    refuse(ctx, req, client, r);
     return;
   }
-  const headers = upstreamHeaders(ctx, scanned, r, id.uid);
-  let text = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
-  for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  text += 'connection: Upgrade\r\nupgrade: websocket\r\n\r\n';
+  new Tunnel(ctx, req, client, head, r, upstreamHeaders(ctx, scanned, r, id.uid, target.host), target.path);
+}
 
-  const ep = r.endpoint;
-  const upstream: Socket = connect({ host: ep.host, port: ep.port, noDelay: true });
-  let connected = false;
-  const timer = setTimeout(() => {
-    upstream.destroy();
-    fail(new UpstreamTimeoutError(`upstream ${ep.address} did not accept the WebSocket connection in time`));
-  }, ctx.config.timeouts.upstreamConnectTimeoutMs);
-  const fail = (err: ZonegateError): void => {
-    clearTimeout(timer);
-    ep.failed(Date.now());
-    writeRawError(client, err);
-    ctx.hooks.onResponse?.(
-      'websocket',
-      r.decision.zone,
-      r.decision.colour,
-      err.code,
-      err.httpStatus,
-      Date.now() - started,
-      req.method ?? 'GET',
-      req.url ?? '/',
-      ep.address,
+/** One WebSocket exchange: the upgrade request upstream, then either the spliced tunnel or a relayed refusal. */
+class Tunnel {
+  readonly ctx: HttpContext;
+  readonly req: IncomingMessage;
+  readonly client: Duplex;
+  readonly head: Buffer;
+  readonly r: Routed;
+  readonly started = Date.now();
+  readonly up: ClientRequest;
+  done = false;
+
+  constructor(
+    ctx: HttpContext,
+    req: IncomingMessage,
+    client: Duplex,
+    head: Buffer,
+    r: Routed,
+    headers: string[],
+    path: string,
+  ) {
+    this.ctx = ctx;
+    this.req = req;
+    this.client = client;
+    this.head = head;
+    this.r = r;
+    const ep = r.endpoint;
+    headers.push('connection', 'Upgrade', 'upgrade', 'websocket');
+    // A fresh connection (no agent): an upgrade connection is never returned to a pool.
+    this.up = httpRequest({
+      host: ep.host,
+      port: ep.port,
+      method: 'GET',
+      path,
+      headers,
+      agent: false,
+      setHost: false,
+      timeout: ctx.config.timeouts.upstreamConnectTimeoutMs,
+      maxHeaderSize: Math.max(ctx.config.limits.maxHeaderBytes, 16384),
+    });
+    const up = this.up;
+    up.on('timeout', () => this.upstreamFailed(null));
+    up.on('error', (err) => this.upstreamFailed(err));
+    up.on('upgrade', (res: IncomingMessage, socket: Socket, upHead: Buffer) =>
+      this.switched(res, socket, upHead),
     );
-  };
-  upstream.once('error', (err) => {
-    if (!connected)
-      fail(
-        new UpstreamFailedError(
-          `upstream ${ep.address} refused the WebSocket connection: ${err.message}`,
-          err,
-        ),
-      );
-    else client.destroy();
-  });
-  upstream.once('connect', () => {
-    connected = true;
-    clearTimeout(timer);
-    ep.succeeded();
+    up.on('response', (res: IncomingMessage) => this.refused(res));
+    up.on('socket', (s: Socket) => {
+      s.once('connect', () => up.setTimeout(ctx.config.timeouts.upstreamResponseTimeoutMs));
+    });
+    // Client gone before the upstream answered: stop there.
+    client.once('close', () => {
+      if (!this.done) {
+        this.done = true;
+        up.destroy();
+        this.report(CLIENT_CLOSED, 499);
+      }
+    });
+    up.end();
+  }
+
+  /** The upstream switched protocols: relay its 101 head, then splice the sockets both ways. */
+  switched(res: IncomingMessage, upstream: Socket, upHead: Buffer): void {
     upstream.on('error', noop);
-    upstream.write(text);
-    if (head.length > 0) upstream.write(head);
+    if (this.done || this.client.destroyed) {
+      upstream.destroy();
+      return;
+    }
+    this.done = true;
+    this.up.setTimeout(0);
+    const client = this.client;
+    const raw = res.rawHeaders;
+    let text = `HTTP/1.1 101 ${res.statusMessage ?? 'Switching Protocols'}\r\n`;
+    for (let i = 0; i < raw.length; i += 2) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
+    client.write(`${text}\r\n`);
+    if (upHead.length > 0) client.write(upHead);
+    if (this.head.length > 0) upstream.write(this.head);
+    this.r.endpoint.succeeded();
     upstream.pipe(client);
     client.pipe(upstream);
     // One side gone means the tunnel is gone: tear both down (half-open tunnels leak).
-    let done = false;
+    let closed = false;
     const teardown = (): void => {
-      if (done) return;
-      done = true;
+      if (closed) return;
+      closed = true;
       upstream.destroy();
       client.destroy();
-      ctx.hooks.onResponse?.(
-        'websocket',
-        r.decision.zone,
-        r.decision.colour,
-        r.decision.reason,
-        101,
-        Date.now() - started,
-        req.method ?? 'GET',
-        req.url ?? '/',
-        ep.address,
-      );
+      this.report(this.r.decision.reason, 101);
     };
     upstream.once('close', teardown);
     client.once('close', teardown);
-  });
+  }
+
+  /** The upstream answered without switching: relay that answer, close both sides, splice nothing. */
+  refused(res: IncomingMessage): void {
+    if (this.done) {
+      res.destroy();
+      return;
+    }
+    this.done = true;
+    this.r.endpoint.succeeded();
+    const client = this.client;
+    const raw = res.rawHeaders;
+    let text = `HTTP/1.1 ${res.statusCode ?? 502} ${res.statusMessage ?? ''}\r\n`;
+    for (let i = 0; i < raw.length; i += 2) {
+      if (!NOT_RELAYED.has(raw[i]!.toLowerCase())) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
+    }
+    const limit = this.ctx.config.limits.responseBufferBytes;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        res.destroy(new BodyTooLargeError(limit));
+        return;
+      }
+      chunks.push(c);
+    });
+    res.on('error', () => {
+      this.up.destroy();
+      client.destroy();
+    });
+    res.on('end', () => {
+      this.up.destroy();
+      const body = Buffer.concat(chunks);
+      text += `content-length: ${body.length}\r\nconnection: close\r\n\r\n`;
+      // The client's bytes after its Upgrade request never go anywhere: its connection ends
+      // here. They are read and dropped, so that closing with unread bytes does not reset the
+      // connection before the client has read the answer.
+      client.end(Buffer.concat([Buffer.from(text, 'latin1'), body]));
+      client.resume();
+      (client as Socket).setTimeout?.(this.ctx.config.timeouts.upstreamConnectTimeoutMs, () =>
+        client.destroy(),
+      );
+      this.report(this.r.decision.reason, res.statusCode ?? 502);
+    });
+  }
+
+  upstreamFailed(err: Error | null): void {
+    if (this.done) {
+      this.up.destroy();
+      return;
+    }
+    this.done = true;
+    this.up.destroy();
+    const ep = this.r.endpoint;
+    ep.failed(Date.now());
+    const e =
+      err === null
+        ? new UpstreamTimeoutError(`upstream ${ep.address} did not answer the WebSocket upgrade in time`)
+        : new UpstreamFailedError(`upstream ${ep.address} failed the WebSocket upgrade: ${err.message}`, err);
+    this.ctx.hooks.onUpstreamError?.(ep.address, err === null ? 'UND_ERR_HEADERS_TIMEOUT' : errCode(err));
+    writeRawError(this.client, e);
+    this.report(e.code, e.httpStatus);
+  }
+
+  report(reason: string, status: number): void {
+    const d = this.r.decision;
+    this.ctx.hooks.onResponse?.(
+      'websocket',
+      d.zone,
+      d.colour,
+      reason,
+      status,
+      Date.now() - this.started,
+      this.req.method ?? 'GET',
+      this.req.url ?? '/',
+      this.r.endpoint.address,
+    );
+  }
+}
+
+function errCode(err: Error): string {
+  return (err as { code?: string }).code ?? 'UNKNOWN';
 }

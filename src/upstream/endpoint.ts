@@ -10,6 +10,8 @@ export interface EndpointOptions {
   readonly pipelining: number;
   readonly connectTimeoutMs: number;
   readonly responseTimeoutMs: number;
+  /** Longest silence between two body chunks of an upstream's answer. */
+  readonly bodyTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly maxHeaderBytes: number;
   readonly consecutiveFailures: number;
@@ -43,8 +45,10 @@ export class Endpoint {
       pipelining: opts.pipelining,
       connectTimeout: opts.connectTimeoutMs,
       headersTimeout: opts.responseTimeoutMs,
-      // Body streaming has no overall deadline (downloads may be long); idle sockets do.
-      bodyTimeout: 0,
+      // No overall deadline for a body (downloads may be long), but an upstream silent for this
+      // long mid-body is cut. While the gateway pauses the upstream for a slow client, undici
+      // stops this clock: the transfer watch (timeouts.transferIdleTimeoutMs) covers that wait.
+      bodyTimeout: opts.bodyTimeoutMs,
       keepAliveTimeout: opts.idleTimeoutMs,
       keepAliveMaxTimeout: opts.idleTimeoutMs,
       maxHeaderSize: Math.max(opts.maxHeaderBytes, 16384),

@@ -9,6 +9,7 @@ const opts: EndpointOptions = {
   pipelining: 1,
   connectTimeoutMs: 500,
   responseTimeoutMs: 500,
+  bodyTimeoutMs: 500,
   idleTimeoutMs: 1000,
   maxHeaderBytes: 16384,
   consecutiveFailures: 2,
