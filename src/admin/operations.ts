@@ -205,6 +205,9 @@ export function gatewayDrainParticipant(gateway: Gateway, mqttWindowMs: number):
         await new Promise((r) => setTimeout(r, 50));
       }
       await gateway.close();
+      // Requests still running at the grace deadline were cut: that is no clean drain.
+      const cut = gateway.http.cutAtClose;
+      if (cut > 0) throw new Error(`${cut} HTTP request(s) still running at the shutdown deadline were cut`);
     },
     forceClose: () => {
       for (const l of [...gateway.listeners, ...gateway.mqtt.listeners]) l.destroyConnections();
