@@ -7,8 +7,15 @@ export interface BodyOwner {
   bodyProgress(): void;
   /** `bufferBytes` are buffered or the body ended: time to take an upstream connection. */
   bodyReady(): void;
-  /** The client has sent its whole body. */
-  bodyEnded(): void;
+  /**
+   * The client's body ended: null when that is its real end, else the error to fail the body
+   * with (an HTTP/2 stream reset also ends the request stream, just before it reports the reset).
+   */
+  bodyEnded(): Error | null;
+}
+
+function confirmEnd(body: RequestBody): void {
+  body.confirmEnd();
 }
 
 /**
@@ -23,12 +30,16 @@ export class RequestBody extends Transform {
   readonly #limit: number;
   readonly #bufferBytes: number;
   readonly #owner: BodyOwner;
+  /** HTTP/2: decide whether the body really ended one turn of the event loop later. */
+  readonly #deferEnd: boolean;
+  #flushed: TransformCallback | null = null;
 
-  constructor(limit: number, bufferBytes: number, owner: BodyOwner) {
+  constructor(limit: number, bufferBytes: number, owner: BodyOwner, deferEnd: boolean) {
     super({ readableHighWaterMark: bufferBytes });
     this.#limit = limit;
     this.#bufferBytes = bufferBytes;
     this.#owner = owner;
+    this.#deferEnd = deferEnd;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -46,8 +57,20 @@ export class RequestBody extends Transform {
   }
 
   override _flush(cb: TransformCallback): void {
+    this.#flushed = cb;
+    if (this.#deferEnd) setImmediate(confirmEnd, this);
+    else this.confirmEnd();
+  }
+
+  confirmEnd(): void {
+    const cb = this.#flushed!;
+    this.#flushed = null;
+    const err = this.#owner.bodyEnded();
+    if (err !== null) {
+      cb(err);
+      return;
+    }
     cb();
-    this.#owner.bodyEnded();
     if (!this.#ready) {
       this.#ready = true;
       this.#owner.bodyReady();

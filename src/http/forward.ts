@@ -361,7 +361,7 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
   /** Start reading the client's body; the upstream request starts once enough is buffered. */
   readBody(): void {
     const limits = this.ctx.config.limits;
-    const body = new RequestBody(limits.maxBodyBytes, limits.requestBufferBytes, this);
+    const body = new RequestBody(limits.maxBodyBytes, limits.requestBufferBytes, this, this.h2);
     (body as RequestBody & Carrier)[kExchange] = this;
     // Listened to from its first moment: an error before undici reads it must not be unhandled.
     body.on('error', onBodyError);
@@ -378,8 +378,12 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
     if (this.state === OPEN) this.acquire();
   }
 
-  bodyEnded(): void {
+  bodyEnded(): Error | null {
+    // A reset stream ends its request stream too: never forward that as a complete body.
+    if (this.state === DONE || (this.h2 && (this.req as Http2ServerRequest).stream.aborted))
+      return CLIENT_GONE;
     this.uploading = false;
+    return null;
   }
 
   /** Take a place in the client connection's budget, or wait for one. */
