@@ -127,6 +127,10 @@ export function handleRequest(
   h2: boolean,
   expectContinue: boolean,
 ): void {
+  // From the first moment: an 'error' on either (a reset mid-body, a write after the socket
+  // died) ends the exchange if there is one, and is never an unhandled event.
+  req.on('error', onClientError);
+  res.on('error', onClientError);
   const cfg = ctx.config;
   const scanned = scanRequestHeaders(req.rawHeaders, cfg.identity.uidHeader, cfg.identity.cookie.name);
   const target: CheckedTarget = { path: '/', host: undefined };
@@ -352,9 +356,8 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
     (res as AnyResponse & Carrier)[kExchange] = this;
     (req as AnyRequest & Carrier)[kExchange] = this;
     // 'close' on the response: the h1 socket or the h2 stream went away (for a finished
-    // exchange it comes after DONE and is ignored). 'error' on the request: a reset mid-body.
+    // exchange it comes after DONE and is ignored).
     res.once('close', onClientClose);
-    req.on('error', onClientError);
     ctx.transfers.add(this);
   }
 
