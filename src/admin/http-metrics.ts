@@ -48,7 +48,7 @@ class CachedCounter<L extends string> {
   }
 }
 
-export function httpMetricsHooks(metrics: Metrics, accessLog?: AccessLog): HttpHooks {
+export function httpMetricsHooks(metrics: Metrics, accessLog?: AccessLog, logger?: Logger): HttpHooks {
   const cache = new Map<string, Children>();
   const children = (
     protocol: ProtocolLabel,
@@ -96,6 +96,11 @@ export function httpMetricsHooks(metrics: Metrics, accessLog?: AccessLog): HttpH
     },
     onCookieRejected(reason) {
       cookieRejections.inc(reason);
+    },
+    // A bug in the gateway: the request itself is counted by onResponse (reason
+    // ZG_ERR_INTERNAL); the stack goes to the operator's log, whatever the access-log sampling.
+    onInternalError(err) {
+      logger?.error({ err, code: 'ZG_ERR_INTERNAL' }, 'internal error while handling an HTTP request');
     },
     onUpstreamError(address, code) {
       metrics.upstreamErrors.inc({

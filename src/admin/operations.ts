@@ -250,7 +250,7 @@ export async function runGatewayProcess(options: GatewayProcessOptions): Promise
   const gateway = await startGateway({
     config,
     source,
-    hooks: httpMetricsHooks(metrics, accessLog),
+    hooks: httpMetricsHooks(metrics, accessLog, logger),
     log: gatewayLog(logger),
     onListenerEvent: listenerEventMetrics(metrics, config.listeners, logger),
     metrics,
