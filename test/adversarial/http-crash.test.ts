@@ -145,9 +145,9 @@ describe('an error on any stream of the request path does not take the process d
           const victim =
             target === 'stream'
               ? stream
-              : (Object.getOwnPropertySymbols(stream.session ?? {})
+              : Object.getOwnPropertySymbols(stream.session ?? {})
                   .map((k) => (stream.session as unknown as Record<symbol, unknown>)[k])
-                  .find((v) => v instanceof TLSSocket) as TLSSocket | undefined);
+                  .find((v): v is TLSSocket => v instanceof TLSSocket);
           assert.ok(victim);
           injected = true;
           victim.emit(
