@@ -16,7 +16,7 @@ import type { Readable } from 'node:stream';
 import { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { testCerts, type TestCerts } from '../helpers/certs.js';
-import { assertServed, POOL, startRig, until, type Rig } from './http-fixture.js';
+import { assertServed, POOL, startRig, until, type Rig, withTls } from './http-fixture.js';
 
 type Target = 'socket' | 'request' | 'response' | 'body';
 
@@ -50,18 +50,7 @@ describe('an error on any stream of the request path does not take the process d
   before(async () => {
     process.on('uncaughtException', collect);
     c = await testCerts();
-    rig = await startRig({
-      listeners: [
-        { name: 'web', protocol: 'http', port: 0, host: '127.0.0.1' },
-        {
-          name: 'tls',
-          protocol: 'https',
-          port: 0,
-          host: '127.0.0.1',
-          tls: { cert: c.serverCert, key: c.serverKey },
-        },
-      ],
-    });
+    rig = await startRig({ listeners: withTls(c) });
   });
   after(async () => {
     process.off('uncaughtException', collect);

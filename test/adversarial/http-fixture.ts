@@ -110,6 +110,20 @@ export async function startRecorder(): Promise<Recorder> {
 
 export const POOL = 4;
 
+/** Listeners `web` (plain HTTP) and `tls` (HTTPS, h2 by ALPN) with the test certificates. */
+export function withTls(c: { serverCert: string; serverKey: string }): Record<string, unknown>[] {
+  return [
+    { name: 'web', protocol: 'http', port: 0, host: '127.0.0.1' },
+    {
+      name: 'tls',
+      protocol: 'https',
+      port: 0,
+      host: '127.0.0.1',
+      tls: { cert: c.serverCert, key: c.serverKey },
+    },
+  ];
+}
+
 export interface Rig {
   readonly h: Harness;
   readonly rec: Recorder;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import { testCerts, type TestCerts } from '../helpers/certs.js';
-import { assertServed, POOL, startRig, until, type Rig } from './http-fixture.js';
+import { assertServed, POOL, startRig, until, type Rig, withTls } from './http-fixture.js';
 
 describe('HTTP/2 resets, zero windows and refused requests', () => {
   let rig: Rig;
@@ -15,18 +15,7 @@ describe('HTTP/2 resets, zero windows and refused requests', () => {
   let origin: string;
   before(async () => {
     c = await testCerts();
-    rig = await startRig({
-      listeners: [
-        { name: 'web', protocol: 'http', port: 0, host: '127.0.0.1' },
-        {
-          name: 'tls',
-          protocol: 'https',
-          port: 0,
-          host: '127.0.0.1',
-          tls: { cert: c.serverCert, key: c.serverKey },
-        },
-      ],
-    });
+    rig = await startRig({ listeners: withTls(c) });
     origin = `https://localhost:${rig.h.gw.address('tls').port}`;
   });
   after(async () => {
