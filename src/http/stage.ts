@@ -219,8 +219,6 @@ export class HttpStage {
   /** The listener callback. Must not throw. */
   readonly onConnection = (socket: Socket | TLSSocket, info: ConnectionInfo): void => {
     this.ctx.hooks.onConnection?.(info.protocol);
-    // See httpAllowHalfOpen above: the socket must not end its side when the client ends its own.
-    socket.allowHalfOpen = true;
     socket.on('error', noop);
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
@@ -232,6 +230,8 @@ export class HttpStage {
         return;
       }
     }
+    // See httpAllowHalfOpen above: the socket must not end its side when the client ends its own.
+    socket.allowHalfOpen = true;
     this.#h1.emit('connection', socket);
     // Bytes read past a PROXY header wait in the socket's buffer; Node's HTTP parser reads
     // the handle directly and would never see them unless the stream flows once.
