@@ -43,13 +43,15 @@ export function relayFromClient(c: MqttConnection, frame: Buffer, hl: number): b
       // Client acknowledges a broker -> client delivery: translate the id back.
       const d = c.session.delivered(ackId(frame, hl));
       if (d === undefined) return true;
-      if (d.link.live) {
+      const link = d.link;
+      link.unacked--;
+      if (link.live) {
         frame.writeUInt16BE(d.brokerId, hl);
-        c.toBroker(d.link, frame);
+        c.toBroker(link, frame);
+        // An old session's broker may answer an acknowledgement with what it queued behind it.
+        if (link.state === 'draining') link.lastActivity = c.ctx.clock;
       }
-      if (c.brokerPause & PAUSE_WINDOW && c.session.deliveryCount < c.ctx.config.limits.inflightWindow) {
-        c.setBrokerPause(PAUSE_WINDOW, false);
-      }
+      if (c.brokerPause & PAUSE_WINDOW) c.releaseHeld();
       return true;
     }
     case T.PUBREC: {
