@@ -72,11 +72,15 @@ export function relayFromBroker(c: MqttConnection, link: UpstreamLink, frame: Bu
     case T.SUBACK:
     case T.UNSUBACK: {
       const id = ackId(frame, hl);
-      if (type === T.UNSUBACK && link.state === 'draining' && link.unsubscribeSentAt > 0 && id === link.unsubscribeId) {
+      if (
+        type === T.UNSUBACK &&
+        link.state === 'draining' &&
+        link.unsubscribeSentAt > 0 &&
+        id === link.unsubscribeId
+      ) {
         // The old session adds nothing more; what it queued before still comes (drainStep).
         link.unsubscribed = true;
         link.lastActivity = c.ctx.clock;
-        c.applyLinkPause(link);
         return true;
       }
       if (link.injected?.delete(id) === true) {
@@ -134,7 +138,6 @@ export function deliverPublish(c: MqttConnection, link: UpstreamLink, frame: Buf
   if (at >= 0) {
     frame.writeUInt16BE(c.session.deliver(link, frame.readUInt16BE(at)), at);
     link.unacked++;
-    if (c.session.deliveryCount >= c.window) c.setBrokerPause(PAUSE_WINDOW, true);
   }
   c.toClient(frame);
 }

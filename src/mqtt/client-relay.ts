@@ -51,7 +51,7 @@ export function relayFromClient(c: MqttConnection, frame: Buffer, hl: number): b
         // An old session's broker may answer an acknowledgement with what it queued behind it.
         if (link.state === 'draining') link.lastActivity = c.ctx.clock;
       }
-      if (c.brokerPause & PAUSE_WINDOW) c.releaseHeld();
+      c.releaseHeld();
       return true;
     }
     case T.PUBREC: {

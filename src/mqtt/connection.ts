@@ -380,16 +380,17 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   }
 
   /**
-   * The client's backpressure pauses its session's brokers, not one it is moving to: that
-   * one's CONNACK and SUBACKs must be read for a slow client to move. What a new broker
-   * delivers meanwhile is held (bounded: reading it pauses past twice the window). An old
-   * session waiting for the UNSUBACK of its drain is read too.
+   * The client's socket backpressure pauses its session's broker, not one it is moving to
+   * (that one's CONNACK and SUBACKs must be read for a slow client to move) nor an old one
+   * being drained (its UNSUBACK must be read, and its broker dying noticed: a paused socket
+   * sees no end). A full window pauses no broker: what comes beyond it is held, and brokers
+   * keep their own in-flight bound (MQTT 5: the Receive Maximum, no larger than the window),
+   * so a QoS 2 PUBREL that frees the window is always read. Only twice the window held pauses
+   * every link (PAUSE_WINDOW).
    */
   applyLinkPause(l: UpstreamLink): void {
     const pause =
-      l.opening || (l.state === 'draining' && l.unsubscribeSentAt > 0 && !l.unsubscribed)
-        ? this.held !== null && this.held.length >= 2 * this.window
-        : this.brokerPause !== 0;
+      l.opening || l.state === 'draining' ? (this.brokerPause & PAUSE_WINDOW) !== 0 : this.brokerPause !== 0;
     if (pause) l.socket.pause();
     else l.socket.resume();
   }
@@ -399,8 +400,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     const held = (this.held ??= []);
     held.push({ link, frame: Buffer.from(frame), at });
     link.held++;
-    this.setBrokerPause(PAUSE_WINDOW, true);
-    if (held.length === 2 * this.window) for (const l of this.links()) this.applyLinkPause(l);
+    if (held.length >= 2 * this.window) this.setBrokerPause(PAUSE_WINDOW, true);
   }
 
   /** Whether a PUBLISH of `qos` from a broker must wait (window or socket full, or others wait before it). */
@@ -415,21 +415,20 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   /** The client acknowledged a delivery or its socket drained: pass on what waits, in order. */
   releaseHeld(): void {
     const held = this.held;
-    if (held !== null) {
-      let n = 0;
-      while (n < held.length && this.phase === 'relay') {
-        const h = held[n] as Held;
-        if ((h.at >= 0 && this.session.deliveryCount >= this.window) || this.socket.writableNeedDrain) break;
-        n++;
-        h.link.held--;
-        deliverPublish(this, h.link, h.frame, h.at);
-        downRun.flush();
-      }
-      held.splice(0, n);
-      if (held.length === 0) this.held = null;
-      if (n > 0) for (const l of this.links()) if (l.opening) this.applyLinkPause(l);
+    if (held === null) return;
+    let n = 0;
+    while (n < held.length && this.phase === 'relay') {
+      const h = held[n] as Held;
+      if ((h.at >= 0 && this.session.deliveryCount >= this.window) || this.socket.writableNeedDrain) break;
+      n++;
+      h.link.held--;
+      deliverPublish(this, h.link, h.frame, h.at);
+      downRun.flush();
     }
-    if (this.held === null && this.session.deliveryCount < this.window) this.setBrokerPause(PAUSE_WINDOW, false);
+    if (n === 0) return;
+    held.splice(0, n);
+    if (held.length === 0) this.held = null;
+    if (held.length < 2 * this.window) this.setBrokerPause(PAUSE_WINDOW, false);
   }
 
   /** Out of its move batch (move not needed, failed, or the connection ends). */
@@ -530,7 +529,11 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   }
 
   /** A link misbehaved or failed. Returns false (stop reading its bytes). */
-  linkBroken(link: UpstreamLink, error: ZonegateError, failure: migration.MoveFailure = 'unreachable'): boolean {
+  linkBroken(
+    link: UpstreamLink,
+    error: ZonegateError,
+    failure: migration.MoveFailure = 'unreachable',
+  ): boolean {
     if (this.phase === 'closed') return false;
     if (error instanceof MqttMalformedPacketError || error instanceof MqttProtocolError) {
       this.ctx.stats.malformedFromBrokers++;
@@ -680,7 +683,8 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       this.ctx.moveFinished(this, 'failed', 'client-closed');
     }
     if (this.leaving !== null) {
-      for (const l of this.leaving) migration.endDrain(this, l, end === 'shutdown' ? 'shutdown' : 'client-closed');
+      for (const l of this.leaving)
+        migration.endDrain(this, l, end === 'shutdown' ? 'shutdown' : 'client-closed');
     }
     const linger = this.ctx.config.timeouts.migrationLingerMs;
     for (const l of this.links()) {
@@ -717,7 +721,8 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     }
     this.ctx.accessLog?.mqtt({
       protocol: this.protocol,
-      zone: this.zone,
+      // A refusal after routing (no broker of the zone answered) is logged with that zone.
+      zone: this.zone ?? (this.targetZone === '' ? null : this.targetZone),
       colour: this.colour,
       reason: this.reason,
       upstream,

@@ -178,9 +178,15 @@ function switchTo(c: MqttConnection, link: UpstreamLink): void {
  * (beyond the in-flight window, or published there by clients not moved yet) still reaches
  * it, and the client's acknowledgements go back there. drainStep() ends it.
  */
-function startDrain(c: MqttConnection, link: UpstreamLink, zone: string | null, batch: MoveBatch<MqttConnection> | null): void {
+function startDrain(
+  c: MqttConnection,
+  link: UpstreamLink,
+  zone: string | null,
+  batch: MoveBatch<MqttConnection> | null,
+): void {
   const now = c.ctx.clock;
   link.state = 'draining';
+  link.drainOpen = true;
   link.drainZone = zone ?? link.zone;
   link.drainStartedAt = now;
   link.lastActivity = now;
@@ -240,7 +246,8 @@ export function drainedOne(c: MqttConnection, link: UpstreamLink): boolean {
  * "Normal disconnection", so the Will is not published there (§3.14.4).
  */
 export function endDrain(c: MqttConnection, link: UpstreamLink, end: DrainEnd): void {
-  if (link.state !== 'draining') return;
+  if (!link.drainOpen) return;
+  link.drainOpen = false;
   c.ctx.drainEnded(c, link, end, c.ctx.clock - link.drainStartedAt);
   if (end !== 'empty') {
     c.ctx.logger.warn(
@@ -279,7 +286,7 @@ export function dropLeaving(c: MqttConnection, link: UpstreamLink): void {
 
 /** An old link failed or closed: a drain under way is abandoned (what its broker still held is lost to the client). */
 export function oldLinkLost(c: MqttConnection, link: UpstreamLink): void {
-  if (link.state === 'draining') endDrain(c, link, 'broker-lost');
+  if (link.drainOpen) endDrain(c, link, 'broker-lost');
   else dropLeaving(c, link);
 }
 

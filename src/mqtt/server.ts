@@ -52,6 +52,8 @@ export interface ConnectionView {
   /** Broker -> client QoS 1/2 deliveries not yet acknowledged by the client. */
   readonly inflightIn: number;
   readonly subscriptions: number;
+  /** Old sessions of this client still being drained or left after a move. */
+  readonly oldSessions: number;
 }
 
 /** Connections re-decided per event-loop turn after a map change. */
@@ -134,6 +136,7 @@ export class MqttServer implements ConnectionContext {
         inflightOut: c.inflightOut,
         inflightIn: c.inflightIn,
         subscriptions: c.subscriptionCount,
+        oldSessions: c.leaving?.length ?? 0,
       });
     }
     return out;

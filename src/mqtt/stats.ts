@@ -110,7 +110,7 @@ export class MqttStats {
   }
 }
 
-/** A CONNACK code as a label: `0x85`, or `closed` when the client got none (-1). */
+/** A CONNACK code as a label: `0x85`, `0x02`, or `closed` when the client got none (-1). */
 export function connackLabel(code: number): string {
-  return code < 0 ? 'closed' : `0x${code.toString(16)}`;
+  return code < 0 ? 'closed' : `0x${code.toString(16).padStart(2, '0')}`;
 }

@@ -13,12 +13,7 @@ export type LinkState = 'connecting' | 'preparing' | 'current' | 'draining' | 'l
 
 /** How a drain of an old session ended (metric label `reason`). */
 export type DrainEnd =
-  | 'empty'
-  | 'time-limit'
-  | 'message-limit'
-  | 'broker-lost'
-  | 'client-closed'
-  | 'shutdown';
+  'empty' | 'time-limit' | 'message-limit' | 'broker-lost' | 'client-closed' | 'shutdown';
 
 export interface LinkOwner {
   /** The server's coarse clock (ms). */
@@ -68,6 +63,8 @@ export class UpstreamLink implements FrameSink {
   held = 0;
   /** Draining: the zone the session lived in (metric label), when it started, messages relayed since, last PUBLISH or acknowledgement seen. */
   drainZone = '';
+  /** A drain of this old session is under way (set while state is `draining`, and kept if it closes under it). */
+  drainOpen = false;
   drainStartedAt = 0;
   drained = 0;
   lastActivity = 0;
