@@ -79,7 +79,7 @@ describe('mqtt operations', () => {
     // uid 110 lives in rz01, whose broker does not answer: 0x88 for MQTT 5, counted for rz01.
     await assert.rejects(connectClient(f.port, { clientId: '110-x', protocolVersion: 5 }));
     await waitFor('two access log lines', () => lines.length === 2);
-    let text = await metrics.registry.metrics();
+    const text = await metrics.registry.metrics();
     assert.match(
       text,
       /zonegate_mqtt_connects_total\{zone="none",colour="none",reason="none",result="0x02"\} 1/,

@@ -174,7 +174,7 @@ describe('mqtt moves of slow subscribers', () => {
     raws.push(sub);
     await sub.subscribe('leave/206', 1);
     await waitFor('uid at rz00', () => zoneOf(f, '206') === 'rz00');
-    const failures = (f.server.stats.moveFailures.get('client-closed') ?? 0) as number;
+    const failures = f.server.stats.moveFailures.get('client-closed') ?? 0;
     const started = f.server.stats.movesStarted;
     // The new broker does not answer: the move is under way when the client leaves.
     process.kill(rz02?.pid as number, 'SIGSTOP');
