@@ -38,12 +38,18 @@ describe('mqtt: publishers and subscribers of one zone moved together', () => {
       // Publishers connect first: without the batch they would be moved (and switched) first.
       const pubs: MqttClient[] = [];
       for (let i = 0; i < 3; i++) {
-        pubs.push(await connectClient(f.port, { clientId: `30${i}-pub-v${version}`, protocolVersion: version }));
+        pubs.push(
+          await connectClient(f.port, { clientId: `30${i}-pub-v${version}`, protocolVersion: version }),
+        );
       }
       clients.push(...pubs);
       const subs: RawClient[] = [];
       for (let i = 3; i < 6; i++) {
-        const s = await RawClient.connect(f.port, { clientId: `30${i}-sub-v${version}`, version, autoAck: true });
+        const s = await RawClient.connect(f.port, {
+          clientId: `30${i}-sub-v${version}`,
+          version,
+          autoAck: true,
+        });
         await s.subscribe(topic, 1);
         subs.push(s);
       }
