@@ -151,6 +151,8 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   moveCause: 'down' | 'drain' | 'rebalance' | 'shutdown' = 'rebalance';
   /** The batch of moves this connection's move belongs to (move-batch.ts), and whether it waits for it. */
   batch: MoveBatch<MqttConnection> | null = null;
+  /** Its new session was ready (told to the batch); it is held back until the batch is. */
+  batchReady = false;
   batchWaiting = false;
   /**
    * Broker -> client QoS 1/2 deliveries the client may have unacknowledged: the inflight window,
@@ -436,7 +438,8 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     const b = this.batch;
     if (b === null) return;
     this.batch = null;
-    b.drop(this, this.batchWaiting);
+    b.drop(this, this.batchReady);
+    this.batchReady = false;
     this.batchWaiting = false;
   }
 

@@ -127,17 +127,30 @@ export function syncOrSwitch(c: MqttConnection, link: UpstreamLink): void {
  */
 function prepared(c: MqttConnection, link: UpstreamLink): void {
   const batch = c.batch;
-  if (batch !== null && !c.batchWaiting && !batch.ready(c, c.current !== null)) {
-    c.batchWaiting = true;
-    return;
+  if (batch !== null) {
+    if (!c.batchReady) {
+      c.batchReady = true;
+      if (!batch.ready(c, c.current !== null)) {
+        c.batchWaiting = true;
+        return;
+      }
+    } else if (c.batchWaiting) {
+      // Re-synced while waiting (the client changed its subscriptions): still waiting.
+      return;
+    }
   }
-  if (!c.batchWaiting) switchTo(c, link);
+  switchTo(c, link);
 }
 
-/** The batch released a waiting member, or its own move deadline ran out while waiting. */
+/**
+ * The batch released a waiting member, or its own move deadline ran out while waiting. One
+ * whose re-subscription is under way again switches at its SUBACK (prepared()).
+ */
 export function switchWaiting(c: MqttConnection): void {
+  c.batchWaiting = false;
   const link = c.next;
   if (c.phase !== 'relay' || link === null || link.state !== 'preparing') return;
+  if (link.injected?.size !== 0 || link.syncedVersion !== c.session.subsVersion) return;
   switchTo(c, link);
 }
 
@@ -145,8 +158,9 @@ export function switchWaiting(c: MqttConnection): void {
 function switchTo(c: MqttConnection, link: UpstreamLink): void {
   const old = c.current;
   const batch = c.batch;
-  if (batch !== null) batch.switched(c, c.batchWaiting);
+  if (batch !== null) batch.switched(c);
   c.batch = null;
+  c.batchReady = false;
   c.batchWaiting = false;
   c.next = null;
   link.state = 'current';

@@ -40,16 +40,16 @@ export class MoveBatch<M> {
     return false;
   }
 
-  /** A member switched (released, or on its own). */
-  switched(member: M, waiting: boolean): void {
-    if (waiting) this.unwait(member);
+  /** A member switched (it was ready: released, or on its own when its hold ran out). */
+  switched(member: M): void {
+    this.unwait(member);
     this.unswitched--;
   }
 
   /** A member leaves without switching (move not needed, failed, connection closed). */
-  drop(member: M, waiting: boolean): void {
+  drop(member: M, ready: boolean): void {
     this.unswitched--;
-    if (waiting) {
+    if (ready) {
       this.unwait(member);
       return;
     }
