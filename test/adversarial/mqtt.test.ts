@@ -22,7 +22,7 @@ describe('adversarial mqtt clients during a move', () => {
       config: {
         limits: { inflightWindow: 10, migrationDrainMessages: 20 },
         migration: { movesPerSecond: 1000 },
-        timeouts: { migrationDrainQuietMs: 50, migrationDrainMaxMs: 300 },
+        timeouts: { migrationDrainQuietMs: 200, migrationDrainMaxMs: 400 },
       },
     });
   });
