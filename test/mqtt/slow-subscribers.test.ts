@@ -17,7 +17,7 @@ const MOSQUITTO = { extraConfig: ['max_inflight_messages 10'] };
 const CONFIG = {
   limits: { inflightWindow: 10 },
   migration: { movesPerSecond: 1000 },
-  timeouts: { migrationDrainQuietMs: 50 },
+  timeouts: { migrationDrainQuietMs: 150 },
 };
 
 function zoneOf(f: Fixture, uid: string): string | null | undefined {
