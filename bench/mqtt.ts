@@ -6,9 +6,12 @@
  * measuring connects/s, QoS 0 and QoS 1 messages/s (one publisher, one subscriber, 64-byte
  * payloads, QoS 1 with 64 in flight; median of 3 interleaved rounds), Zonegate's memory per
  * idle connection (plain and TLS), and the time to migrate N subscribed clients on a zone flip
- * with the QoS 1 messages lost.
+ * with the QoS 1 messages lost; and the same with slow subscribers in the mix (a share of the
+ * clients acknowledging each message late, with a backlog queued for them at the old broker
+ * when the zone flips): lost, duplicated and drained messages, move and drain time.
  *
  *   npx tsx bench/mqtt.ts [--conns 5000] [--messages 100000] [--migrate 2000] [--mps 1000]
+ *                         [--slow 400] [--slow-share 0.3] [--late-ms 2000] [--backlog 40]
  *   npx tsx bench/mqtt.ts --conns 20000      # needs ulimit -n >= 2 x conns + slack (gateway side)
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -91,6 +94,8 @@ class Client implements FrameSink {
   onAck: (() => void) | null = null;
   onPublish: ((payload: Buffer) => void) | null = null;
   closed = false;
+  /** Acknowledge each QoS 1 delivery this long after it arrived (a slow phone); 0: at once. */
+  ackDelayMs = 0;
 
   constructor(port: number, clientId: string, secure: tls.ConnectionOptions | null = null) {
     this.connack = new Promise((res, rej) => {
@@ -125,7 +130,9 @@ class Client implements FrameSink {
       const te = topicEnd(f, hl);
       if (qos > 0) {
         const at = publishIdOffset(f, te);
-        this.socket.write(puback(f.readUInt16BE(at)));
+        const ack = puback(f.readUInt16BE(at));
+        if (this.ackDelayMs > 0) setTimeout(writeIfOpen, this.ackDelayMs, this.socket, ack);
+        else this.socket.write(ack);
         this.onPublish?.(f.subarray(at + 2));
       } else {
         this.onPublish?.(f.subarray(te));
@@ -145,6 +152,10 @@ class Client implements FrameSink {
   close(): void {
     this.socket.destroy();
   }
+}
+
+function writeIfOpen(socket: net.Socket, b: Buffer): void {
+  if (!socket.destroyed) socket.write(b);
 }
 
 /* ------------------------------------------------------------------ gateway child */
@@ -178,7 +189,7 @@ async function roleGateway(mapPath: string, certDir: string, mps: number): Promi
         break;
       case 'flip': {
         const next = structuredClone(doc) as { version: number; zones: Record<string, { status?: string }> };
-        next.version++;
+        next.version = holder.current.version + 1;
         (next.zones.rz00 as { status?: string }).status = 'down';
         const v = validateZoneMap(next);
         if (v.ok) holder.swap(compileZoneMap(v.doc));
@@ -190,7 +201,20 @@ async function roleGateway(mapPath: string, certDir: string, mps: number): Promi
           active: server.connectionCount,
           movesOk: server.stats.movesOk,
           movesFailed: server.stats.movesFailed,
+          drainedMessages: server.stats.drainedMessages,
+          drainsDone: server.stats.drainsDone,
+          drainsAbandoned: [...server.stats.drainsAbandoned.values()].reduce((a, b) => a + b, 0),
         });
+        break;
+      case 'restore':
+        {
+          const next = structuredClone(doc) as { version: number };
+          next.version = holder.current.version + 1;
+          const v = validateZoneMap(next);
+          if (v.ok) holder.swap(compileZoneMap(v.doc));
+          reply({ ok: v.ok });
+          break;
+        }
         break;
       default:
         reply({});
@@ -394,6 +418,127 @@ async function migration(
   return { n: moved, seconds, lost, messages: total, failed };
 }
 
+interface SlowResult {
+  readonly n: number;
+  readonly slow: number;
+  readonly failed: number;
+  readonly moveSeconds: number;
+  readonly drainSeconds: number;
+  readonly expected: number;
+  readonly lost: number;
+  readonly lostSlow: number;
+  readonly duplicated: number;
+  readonly drained: number;
+  readonly abandoned: number;
+}
+
+/**
+ * N clients through Zonegate on rz00, each subscribed (QoS 1) to its own topic; a share of them
+ * acknowledges every message `lateMs` after it arrived. Just before the flip a backlog of
+ * numbered messages per client is published at rz00 only (most of it still queued there for
+ * the slow ones when the move starts); once every client switched, more at rz02 only. Every
+ * client must get every number once: lost = never received, duplicated = received twice.
+ */
+async function slowMigration(
+  gw: GatewayProcess,
+  brokers: Mosquitto[],
+  n: number,
+  share: number,
+  lateMs: number,
+  backlog: number,
+): Promise<SlowResult> {
+  const { clients } = await connectMany(gw.port, n, 'slow');
+  clients.forEach((c, i) => {
+    // Spread evenly: client i is slow when the running share crosses an integer.
+    if (Math.floor((i + 1) * share) > Math.floor(i * share)) c.ackDelayMs = lateMs;
+    c.socket.write(subscribePacket(`slow/${i}`, 1));
+  });
+  await Promise.all(clients.map((c) => c.suback));
+  const counts = clients.map(() => new Map<number, number>());
+  clients.forEach((c, i) => {
+    c.onPublish = (p) => {
+      const k = p.readUInt32BE(0);
+      const m = counts[i] as Map<number, number>;
+      m.set(k, (m.get(k) ?? 0) + 1);
+    };
+  });
+  const publish = async (broker: Mosquitto, from: number, per: number): Promise<void> => {
+    const pub = new Client(broker.port, `pub-slow-${from}`);
+    await pub.connack;
+    let id = 0;
+    for (let k = from; k < from + per; k++) {
+      for (let i = 0; i < clients.length; i++) {
+        const b = Buffer.alloc(4);
+        b.writeUInt32BE(k);
+        id = id === 65_535 ? 1 : id + 1;
+        pub.socket.write(publishPacket(`slow/${i}`, b, 1, id));
+      }
+    }
+    const total = per * clients.length;
+    while (pub.acked < total && !pub.closed) await sleep(10);
+    pub.close();
+  };
+  const before = await gw.ask('stats');
+  await publish(brokers[0] as Mosquitto, 0, backlog);
+  const t0 = performance.now();
+  await gw.ask('flip');
+  let now = before;
+  const moved = (): number => (now.movesOk as number) - (before.movesOk as number);
+  const failed = (): number => (now.movesFailed as number) - (before.movesFailed as number);
+  const drains = (): number =>
+    (now.drainsDone as number) +
+    (now.drainsAbandoned as number) -
+    (before.drainsDone as number) -
+    (before.drainsAbandoned as number);
+  while (performance.now() - t0 < 120_000 && moved() + failed() < clients.length) {
+    await sleep(20);
+    now = await gw.ask('stats');
+  }
+  const moveSeconds = (performance.now() - t0) / 1000;
+  await publish(brokers[1] as Mosquitto, backlog, 10);
+  while (performance.now() - t0 < 180_000 && drains() < moved()) {
+    await sleep(20);
+    now = await gw.ask('stats');
+  }
+  const drainSeconds = (performance.now() - t0) / 1000;
+  const expected = backlog + 10;
+  // Deliveries still on their way to late acknowledgers: wait until every client has all or
+  // nothing arrives any more.
+  let last = -1;
+  for (;;) {
+    const got = counts.reduce((a, m) => a + m.size, 0);
+    if (got === expected * clients.length || got === last) break;
+    last = got;
+    await sleep(lateMs + 500);
+  }
+  let lost = 0;
+  let lostSlow = 0;
+  let duplicated = 0;
+  counts.forEach((m, i) => {
+    for (let k = 0; k < expected; k++) {
+      const c = m.get(k) ?? 0;
+      if (c === 0) {
+        lost++;
+        if ((clients[i] as Client).ackDelayMs > 0) lostSlow++;
+      } else duplicated += c - 1;
+    }
+  });
+  await closeAll(clients);
+  return {
+    n: moved(),
+    slow: clients.filter((c) => c.ackDelayMs > 0).length,
+    failed: failed(),
+    moveSeconds,
+    drainSeconds,
+    expected: expected * clients.length,
+    lost,
+    lostSlow,
+    duplicated,
+    drained: (now.drainedMessages as number) - (before.drainedMessages as number),
+    abandoned: (now.drainsAbandoned as number) - (before.drainsAbandoned as number),
+  };
+}
+
 function fdLimit(hard = false): number {
   const r = spawnSync('sh', ['-c', hard ? 'ulimit -Hn' : 'ulimit -n'], { encoding: 'utf8' });
   const v = r.stdout.trim();
@@ -432,6 +577,10 @@ async function main(): Promise<void> {
       messages: { type: 'string', default: '100000' },
       migrate: { type: 'string', default: '2000' },
       mps: { type: 'string', default: '1000' },
+      slow: { type: 'string', default: '400' },
+      'slow-share': { type: 'string', default: '0.3' },
+      'late-ms': { type: 'string', default: '2000' },
+      backlog: { type: 'string', default: '40' },
     },
   });
   if (values.role === 'gateway') {
@@ -464,21 +613,17 @@ async function main(): Promise<void> {
     await startMosquitto({ extraConfig: ['max_connections -1'] }),
   ];
   const dead = `127.0.0.1:${await freePort()}`;
-  const doc = loadExampleDoc();
-  for (const [name, zone] of Object.entries(doc.zones)) {
-    zone.upstreams = {
-      ...zone.upstreams,
-      mqtt: [
-        name === 'rz00'
-          ? (brokers[0]?.address as string)
-          : name === 'rz02'
-            ? (brokers[1]?.address as string)
-            : dead,
-      ],
-    };
-  }
-  const mapPath = join(dir, 'map.json');
-  writeFileSync(mapPath, JSON.stringify(doc));
+  const writeMap = (file: string, rz00: Mosquitto, rz02: Mosquitto): string => {
+    const doc = loadExampleDoc();
+    for (const [name, zone] of Object.entries(doc.zones)) {
+      const b = name === 'rz00' ? rz00 : name === 'rz02' ? rz02 : null;
+      zone.upstreams = { ...zone.upstreams, mqtt: [b === null ? dead : b.address] };
+    }
+    const path = join(dir, file);
+    writeFileSync(path, JSON.stringify(doc));
+    return path;
+  };
+  const mapPath = writeMap('map.json', brokers[0] as Mosquitto, brokers[1] as Mosquitto);
   const gw = new GatewayProcess(mapPath, dir, Number(values.mps));
   await gw.ready;
   let haproxy: ChildProcess | null = null;
@@ -552,6 +697,32 @@ async function main(): Promise<void> {
       await closeAll(r.clients);
     }
     const mig = await migration(gw, brokers, Number(values.migrate));
+    // Slow subscribers: brokers with mosquitto's default in-flight window (20 per session), so
+    // a backlog queues at the old broker; a Zonegate process of its own, default config.
+    const slowBrokers = [
+      await startMosquitto({ extraConfig: ['max_connections -1', 'max_inflight_messages 20'] }),
+      await startMosquitto({ extraConfig: ['max_connections -1', 'max_inflight_messages 20'] }),
+    ];
+    const gw2 = new GatewayProcess(
+      writeMap('map-slow.json', slowBrokers[0] as Mosquitto, slowBrokers[1] as Mosquitto),
+      dir,
+      Number(values.mps),
+    );
+    let slow: SlowResult;
+    try {
+      await gw2.ready;
+      slow = await slowMigration(
+        gw2,
+        slowBrokers,
+        Number(values.slow),
+        Number(values['slow-share']),
+        Number(values['late-ms']),
+        Number(values.backlog),
+      );
+    } finally {
+      gw2.stop();
+      await Promise.all(slowBrokers.map((b) => b.stop()));
+    }
     const direct = rows[0] as (string | number)[];
     const ours = rows[1] as (string | number)[];
     console.log(
@@ -571,6 +742,40 @@ async function main(): Promise<void> {
       `Migration: ${mig.n} subscribed clients moved rz00 -> rz02 in ${mig.seconds.toFixed(2)} s ` +
         `(${(mig.n / mig.seconds).toFixed(0)}/s, movesPerSecond ${values.mps}; ${mig.failed} failed); ` +
         `QoS 1 messages lost: ${mig.lost} of ${mig.messages} published to the moving clients`,
+    );
+    console.log(
+      `\nMigration with slow subscribers (${slow.slow} of ${slow.n + slow.failed} acknowledging ${values['late-ms']} ms late, ` +
+        `${values.backlog} messages each queued at rz00 at the flip, 10 more at rz02 after it):\n`,
+    );
+    console.log(
+      table(
+        [
+          'clients',
+          'failed',
+          'move s',
+          'drain s',
+          'QoS 1 expected',
+          'lost',
+          'lost (slow)',
+          'duplicated',
+          'drained',
+          'drains abandoned',
+        ],
+        [
+          [
+            slow.n,
+            slow.failed,
+            slow.moveSeconds.toFixed(2),
+            slow.drainSeconds.toFixed(2),
+            slow.expected,
+            slow.lost,
+            slow.lostSlow,
+            slow.duplicated,
+            slow.drained,
+            slow.abandoned,
+          ],
+        ],
+      ),
     );
   } finally {
     cleanup();

@@ -28,6 +28,8 @@ export type ApplyResult = 'applied' | 'invalid';
 
 /** Latency buckets (seconds) from 0.5 ms to 10 s: a gateway hop is sub-millisecond when healthy. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Draining an old MQTT session after a move: the quiet wait alone is 2 x 500 ms by default. */
+const DRAIN_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 30, 60];
 /** Zone map apply is parse + validate + compile + swap: microseconds to a few hundred ms. */
 const APPLY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
@@ -44,6 +46,12 @@ export interface Metrics {
   readonly mqttConnects: Counter<'zone' | 'colour' | 'reason' | 'result'>;
   readonly mqttPackets: Counter<'type' | 'direction'>;
   readonly mqttMigrations: Counter<'mode' | 'result'>;
+  readonly mqttMovesStarted: Counter<'cause'>;
+  readonly mqttMovesFinished: Counter<'cause' | 'result' | 'reason'>;
+  readonly mqttSessions: Gauge<'zone'>;
+  readonly mqttDrains: Counter<'zone' | 'result' | 'reason'>;
+  readonly mqttDrainedMessages: Counter<'zone'>;
+  readonly mqttDrainSeconds: Histogram<'result'>;
   readonly cookieRejections: Counter<'reason'>;
   readonly zonemapVersion: Gauge;
   readonly zonemapApplySeconds: Histogram;
@@ -169,6 +177,43 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
       name: `${p}mqtt_migrations_total`,
       help: 'MQTT sessions moved to another zone, by mode and result.',
       labelNames: ['mode', 'result'] as const,
+      registers,
+    }),
+    mqttMovesStarted: new Counter({
+      name: `${p}mqtt_moves_started_total`,
+      help: 'Transparent MQTT moves started, by cause (down | drain | rebalance | shutdown).',
+      labelNames: ['cause'] as const,
+      registers,
+    }),
+    mqttMovesFinished: new Counter({
+      name: `${p}mqtt_moves_finished_total`,
+      help: 'MQTT moves finished, by cause, result (ok | failed | disconnected) and, for failed ones, reason.',
+      labelNames: ['cause', 'result', 'reason'] as const,
+      registers,
+    }),
+    mqttSessions: new Gauge({
+      name: `${p}mqtt_sessions`,
+      help: 'MQTT sessions relayed now, by the zone they live in.',
+      labelNames: ['zone'] as const,
+      registers,
+    }),
+    mqttDrains: new Counter({
+      name: `${p}mqtt_drains_total`,
+      help: 'Old MQTT sessions drained after a move, by their zone, result (done | abandoned) and reason.',
+      labelNames: ['zone', 'result', 'reason'] as const,
+      registers,
+    }),
+    mqttDrainedMessages: new Counter({
+      name: `${p}mqtt_drained_messages_total`,
+      help: 'Messages relayed to clients from their old sessions after a move, by the old zone.',
+      labelNames: ['zone'] as const,
+      registers,
+    }),
+    mqttDrainSeconds: new Histogram({
+      name: `${p}mqtt_drain_seconds`,
+      help: 'Time from a move switching a client to its new session until its old session was left, by result.',
+      labelNames: ['result'] as const,
+      buckets: DRAIN_BUCKETS,
       registers,
     }),
     cookieRejections: new Counter({

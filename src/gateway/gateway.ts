@@ -39,7 +39,7 @@ export interface Gateway {
   readonly mqtt: MqttStage;
   /** Bound address of a listener by name (port 0 in the config → the real port). */
   address(listener: string): AddressInfo;
-  /** `http://host:port` / `https://…` per HTTP listener, for logs and the demo. */
+  /** `http://host:port`, `https://…`, `mqtt://…`, `mqtts://…` per listener (HTTP first), for logs and the demo. */
   urls(): { readonly name: string; readonly url: string }[];
   /** SIGHUP: re-read certificates, keys, CAs, CRLs and ticket keys of every TLS listener. */
   reload(): Promise<void>;
@@ -153,7 +153,8 @@ async function startStages(
       return a;
     },
     urls() {
-      return listeners.map((l) => {
+      // Every listener, MQTT's too: with `port: 0` this is how its port is found.
+      return [...byName.values()].map((l) => {
         const a = l.address();
         const host =
           a === null
@@ -161,7 +162,7 @@ async function startStages(
             : a.address === '0.0.0.0' || a.address === '::'
               ? '127.0.0.1'
               : a.address;
-        const scheme = l.config.protocol === 'https' ? 'https' : 'http';
+        const scheme = l.config.protocol;
         return {
           name: l.name,
           url: `${scheme}://${host.includes(':') ? `[${host}]` : host}:${a?.port ?? l.config.port}`,

@@ -37,6 +37,7 @@ export function dialNext(c: MqttConnection): void {
   );
   const connect = c.connectFrame as Buffer;
   link.write(c.phase === 'relay' ? moveConnect(connect, c.persistent) : connect);
-  if (c.brokerPause !== 0) link.socket.pause();
+  // Not paused by the client's backpressure: its CONNACK and SUBACKs must be read for a
+  // client with a full window to move (connection.ts applyLinkPause).
   c.next = link;
 }

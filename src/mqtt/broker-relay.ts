@@ -7,7 +7,7 @@
 import { decodePacket } from './codec.js';
 import type { MqttConnection } from './connection.js';
 import { MqttMalformedPacketError, MqttMigrationFailedError, MqttProtocolError } from './errors.js';
-import { moveFailed, syncOrSwitch } from './migration.js';
+import { drainedOne, moveFailed, oldLinkLost, syncOrSwitch } from './migration.js';
 import * as T from './packet-type.js';
 import { PAUSE_WINDOW } from './pause.js';
 import { ackFrame, ackId, publishIdOffset, publishQos, topicEnd } from './publish.js';
@@ -27,16 +27,21 @@ export function relayFromBroker(c: MqttConnection, link: UpstreamLink, frame: Bu
   switch (type) {
     case T.PUBLISH: {
       const qos = publishQos(first);
+      let at = -1;
       if (qos > 0) {
         const te = topicEnd(frame, hl);
-        const at = te < 0 ? -1 : publishIdOffset(frame, te);
+        at = te < 0 ? -1 : publishIdOffset(frame, te);
         if (at < 0) return c.linkBroken(link, new MqttMalformedPacketError('PUBLISH from broker too short'));
-        frame.writeUInt16BE(c.session.deliver(link, frame.readUInt16BE(at)), at);
-        if (c.session.deliveryCount >= c.ctx.config.limits.inflightWindow)
-          c.setBrokerPause(PAUSE_WINDOW, true);
       }
-      c.toClient(frame);
-      return true;
+      let more = true;
+      if (link.state === 'draining') {
+        link.lastActivity = c.ctx.clock;
+        c.ctx.stats.drainedMessages++;
+        more = drainedOne(c, link);
+      }
+      if (c.mustHold(qos)) c.hold(link, frame, at);
+      else deliverPublish(c, link, frame, at);
+      return more;
     }
     case T.PUBACK:
     case T.PUBCOMP: {
@@ -67,12 +72,24 @@ export function relayFromBroker(c: MqttConnection, link: UpstreamLink, frame: Bu
     case T.SUBACK:
     case T.UNSUBACK: {
       const id = ackId(frame, hl);
+      if (
+        type === T.UNSUBACK &&
+        link.state === 'draining' &&
+        link.unsubscribeSentAt > 0 &&
+        id === link.unsubscribeId
+      ) {
+        // The old session adds nothing more; what it queued before still comes (drainStep).
+        link.unsubscribed = true;
+        link.lastActivity = c.ctx.clock;
+        return true;
+      }
       if (link.injected?.delete(id) === true) {
         if (type === T.SUBACK && !injectedSubackOk(c, frame)) {
           moveFailed(
             c,
             link,
             new MqttMigrationFailedError(`broker ${link.address} refused the re-subscription`),
+            'resubscribe-refused',
           );
           return false;
         }
@@ -104,7 +121,9 @@ export function relayFromBroker(c: MqttConnection, link: UpstreamLink, frame: Bu
           c,
           link,
           new MqttMigrationFailedError(`broker ${link.address} disconnected during the move`),
+          'broker-disconnect',
         );
+      else oldLinkLost(c, link);
       return false;
     default:
       return c.linkBroken(
@@ -112,6 +131,15 @@ export function relayFromBroker(c: MqttConnection, link: UpstreamLink, frame: Bu
         new MqttProtocolError(`unexpected ${T.PACKET_NAMES[type] ?? type} from broker`),
       );
   }
+}
+
+/** Pass a broker's PUBLISH to the client; QoS 1/2 get the gateway's packet id (`at`: where it is, -1 for QoS 0). */
+export function deliverPublish(c: MqttConnection, link: UpstreamLink, frame: Buffer, at: number): void {
+  if (at >= 0) {
+    frame.writeUInt16BE(c.session.deliver(link, frame.readUInt16BE(at)), at);
+    link.unacked++;
+  }
+  c.toClient(frame);
 }
 
 function injectedSubackOk(c: MqttConnection, frame: Buffer): boolean {

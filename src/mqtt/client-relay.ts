@@ -8,7 +8,7 @@ import type { MqttConnection } from './connection.js';
 import { MqttMalformedPacketError, MqttProtocolError, MqttTopicInvalidError } from './errors.js';
 import * as T from './packet-type.js';
 import { PAUSE_WINDOW } from './pause.js';
-import { PINGRESP_FRAME } from './pingreq.js';
+import { PINGREQ_FRAME, PINGRESP_FRAME } from './pingreq.js';
 import { ackFrame, ackId, publishIdOffset, publishQos, topicEnd, topicStart } from './publish.js';
 import { refusingSuback } from './subscribe.js';
 import { checkTopicFilter, checkTopicName } from './topic.js';
@@ -43,13 +43,15 @@ export function relayFromClient(c: MqttConnection, frame: Buffer, hl: number): b
       // Client acknowledges a broker -> client delivery: translate the id back.
       const d = c.session.delivered(ackId(frame, hl));
       if (d === undefined) return true;
-      if (d.link.live) {
+      const link = d.link;
+      link.unacked--;
+      if (link.live) {
         frame.writeUInt16BE(d.brokerId, hl);
-        c.toBroker(d.link, frame);
+        c.toBroker(link, frame);
+        // An old session's broker may answer an acknowledgement with what it queued behind it.
+        if (link.state === 'draining') link.lastActivity = c.ctx.clock;
       }
-      if (c.brokerPause & PAUSE_WINDOW && c.session.deliveryCount < c.ctx.config.limits.inflightWindow) {
-        c.setBrokerPause(PAUSE_WINDOW, false);
-      }
+      c.releaseHeld();
       return true;
     }
     case T.PUBREC: {
@@ -79,6 +81,15 @@ export function relayFromClient(c: MqttConnection, frame: Buffer, hl: number): b
     case T.PINGREQ:
       if (up !== null) c.toBroker(up, frame);
       else c.toClient(PINGRESP_FRAME);
+      // An old session being drained hears the client's keepalive too: its broker must not
+      // time it out (and publish the Will) while it still holds messages for the client.
+      if (c.leaving !== null) {
+        for (const l of c.leaving) {
+          if (l.state !== 'draining') continue;
+          l.ownPings++;
+          c.linkWrite(l, PINGREQ_FRAME);
+        }
+      }
       return true;
     case T.DISCONNECT:
       if (up !== null) c.linkWrite(up, frame);

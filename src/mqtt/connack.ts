@@ -30,14 +30,21 @@ export function v4ReturnCode(reasonCode: number): number {
 }
 
 /**
- * The refusing CONNACK for a client of protocol level `version`, or null when none is sent.
+ * The code a refused client of protocol level `version` receives in its CONNACK: the MQTT 5
+ * reason code, the 3.1.1 return code, or -1 when no CONNACK is sent (the connection closes).
  * An unknown level gets the 3.1.1 form with 0x01 (3.1.1 §3.1.2.2, MQTT-3.1.2-2).
  */
+export function refusalCode(reasonCode: number, version: number): number {
+  if (version === 5) return reasonCode;
+  return reasonCode === 0x84 ? 0x01 : v4ReturnCode(reasonCode);
+}
+
+/** The refusing CONNACK for a client of protocol level `version`, or null when none is sent. */
 export function refusalConnack(reasonCode: number, version: number): Buffer | null {
   if (version === 5) {
     return encodePacket({ cmd: 'connack', sessionPresent: false, reasonCode }, 5);
   }
-  const rc = reasonCode === 0x84 ? 0x01 : v4ReturnCode(reasonCode);
+  const rc = refusalCode(reasonCode, version);
   if (rc < 0) return null;
   return Buffer.from([0x20, 0x02, 0x00, rc]);
 }

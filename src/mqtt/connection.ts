@@ -10,11 +10,11 @@ import { NoLiveZoneError, ZonegateError } from '../core/errors.js';
 import { decide, type Identity, type Self } from '../router/index.js';
 import type { CompiledZoneMap, ZoneMapHolder } from '../zonemap/index.js';
 import { dialNext, openLink } from './broker-dial.js';
-import { relayFromBroker } from './broker-relay.js';
+import { deliverPublish, relayFromBroker } from './broker-relay.js';
 import { relayFromClient } from './client-relay.js';
-import { readBrokerConnack, refusalConnack } from './connack.js';
+import { readBrokerConnack, refusalCode, refusalConnack } from './connack.js';
 import { peekConnectLevel, readConnect, upstreamConnect, withClientId } from './connect.js';
-import { serverDisconnect } from './disconnect.js';
+import { PLAIN_DISCONNECT, serverDisconnect } from './disconnect.js';
 import {
   MqttConnectTimeoutError,
   MqttKeepAliveTimeoutError,
@@ -27,15 +27,16 @@ import {
 import { FrameReader, type FrameSink } from './frame-reader.js';
 import { identify, type CertUidReader } from './identity.js';
 import * as migration from './migration.js';
+import type { MoveBatch } from './move-batch.js';
 import type { Movable, MoveScheduler } from './move-scheduler.js';
 import type { ResolvedMqttConfig } from './options.js';
 import * as T from './packet-type.js';
-import { PAUSE_CONNACK, PAUSE_DRAIN } from './pause.js';
+import { PAUSE_CONNACK, PAUSE_DRAIN, PAUSE_WINDOW } from './pause.js';
 import { keepaliveDeadlineMs, PINGREQ_FRAME } from './pingreq.js';
 import { downRun, upRun } from './relay-runs.js';
 import type { MqttStats } from './stats.js';
 import { SessionState } from './session-state.js';
-import type { LinkOwner, UpstreamLink } from './upstream-link.js';
+import type { DrainEnd, LinkOwner, UpstreamLink } from './upstream-link.js';
 
 /** Logging surface this stage needs; a pino Logger fits. */
 export interface MqttLogger {
@@ -77,7 +78,19 @@ export interface ConnectionContext {
   readonly draining: boolean;
   connectionClosed(conn: MqttConnection): void;
   connectionUp(conn: MqttConnection): void;
-  moveFinished(conn: MqttConnection, result: 'ok' | 'failed' | 'disconnected'): void;
+  moveStarted(conn: MqttConnection): void;
+  /** `reason`: why a move failed (migration.ts MoveFailure), 'none' otherwise. */
+  moveFinished(conn: MqttConnection, result: 'ok' | 'failed' | 'disconnected', reason: string): void;
+  /** The drain of an old session ended (`empty`: done; anything else: abandoned). */
+  drainEnded(conn: MqttConnection, link: UpstreamLink, end: DrainEnd, durationMs: number): void;
+}
+
+/** A broker -> client PUBLISH the client cannot take yet (its window is full or its socket is). */
+interface Held {
+  readonly link: UpstreamLink;
+  readonly frame: Buffer;
+  /** Offset of its packet id, -1 for QoS 0. */
+  readonly at: number;
 }
 
 type Phase = 'connect' | 'upstream' | 'relay' | 'closed';
@@ -136,6 +149,19 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   moveDue = 0;
   /** Why this connection is (last) moved: a bounded metric label. */
   moveCause: 'down' | 'drain' | 'rebalance' | 'shutdown' = 'rebalance';
+  /** The batch of moves this connection's move belongs to (move-batch.ts), and whether it waits for it. */
+  batch: MoveBatch<MqttConnection> | null = null;
+  /** Its new session was ready (told to the batch); it is held back until the batch is. */
+  batchReady = false;
+  batchWaiting = false;
+  /**
+   * Broker -> client QoS 1/2 deliveries the client may have unacknowledged: the inflight window,
+   * and for MQTT 5 no more than the client's Receive Maximum (§3.3.4), whichever brokers they
+   * come from (an old and a new session deliver at once during a move).
+   */
+  window: number;
+  /** Deliveries beyond the window, in arrival order, until the client acknowledges some. */
+  private held: Held[] | null = null;
 
   constructor(ctx: ConnectionContext, socket: Socket, protocol: 'mqtt' | 'mqtts') {
     this.ctx = ctx;
@@ -143,6 +169,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     this.protocol = protocol;
     const limits = ctx.config.limits;
     this.reader = new FrameReader(this, Math.min(limits.maxConnectBytes, limits.maxPacketBytes));
+    this.window = limits.inflightWindow;
     this.reader.onlyType = T.CONNECT;
     this.startedAt = ctx.clock;
     this.lastRx = ctx.clock;
@@ -225,6 +252,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
 
   onClientDrain(): void {
     this.setBrokerPause(PAUSE_DRAIN, false);
+    this.releaseHeld();
   }
 
   onFrame(frame: Buffer, headerLength: number): boolean {
@@ -287,6 +315,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     }
     this.connectFrame = upstream;
     this.persistent = c.persistent;
+    if (c.version === 5) this.window = Math.min(this.window, c.packet.properties?.receiveMaximum ?? 65_535);
     this.keepaliveMs = keepaliveDeadlineMs(c.keepaliveSec);
     this.reader.maxPacketBytes = limits.maxPacketBytes;
     this.phase = 'upstream';
@@ -302,8 +331,9 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   private refuse(error: ZonegateError, head: Buffer): void {
     const peeked = this.phase === 'connect' ? peekConnectLevel(head) : -1;
     const level = peeked === -1 ? this.version : peeked;
-    this.ctx.stats.refuse(error.mqttReasonCode);
-    this.connackCode = error.mqttReasonCode;
+    // Counted and logged as the client received it: a 3.1.1 return code, or -1 (closed, no CONNACK).
+    this.connackCode = refusalCode(error.mqttReasonCode, level);
+    this.ctx.stats.refuse(this.connackCode);
     if (error instanceof MqttMalformedPacketError) this.ctx.stats.malformedFromClients++;
     this.ctx.logger.warn(
       { code: error.code, reasonCode: error.mqttReasonCode, protocol: this.protocol, reason: this.reason },
@@ -348,11 +378,69 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     const before = this.brokerPause;
     this.brokerPause = on ? before | bit : before & ~bit;
     if ((before === 0) === (this.brokerPause === 0)) return;
-    const pause = this.brokerPause !== 0;
-    for (const l of this.links()) {
-      if (pause) l.socket.pause();
-      else l.socket.resume();
+    for (const l of this.links()) this.applyLinkPause(l);
+  }
+
+  /**
+   * The client's socket backpressure pauses its session's broker, not one it is moving to
+   * (that one's CONNACK and SUBACKs must be read for a slow client to move) nor an old one
+   * being drained (its UNSUBACK must be read, and its broker dying noticed: a paused socket
+   * sees no end). A full window pauses no broker: what comes beyond it is held, and brokers
+   * keep their own in-flight bound (MQTT 5: the Receive Maximum, no larger than the window),
+   * so a QoS 2 PUBREL that frees the window is always read. Only twice the window held pauses
+   * every link (PAUSE_WINDOW).
+   */
+  applyLinkPause(l: UpstreamLink): void {
+    const pause =
+      l.opening || l.state === 'draining' ? (this.brokerPause & PAUSE_WINDOW) !== 0 : this.brokerPause !== 0;
+    if (pause) l.socket.pause();
+    else l.socket.resume();
+  }
+
+  /** A PUBLISH the client cannot take now: keep it, in order, until it can. */
+  hold(link: UpstreamLink, frame: Buffer, at: number): void {
+    const held = (this.held ??= []);
+    held.push({ link, frame: Buffer.from(frame), at });
+    link.held++;
+    if (held.length >= 2 * this.window) this.setBrokerPause(PAUSE_WINDOW, true);
+  }
+
+  /** Whether a PUBLISH of `qos` from a broker must wait (window or socket full, or others wait before it). */
+  mustHold(qos: number): boolean {
+    return (
+      this.held !== null ||
+      (qos > 0 && this.session.deliveryCount >= this.window) ||
+      this.socket.writableNeedDrain
+    );
+  }
+
+  /** The client acknowledged a delivery or its socket drained: pass on what waits, in order. */
+  releaseHeld(): void {
+    const held = this.held;
+    if (held === null) return;
+    let n = 0;
+    while (n < held.length && this.phase === 'relay') {
+      const h = held[n] as Held;
+      if ((h.at >= 0 && this.session.deliveryCount >= this.window) || this.socket.writableNeedDrain) break;
+      n++;
+      h.link.held--;
+      deliverPublish(this, h.link, h.frame, h.at);
+      downRun.flush();
     }
+    if (n === 0) return;
+    held.splice(0, n);
+    if (held.length === 0) this.held = null;
+    if (held.length < 2 * this.window) this.setBrokerPause(PAUSE_WINDOW, false);
+  }
+
+  /** Out of its move batch (move not needed, failed, or the connection ends). */
+  leaveBatch(): void {
+    const b = this.batch;
+    if (b === null) return;
+    this.batch = null;
+    b.drop(this, this.batchReady);
+    this.batchReady = false;
+    this.batchWaiting = false;
   }
 
   private links(): UpstreamLink[] {
@@ -429,9 +517,13 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
         new MqttUpstreamUnavailableError(`broker ${link.address} closed the connection`),
       );
     } else if (link === this.next) {
-      this.linkBroken(link, new MqttUpstreamUnavailableError(`broker ${link.address} closed the connection`));
+      this.linkBroken(
+        link,
+        new MqttUpstreamUnavailableError(`broker ${link.address} closed the connection`),
+        'broker-disconnect',
+      );
     } else {
-      migration.dropLeaving(this, link);
+      migration.oldLinkLost(this, link);
     }
   }
 
@@ -440,7 +532,11 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   }
 
   /** A link misbehaved or failed. Returns false (stop reading its bytes). */
-  linkBroken(link: UpstreamLink, error: ZonegateError): boolean {
+  linkBroken(
+    link: UpstreamLink,
+    error: ZonegateError,
+    failure: migration.MoveFailure = 'unreachable',
+  ): boolean {
     if (this.phase === 'closed') return false;
     if (error instanceof MqttMalformedPacketError || error instanceof MqttProtocolError) {
       this.ctx.stats.malformedFromBrokers++;
@@ -470,6 +566,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
         this,
         null,
         new MqttMigrationFailedError(`move to zone ${link.zone} failed: ${error.message}`, error),
+        failure,
       );
       return false;
     }
@@ -481,7 +578,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       }
       return false;
     }
-    migration.dropLeaving(this, link);
+    migration.oldLinkLost(this, link);
     link.destroy();
     return false;
   }
@@ -513,14 +610,22 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     }
     const next = this.next;
     if (next !== null && next.deadline > 0 && now > next.deadline) {
-      this.linkBroken(
-        next,
-        new MqttUpstreamUnavailableError(`broker ${next.address} did not answer in time`),
-      );
+      if (this.batchWaiting) {
+        // Ready, but the rest of its batch is not: it switches alone rather than fail.
+        this.ctx.stats.batchHoldsExpired++;
+        migration.switchWaiting(this);
+      } else {
+        this.linkBroken(
+          next,
+          new MqttUpstreamUnavailableError(`broker ${next.address} did not answer in time`),
+          'timeout',
+        );
+      }
       if (this.phase === 'closed') return;
     }
     if (this.leaving !== null) {
-      for (const l of [...this.leaving]) if (now > l.deadline) migration.dropLeaving(this, l);
+      for (const l of [...this.leaving]) migration.drainStep(this, l, now);
+      if (this.phase === 'closed') return;
     }
     if (this.phase !== 'relay') return;
     if (this.keepaliveMs > 0 && now - this.lastRx > this.keepaliveMs) {
@@ -575,16 +680,37 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     upRun.flush();
     downRun.flush();
     this.moveQueued = false;
+    this.leaveBatch();
+    if (this.moving) {
+      this.moving = false;
+      this.ctx.moveFinished(this, 'failed', 'client-closed');
+    }
+    if (this.leaving !== null) {
+      for (const l of this.leaving)
+        migration.endDrain(this, l, end === 'shutdown' ? 'shutdown' : 'client-closed');
+    }
+    const linger = this.ctx.config.timeouts.migrationLingerMs;
     for (const l of this.links()) {
-      // After the client's DISCONNECT, let it reach the broker (the Will is discarded, §3.14.4);
-      // any other end drops the connection so the broker publishes the Will (§3.1.2.5).
-      if (l === this.current && end === 'client-disconnect') {
+      if (l === this.current) {
+        // After the client's DISCONNECT, let it reach the broker (the Will is discarded, §3.14.4);
+        // any other end drops the connection so the broker publishes the Will (§3.1.2.5).
+        if (end === 'client-disconnect') {
+          l.state = 'closed';
+          l.socket.end();
+        } else {
+          l.destroy();
+        }
+      } else if (l.state !== 'closed') {
+        // Another session of this client (the one it was moving to, or an old one): the Will
+        // belongs to the current one only, so this one is ended normally (§3.14.4), even
+        // before its CONNACK (packets may follow CONNECT at once, §3.1.4).
+        if (l.state !== 'leaving') l.write(PLAIN_DISCONNECT);
         l.state = 'closed';
         l.socket.end();
-      } else {
-        l.destroy();
+        setTimeout(destroySocket, linger, l.socket).unref();
       }
     }
+    this.held = null;
     this.current = null;
     this.next = null;
     this.leaving = null;
@@ -598,7 +724,8 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     }
     this.ctx.accessLog?.mqtt({
       protocol: this.protocol,
-      zone: this.zone,
+      // A refusal after routing (no broker of the zone answered) is logged with that zone.
+      zone: this.zone ?? (this.targetZone === '' ? null : this.targetZone),
       colour: this.colour,
       reason: this.reason,
       upstream,

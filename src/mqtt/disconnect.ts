@@ -14,14 +14,15 @@ export function serverDisconnect(reasonCode: number, serverReference?: string): 
 }
 
 /**
- * The DISCONNECT the gateway sends a broker it leaves on a move ("Normal disconnection": the
- * Will is not published, §3.14.4). The session moved with the client, so an MQTT 5 persistent
- * session is ended there too with Session Expiry 0 (allowed when the CONNECT's was non-zero,
- * §3.14.2.2.2): a later move back must not resume stale subscriptions. 3.1.1 cannot say so;
- * its session stays at the old broker until it is resumed or expires.
+ * The DISCONNECT the gateway sends a broker whose session it leaves after a move ("Normal
+ * disconnection": the Will is not published, §3.14.4). An MQTT 5 persistent session that was
+ * drained empty (unsubscribed, nothing left for the client) is ended there with Session
+ * Expiry 0 (allowed when the CONNECT's was non-zero, §3.14.2.2.2), so a later move back does
+ * not resume stale subscriptions. One that may still hold messages is never ended: it expires
+ * as the client asked. 3.1.1 cannot end a session this way; a drained one stays, without
+ * subscriptions, until it is resumed or expires.
  */
-export function leaveDisconnect(version: number, persistent: boolean): Buffer {
-  if (version !== 5) return PLAIN_DISCONNECT;
-  if (!persistent) return Buffer.from([0xe0, 0x01, 0x00]);
+export function leaveDisconnect(version: number, persistent: boolean, emptied: boolean): Buffer {
+  if (version !== 5 || !persistent || !emptied) return PLAIN_DISCONNECT;
   return encodePacket({ cmd: 'disconnect', reasonCode: 0, properties: { sessionExpiryInterval: 0 } }, 5);
 }

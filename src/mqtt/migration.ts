@@ -4,12 +4,15 @@
  *
  * The state kept to move a client lives in session-state.ts. A move is make-before-break: the
  * new session is opened and subscribed while the old one still delivers; at the new broker's
- * last SUBACK the client's packets switch over and the unacknowledged ones are resent (DUP
- * set, §4.4). The gateway's own SUBSCRIBE/UNSUBSCRIBE reach the new broker before any client
- * packet and are acknowledged before the switch, so they never share the client's packet id
- * space. The old broker gets DISCONNECT and may deliver what it had in flight until it closes
- * (its acks to client packets are dropped: those packets were resent and the new broker
- * acknowledges them).
+ * last SUBACK (and, in a batch, once every member is that far: move-batch.ts) the client's
+ * packets switch over and the unacknowledged ones are resent (DUP set, §4.4). The gateway's
+ * own SUBSCRIBE/UNSUBSCRIBE reach the new broker before any client packet and are
+ * acknowledged before the switch, so they never share the client's packet id space.
+ *
+ * The old session is then drained, not dropped: it stays subscribed, what its broker delivers
+ * is relayed and the client's acknowledgements go back to it, until it has nothing left for
+ * the client (drainStep); its acks to client packets are dropped (those packets were resent
+ * and the new broker acknowledges them). Bounded in time and messages, counted either way.
  */
 import type { ZonegateError } from '../core/errors.js';
 import { decide, type Identity } from '../router/index.js';
@@ -17,12 +20,14 @@ import type { CompiledZoneMap } from '../zonemap/index.js';
 import { openLink } from './broker-dial.js';
 import type { MqttConnection } from './connection.js';
 import { leaveDisconnect, serverDisconnect } from './disconnect.js';
+import type { MoveBatch } from './move-batch.js';
 import { MqttMigrationFailedError } from './errors.js';
 import * as T from './packet-type.js';
 import { PAUSE_DRAIN } from './pause.js';
 import { ackFrame } from './publish.js';
 import { upRun } from './relay-runs.js';
-import type { UpstreamLink } from './upstream-link.js';
+import { unsubscribePacket } from './unsubscribe.js';
+import type { DrainEnd, UpstreamLink } from './upstream-link.js';
 
 /**
  * Re-decide after a zone map change. Returns the delay (ms) after which to move, or -1 when
@@ -58,6 +63,7 @@ export function runMove(c: MqttConnection): boolean {
   const map = c.ctx.holder.current;
   if (reconsider(c, map) < 0) {
     // No longer needed; a session that lost its broker while queued cannot stay.
+    c.leaveBatch();
     if (c.current === null) c.teardown('broker-lost', null);
     return false;
   }
@@ -69,8 +75,9 @@ export function runMove(c: MqttConnection): boolean {
   c.moving = true;
   c.reason = d.reason;
   c.colour = d.colour;
+  c.ctx.moveStarted(c);
   if (!openLink(c, map, d.zone)) {
-    moveFailed(c, null, new MqttMigrationFailedError(`zone ${d.zone} lists no mqtt upstream`));
+    moveFailed(c, null, new MqttMigrationFailedError(`zone ${d.zone} lists no mqtt upstream`), 'no-broker');
   }
   return true;
 }
@@ -82,6 +89,7 @@ export function sessionOpened(c: MqttConnection, link: UpstreamLink, code: numbe
       c,
       link,
       new MqttMigrationFailedError(`broker ${link.address} refused the session (0x${code.toString(16)})`),
+      'refused',
     );
     return false;
   }
@@ -101,7 +109,7 @@ export function sessionOpened(c: MqttConnection, link: UpstreamLink, code: numbe
 export function syncOrSwitch(c: MqttConnection, link: UpstreamLink): void {
   const synced = link.synced as Map<string, string>;
   if (link.syncedVersion === c.session.subsVersion) {
-    switchTo(c, link);
+    prepared(c, link);
     return;
   }
   link.syncedVersion = c.session.subsVersion;
@@ -110,12 +118,50 @@ export function syncOrSwitch(c: MqttConnection, link: UpstreamLink): void {
     injected.add(p.id);
     c.linkWrite(link, p.frame);
   }
-  if (injected.size === 0) switchTo(c, link);
+  if (injected.size === 0) prepared(c, link);
+}
+
+/**
+ * The new session is subscribed. A member of a batch waits for the others while its old
+ * broker still serves it (nothing gained by waiting once that broker is gone).
+ */
+function prepared(c: MqttConnection, link: UpstreamLink): void {
+  const batch = c.batch;
+  if (batch !== null) {
+    if (!c.batchReady) {
+      c.batchReady = true;
+      if (!batch.ready(c, c.current !== null)) {
+        c.batchWaiting = true;
+        return;
+      }
+    } else if (c.batchWaiting) {
+      // Re-synced while waiting (the client changed its subscriptions): still waiting.
+      return;
+    }
+  }
+  switchTo(c, link);
+}
+
+/**
+ * The batch released a waiting member, or its own move deadline ran out while waiting. One
+ * whose re-subscription is under way again switches at its SUBACK (prepared()).
+ */
+export function switchWaiting(c: MqttConnection): void {
+  c.batchWaiting = false;
+  const link = c.next;
+  if (c.phase !== 'relay' || link === null || link.state !== 'preparing') return;
+  if (link.injected?.size !== 0 || link.syncedVersion !== c.session.subsVersion) return;
+  switchTo(c, link);
 }
 
 /** The new session is ready: the client's packets go there from now on. */
 function switchTo(c: MqttConnection, link: UpstreamLink): void {
   const old = c.current;
+  const batch = c.batch;
+  if (batch !== null) batch.switched(c);
+  c.batch = null;
+  c.batchReady = false;
+  c.batchWaiting = false;
   c.next = null;
   link.state = 'current';
   link.deadline = 0;
@@ -123,6 +169,7 @@ function switchTo(c: MqttConnection, link: UpstreamLink): void {
   link.synced = null;
   c.current = link;
   c.lastUpstream = link.address;
+  const from = c.zone;
   c.zone = link.zone;
   c.moving = false;
   // Resend what the client has not seen acknowledged, in the order it was sent (§4.6).
@@ -130,21 +177,113 @@ function switchTo(c: MqttConnection, link: UpstreamLink): void {
   link.socket.cork();
   c.session.resend((f) => link.write(f));
   link.socket.uncork();
-  if (old !== null) leave(c, old);
+  if (old !== null) startDrain(c, old, from, batch);
+  // From now on this link is the client's session: the client's backpressure applies to it.
+  c.applyLinkPause(link);
   c.setClientPause(PAUSE_DRAIN, link.socket.writableNeedDrain);
-  c.ctx.moveFinished(c, 'ok');
+  c.ctx.moveFinished(c, 'ok', 'none');
   // The map may have changed again while this move was under way.
   const again = reconsider(c, c.ctx.holder.current);
   if (again >= 0) c.ctx.scheduler.enqueue(c, again);
 }
 
-/** DISCONNECT the old broker; keep reading what it still had in flight for a while. */
-function leave(c: MqttConnection, link: UpstreamLink): void {
+/**
+ * The old session stays subscribed and relayed: what its broker queued for the client
+ * (beyond the in-flight window, or published there by clients not moved yet) still reaches
+ * it, and the client's acknowledgements go back there. drainStep() ends it.
+ */
+function startDrain(
+  c: MqttConnection,
+  link: UpstreamLink,
+  zone: string | null,
+  batch: MoveBatch<MqttConnection> | null,
+): void {
+  const now = c.ctx.clock;
+  link.state = 'draining';
+  link.drainOpen = true;
+  link.drainZone = zone ?? link.zone;
+  link.drainStartedAt = now;
+  link.lastActivity = now;
+  link.deadline = now + c.ctx.config.timeouts.migrationDrainMaxMs;
+  link.drainFilters = c.session.filters();
+  link.unsubscribeId = c.session.unusedOutgoingId();
+  link.batch = batch;
+  (c.leaving ??= []).push(link);
+  // A paused old link must still read (its broker's acknowledgements of our UNSUBSCRIBE).
+  c.applyLinkPause(link);
+}
+
+/**
+ * Called by the sweep for each old link. A drain ends when the old session has nothing left
+ * for the client: the client acknowledged everything it delivered, its broker stayed quiet
+ * for `migrationDrainQuietMs`, and every member of the move's batch switched. Then it is
+ * unsubscribed (nothing new is added to it, §3.10.4) and the same wait repeats, so what the
+ * broker queued before the UNSUBACK is fetched too; then DISCONNECT.
+ */
+export function drainStep(c: MqttConnection, link: UpstreamLink, now: number): void {
+  if (link.state !== 'draining') {
+    if (now > link.deadline) dropLeaving(c, link);
+    return;
+  }
+  if (now > link.deadline) {
+    endDrain(c, link, 'time-limit');
+    return;
+  }
+  if (link.unacked > 0 || link.held > 0) return;
+  if (now - link.lastActivity < c.ctx.config.timeouts.migrationDrainQuietMs) return;
+  if (link.batch !== null && link.batch.unswitched > 0) return;
+  if (link.unsubscribeSentAt === 0) {
+    link.unsubscribeSentAt = now;
+    const filters = link.drainFilters ?? [];
+    if (filters.length > 0) {
+      c.linkWrite(link, unsubscribePacket(filters, link.unsubscribeId, c.version));
+      link.lastActivity = now;
+      return;
+    }
+    link.unsubscribed = true;
+  }
+  if (link.unsubscribed) endDrain(c, link, 'empty');
+}
+
+/** A PUBLISH from an old session: counted; beyond the bound the drain is abandoned. Returns false then. */
+export function drainedOne(c: MqttConnection, link: UpstreamLink): boolean {
+  link.drained++;
+  if (link.drained <= c.ctx.config.limits.migrationDrainMessages) return true;
+  endDrain(c, link, 'message-limit');
+  return false;
+}
+
+/**
+ * End the drain of an old session and count it. An emptied session is ended (MQTT 5: Session
+ * Expiry 0, allowed when the CONNECT's was non-zero, §3.14.2.2.2); one that may still hold
+ * messages for the client is left to expire as the client asked (§3.1.2.11.2): DISCONNECT
+ * "Normal disconnection", so the Will is not published there (§3.14.4).
+ */
+export function endDrain(c: MqttConnection, link: UpstreamLink, end: DrainEnd): void {
+  if (!link.drainOpen) return;
+  link.drainOpen = false;
+  c.ctx.drainEnded(c, link, end, c.ctx.clock - link.drainStartedAt);
+  if (end !== 'empty') {
+    c.ctx.logger.warn(
+      {
+        zone: link.drainZone,
+        upstream: link.address,
+        reason: end,
+        drained: link.drained,
+        unacknowledged: link.unacked,
+      },
+      'mqtt drain of an old session abandoned',
+    );
+  }
+  link.batch = null;
+  if (end === 'broker-lost') {
+    dropLeaving(c, link);
+    return;
+  }
   link.state = 'leaving';
-  c.linkWrite(link, leaveDisconnect(c.version, c.persistent));
+  link.write(leaveDisconnect(c.version, c.persistent, end === 'empty'));
   link.socket.end();
   link.deadline = c.ctx.clock + c.ctx.config.timeouts.migrationLingerMs;
-  (c.leaving ??= []).push(link);
 }
 
 export function dropLeaving(c: MqttConnection, link: UpstreamLink): void {
@@ -157,6 +296,12 @@ export function dropLeaving(c: MqttConnection, link: UpstreamLink): void {
   if (c.phase === 'relay') {
     for (const gwId of c.session.orphanedReleases(link)) c.toClient(ackFrame(T.PUBREL, gwId));
   }
+}
+
+/** An old link failed or closed: a drain under way is abandoned (what its broker still held is lost to the client). */
+export function oldLinkLost(c: MqttConnection, link: UpstreamLink): void {
+  if (link.drainOpen) endDrain(c, link, 'broker-lost');
+  else dropLeaving(c, link);
 }
 
 /**
@@ -175,13 +320,29 @@ export function brokerLost(c: MqttConnection, link: UpstreamLink, error: Zonegat
   c.teardown('broker-lost', null);
 }
 
-export function moveFailed(c: MqttConnection, link: UpstreamLink | null, error: ZonegateError): void {
+/** Why a move failed (metric label `reason`, a bounded set). */
+export type MoveFailure =
+  | 'no-broker'
+  | 'unreachable'
+  | 'refused'
+  | 'resubscribe-refused'
+  | 'timeout'
+  | 'broker-disconnect'
+  | 'client-closed';
+
+export function moveFailed(
+  c: MqttConnection,
+  link: UpstreamLink | null,
+  error: ZonegateError,
+  reason: MoveFailure,
+): void {
   if (link !== null) link.destroy();
   if (c.next !== null && c.next !== link) c.next.destroy();
   c.next = null;
   c.moving = false;
-  c.ctx.logger.warn({ code: error.code, zone: c.zone }, `mqtt move failed: ${error.message}`);
-  c.ctx.moveFinished(c, 'failed');
+  c.leaveBatch();
+  c.ctx.logger.warn({ code: error.code, zone: c.zone, reason }, `mqtt move failed: ${error.message}`);
+  c.ctx.moveFinished(c, 'failed', reason);
   tellToReconnect(c, 'move-failed');
 }
 
@@ -193,6 +354,6 @@ export function tellToReconnect(c: MqttConnection, why: string): void {
   if (c.phase === 'closed') return;
   const m = c.ctx.config.migration;
   const code = m.disconnectReason === 'server-moved' ? 0x9d : 0x9c;
-  if (why !== 'move-failed') c.ctx.moveFinished(c, 'disconnected');
+  if (why !== 'move-failed') c.ctx.moveFinished(c, 'disconnected', 'none');
   c.teardown(why, c.version === 5 ? serverDisconnect(code, m.serverReference) : null);
 }

@@ -74,7 +74,8 @@ export class MoveScheduler {
     this.closed = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    for (const item of this.fifo) item.moveQueued = false;
+    // Entries before fifoHead were taken (and cleared) already.
+    for (let i = this.fifoHead; i < this.fifo.length; i++) (this.fifo[i] as Movable).moveQueued = false;
     for (const item of this.heap) item.moveQueued = false;
     this.fifo = [];
     this.fifoHead = 0;

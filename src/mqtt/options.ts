@@ -31,6 +31,8 @@ export interface MqttLimitsConfig {
   readonly inflightWindow: number;
   /** Topic filters kept per client for re-subscribing on migration. */
   readonly maxSubscriptions: number;
+  /** Messages taken from one old session after a move; beyond it the drain is abandoned. */
+  readonly migrationDrainMessages: number;
 }
 
 export interface MqttTimeoutsConfig {
@@ -44,8 +46,15 @@ export interface MqttTimeoutsConfig {
   readonly upstreamResponseTimeoutMs: number;
   /** A transparent move (CONNECT, CONNACK, re-SUBSCRIBE, SUBACK at the new broker) must finish within this. */
   readonly migrationTimeoutMs: number;
-  /** How long a left broker may keep delivering what it had in flight after our DISCONNECT. */
+  /** After the gateway's DISCONNECT ends a drained old session, its connection is closed within this. */
   readonly migrationLingerMs: number;
+  /**
+   * An old session is drained until its broker has delivered nothing for this long and the
+   * client acknowledged everything it delivered (then it is unsubscribed, and the same again).
+   */
+  readonly migrationDrainQuietMs: number;
+  /** A drain of an old session is abandoned (counted, with the reason) after this long. */
+  readonly migrationDrainMaxMs: number;
 }
 
 export interface MqttMigrationConfig {
@@ -78,6 +87,7 @@ export const DEFAULT_MQTT_CONFIG: MqttConfig = deepFreeze({
     maxTopicLevels: 16,
     inflightWindow: 64,
     maxSubscriptions: 256,
+    migrationDrainMessages: 10_000,
   },
   timeouts: {
     connectTimeoutMs: 10_000,
@@ -86,6 +96,8 @@ export const DEFAULT_MQTT_CONFIG: MqttConfig = deepFreeze({
     upstreamResponseTimeoutMs: 10_000,
     migrationTimeoutMs: 10_000,
     migrationLingerMs: 2_000,
+    migrationDrainQuietMs: 500,
+    migrationDrainMaxMs: 30_000,
   },
   migration: {
     mode: 'transparent',
@@ -152,12 +164,15 @@ export function resolveMqttConfig(input: MqttConfigInput = {}): ResolvedMqttConf
   // Packet identifiers are 16-bit and the gateway needs spare ones (§2.2.1).
   int('limits.inflightWindow', l.inflightWindow, 1, 32_768);
   int('limits.maxSubscriptions', l.maxSubscriptions, 0, 100_000);
+  int('limits.migrationDrainMessages', l.migrationDrainMessages, 0, 10_000_000);
   int('timeouts.connectTimeoutMs', t.connectTimeoutMs, 10, 3_600_000);
   int('timeouts.upstreamConnectTimeoutMs', t.upstreamConnectTimeoutMs, 10, 3_600_000);
   int('timeouts.upstreamPingIntervalMs', t.upstreamPingIntervalMs, 10, 3_600_000);
   int('timeouts.upstreamResponseTimeoutMs', t.upstreamResponseTimeoutMs, 10, 3_600_000);
   int('timeouts.migrationTimeoutMs', t.migrationTimeoutMs, 10, 3_600_000);
   int('timeouts.migrationLingerMs', t.migrationLingerMs, 0, 3_600_000);
+  int('timeouts.migrationDrainQuietMs', t.migrationDrainQuietMs, 10, 3_600_000);
+  int('timeouts.migrationDrainMaxMs', t.migrationDrainMaxMs, 10, 3_600_000);
   oneOf('migration.mode', m.mode, ['transparent', 'disconnect'] as const);
   int('migration.movesPerSecond', m.movesPerSecond, 1, 1_000_000);
   int('migration.drainWindowMs', m.drainWindowMs, 0, 86_400_000);

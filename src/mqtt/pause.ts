@@ -5,7 +5,10 @@
 
 /** The other side cannot write (its socket needs 'drain'). */
 export const PAUSE_DRAIN = 1;
-/** The inflight window of this direction is full. */
+/**
+ * Client -> broker: the inflight window is full. Broker -> client: twice the window of
+ * deliveries is held by the gateway (connection.ts applyLinkPause).
+ */
 export const PAUSE_WINDOW = 2;
 /** The client waits for its CONNACK (frames pipelined after CONNECT are held, bounded). */
 export const PAUSE_CONNACK = 4;

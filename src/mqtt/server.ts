@@ -9,9 +9,12 @@ import type { Self } from '../router/index.js';
 import type { CompiledZoneMap, ZoneMapHolder } from '../zonemap/index.js';
 import { MqttConnection, type ConnectionContext, type MqttAccessLog, type MqttLogger } from './connection.js';
 import type { CertUidReader } from './identity.js';
+import * as migration from './migration.js';
+import { MoveBatch } from './move-batch.js';
 import { MoveScheduler } from './move-scheduler.js';
 import { resolveMqttConfig, type MqttConfigInput, type ResolvedMqttConfig } from './options.js';
-import { MqttStats, type MqttMetricsSink } from './stats.js';
+import { connackLabel, MqttStats, type MqttMetricsSink } from './stats.js';
+import type { DrainEnd, UpstreamLink } from './upstream-link.js';
 
 export interface MqttServerOptions {
   readonly holder: ZoneMapHolder;
@@ -49,6 +52,8 @@ export interface ConnectionView {
   /** Broker -> client QoS 1/2 deliveries not yet acknowledged by the client. */
   readonly inflightIn: number;
   readonly subscriptions: number;
+  /** Old sessions of this client still being drained or left after a move. */
+  readonly oldSessions: number;
 }
 
 /** Connections re-decided per event-loop turn after a map change. */
@@ -79,6 +84,10 @@ export class MqttServer implements ConnectionContext {
   private scan: Iterator<MqttConnection> | null = null;
   private scanMap: CompiledZoneMap | null = null;
   private scanQueued = 0;
+  /** The moves due at once that this scan starts, switched together (move-batch.ts). */
+  private scanBatch: MoveBatch<MqttConnection> | null = null;
+  /** Sessions per zone, counted by the sweep (zones once seen stay, at 0). */
+  private readonly sessionsByZone = new Map<string, number>();
 
   constructor(options: MqttServerOptions) {
     this.config = resolveMqttConfig(options.config);
@@ -127,6 +136,7 @@ export class MqttServer implements ConnectionContext {
         inflightOut: c.inflightOut,
         inflightIn: c.inflightIn,
         subscriptions: c.subscriptionCount,
+        oldSessions: c.leaving?.length ?? 0,
       });
     }
     return out;
@@ -229,20 +239,40 @@ export class MqttServer implements ConnectionContext {
     this.metrics?.connectionsActive.dec({ protocol: conn.protocol });
     if (conn.connackCode !== 0) {
       this.metrics?.mqttConnects.inc({
-        zone: conn.zone ?? 'none',
+        // A refusal after routing (no broker of the zone answered: 0x88) counts for that zone.
+        zone: conn.zone ?? (conn.targetZone === '' ? 'none' : conn.targetZone),
         colour: conn.colour ?? 'none',
         reason: conn.reason === '' ? 'none' : conn.reason,
-        result: `0x${conn.connackCode.toString(16)}`,
+        result: connackLabel(conn.connackCode),
       });
     }
   }
 
-  moveFinished(conn: MqttConnection, result: 'ok' | 'failed' | 'disconnected'): void {
+  moveStarted(conn: MqttConnection): void {
+    this.stats.movesStarted++;
+    this.metrics?.mqttMovesStarted.inc({ cause: conn.moveCause });
+  }
+
+  moveFinished(conn: MqttConnection, result: 'ok' | 'failed' | 'disconnected', reason: string): void {
     if (result === 'ok') this.stats.movesOk++;
-    else if (result === 'failed') this.stats.movesFailed++;
-    else this.stats.movesDisconnected++;
+    else if (result === 'failed') {
+      this.stats.movesFailed++;
+      this.stats.moveFailed(reason);
+    } else this.stats.movesDisconnected++;
     // mode: why it moved (down | drain | rebalance | shutdown); result: ok | failed | disconnected.
     this.metrics?.mqttMigrations.inc({ mode: conn.moveCause, result });
+    this.metrics?.mqttMovesFinished.inc({ cause: conn.moveCause, result, reason });
+  }
+
+  drainEnded(_conn: MqttConnection, link: UpstreamLink, end: DrainEnd, durationMs: number): void {
+    const result = end === 'empty' ? 'done' : 'abandoned';
+    if (end === 'empty') this.stats.drainsDone++;
+    else this.stats.drainAbandoned(end);
+    const m = this.metrics;
+    if (m === undefined) return;
+    m.mqttDrains.inc({ zone: link.drainZone, result, reason: end });
+    if (link.drained > 0) m.mqttDrainedMessages.inc({ zone: link.drainZone }, link.drained);
+    m.mqttDrainSeconds.observe({ result }, durationMs / 1000);
   }
 
   /* ------------------------------------------------------------ internals */
@@ -251,7 +281,15 @@ export class MqttServer implements ConnectionContext {
     const now = performance.now();
     this.clock = now;
     for (const conn of this.connections) conn.sweep(now);
-    if (this.metrics !== undefined) this.stats.flush(this.metrics);
+    const m = this.metrics;
+    if (m === undefined) return;
+    this.stats.flush(m);
+    const byZone = this.sessionsByZone;
+    for (const z of byZone.keys()) byZone.set(z, 0);
+    for (const conn of this.connections) {
+      if (conn.isRelaying && conn.zone !== null) byZone.set(conn.zone, (byZone.get(conn.zone) ?? 0) + 1);
+    }
+    for (const [zone, n] of byZone) m.mqttSessions.set({ zone }, n);
   };
 
   /**
@@ -263,6 +301,7 @@ export class MqttServer implements ConnectionContext {
     this.clock = performance.now();
     this.scanMap = next;
     this.scanQueued = 0;
+    this.scanBatch = new MoveBatch<MqttConnection>(migration.switchWaiting);
     this.scan = this.connections.values();
     if (!this.scanning) {
       this.scanning = true;
@@ -290,9 +329,15 @@ export class MqttServer implements ConnectionContext {
         }
         return;
       }
-      const delay = r.value.reconsider(map);
+      const conn = r.value;
+      const delay = conn.reconsider(map);
       if (delay >= 0) {
-        this.scheduler.enqueue(r.value, delay);
+        const batch = this.scanBatch;
+        if (delay === 0 && batch !== null && conn.batch === null && !conn.moving && !conn.moveQueued) {
+          batch.join();
+          conn.batch = batch;
+        }
+        this.scheduler.enqueue(conn, delay);
         this.scanQueued++;
       }
     }

@@ -145,6 +145,28 @@ export class SessionState<L> {
   }
 
   /**
+   * A packet id the client has in use towards no broker now: an old session keeps the ids of
+   * the client's packets that were in flight when it was left (§2.2.1), so the gateway's own
+   * UNSUBSCRIBE there takes one of none of those.
+   */
+  unusedOutgoingId(): number {
+    let id = 1;
+    while (this.outgoing?.has(id) === true) id++;
+    return id;
+  }
+
+  /** Topic filters the client is subscribed to, or asked to be and not yet acknowledged. */
+  filters(): string[] {
+    const out = new Set(this.subs === null ? [] : this.subs.keys());
+    if (this.outgoing !== null) {
+      for (const o of this.outgoing.values()) {
+        if (o.decoded?.cmd === 'subscribe') for (const s of o.decoded.subscriptions) out.add(s.topic);
+      }
+    }
+    return [...out];
+  }
+
+  /**
    * The SUBSCRIBE / UNSUBSCRIBE packets (ids from 1) that bring a new broker, which has
    * `synced` (filter -> options key), to the current subscriptions; `synced` is updated.
    */

@@ -13,6 +13,14 @@ export interface MqttMetricsSink {
   };
   readonly mqttPackets: { inc(labels: Record<'type' | 'direction', string>, value?: number): void };
   readonly mqttMigrations: { inc(labels: Record<'mode' | 'result', string>, value?: number): void };
+  readonly mqttMovesStarted: { inc(labels: Record<'cause', string>, value?: number): void };
+  readonly mqttMovesFinished: {
+    inc(labels: Record<'cause' | 'result' | 'reason', string>, value?: number): void;
+  };
+  readonly mqttSessions: { set(labels: Record<'zone', string>, value: number): void };
+  readonly mqttDrains: { inc(labels: Record<'zone' | 'result' | 'reason', string>, value?: number): void };
+  readonly mqttDrainedMessages: { inc(labels: Record<'zone', string>, value?: number): void };
+  readonly mqttDrainSeconds: { observe(labels: Record<'result', string>, value: number): void };
   readonly connectionsActive: {
     inc(labels: Record<'protocol', string>, value?: number): void;
     dec(labels: Record<'protocol', string>, value?: number): void;
@@ -38,10 +46,28 @@ export class MqttStats {
   movesOk = 0;
   movesFailed = 0;
   movesDisconnected = 0;
+  movesStarted = 0;
+  /** Failed moves by reason (migration.ts MoveFailure). */
+  readonly moveFailures = new Map<string, number>();
   brokersLost = 0;
+  /** Messages relayed from old sessions after a move. */
+  drainedMessages = 0;
+  /** Drains of old sessions that ended empty, and abandoned ones by reason. */
+  drainsDone = 0;
+  readonly drainsAbandoned = new Map<string, number>();
+  /** Moves that switched alone because the rest of their batch was not ready in time. */
+  batchHoldsExpired = 0;
 
   refuse(code: number): void {
     this.refused.set(code, (this.refused.get(code) ?? 0) + 1);
+  }
+
+  moveFailed(reason: string): void {
+    this.moveFailures.set(reason, (this.moveFailures.get(reason) ?? 0) + 1);
+  }
+
+  drainAbandoned(reason: string): void {
+    this.drainsAbandoned.set(reason, (this.drainsAbandoned.get(reason) ?? 0) + 1);
   }
 
   /** Push what changed since the last flush into the registry. */
@@ -65,15 +91,26 @@ export class MqttStats {
     return {
       active: this.active,
       accepted: this.accepted,
-      refused: Object.fromEntries([...this.refused].map(([k, v]) => [`0x${k.toString(16)}`, v])),
+      refused: Object.fromEntries([...this.refused].map(([k, v]) => [connackLabel(k), v])),
       malformedFromClients: this.malformedFromClients,
       malformedFromBrokers: this.malformedFromBrokers,
       movesOk: this.movesOk,
       movesFailed: this.movesFailed,
       movesDisconnected: this.movesDisconnected,
+      movesStarted: this.movesStarted,
+      moveFailures: Object.fromEntries(this.moveFailures),
       brokersLost: this.brokersLost,
+      drainedMessages: this.drainedMessages,
+      drainsDone: this.drainsDone,
+      drainsAbandoned: Object.fromEntries(this.drainsAbandoned),
+      batchHoldsExpired: this.batchHoldsExpired,
       packetsIn: byType(this.packetsIn),
       packetsOut: byType(this.packetsOut),
     };
   }
+}
+
+/** A CONNACK code as a label: `0x85`, `0x02`, or `closed` when the client got none (-1). */
+export function connackLabel(code: number): string {
+  return code < 0 ? 'closed' : `0x${code.toString(16).padStart(2, '0')}`;
 }

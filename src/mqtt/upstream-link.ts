@@ -1,14 +1,19 @@
 /**
  * One connection from the gateway to a broker, carrying one MQTT session of one client.
  * A client has one `current` link; during a move also a `preparing` one (the new broker) and,
- * right after it, `leaving` ones (old brokers finishing what they had in flight).
+ * after it, `draining` ones (old sessions still relayed until they have nothing left for the
+ * client) that end as `leaving` (DISCONNECT sent, waiting for the broker to close).
  */
 import net from 'node:net';
 import type { ZonegateError } from '../core/errors.js';
 import { MqttUpstreamUnavailableError } from './errors.js';
 import { FrameReader, type FrameSink } from './frame-reader.js';
 
-export type LinkState = 'connecting' | 'preparing' | 'current' | 'leaving' | 'closed';
+export type LinkState = 'connecting' | 'preparing' | 'current' | 'draining' | 'leaving' | 'closed';
+
+/** How a drain of an old session ended (metric label `reason`). */
+export type DrainEnd =
+  'empty' | 'time-limit' | 'message-limit' | 'broker-lost' | 'client-closed' | 'shutdown';
 
 export interface LinkOwner {
   /** The server's coarse clock (ms). */
@@ -52,6 +57,27 @@ export class UpstreamLink implements FrameSink {
   syncedVersion = -1;
   /** Preparing: topic filters the gateway subscribed at this broker (with their options' key). */
   synced: Map<string, string> | null = null;
+  /** Broker -> client QoS 1/2 deliveries from this link the client has not completed. */
+  unacked = 0;
+  /** Frames from this link the gateway holds until the client's window has room. */
+  held = 0;
+  /** Draining: the zone the session lived in (metric label), when it started, messages relayed since, last PUBLISH or acknowledgement seen. */
+  drainZone = '';
+  /** A drain of this old session is under way (set while state is `draining`, and kept if it closes under it). */
+  drainOpen = false;
+  drainStartedAt = 0;
+  drained = 0;
+  lastActivity = 0;
+  /** Draining: topic filters this session is subscribed to (unsubscribed before it is ended). */
+  drainFilters: string[] | null = null;
+  /** Draining: id of the gateway's UNSUBSCRIBE (one the client's packets never use here). */
+  unsubscribeId = 0;
+  /** Draining: when that UNSUBSCRIBE went out, 0 not yet. */
+  unsubscribeSentAt = 0;
+  /** Draining: the broker acknowledged that UNSUBSCRIBE: it adds nothing more to the session. */
+  unsubscribed = false;
+  /** Draining: the move this link was left by must be complete before the drain can end. */
+  batch: { readonly unswitched: number } | null = null;
   private readonly owner: LinkOwner;
   private failed = false;
 
@@ -119,8 +145,14 @@ export class UpstreamLink implements FrameSink {
     this.owner.onLinkFailure(this, error);
   }
 
+  /** The gateway still writes acknowledgements to this broker. */
   get live(): boolean {
-    return this.state === 'current' || this.state === 'preparing';
+    return this.state === 'current' || this.state === 'preparing' || this.state === 'draining';
+  }
+
+  /** Not the client's session yet: never paused by the client's backpressure (its CONNACK, SUBACKs must be read). */
+  get opening(): boolean {
+    return this.state === 'connecting' || this.state === 'preparing';
   }
 
   write(buf: Buffer): boolean {

@@ -14,7 +14,7 @@ import {
 } from '../../src/mqtt/index.js';
 import { compileZoneMap, parseDocument, validateZoneMap, ZoneMapHolder } from '../../src/zonemap/index.js';
 import type { Status, ZoneMapDoc } from '../../src/zonemap/index.js';
-import { freePort, startMosquittos, type Mosquitto } from '../helpers/mosquitto.js';
+import { freePort, startMosquittos, type Mosquitto, type MosquittoOptions } from '../helpers/mosquitto.js';
 
 const EXAMPLE = fileURLToPath(
   new URL('../../policies/examples/three-site-five-center.yaml', import.meta.url),
@@ -49,10 +49,11 @@ export interface FixtureOptions {
   readonly config?: MqttConfigInput;
   readonly idc?: string;
   readonly server?: Partial<MqttServerOptions>;
+  readonly mosquitto?: MosquittoOptions;
 }
 
 export async function startFixture(options: FixtureOptions): Promise<Fixture> {
-  const started = await startMosquittos(options.zones.length);
+  const started = await startMosquittos(options.zones.length, options.mosquitto);
   const brokers = new Map<string, Mosquitto>();
   options.zones.forEach((z, i) => brokers.set(z, started[i] as Mosquitto));
   const dead = await deadAddress();

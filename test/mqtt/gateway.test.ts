@@ -49,6 +49,12 @@ describe('mqtt through the gateway runtime', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('lists its MQTT listener with the bound port (what the "gateway up" line logs)', () => {
+    assert.deepEqual(gateway.urls(), [
+      { name: 'mqtt', url: `mqtt://127.0.0.1:${gateway.address('mqtt').port}` },
+    ]);
+  });
+
   it('routes by uid and follows a map file edit without dropping the client', async () => {
     const port = gateway.address('mqtt').port;
     const c = await connectClient(port, { clientId: '107-gw', protocolVersion: 5 });

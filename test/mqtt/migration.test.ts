@@ -276,7 +276,12 @@ describe('mqtt transparent migration on a zone flip', () => {
       () => f.server.describeConnections().find((c) => c.uid === '106')?.zone === 'rz02',
       5000,
     );
-    await sleep(200);
+    // Its old session was drained empty (nothing queued for it there), then ended.
+    await waitFor(
+      'old session drained and left',
+      () => f.server.describeConnections().find((c) => c.uid === '106')?.oldSessions === 0,
+      5000,
+    );
     const direct = mqtt.connect({
       host: '127.0.0.1',
       port: f.brokers.get('rz00')?.port,

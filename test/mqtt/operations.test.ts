@@ -48,7 +48,54 @@ describe('mqtt operations', () => {
     );
     assert.match(text, /zonegate_mqtt_migrations_total\{mode="down",result="ok"\} 1/);
     assert.match(text, /zonegate_connections_active\{protocol="mqtt"\} 1/);
+    assert.match(text, /zonegate_mqtt_moves_started_total\{cause="down"\} 1/);
+    assert.match(text, /zonegate_mqtt_moves_finished_total\{cause="down",result="ok",reason="none"\} 1/);
     assert.doesNotMatch(text, /100-metrics/);
+    // The old session is drained (nothing queued there), then counted; sessions per zone follow.
+    await waitFor(
+      'drain counted and sessions gauged',
+      () => {
+        void metrics.registry.metrics().then((t) => (text = t));
+        return (
+          text.includes('zonegate_mqtt_drains_total{zone="rz00",result="done",reason="empty"} 1') &&
+          text.includes('zonegate_mqtt_sessions{zone="rz02"} 1')
+        );
+      },
+      5000,
+    );
+    assert.match(text, /zonegate_mqtt_drain_seconds_count\{result="done"\} 1/);
+  });
+
+  it('counts a refusal with the code the client received and the zone it was for', async () => {
+    const metrics = createMetrics();
+    const lines: { zone: string | null; result: number; end: string }[] = [];
+    const f = await startFixture({
+      zones: ['rz00'],
+      server: { metrics, accessLog: { mqtt: (e) => lines.push(e) } },
+    });
+    fixtures.push(f);
+    // 3.1.1: a client id without a uid gets return code 0x02 (MQTT 5 would get 0x85).
+    await assert.rejects(connectClient(f.port, { clientId: 'no-uid', protocolVersion: 4 }));
+    // uid 110 lives in rz01, whose broker does not answer: 0x88 for MQTT 5, counted for rz01.
+    await assert.rejects(connectClient(f.port, { clientId: '110-x', protocolVersion: 5 }));
+    await waitFor('two access log lines', () => lines.length === 2);
+    const text = await metrics.registry.metrics();
+    assert.match(
+      text,
+      /zonegate_mqtt_connects_total\{zone="none",colour="none",reason="none",result="0x02"\} 1/,
+    );
+    assert.match(
+      text,
+      /zonegate_mqtt_connects_total\{zone="rz01",colour="[a-z]+",reason="uid-shard",result="0x88"\} 1/,
+    );
+    assert.doesNotMatch(text, /result="0x85"/);
+    assert.deepEqual(
+      lines.map((l) => [l.zone, l.result, l.end]),
+      [
+        [null, 0x02, 'refused'],
+        ['rz01', 0x88, 'refused'],
+      ],
+    );
   });
 
   it('drain tells every client to reconnect within the window; shutdown sends MQTT 5 0x8B', async () => {
