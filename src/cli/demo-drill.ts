@@ -10,6 +10,7 @@ import { DEMO_PING_TOPIC, DEMO_PONG_TOPIC, DemoMqttClient, type Demo } from '../
 import type { Status } from '../zonemap/index.js';
 import { FileZoneMapStore } from '../zonemap/stores/index.js';
 import type { CliIo } from './command.js';
+import { mapHistory } from './commands/map-history.js';
 
 const UID = '1234';
 const ZONE = 'rz03';
@@ -103,13 +104,7 @@ export async function runDemoDrill(d: Demo, io: CliIo): Promise<number> {
     }
     const ok = !sub.closed && sub.connacks === 1;
     io.out(`\n$ zonegate map history --map ${d.mapFile}`);
-    const store = await FileZoneMapStore.open(d.mapFile);
-    for (const e of await store.history(10)) {
-      io.out(
-        `v${e.version}  ${e.at}  ${e.who}  ${e.action}${e.reason === '' ? '' : `  reason: ${e.reason}`}`,
-      );
-    }
-    await store.close();
+    await mapHistory.run({ values: { map: d.mapFile, limit: '10' }, positionals: [] }, io);
     io.out(
       `\nDrill done in ${((performance.now() - t0) / 1000).toFixed(1)} s: HTTP and MQTT followed the map ` +
         `both ways; the subscriber ${ok ? 'never reconnected' : 'reconnected'}.`,
