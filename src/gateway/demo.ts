@@ -10,7 +10,7 @@
  * on loopback whatever `host` is: the demo has no token, and /metrics is nobody else's business.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +20,7 @@ import { runGatewayProcess } from '../admin/operations.js';
 import { initCerts } from '../certs/index.js';
 import { validateConfig } from '../core/config.js';
 import { loadZoneMapFile } from '../zonemap/index.js';
+import { FileZoneMapStore, writeZoneMap } from '../zonemap/stores/index.js';
 import { DEMO_PING_TOPIC, DEMO_PONG_TOPIC, startDemoBrokers, type DemoBrokers } from './demo-brokers.js';
 import { startDemoUpstreams, type DemoUpstreams } from './demo-upstreams.js';
 import type { Gateway } from './gateway.js';
@@ -115,7 +116,13 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
     throw err;
   }
   const mapFile = join(dir, 'zonemap.json');
-  await writeFile(mapFile, `${JSON.stringify(brokers.doc, null, 2)}\n`);
+  // Through the file store, so the first version is in history and `map rollback` can reach it.
+  await writeZoneMap(new FileZoneMapStore(mapFile), brokers.doc, null, {
+    who: 'zonegate demo',
+    reason: "the example map, on this demo's ports",
+    action: 'demo start',
+    summary: 'first map',
+  });
   const certs = await initCerts(join(dir, 'certs'), { uid: '4242', p12Password: 'zonegate' });
   const config = validateConfig({
     idc: 'hz-1',
