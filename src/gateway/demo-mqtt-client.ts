@@ -93,7 +93,10 @@ export class DemoMqttClient extends EventEmitter<DemoMqttClientEvents> {
 
   async subscribe(topic: string): Promise<void> {
     const messageId = this.#nextId++;
-    const acked = new Promise<Packet>((resolve) => this.#acks.set(messageId, resolve));
+    const acked = new Promise<Packet>((resolve, reject) => {
+      this.#acks.set(messageId, resolve);
+      this.once('close', () => reject(new Error(`connection closed before the SUBACK for ${topic}`)));
+    });
     this.#socket.write(
       mqttPacket.generate({ cmd: 'subscribe', messageId, subscriptions: [{ topic, qos: 0 }] }),
     );

@@ -105,63 +105,71 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
     admin: await choosePort('admin', '127.0.0.1', o.adminPort, fallback, taken),
   };
   const dir = await mkdtemp(join(tmpdir(), 'zonegate-demo-'));
-  const map = await loadZoneMapFile(EXAMPLE_MAP);
-  const upstreams = await startDemoUpstreams(map.doc);
+  // What a start that fails half way must undo, newest first.
+  const undo: (() => Promise<void>)[] = [() => rm(dir, { recursive: true, force: true })];
+  const unwind = async (): Promise<void> => {
+    for (const step of undo.reverse()) await step().catch(() => undefined);
+  };
+  let upstreams: DemoUpstreams;
   let brokers: DemoBrokers;
   try {
+    const map = await loadZoneMapFile(EXAMPLE_MAP);
+    upstreams = await startDemoUpstreams(map.doc);
+    undo.push(() => upstreams.close());
     brokers = await startDemoBrokers(upstreams.doc);
+    undo.push(() => brokers.close());
   } catch (err) {
-    await upstreams.close();
-    await rm(dir, { recursive: true, force: true });
+    await unwind();
     throw err;
   }
   const mapFile = join(dir, 'zonemap.json');
-  // Through the file store, so the first version is in history and `map rollback` can reach it.
-  await writeZoneMap(new FileZoneMapStore(mapFile), brokers.doc, null, {
-    who: 'zonegate demo',
-    reason: "the example map, on this demo's ports",
-    action: 'demo start',
-    summary: 'first map',
-  });
-  const certs = await initCerts(join(dir, 'certs'), { uid: '4242', p12Password: 'zonegate' });
-  const config = validateConfig({
-    idc: 'hz-1',
-    crossIdc: 'direct',
-    listeners: [
-      { name: 'http', protocol: 'http', port: ports.http, host: o.host },
-      { name: 'mqtt', protocol: 'mqtt', port: ports.mqtt, host: o.host },
-      {
-        name: 'https',
-        protocol: 'https',
-        port: ports.https,
-        host: o.host,
-        tls: {
-          cert: certs.files.serverCert,
-          key: certs.files.serverKey,
-          ca: certs.files.ca,
-          crl: certs.files.crl,
-          // Ask for a client cert (it names the uid) but serve browsers without one too.
-          requestCert: true,
-          clientCertOptional: true,
-        },
-      },
-    ],
-    zonemap: { file: mapFile },
-    identity: {
-      // A fresh key per run; `secure: false` so the plain-HTTP curl lines below keep the cookie.
-      cookie: { keys: [{ id: 'demo', secret: randomBytes(24).toString('base64url') }], secure: false },
-      certUid: { from: 'san-uri', pattern: '^urn:zonegate:uid:(.+)$' },
-    },
-    upstream: { healthCheck: { intervalMs: 5000 } },
-    timeouts: { shutdownGraceMs: 2000 },
-    admin: { host: '127.0.0.1', port: ports.admin },
-    // Nobody balances onto a demo: Ctrl-C should not wait for an LVS probe to notice.
-    drain: { delayMs: 0, timeoutMs: 5000 },
-  });
   let gateway: Gateway;
   let closeOperations: () => Promise<void>;
   let adminUrl: string;
+  let certs: Awaited<ReturnType<typeof initCerts>>;
   try {
+    // Through the file store, so the first version is in history and `map rollback` can reach it.
+    await writeZoneMap(new FileZoneMapStore(mapFile), brokers.doc, null, {
+      who: 'zonegate demo',
+      reason: "the example map, on this demo's ports",
+      action: 'demo start',
+      summary: 'first map',
+    });
+    certs = await initCerts(join(dir, 'certs'), { uid: '4242', p12Password: 'zonegate' });
+    const config = validateConfig({
+      idc: 'hz-1',
+      crossIdc: 'direct',
+      listeners: [
+        { name: 'http', protocol: 'http', port: ports.http, host: o.host },
+        { name: 'mqtt', protocol: 'mqtt', port: ports.mqtt, host: o.host },
+        {
+          name: 'https',
+          protocol: 'https',
+          port: ports.https,
+          host: o.host,
+          tls: {
+            cert: certs.files.serverCert,
+            key: certs.files.serverKey,
+            ca: certs.files.ca,
+            crl: certs.files.crl,
+            // Ask for a client cert (it names the uid) but serve browsers without one too.
+            requestCert: true,
+            clientCertOptional: true,
+          },
+        },
+      ],
+      zonemap: { file: mapFile },
+      identity: {
+        // A fresh key per run; `secure: false` so the plain-HTTP curl lines below keep the cookie.
+        cookie: { keys: [{ id: 'demo', secret: randomBytes(24).toString('base64url') }], secure: false },
+        certUid: { from: 'san-uri', pattern: '^urn:zonegate:uid:(.+)$' },
+      },
+      upstream: { healthCheck: { intervalMs: 5000 } },
+      timeouts: { shutdownGraceMs: 2000 },
+      admin: { host: '127.0.0.1', port: ports.admin },
+      // Nobody balances onto a demo: Ctrl-C should not wait for an LVS probe to notice.
+      drain: { delayMs: 0, timeoutMs: 5000 },
+    });
     // One process, drained on SIGTERM / SIGINT the way `zonegate start` drains.
     const p = await runGatewayProcess({
       config,
@@ -176,9 +184,7 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
     closeOperations = () => operations.close();
     adminUrl = operations.admin?.url ?? '';
   } catch (err) {
-    await brokers.close();
-    await upstreams.close();
-    await rm(dir, { recursive: true, force: true });
+    await unwind();
     throw err;
   }
   const http = gateway.urls().find((u) => u.name === 'http')!.url;
