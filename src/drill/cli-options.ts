@@ -5,6 +5,7 @@ import type { OptionValues } from '../cli/command.js';
 import { flag, optionalString } from '../cli/args.js';
 import {
   checkRedisStoreConfig,
+  FileZoneMapStore,
   parseHostPortList,
   RedisZoneMapStore,
   type RedisStoreConfig,
@@ -16,6 +17,7 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** Where the shared zone map is: every store command takes these. */
 export const STORE_OPTIONS: Options = {
+  map: { type: 'string' },
   redis: { type: 'string' },
   sentinels: { type: 'string' },
   'sentinel-name': { type: 'string' },
@@ -25,7 +27,7 @@ export const STORE_OPTIONS: Options = {
 };
 
 export const STORE_USAGE =
-  '(--redis URL | --sentinels H:P,... --sentinel-name NAME | --cluster H:P,... | -c CONFIG) [--key-prefix P]';
+  '(--map FILE | --redis URL | --sentinels H:P,... --sentinel-name NAME | --cluster H:P,... | -c CONFIG) [--key-prefix P]';
 
 /** Every command that writes takes these as well. */
 export const CHANGE_OPTIONS: Options = {
@@ -37,18 +39,33 @@ export const CHANGE_OPTIONS: Options = {
 
 export const CHANGE_USAGE = '[--reason TEXT] [--dry-run] [--force] [--max-move-percent N]';
 
+/** The store the options name: a map file on this host, or Redis shared by a fleet. */
+export type StoreChoice =
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'redis'; readonly redis: RedisStoreConfig };
+
 /**
- * The store from the options, else the gateway config's `zonemap.redis` (-c), else the
- * ZONEGATE_REDIS_URL environment variable.
+ * The store from the options (--map, or --redis / --sentinels / --cluster), else the gateway
+ * config's `zonemap.file` or `zonemap.redis` (-c), else the ZONEGATE_REDIS_URL environment
+ * variable.
  */
-export async function storeConfigFrom(values: OptionValues): Promise<RedisStoreConfig> {
+export async function storeChoiceFrom(values: OptionValues): Promise<StoreChoice> {
   const keyPrefix = optionalString(values, 'key-prefix');
+  const mapFile = optionalString(values, 'map');
   const url = optionalString(values, 'redis');
   const sentinels = optionalString(values, 'sentinels');
   const cluster = optionalString(values, 'cluster');
   const configFile = optionalString(values, 'config');
+  const redisFlags = url !== undefined || sentinels !== undefined || cluster !== undefined;
+  if (mapFile !== undefined) {
+    if (redisFlags || configFile !== undefined)
+      throw new UsageError('name one store: --map FILE, or Redis (--redis, --sentinels, --cluster), or -c');
+    if (mapFile === '') throw new UsageError('--map needs a file name');
+    if (keyPrefix !== undefined) throw new UsageError('--key-prefix is for a Redis store, not --map');
+    return { kind: 'file', path: mapFile };
+  }
   let cfg: RedisStoreConfig;
-  if (url !== undefined || sentinels !== undefined || cluster !== undefined) {
+  if (redisFlags) {
     const sentinelList = sentinels === undefined ? undefined : parseHostPortList(sentinels);
     const clusterList = cluster === undefined ? undefined : parseHostPortList(cluster);
     if (sentinelList === null)
@@ -63,26 +80,41 @@ export async function storeConfigFrom(values: OptionValues): Promise<RedisStoreC
     };
   } else if (configFile !== undefined) {
     const gw = await loadConfigFile(configFile);
-    if (gw.zonemap.redis === undefined) {
-      throw new UsageError(`${configFile} has no zonemap.redis (this gateway reads a file)`);
+    if (gw.zonemap.file !== undefined) {
+      if (keyPrefix !== undefined)
+        throw new UsageError(`--key-prefix is for a Redis store; ${configFile} follows a file`);
+      // loadConfigFile resolved it against the config's folder, as the gateway does.
+      return { kind: 'file', path: gw.zonemap.file };
     }
+    if (gw.zonemap.redis === undefined) throw new UsageError(`${configFile} names no zonemap store`);
     cfg = gw.zonemap.redis;
   } else if (process.env['ZONEGATE_REDIS_URL'] !== undefined && process.env['ZONEGATE_REDIS_URL'] !== '') {
     cfg = { url: process.env['ZONEGATE_REDIS_URL'] };
   } else {
     throw new UsageError(
-      'say where the zone map is: --redis URL, --sentinels, --cluster, -c CONFIG or ZONEGATE_REDIS_URL',
+      'say where the zone map is: --map FILE, --redis URL, --sentinels, --cluster, -c CONFIG or ZONEGATE_REDIS_URL',
     );
   }
   if (keyPrefix !== undefined) cfg = { ...cfg, keyPrefix };
   const problems = checkRedisStoreConfig(cfg, 'options');
   if (problems.length > 0) throw new InvalidConfigError(problems, 'store options');
-  return cfg;
+  return { kind: 'redis', redis: cfg };
 }
 
-/** Opens the store the options name (see storeConfigFrom); the caller closes it. */
+/** The Redis store from the options; a usage error when they name a map file instead. */
+export async function storeConfigFrom(values: OptionValues): Promise<RedisStoreConfig> {
+  const choice = await storeChoiceFrom(values);
+  if (choice.kind === 'file')
+    throw new UsageError(`this needs the Redis store; ${choice.path} is a map file`);
+  return choice.redis;
+}
+
+/** Opens the store the options name (see storeChoiceFrom); the caller closes it. */
 export async function openStoreFrom(values: OptionValues): Promise<ZoneMapStore> {
-  return RedisZoneMapStore.open(await storeConfigFrom(values), 'zonegate-cli');
+  const choice = await storeChoiceFrom(values);
+  return choice.kind === 'file'
+    ? FileZoneMapStore.open(choice.path)
+    : RedisZoneMapStore.open(choice.redis, 'zonegate-cli');
 }
 
 export interface ChangeFlags {

@@ -13,8 +13,10 @@ export {
   changeFlagsFrom,
   listOption,
   openStoreFrom,
+  storeChoiceFrom,
   storeConfigFrom,
   type ChangeFlags,
+  type StoreChoice,
 } from './cli-options.js';
 export { docChanges } from './doc-changes.js';
 export { DrillRefusedError } from './errors.js';

@@ -18,6 +18,11 @@ export function spawnGateway(args: readonly string[]): GatewayProcess {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return watchLines(child);
+}
+
+/** Line-by-line watch of any child started with piped stdout and stderr (a demo, mosquitto_sub). */
+export function watchLines(child: ChildProcess): GatewayProcess {
   const stdout: string[] = [];
   const stderr: string[] = [];
   const waiters = new Set<() => void>();
@@ -31,8 +36,8 @@ export function spawnGateway(args: readonly string[]): GatewayProcess {
       for (const w of waiters) w();
     };
   };
-  child.stdout.on('data', feed(stdout));
-  child.stderr.on('data', feed(stderr));
+  child.stdout?.on('data', feed(stdout));
+  child.stderr?.on('data', feed(stderr));
   let exited: number | null | undefined;
   const exit = new Promise<number | null>((resolve) =>
     child.on('exit', (code) => {

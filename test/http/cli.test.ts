@@ -68,7 +68,17 @@ describe('zonegate start / demo / certs init', () => {
   });
 
   it('demo prints the curl lines, and they work', async () => {
-    const demo = spawnGateway(['demo', '--port', '0', '--tls-port', '0', '--admin-port', '0']);
+    const demo = spawnGateway([
+      'demo',
+      '--port',
+      '0',
+      '--tls-port',
+      '0',
+      '--mqtt-port',
+      '0',
+      '--admin-port',
+      '0',
+    ]);
     running.push(demo);
     const m = await demo.waitFor(/^curl -s -H 'x-ldc-uid: 1234' (\S+)$/);
     const r = await curl(['-H', 'x-ldc-uid: 1234', m[1]!]);

@@ -21,6 +21,12 @@ export {
   type RedisZoneMapSourceStats,
 } from './redis-source.js';
 export { RedisZoneMapStore, HISTORY_MAX_ENTRIES } from './redis-store.js';
+export {
+  FILE_STORE_DEFAULTS,
+  FileZoneMapStore,
+  historyFileOf,
+  type FileZoneMapStoreOptions,
+} from './file-store.js';
 export type { RawStoredMap, ZoneMapStore } from './store.js';
 export { readSnapshot, writeSnapshot } from './snapshot.js';
 export { decodeStoredMap } from './stored-map.js';
