@@ -16,6 +16,7 @@ import { start } from './start.js';
 import { demo } from './demo.js';
 import { certsInit } from './certs-init.js';
 import { drillRun } from './drill-run.js';
+import { lab } from './lab.js';
 
 /** Every `zonegate` command. Add one import and one entry per command file. */
 export const commands: readonly Command[] = [
@@ -36,4 +37,5 @@ export const commands: readonly Command[] = [
   ...shardsCommands,
   ...releaseCommands,
   drillRun,
+  lab,
 ];

@@ -18,14 +18,16 @@ export class PromTextError extends Error {}
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*/;
 
+// Prometheus reads values with Go's ParseFloat, which takes NaN and Inf in any case
+// (prom-client writes `Nan` for an empty event loop lag mean).
 function parseValue(text: string): number {
-  switch (text) {
-    case '+Inf':
-    case 'Inf':
+  switch (text.toLowerCase()) {
+    case '+inf':
+    case 'inf':
       return Infinity;
-    case '-Inf':
+    case '-inf':
       return -Infinity;
-    case 'NaN':
+    case 'nan':
       return NaN;
   }
   if (!/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(text)) throw new PromTextError(`bad value '${text}'`);
