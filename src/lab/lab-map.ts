@@ -50,5 +50,5 @@ export function smallMap(): ZoneMapDoc {
         upstreams: { http: { blue: ['127.0.0.1:1'], green: ['127.0.0.1:1'] } },
       },
     },
-  } as ZoneMapDoc;
+  };
 }

@@ -115,7 +115,7 @@ export class MqttUser {
         return;
       }
       case 'publish': {
-        const seq = Number(JSON.parse(p.payload.toString()).seq);
+        const seq = Number((JSON.parse(p.payload.toString()) as { seq?: unknown }).seq);
         this.received.set(seq, (this.received.get(seq) ?? 0) + 1);
         if (p.qos === 1 && p.messageId !== undefined) this.send({ cmd: 'puback', messageId: p.messageId });
         return;

@@ -267,7 +267,9 @@ async function rollBack(
       drill: ctx.drillId,
       plan: plan.name,
     });
-    const timeoutMs = Math.max(5000, ...plan.steps.map((s) => (s.kind === 'converge' ? s.timeoutMs : 0)));
+    // As long as the plan gives its own convergence; 5 s when it has no converge step.
+    const converges = plan.steps.flatMap((s) => (s.kind === 'converge' ? [s.timeoutMs] : []));
+    const timeoutMs = converges.length === 0 ? 5000 : Math.max(...converges);
     const conv = await waitForConvergence(store, {
       version: prepared.nextVersion,
       timeoutMs,
