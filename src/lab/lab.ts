@@ -160,7 +160,14 @@ export function formatLabResult(r: LabResult): string[] {
   return [
     `drill ${r.report.drill}: ${r.report.result} (${(r.report.durationMs / 1000).toFixed(1)} s, map ${r.report.versionBefore} -> ${r.report.versionAfter})`,
     `fleet: ${r.gateways} gateways, ${r.zones} zones`,
-    `HTTP: ${r.http.users} users (${r.http.anonymous} anonymous), ${r.http.requests} requests, ${r.http.failed} failed, ${r.http.wrongZone} answered by a wrong zone`,
+    `HTTP: ${r.http.users} users (${r.http.anonymous} anonymous), ${r.http.requests} requests, ${r.http.failed} failed` +
+      `${
+        r.http.failed === 0
+          ? ''
+          : ` (${Object.entries(r.http.failedBy)
+              .map(([k, n]) => `${k}: ${n}`)
+              .join(', ')})`
+      }, ${r.http.wrongZone} answered by a wrong zone`,
     `MQTT: ${r.mqtt.clients} clients, ${r.mqtt.acked} QoS 1 messages acknowledged, ${r.mqtt.lost} lost, ${r.mqtt.duplicated} duplicated, ` +
       `${r.mqtt.movedOk} sessions moved (${r.mqtt.movedFailed} failed), ${r.mqtt.disconnects} connections dropped`,
     ...r.writes.map(

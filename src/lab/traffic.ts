@@ -102,7 +102,9 @@ export interface HttpFigures {
   readonly requests: number;
   readonly failed: number;
   readonly wrongZone: number;
-  /** Requests per "city of the gateway → zone answering" for the report. */
+  /** Failed requests by what they got (`503`, `timeout`, `ECONNRESET`, ...). */
+  readonly failedBy: Readonly<Record<string, number>>;
+  /** The first few failures and wrong answers, in words. */
   readonly failures: readonly string[];
 }
 
@@ -168,6 +170,7 @@ export class Traffic {
   private failed = 0;
   private wrongZone = 0;
   private readonly failures: string[] = [];
+  private readonly failedBy: Record<string, number> = {};
 
   constructor(o: TrafficOptions) {
     this.o = o;
@@ -234,6 +237,7 @@ export class Traffic {
         const t1 = Date.now();
         if (r.status !== 200) {
           this.failed++;
+          this.failedBy[String(r.status)] = (this.failedBy[String(r.status)] ?? 0) + 1;
           what = `${u.gw.id}: ${r.status} ${r.body.slice(0, 120)}`;
         } else {
           const zone = (JSON.parse(r.body) as { zone: string }).zone;
@@ -246,7 +250,9 @@ export class Traffic {
         }
       } catch (err) {
         this.failed++;
-        what = `${u.gw.id}: ${(err as Error).message}`;
+        const kind = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+        this.failedBy[kind] = (this.failedBy[kind] ?? 0) + 1;
+        what = `${u.gw.id}: ${(err as Error).message} (${Date.now() - t0} ms)`;
       }
       this.requests++;
       const now = Date.now();
@@ -285,6 +291,7 @@ export class Traffic {
       requests: this.requests,
       failed: this.failed,
       wrongZone: this.wrongZone,
+      failedBy: { ...this.failedBy },
       failures: this.failures,
     };
   }

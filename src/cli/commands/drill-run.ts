@@ -28,6 +28,7 @@ function storeValues(values: OptionValues, plan: DrillPlan): OptionValues {
 /** Human progress: one line per step start and end; converge progress redrawn in place on a TTY. */
 function humanProgress(io: CliIo, total: number, tty: boolean): (e: DrillEvent) => void {
   let redraw = false;
+  let dryRun = false;
   const clear = (): void => {
     if (redraw) process.stderr.write('\r\x1b[2K');
     redraw = false;
@@ -36,6 +37,7 @@ function humanProgress(io: CliIo, total: number, tty: boolean): (e: DrillEvent) 
     if (e.type !== 'progress') clear();
     switch (e.type) {
       case 'start':
+        dryRun = e.dryRun;
         io.out(
           `drill ${e.drill}: plan ${e.plan} on ${e.store}, map version ${e.version ?? 'none'}${e.dryRun ? ' (dry run: nothing is written)' : ''}`,
         );
@@ -52,7 +54,7 @@ function humanProgress(io: CliIo, total: number, tty: boolean): (e: DrillEvent) 
       case 'step-end': {
         const v =
           e.versionTo !== undefined
-            ? `: version ${e.versionFrom ?? 'none'} -> ${e.versionTo}`
+            ? `: version ${e.versionFrom ?? 'none'} -> ${e.versionTo}${dryRun ? ' (would be written)' : ''}`
             : e.convergeMs !== undefined
               ? `: ${(e.convergeMs / 1000).toFixed(1)}s`
               : '';
@@ -86,7 +88,11 @@ function humanProgress(io: CliIo, total: number, tty: boolean): (e: DrillEvent) 
         return;
       }
       case 'end':
-        io.out(`drill ${e.result}`);
+        io.out(
+          dryRun
+            ? `dry run ${e.result === 'passed' ? 'done' : e.result}: nothing written`
+            : `drill ${e.result}`,
+        );
         return;
     }
   };
