@@ -103,7 +103,14 @@ export async function startOperations(options: OperationsOptions): Promise<Opera
     return adminTls ? { reloaded: ['admin-tls', ...report.reloaded] } : report;
   };
   if (isClusterWorker()) {
-    worker = attachWorker({ drain, registry: metrics.registry, reload, exit, logger });
+    worker = attachWorker({
+      drain,
+      registry: metrics.registry,
+      reload,
+      exit,
+      logger,
+      onAdminUrl: (url) => source?.advertiseAdmin?.(url),
+    });
     worker.reportMap(holder.current);
   } else {
     if (config.admin.enabled) {
@@ -130,6 +137,7 @@ export async function startOperations(options: OperationsOptions): Promise<Opera
         },
       });
       logger.info({ url: admin.url }, 'admin listener up');
+      source?.advertiseAdmin?.(admin.url);
     }
     if (options.handleSignals !== false) {
       removeSignals = installSignalHandlers({ drain, reload, exit, logger });

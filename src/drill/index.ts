@@ -35,3 +35,21 @@ export {
   type PreparedChange,
 } from './run-change.js';
 export { whoRan } from './who.js';
+export {
+  DrillAbortedError,
+  DrillCheckFailedError,
+  DrillNotConvergedError,
+  InvalidDrillPlanError,
+  MetricsScrapeError,
+} from './errors.js';
+export {
+  DEFAULT_STALE_MS,
+  classifyGateways,
+  judgeFleet,
+  waitForConvergence,
+  type ConvergeOptions,
+  type Convergence,
+  type FleetView,
+  type GatewayRow,
+  type GatewayState,
+} from './convergence.js';

@@ -44,7 +44,8 @@ import { DrainController, installSignalHandlers, type DrainOutcome, type DrainPa
 type ToWorker =
   | { readonly type: 'zonegate:metrics-req'; readonly id: number }
   | { readonly type: 'zonegate:reload-req'; readonly id: number }
-  | { readonly type: 'zonegate:drain' };
+  | { readonly type: 'zonegate:drain' }
+  | { readonly type: 'zonegate:admin'; readonly url: string };
 
 type ToPrimary =
   | { readonly type: 'zonegate:metrics-res'; readonly id: number; readonly metrics: MetricsSnapshot }
@@ -164,9 +165,20 @@ export async function runPrimary(options: PrimaryOptions): Promise<ClusterPrimar
     for (const wake of readyWaiters.splice(0)) wake();
   };
 
+  // The admin listener is the primary's: each worker advertises its URL in its gateway report
+  // (drills read metrics there), told once the listener is bound and the worker is up.
+  let adminUrl: string | null = null;
+  const toldAdmin = new Set<number>();
+  const tellAdmin = (worker: Worker): void => {
+    if (adminUrl === null || toldAdmin.has(worker.id) || !worker.isConnected()) return;
+    toldAdmin.add(worker.id);
+    worker.send({ type: 'zonegate:admin', url: adminUrl } satisfies ToWorker);
+  };
+
   const onMessage = (worker: Worker, raw: unknown): void => {
     if (!isMessage<ToPrimary>(raw)) return;
     if (raw.type === 'zonegate:map') {
+      tellAdmin(worker);
       maps.set(worker.id, raw.map);
       checkReady();
       return;
@@ -203,6 +215,7 @@ export async function runPrimary(options: PrimaryOptions): Promise<ClusterPrimar
   const retired = new RetiredMetrics();
   const onExit = (worker: Worker, code: number | null, signal: string | null): void => {
     maps.delete(worker.id);
+    toldAdmin.delete(worker.id);
     retired.retire(worker.id).catch((err: unknown) => log?.warn({ err }, 'could not carry over metrics'));
     if (stopping) return;
     // An unexpected death: replace it after a pause, so a crash loop cannot eat the CPU.
@@ -303,6 +316,11 @@ export async function runPrimary(options: PrimaryOptions): Promise<ClusterPrimar
           },
         });
 
+  if (admin !== null) {
+    adminUrl = admin.url;
+    for (const w of alive()) if (maps.has(w.id)) tellAdmin(w);
+  }
+
   let finished: Promise<void> | null = null;
   const finish = (): Promise<void> => {
     finished ??= (async () => {
@@ -362,6 +380,8 @@ export interface WorkerAgentOptions {
   /** Called when the worker's drain ends; default `process.exit`. */
   readonly exit?: (code: number) => void;
   readonly logger?: Logger;
+  /** The primary's admin listener URL, once it is bound. */
+  readonly onAdminUrl?: (url: string) => void;
 }
 
 export interface WorkerAgent {
@@ -415,6 +435,9 @@ export function attachWorker(options: WorkerAgentOptions): WorkerAgent {
         return;
       case 'zonegate:drain':
         stop('primary');
+        return;
+      case 'zonegate:admin':
+        options.onAdminUrl?.(raw.url);
         return;
     }
   };

@@ -16,4 +16,9 @@ export interface ZoneMapSource extends EventEmitter<ZoneMapSourceEvents> {
   /** Loads the first map; rejects when none can be had. */
   start(): Promise<CompiledZoneMap>;
   close(): Promise<void>;
+  /**
+   * The URL of this gateway's admin listener, once bound, for sources that report the
+   * gateway to the store (drills read the gateway's metrics there).
+   */
+  advertiseAdmin?(url: string): void;
 }

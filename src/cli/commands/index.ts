@@ -15,6 +15,8 @@ import { route } from './route.js';
 import { start } from './start.js';
 import { demo } from './demo.js';
 import { certsInit } from './certs-init.js';
+import { drillRun } from './drill-run.js';
+import { lab } from './lab.js';
 
 /** Every `zonegate` command. Add one import and one entry per command file. */
 export const commands: readonly Command[] = [
@@ -34,4 +36,6 @@ export const commands: readonly Command[] = [
   ...cityCommands,
   ...shardsCommands,
   ...releaseCommands,
+  drillRun,
+  lab,
 ];

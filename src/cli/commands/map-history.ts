@@ -30,6 +30,8 @@ export const mapHistory: Command = {
           `v${e.version}  ${e.at}  ${e.who}  ${e.action}${e.reason === '' ? '' : `  reason: ${e.reason}`}`,
         );
         io.out(`      ${e.summary}`);
+        if (e.drill !== undefined)
+          io.out(`      drill ${e.drill}${e.plan === undefined ? '' : ` (plan ${e.plan})`}`);
       }
       return 0;
     } finally {

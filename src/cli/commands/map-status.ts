@@ -1,35 +1,21 @@
 import { UsageError } from '../../core/errors.js';
-import { STORE_OPTIONS, STORE_USAGE, readCurrent, openStoreFrom } from '../../drill/index.js';
-import { type GatewayReport } from '../../zonemap/stores/index.js';
+import {
+  DEFAULT_STALE_MS,
+  DrillNotConvergedError,
+  STORE_OPTIONS,
+  STORE_USAGE,
+  openStoreFrom,
+  waitForConvergence,
+  type FleetView,
+  type GatewayRow,
+} from '../../drill/index.js';
 import { flag, optionalString } from '../args.js';
 import type { CliIo, Command } from '../command.js';
 
-/** Gateways refresh their report every few seconds (reportIntervalMs); silence longer than this means gone. */
-const DEFAULT_STALE_MS = 15_000;
+/** `--wait` without `--wait-ms`. */
+const DEFAULT_WAIT_MS = 30_000;
 
-interface Row {
-  readonly report: GatewayReport;
-  readonly ageMs: number;
-  readonly state: 'current' | 'behind' | 'ahead' | 'stale';
-}
-
-function classify(reports: readonly GatewayReport[], version: number | null, staleMs: number): Row[] {
-  const now = Date.now();
-  return reports.map((report) => {
-    const ageMs = Math.max(0, now - Date.parse(report.at));
-    const state =
-      ageMs > staleMs
-        ? 'stale'
-        : version === null || report.version === version
-          ? 'current'
-          : report.version < version
-            ? 'behind'
-            : 'ahead';
-    return { report, ageMs, state };
-  });
-}
-
-function print(io: CliIo, version: number | null, rows: readonly Row[]): void {
+function print(io: CliIo, version: number | null, rows: readonly GatewayRow[]): void {
   io.out(`store version: ${version ?? 'none'}`);
   io.out(['gateway', 'idc', 'version', 'state', 'from', 'applied at', 'last report'].join('\t'));
   for (const { report: r, ageMs, state } of rows) {
@@ -57,60 +43,84 @@ function print(io: CliIo, version: number | null, rows: readonly Row[]): void {
   );
 }
 
+function progressLine(view: FleetView, elapsedMs: number): string {
+  const current = view.rows.filter((r) => r.state === 'current').length;
+  return (
+    `waiting ${(elapsedMs / 1000).toFixed(1)}s: ${current} of ${view.rows.length} gateways on version ` +
+    `${view.version ?? 'none'}${view.problems.length === 0 ? '' : ` — ${view.problems.join('; ')}`}`
+  );
+}
+
 export const mapStatus: Command = {
   name: 'map status',
   summary: 'Show which zone map version every gateway runs, and which ones lag.',
   usage:
-    `zonegate map status [--json] [--stale-ms MS] [--wait-ms MS] [--prune] ${STORE_USAGE}\n` +
-    '  --wait-ms: wait until every reporting gateway runs the store version (exit 1 if they do not in time)\n' +
+    `zonegate map status [--json] [--stale-ms MS] [--wait | --wait-ms MS] [--prune] ${STORE_USAGE}\n` +
+    '  --wait / --wait-ms: wait (30 s / MS) until every gateway reports the store version; exit 1 if they\n' +
+    '    do not in time, if no gateway reports at all, or if any reporter is stale\n' +
     '  --prune: forget gateways that have not reported for --stale-ms (crashed ones never say goodbye)',
   options: {
     ...STORE_OPTIONS,
     json: { type: 'boolean' },
     'stale-ms': { type: 'string' },
+    wait: { type: 'boolean' },
     'wait-ms': { type: 'string' },
     prune: { type: 'boolean' },
   },
   allowPositionals: false,
   async run({ values }, io) {
     const staleMs = Number(optionalString(values, 'stale-ms') ?? DEFAULT_STALE_MS);
-    const waitMs = Number(optionalString(values, 'wait-ms') ?? 0);
+    const waitOpt = optionalString(values, 'wait-ms');
+    const waiting = flag(values, 'wait') || waitOpt !== undefined;
+    const waitMs = Number(waitOpt ?? (waiting ? DEFAULT_WAIT_MS : 0));
     if (!Number.isFinite(staleMs) || staleMs <= 0)
       throw new UsageError('--stale-ms must be a positive number');
     if (!Number.isFinite(waitMs) || waitMs < 0) throw new UsageError('--wait-ms must be a number ≥ 0');
+    const tty = waiting && process.stderr.isTTY && !flag(values, 'json');
     const store = await openStoreFrom(values);
     try {
-      const deadline = Date.now() + waitMs;
-      for (;;) {
-        const { version } = await readCurrent(store);
-        let rows = classify(await store.gateways(), version, staleMs);
-        if (flag(values, 'prune')) {
-          const stale = rows.filter((r) => r.state === 'stale');
-          for (const r of stale) await store.forgetGateway(r.report.id);
-          if (stale.length > 0)
-            io.err(
-              `pruned ${stale.length} stale gateway report(s): ${stale.map((r) => r.report.id).join(', ')}`,
-            );
-          rows = rows.filter((r) => r.state !== 'stale');
-        }
-        const lagging = rows.filter((r) => r.state === 'behind' || r.state === 'ahead');
-        if (lagging.length > 0 && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, 50));
-          continue;
-        }
-        if (flag(values, 'json')) {
-          io.out(
-            JSON.stringify(
-              { version, gateways: rows.map((r) => ({ ...r.report, state: r.state, ageMs: r.ageMs })) },
-              null,
-              2,
-            ),
-          );
-        } else {
-          print(io, version, rows);
-        }
-        return waitMs > 0 && lagging.length > 0 ? 1 : 0;
+      const result = await waitForConvergence(store, {
+        timeoutMs: waitMs,
+        staleMs,
+        prune: flag(values, 'prune'),
+        ...(tty
+          ? {
+              onProgress: (view: FleetView, elapsedMs: number) => {
+                const line = progressLine(view, elapsedMs).slice(0, (process.stderr.columns || 100) - 1);
+                process.stderr.write(`\r\x1b[2K${line}`);
+              },
+            }
+          : {}),
+      });
+      if (tty) process.stderr.write('\r\x1b[2K');
+      if (result.pruned.length > 0)
+        io.err(`pruned ${result.pruned.length} stale gateway report(s): ${result.pruned.join(', ')}`);
+      const { version, rows } = result;
+      if (flag(values, 'json')) {
+        io.out(
+          JSON.stringify(
+            {
+              version,
+              converged: result.converged,
+              problems: result.problems,
+              gateways: rows.map((r) => ({ ...r.report, state: r.state, ageMs: r.ageMs })),
+            },
+            null,
+            2,
+          ),
+        );
+      } else {
+        print(io, version, rows);
       }
+      if (!waiting) return 0;
+      if (result.converged) {
+        if (!flag(values, 'json'))
+          io.out(`converged after ${(result.elapsedMs / 1000).toFixed(1)}s on version ${version ?? 'none'}`);
+        return 0;
+      }
+      const failed = new DrillNotConvergedError(result.problems, result.elapsedMs);
+      io.err(`${failed.message}\n[${failed.code}]`);
+      return 1;
     } finally {
       await store.close();
     }

@@ -11,6 +11,11 @@ export interface GatewayReport {
   readonly pid: number;
   /** `redis` when following the store, `snapshot` when started from the local file and not yet caught up. */
   readonly from: 'redis' | 'snapshot';
+  /**
+   * URL of this gateway's admin listener (in a cluster, the primary's), once bound: where a
+   * drill reads the gateway's own metrics. Absent while it is not bound or when disabled.
+   */
+  readonly admin?: string;
 }
 
 export function parseGatewayReport(id: string, json: string): GatewayReport | null {
@@ -26,6 +31,7 @@ export function parseGatewayReport(id: string, json: string): GatewayReport | nu
       host: typeof v.host === 'string' ? v.host : '',
       pid: typeof v.pid === 'number' ? v.pid : 0,
       from: v.from === 'snapshot' ? 'snapshot' : 'redis',
+      ...(typeof v.admin === 'string' && v.admin !== '' ? { admin: v.admin } : {}),
     };
   } catch {
     return null;

@@ -14,6 +14,10 @@ export interface HistoryEntry {
   readonly action: string;
   /** One line per effect: shards moved, statuses and colours changed. */
   readonly summary: string;
+  /** Id of the drill run that wrote this version (`zonegate drill run`), when one did. */
+  readonly drill?: string;
+  /** Name of that drill's plan. */
+  readonly plan?: string;
 }
 
 export interface HistoryWrite {
@@ -21,6 +25,8 @@ export interface HistoryWrite {
   readonly reason: string;
   readonly action: string;
   readonly summary: string;
+  readonly drill?: string;
+  readonly plan?: string;
 }
 
 /** Stream fields in the order they are written (flat name/value list for XADD). */
@@ -46,6 +52,9 @@ export function historyFields(
     meta.action,
     'summary',
     meta.summary,
+    // Only drill runs carry these; older readers skip fields they do not know.
+    ...(meta.drill === undefined ? [] : ['drill', meta.drill]),
+    ...(meta.plan === undefined ? [] : ['plan', meta.plan]),
     'map',
     json,
   ];
@@ -61,6 +70,8 @@ export function parseHistoryEntry(
   const version = Number(f.get('version'));
   if (!Number.isSafeInteger(version)) return null;
   const prev = f.get('previous');
+  const drill = f.get('drill');
+  const plan = f.get('plan');
   return {
     entry: {
       id,
@@ -71,6 +82,8 @@ export function parseHistoryEntry(
       reason: f.get('reason') ?? '',
       action: f.get('action') ?? '',
       summary: f.get('summary') ?? '',
+      ...(drill === undefined ? {} : { drill }),
+      ...(plan === undefined ? {} : { plan }),
     },
     json: f.get('map') ?? '',
   };

@@ -52,6 +52,7 @@ export class RedisZoneMapSource extends EventEmitter<ZoneMapSourceEvents> implem
   private current: CompiledZoneMap | undefined;
   private currentJson: string | null = null;
   private from: 'redis' | 'snapshot' = 'redis';
+  private adminUrl: string | undefined;
   private appliedAt = new Date().toISOString();
   private lastInvalidJson: string | null = null;
   private invalidCount = 0;
@@ -192,6 +193,11 @@ export class RedisZoneMapSource extends EventEmitter<ZoneMapSourceEvents> implem
     };
   }
 
+  advertiseAdmin(url: string): void {
+    this.adminUrl = url;
+    this.report();
+  }
+
   /** Re-reads now (also what a message, a reconnect and the poll do). Never rejects. */
   refresh(): void {
     if (this.closed) return;
@@ -315,6 +321,7 @@ export class RedisZoneMapSource extends EventEmitter<ZoneMapSourceEvents> implem
       host: hostname(),
       pid: process.pid,
       from: this.from,
+      ...(this.adminUrl === undefined ? {} : { admin: this.adminUrl }),
     };
     store.reportGateway(report).catch((err: unknown) => this.emitError(err));
   }
