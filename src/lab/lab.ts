@@ -6,6 +6,7 @@
 import { waitForConvergence } from '../drill/convergence.js';
 import { runDrill, type DrillEvent, type DrillPlan, type DrillReport } from '../drill/plan/index.js';
 import type { ZoneMapDoc } from '../zonemap/index.js';
+import { sleep } from '../drill/plan/sleep.js';
 import { startFleet } from './fleet.js';
 import { MapTracker, Traffic, type HttpFigures } from './traffic.js';
 
@@ -104,7 +105,8 @@ export async function runLab(o: LabOptions): Promise<LabResult> {
     o.log(
       `users: ${o.httpUsers} with cookies, ${o.anonymousUsers} anonymous, ${o.mqttUsers} MQTT QoS 1; warming up ${o.warmupMs} ms`,
     );
-    await new Promise((r) => setTimeout(r, o.warmupMs));
+    // Ctrl-C during the warm-up cuts it short; the drill then stops before its first step.
+    await sleep(o.warmupMs, o.signal).catch(() => undefined);
     const cap = AbortSignal.timeout(Math.min(o.maxDrillMs, LAB_LIMITS.maxDrillMs));
     const report = await runDrill({
       plan: o.plan,

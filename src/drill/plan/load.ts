@@ -1,13 +1,18 @@
-import { compileSchema, loadPolicySchema } from '../../core/schema.js';
+import { compileSchema, loadPolicySchema, type SchemaCheck } from '../../core/schema.js';
 import type { Problem } from '../../core/errors.js';
 import { parseDocument, readDocumentFile } from '../../zonemap/index.js';
 import { InvalidDrillPlanError } from '../errors.js';
 import type { DrillPlan } from './plan.js';
 
+// Compiled on first use, not at import: every CLI command imports this module, few run plans.
 // loadPolicySchema resolves `../../policies/` from the URL it is given: hand it this folder's parent.
-const checkSchema = compileSchema(
-  loadPolicySchema('drill-plan.schema.json', new URL('..', import.meta.url).href),
-);
+let checkSchema: SchemaCheck | null = null;
+function planSchema(): SchemaCheck {
+  checkSchema ??= compileSchema(
+    loadPolicySchema('drill-plan.schema.json', new URL('..', import.meta.url).href),
+  );
+  return checkSchema;
+}
 
 /** Checks the schema cannot express; every problem at once. */
 function semanticProblems(plan: DrillPlan): Problem[] {
@@ -36,7 +41,7 @@ function semanticProblems(plan: DrillPlan): Problem[] {
 export function loadDrillPlanText(text: string, sourceName: string): DrillPlan {
   const doc = parseDocument(text, sourceName);
   // ajv adds a bare 'must match "then" schema' for every step whose own problems it listed.
-  const problems = checkSchema(doc).filter((p) => p.message !== 'must match "then" schema');
+  const problems = planSchema()(doc).filter((p) => p.message !== 'must match "then" schema');
   if (problems.length > 0) throw new InvalidDrillPlanError(problems, `drill plan ${sourceName}`);
   const plan = doc as DrillPlan;
   const more = semanticProblems(plan);

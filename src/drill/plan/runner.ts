@@ -96,7 +96,8 @@ export async function runDrill(o: RunDrillOptions): Promise<DrillReport> {
   const controller = new AbortController();
   const onOuterAbort = (): void =>
     controller.abort(new DrillAbortedError('interrupted by the operator (the drill rolls back)'));
-  o.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  if (o.signal?.aborted === true) onOuterAbort();
+  else o.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const targets = (): Promise<string[]> => metricsTargets(o.store, plan.metrics ?? [], staleMs);
   const tryScrape = async (): Promise<Scrape | null> => {
     try {
