@@ -10,7 +10,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { Aedes } from 'aedes';
+import type { Aedes } from 'aedes';
 import type { ZoneMapDoc } from '../zonemap/index.js';
 
 export const DEMO_PING_TOPIC = 'ping';
@@ -33,7 +33,9 @@ interface Running {
 }
 
 async function startOne(zone: string, host: string): Promise<{ running: Running; port: number }> {
-  const broker = await Aedes.createBroker();
+  // Loaded here, not at the top: every other command (start, the drills) must not pay for it.
+  const { Aedes: AedesBroker } = await import('aedes');
+  const broker = await AedesBroker.createBroker();
   broker.on('publish', (packet, client) => {
     // Only clients' pings: the broker's own pongs (client null) must not answer themselves.
     if (client === null || packet.topic !== DEMO_PING_TOPIC) return;
