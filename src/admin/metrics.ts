@@ -44,6 +44,7 @@ export interface Metrics {
   readonly mqttConnects: Counter<'zone' | 'colour' | 'reason' | 'result'>;
   readonly mqttPackets: Counter<'type' | 'direction'>;
   readonly mqttMigrations: Counter<'mode' | 'result'>;
+  readonly mqttSessions: Gauge<'zone'>;
   readonly cookieRejections: Counter<'reason'>;
   readonly zonemapVersion: Gauge;
   readonly zonemapApplySeconds: Histogram;
@@ -62,6 +63,8 @@ export interface Metrics {
    * scrape time: nothing to do per connection.
    */
   trackConnections(protocol: ProtocolLabel, count: () => number): void;
+  /** Report `mqtt_sessions{zone}` from the MQTT server's own count, read at scrape time. */
+  trackMqttSessions(count: () => ReadonlyMap<string, number>): void;
 }
 
 export interface CreateMetricsOptions {
@@ -75,6 +78,7 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
   const p = METRIC_PREFIX;
 
   const connectionSources: [ProtocolLabel, () => number][] = [];
+  const sessionSources: (() => ReadonlyMap<string, number>)[] = [];
   const zonemapVersion = new Gauge({
     name: `${p}zonemap_version`,
     help: 'Version of the zone map this process routes with (0 = none loaded).',
@@ -171,6 +175,19 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
       labelNames: ['mode', 'result'] as const,
       registers,
     }),
+    mqttSessions: new Gauge({
+      name: `${p}mqtt_sessions`,
+      help: 'MQTT sessions relayed now, by the zone serving them.',
+      labelNames: ['zone'] as const,
+      registers,
+      collect() {
+        // Zones come and go with the map: start from zero so a zone left empty reads 0, not its last count.
+        this.reset();
+        for (const source of sessionSources) {
+          for (const [zone, n] of source()) this.inc({ zone }, n);
+        }
+      },
+    }),
     cookieRejections: new Counter({
       name: `${p}cookie_rejections_total`,
       help: 'ldc cookies ignored, by reason.',
@@ -201,6 +218,9 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
     },
     trackConnections(protocol: ProtocolLabel, count: () => number): void {
       connectionSources.push([protocol, count]);
+    },
+    trackMqttSessions(count: () => ReadonlyMap<string, number>): void {
+      sessionSources.push(count);
     },
   };
   metrics.draining.set(0);

@@ -254,6 +254,7 @@ export async function runGatewayProcess(options: GatewayProcessOptions): Promise
     accessLog,
   });
   for (const l of gateway.listeners) metrics.trackConnections(l.config.protocol, () => l.connectionCount());
+  metrics.trackMqttSessions(() => gateway.mqtt.server.sessionsByZone());
   const operations = await startOperations({
     config,
     holder: gateway.holder,

@@ -114,6 +114,15 @@ export class MqttServer implements ConnectionContext {
     return this.scheduler.queued;
   }
 
+  /** Relayed sessions by the zone serving them (read at metrics scrape time, not per packet). */
+  sessionsByZone(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const c of this.connections) {
+      if (c.isRelaying && c.zone !== null) out.set(c.zone, (out.get(c.zone) ?? 0) + 1);
+    }
+    return out;
+  }
+
   /** Where each relayed connection lives now (admin view, tests). No client ids: uids only. */
   describeConnections(): ConnectionView[] {
     const out: ConnectionView[] = [];

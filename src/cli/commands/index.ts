@@ -15,6 +15,7 @@ import { route } from './route.js';
 import { start } from './start.js';
 import { demo } from './demo.js';
 import { certsInit } from './certs-init.js';
+import { consoleCommand } from './console.js';
 
 /** Every `zonegate` command. Add one import and one entry per command file. */
 export const commands: readonly Command[] = [
@@ -34,4 +35,5 @@ export const commands: readonly Command[] = [
   ...cityCommands,
   ...shardsCommands,
   ...releaseCommands,
+  consoleCommand,
 ];
