@@ -89,21 +89,15 @@ function Topology({ map, onAction }: { map: MapView; onAction: (a: ConsoleAction
         <span class="blue">{fmt(100 - z.greenPercent, 0)}%</span> /{' '}
         <span class="green">{fmt(z.greenPercent, 0)}%</span>
       </td>
-      <td>
+      <td class="change">
         {statusButtons('zone', z.name)}
         <button
           type="button"
           class="small"
+          aria-label={`weight, release or shards of ${z.name}`}
           onClick={() => onAction({ kind: 'weight', zone: z.name, weight: String(z.weight) })}
         >
-          weight…
-        </button>
-        <button
-          type="button"
-          class="small"
-          onClick={() => onAction({ kind: 'release', zone: z.name, green: fmt(z.greenPercent, 0) })}
-        >
-          release…
+          more…
         </button>
       </td>
     </tr>
@@ -131,7 +125,7 @@ function Topology({ map, onAction }: { map: MapView; onAction: (a: ConsoleAction
               <th scope="rowgroup" colSpan={8}>
                 city {c.name} <StatusBadge status={c.status} />
               </th>
-              <td>{statusButtons('city', c.name)}</td>
+              <td class="change">{statusButtons('city', c.name)}</td>
             </tr>
             {c.idcs.map((i) => [
               <tr key={`idc-${i.name}`} class="idc-row">
@@ -141,7 +135,7 @@ function Topology({ map, onAction }: { map: MapView; onAction: (a: ConsoleAction
                     <span class="muted"> (effective {i.effectiveStatus})</span>
                   ) : null}
                 </th>
-                <td>{statusButtons('idc', i.name)}</td>
+                <td class="change">{statusButtons('idc', i.name)}</td>
               </tr>,
               ...i.zones
                 .map((n) => byName.get(n))
@@ -418,7 +412,13 @@ function ActionEditor({
         value={action.kind === 'status' ? `status-${action.noun}` : action.kind}
         onChange={(e) => {
           const v = (e.target as HTMLSelectElement).value;
-          const first = zones[0] ?? '';
+          const named =
+            'zone' in action
+              ? action.zone
+              : action.kind === 'status' && action.noun === 'zone'
+                ? action.name
+                : '';
+          const first = named !== '' ? named : (zones[0] ?? '');
           if (v.startsWith('status-'))
             onChange({
               kind: 'status',
