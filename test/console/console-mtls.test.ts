@@ -22,10 +22,13 @@ describe('console over TLS with client certificates', () => {
   let store: RedisZoneMapStore;
   let certs: TestCerts;
   let server: ConsoleServer;
-  let assets: string;
+  let assets: string | undefined;
 
   before(async () => {
-    const built = spawnSync(process.execPath, ['scripts/build-console.mjs'], {
+    // Its own copy of the page: the browser test may be rebuilding dist/console-web meanwhile.
+    const assetsDir = mkdtempSync(join(tmpdir(), 'zg-console-assets-'));
+    assets = assetsDir;
+    const built = spawnSync(process.execPath, ['scripts/build-console.mjs', assetsDir], {
       cwd: REPO_ROOT,
       encoding: 'utf8',
     });
@@ -49,7 +52,7 @@ describe('console over TLS with client certificates', () => {
       refreshMs: 1000,
       staleMs: 15_000,
       maxMovePercent: 25,
-      assetsDir: assets,
+      assetsDir,
     });
   });
   after(async () => {
