@@ -5,7 +5,12 @@
  */
 import { docChanges, readCurrent } from '../drill/index.js';
 import { compileZoneMap, formatShardRanges, type CompiledZoneMap } from '../zonemap/index.js';
-import type { GatewayReport, HistoryEntry, ZoneMapStore } from '../zonemap/stores/index.js';
+import {
+  gatewayReportState,
+  type GatewayReport,
+  type HistoryEntry,
+  type ZoneMapStore,
+} from '../zonemap/stores/index.js';
 import type { GatewayView, HistoryView, MapView } from './view.js';
 
 export function mapView(map: CompiledZoneMap): MapView {
@@ -78,15 +83,7 @@ export function gatewayViews(
 ): GatewayView[] {
   return reports
     .map((r) => {
-      const ageMs = Math.max(0, nowMs - Date.parse(r.at));
-      const state =
-        ageMs > staleMs
-          ? 'stale'
-          : version === null || r.version === version
-            ? 'current'
-            : r.version < version
-              ? 'behind'
-              : 'ahead';
+      const { state, ageMs } = gatewayReportState(r, version, staleMs, nowMs);
       return {
         id: r.id,
         idc: r.idc,

@@ -5,6 +5,8 @@
  * description is password-free), no tokens.
  */
 import type { Status, ZoneKind } from '../zonemap/model.js';
+import type { GatewayReportState } from '../zonemap/stores/gateway-report.js';
+import type { HistoryEntry } from '../zonemap/stores/history-entry.js';
 
 export interface CityView {
   readonly name: string;
@@ -53,7 +55,7 @@ export interface MapView {
   readonly serving: readonly (string | null)[];
 }
 
-export type GatewayState = 'current' | 'behind' | 'ahead' | 'stale';
+export type GatewayState = GatewayReportState;
 
 export interface GatewayView {
   readonly id: string;
@@ -87,16 +89,8 @@ export interface ScrapeView {
   readonly error: string | null;
 }
 
-export interface HistoryView {
-  /** The history stream entry id. */
-  readonly id: string;
-  readonly version: number;
-  readonly previous: number | null;
-  readonly at: string;
-  readonly who: string;
-  readonly reason: string;
-  readonly action: string;
-  readonly summary: string;
+/** One history entry (src/zonemap/stores/history-entry.ts) with its diff. */
+export interface HistoryView extends HistoryEntry {
   /** What this write changed compared with the version it replaced, one line each. */
   readonly changes: readonly string[];
 }

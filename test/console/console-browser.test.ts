@@ -165,8 +165,11 @@ describe('drill console in chromium', { skip }, () => {
   it('runs zone down rz03 from the page: dry run, reason, applied; grid and gateways follow', async () => {
     await page.fill('#operator', 'alice');
     await page.fill('#token', TOKEN);
-    await page.click('button[data-action="zone down rz03"]');
+    // By keyboard: focus the button, Enter; the focus moves to the change panel.
+    await page.focus('button[data-action="zone down rz03"]');
+    await page.keyboard.press('Enter');
     const dry = await page.waitForSelector('#dry-run-result[data-action="zone down rz03"]');
+    assert.equal(await page.evaluate<string>('document.activeElement?.id ?? ""'), 'action-h');
     const text = await dry.innerText();
     assert.match(text, /10 of 100/);
     assert.match(text, /30-39\s+rz03 → rz01/);
@@ -174,7 +177,8 @@ describe('drill console in chromium', { skip }, () => {
     assert.equal((await store.read())?.version, 1);
     await page.fill('#reason', 'drill: hz-2 rz03 down');
     await page.screenshot({ path: join(DOCS, 'console-dry-run.png') });
-    await page.click('#apply');
+    // Enter in the reason field submits: applying needs no mouse either.
+    await page.press('#reason', 'Enter');
     await page.waitForSelector('#apply-result.ok');
     assert.match(await page.innerText('#apply-result'), /written: v2 \(was v1\) by alice@/);
     // The store holds what `zonegate zone down rz03 --reason ...` would have written.

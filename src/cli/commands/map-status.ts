@@ -1,6 +1,10 @@
 import { UsageError } from '../../core/errors.js';
 import { STORE_OPTIONS, STORE_USAGE, readCurrent, openStoreFrom } from '../../drill/index.js';
-import { type GatewayReport } from '../../zonemap/stores/index.js';
+import {
+  gatewayReportState,
+  type GatewayReport,
+  type GatewayReportState,
+} from '../../zonemap/stores/index.js';
 import { flag, optionalString } from '../args.js';
 import type { CliIo, Command } from '../command.js';
 
@@ -10,23 +14,12 @@ const DEFAULT_STALE_MS = 15_000;
 interface Row {
   readonly report: GatewayReport;
   readonly ageMs: number;
-  readonly state: 'current' | 'behind' | 'ahead' | 'stale';
+  readonly state: GatewayReportState;
 }
 
 function classify(reports: readonly GatewayReport[], version: number | null, staleMs: number): Row[] {
   const now = Date.now();
-  return reports.map((report) => {
-    const ageMs = Math.max(0, now - Date.parse(report.at));
-    const state =
-      ageMs > staleMs
-        ? 'stale'
-        : version === null || report.version === version
-          ? 'current'
-          : report.version < version
-            ? 'behind'
-            : 'ahead';
-    return { report, ageMs, state };
-  });
+  return reports.map((report) => ({ report, ...gatewayReportState(report, version, staleMs, now) }));
 }
 
 function print(io: CliIo, version: number | null, rows: readonly Row[]): void {

@@ -83,11 +83,11 @@ function Topology({ map, onAction }: { map: MapView; onAction: (a: ConsoleAction
       <td class={z.servedBy !== z.name ? 'warn' : ''}>{z.servedBy ?? 'no live zone'}</td>
       <td class="num">{z.shardCount}</td>
       <td
-        class="num"
+        class="num share"
         title={`${z.greenShards.length > 0 ? `green shards ${z.greenShards.join(',')}; ` : ''}${z.greenUidCount} listed uid(s)`}
       >
-        <span class="blue">{fmt(100 - z.greenPercent, 0)}%</span> /{' '}
-        <span class="green">{fmt(z.greenPercent, 0)}%</span>
+        <span class="blue">{fmt(100 - z.greenPercent, 0)}</span>/
+        <span class="green">{fmt(z.greenPercent, 0)}</span>
       </td>
       <td class="change">
         {statusButtons('zone', z.name)}
@@ -97,7 +97,7 @@ function Topology({ map, onAction }: { map: MapView; onAction: (a: ConsoleAction
           aria-label={`weight, release or shards of ${z.name}`}
           onClick={() => onAction({ kind: 'weight', zone: z.name, weight: String(z.weight) })}
         >
-          more…
+          …
         </button>
       </td>
     </tr>
@@ -115,7 +115,7 @@ function Topology({ map, onAction }: { map: MapView; onAction: (a: ConsoleAction
             <th scope="col">standbys</th>
             <th scope="col">served by</th>
             <th scope="col">shards</th>
-            <th scope="col">blue / green</th>
+            <th scope="col">blue/green %</th>
             <th scope="col">change</th>
           </tr>
         </thead>
