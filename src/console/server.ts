@@ -182,14 +182,23 @@ async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknow
     req.resume();
     throw new ConsoleRequestError('send application/json (a cross-site form cannot)', 415);
   }
+  // Too large: answer 413 after reading (and dropping) the rest, so the client sees the
+  // answer rather than a reset; the server's requestTimeout bounds how long that may take.
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) {
+    req.resume();
+    throw new ConsoleRequestError(`request body over ${MAX_BODY_BYTES} bytes`, 413);
+  }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES)
-      throw new ConsoleRequestError(`request body over ${MAX_BODY_BYTES} bytes`, 413);
-    chunks.push(chunk);
-  }
+  await new Promise<void>((resolve, reject) => {
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on('end', resolve);
+    req.on('error', reject);
+  });
+  if (size > MAX_BODY_BYTES) throw new ConsoleRequestError(`request body over ${MAX_BODY_BYTES} bytes`, 413);
   let v: unknown;
   try {
     v = JSON.parse(Buffer.concat(chunks).toString('utf8'));
