@@ -162,9 +162,21 @@ export class FleetMetrics {
   private pairs: { prev: GatewaySample | null; cur: GatewaySample }[] = [];
   private views: ScrapeView[] = [];
 
-  constructor(private readonly timeoutMs: number) {}
+  private lastScrapeMs = -Infinity;
+
+  /**
+   * @param minIntervalMs scrapes closer together than this are skipped: a rate over a few
+   * milliseconds (a refresh right after a write) would be noise.
+   */
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly minIntervalMs = 0,
+  ) {}
 
   async scrape(urls: readonly string[]): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastScrapeMs < this.minIntervalMs) return;
+    this.lastScrapeMs = now;
     const results = await Promise.all(urls.map((url) => this.one(url)));
     this.views = results.map((r) => r.view);
     this.pairs = results.flatMap((r) => (r.pair === null ? [] : [r.pair]));

@@ -223,7 +223,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   const assets = loadAssets(options.assetsDir);
   const scheme = options.tls === null ? 'http' : 'https';
   const loopbackOnly = isLoopbackAddress(options.host);
-  const fleet = new FleetMetrics(Math.min(2000, options.refreshMs * 2));
+  const fleet = new FleetMetrics(Math.min(2000, options.refreshMs * 2), options.refreshMs / 2);
   const diffs = new HistoryDiffs(store);
   const historyLimit = options.historyLimit ?? 20;
   const clients = new Set<ServerResponse>();
@@ -276,9 +276,16 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     for (const res of clients) res.write(`event: state\ndata: ${latestJson}\n\n`);
   };
 
+  // One refresh at a time: the loop and a write's follow-up never interleave their reads.
+  let running: Promise<void> | null = null;
+  const refreshOnce = (): Promise<void> =>
+    (running ??= refresh().finally(() => {
+      running = null;
+    }));
+
   const loop = (): void => {
     if (closed) return;
-    refresh()
+    refreshOnce()
       .catch((err: unknown) => log?.error({ err }, 'console refresh failed'))
       .finally(() => {
         if (!closed) timer = setTimeout(loop, options.refreshMs);
@@ -360,7 +367,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     const asset = method === 'GET' ? assets.get(path === '/index.html' ? '/' : path) : undefined;
     if (asset !== undefined) return send(res, 200, asset.type, asset.body);
     if (method === 'GET' && path === '/api/state') {
-      if (latest === null) await refresh();
+      if (latest === null) await refreshOnce();
       return sendJson(res, 200, latest);
     }
     if (method === 'GET' && path === '/api/events') return events(req, res);
@@ -377,7 +384,10 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       );
       writes = result;
       const written = await result;
-      await refresh();
+      // Show the write at once: after any refresh already under way (it may have read the
+      // store before the write), one more.
+      await running;
+      await refreshOnce();
       return sendJson(res, 200, written);
     }
     req.resume();

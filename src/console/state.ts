@@ -110,6 +110,9 @@ export class HistoryDiffs {
   async views(entries: readonly HistoryEntry[]): Promise<HistoryView[]> {
     const out: HistoryView[] = [];
     for (const e of entries) out.push({ ...e, changes: await this.changes(e) });
+    // Keep only what is still listed: the cache must not grow with every write of a long drill.
+    const listed = new Set(entries.map((e) => `${e.id}/${e.version}`));
+    for (const key of this.cache.keys()) if (!listed.has(key)) this.cache.delete(key);
     return out;
   }
 
