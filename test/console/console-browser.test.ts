@@ -62,10 +62,15 @@ function attrs(page: Page, selector: string, attr: string): Promise<string[]> {
 
 /** Waits until the fleet table lists `count` gateways, all on `version`. */
 async function fleetOn(page: Page, count: number, version: number): Promise<void> {
-  await waitFor(`${count} gateways on v${version} in the page`, async () => {
-    const versions = await attrs(page, 'tr[data-gateway]', 'data-version');
-    return versions.length === count && versions.every((v) => v === String(version));
-  });
+  await waitFor(
+    `${count} gateways on v${version} in the page`,
+    async () => {
+      const versions = await attrs(page, 'tr[data-gateway]', 'data-version');
+      return versions.length === count && versions.every((v) => v === String(version));
+    },
+    30_000,
+    50,
+  );
 }
 
 async function gridOf(page: Page): Promise<string[]> {
