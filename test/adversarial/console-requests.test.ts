@@ -3,17 +3,11 @@
  * action names, a foreign Host, a form post. Each gets a clear error and writes nothing.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startConsoleServer, type ConsoleServer } from '../../src/console/index.js';
-import { RedisZoneMapStore, writeZoneMap } from '../../src/zonemap/stores/index.js';
-import { REPO_ROOT } from '../helpers/cli.js';
-import { exampleDoc } from '../helpers/maps.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
+import type { ConsoleServer } from '../../src/console/index.js';
+import type { RedisZoneMapStore } from '../../src/zonemap/stores/index.js';
+import { startInProcessConsole, type InProcessConsole } from '../console/support.js';
 
 const TOKEN = 'adversarial-console-token';
 
@@ -23,47 +17,15 @@ interface Answer {
 }
 
 describe('console: hostile requests', () => {
-  let redis: RedisServer;
+  let consoleUnderTest: InProcessConsole;
   let store: RedisZoneMapStore;
   let server: ConsoleServer;
-  let dir: string | undefined;
 
   before(async () => {
-    const d = mkdtempSync(join(tmpdir(), 'zg-console-adv-'));
-    dir = d;
-    const built = spawnSync(process.execPath, ['scripts/build-console.mjs', join(d, 'web')], {
-      cwd: REPO_ROOT,
-      encoding: 'utf8',
-    });
-    assert.equal(built.status, 0, built.stderr);
-    writeFileSync(join(d, 'token'), TOKEN);
-    redis = await startRedis();
-    store = await RedisZoneMapStore.open({ url: redis.url }, 'test');
-    await writeZoneMap(store, { ...exampleDoc(), version: 1 }, null, {
-      who: 't@h',
-      reason: 'seed',
-      action: 'seed',
-      summary: '',
-    });
-    server = await startConsoleServer({
-      store,
-      host: '127.0.0.1',
-      port: 0,
-      tokenFile: join(d, 'token'),
-      tls: null,
-      gateways: [],
-      refreshMs: 1000,
-      staleMs: 15_000,
-      maxMovePercent: 25,
-      assetsDir: join(d, 'web'),
-    });
+    consoleUnderTest = await startInProcessConsole({ tls: null, token: TOKEN });
+    ({ store, server } = consoleUnderTest);
   });
-  after(async () => {
-    await server?.close();
-    await store?.close();
-    await redis?.stop();
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => consoleUnderTest?.close());
 
   function send(
     method: string,

@@ -4,63 +4,29 @@
  * from another CA, may only read.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
-import { startConsoleServer, type ConsoleServer } from '../../src/console/index.js';
-import { RedisZoneMapStore, writeZoneMap } from '../../src/zonemap/stores/index.js';
+import type { ConsoleServer } from '../../src/console/index.js';
+import type { RedisZoneMapStore } from '../../src/zonemap/stores/index.js';
 import { testCerts, type TestCerts } from '../helpers/certs.js';
-import { REPO_ROOT } from '../helpers/cli.js';
 import { curl } from '../helpers/http-client.js';
-import { exampleDoc } from '../helpers/maps.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { startInProcessConsole, type InProcessConsole } from './support.js';
 
 describe('console over TLS with client certificates', () => {
-  let redis: RedisServer;
-  let store: RedisZoneMapStore;
   let certs: TestCerts;
+  let consoleUnderTest: InProcessConsole;
+  let store: RedisZoneMapStore;
   let server: ConsoleServer;
-  let assets: string | undefined;
 
   before(async () => {
-    // Its own copy of the page: the browser test may be rebuilding dist/console-web meanwhile.
-    const assetsDir = mkdtempSync(join(tmpdir(), 'zg-console-assets-'));
-    assets = assetsDir;
-    const built = spawnSync(process.execPath, ['scripts/build-console.mjs', assetsDir], {
-      cwd: REPO_ROOT,
-      encoding: 'utf8',
-    });
-    assert.equal(built.status, 0, built.stderr);
     certs = await testCerts();
-    redis = await startRedis();
-    store = await RedisZoneMapStore.open({ url: redis.url }, 'test');
-    await writeZoneMap(store, { ...exampleDoc(), version: 1 }, null, {
-      who: 't@h',
-      reason: 'seed',
-      action: 'seed',
-      summary: '',
-    });
-    server = await startConsoleServer({
-      store,
-      host: '127.0.0.1',
-      port: 0,
-      tokenFile: null,
+    consoleUnderTest = await startInProcessConsole({
       tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca },
-      gateways: [],
-      refreshMs: 1000,
-      staleMs: 15_000,
-      maxMovePercent: 25,
-      assetsDir,
+      token: null,
     });
+    ({ store, server } = consoleUnderTest);
   });
-  after(async () => {
-    await server?.close();
-    await store?.close();
-    await redis?.stop();
-    if (assets !== undefined) rmSync(assets, { recursive: true, force: true });
-  });
+  after(() => consoleUnderTest?.close());
 
   const body = JSON.stringify({
     action: { kind: 'weight', zone: 'rz01', weight: '30' },

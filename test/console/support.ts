@@ -3,11 +3,15 @@
  * scrapes their /metrics), the console itself as `zonegate console`, and Debian's chromium
  * driven by playwright-core (never a downloaded browser).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startConsoleServer, type ConsoleServer, type ConsoleTlsFiles } from '../../src/console/index.js';
+import { RedisZoneMapStore, writeZoneMap } from '../../src/zonemap/stores/index.js';
 import { REPO_ROOT } from '../helpers/cli.js';
-import { freePort, track, waitFor } from '../helpers/redis.js';
+import { exampleDoc } from '../helpers/maps.js';
+import { freePort, startRedis, track, waitFor } from '../helpers/redis.js';
 import { routeOf } from '../drills/fleet.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -131,4 +135,58 @@ export async function startConsole(args: readonly string[]): Promise<ConsoleProc
     50,
   );
   return { url, output: z.output, stop: z.stop };
+}
+
+export interface InProcessConsole {
+  readonly server: ConsoleServer;
+  readonly store: RedisZoneMapStore;
+  close(): Promise<void>;
+}
+
+/**
+ * A redis-server seeded with the example map (version 1) and a console on it in this
+ * process, with its own copy of the page (another test file may be rebuilding
+ * dist/console-web meanwhile).
+ */
+export async function startInProcessConsole(o: {
+  readonly tls: ConsoleTlsFiles | null;
+  readonly token: string | null;
+}): Promise<InProcessConsole> {
+  const dir = mkdtempSync(join(tmpdir(), 'zg-console-'));
+  const built = spawnSync(process.execPath, ['scripts/build-console.mjs', join(dir, 'web')], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+  });
+  if (built.status !== 0) throw new Error(`building the console page failed:\n${built.stderr}`);
+  if (o.token !== null) writeFileSync(join(dir, 'token'), o.token);
+  const redis = await startRedis();
+  const store = await RedisZoneMapStore.open({ url: redis.url }, 'test');
+  await writeZoneMap(store, { ...exampleDoc(), version: 1 }, null, {
+    who: 't@h',
+    reason: 'seed',
+    action: 'seed',
+    summary: '',
+  });
+  const server = await startConsoleServer({
+    store,
+    host: '127.0.0.1',
+    port: 0,
+    tokenFile: o.token === null ? null : join(dir, 'token'),
+    tls: o.tls,
+    gateways: [],
+    refreshMs: 1000,
+    staleMs: 15_000,
+    maxMovePercent: 25,
+    assetsDir: join(dir, 'web'),
+  });
+  return {
+    server,
+    store,
+    async close() {
+      await server.close();
+      await store.close();
+      await redis.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
