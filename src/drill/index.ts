@@ -34,6 +34,15 @@ export {
   type CurrentMap,
   type PreparedChange,
 } from './run-change.js';
+export {
+  releasePlan,
+  rollbackPlan,
+  shardsMovePlan,
+  statusPlan,
+  zoneWeightPlan,
+  type ReleaseRequest,
+  type StatusNoun,
+} from './plans.js';
 export { whoRan } from './who.js';
 export {
   DrillAbortedError,

@@ -17,6 +17,7 @@ import { demo } from './demo.js';
 import { certsInit } from './certs-init.js';
 import { drillRun } from './drill-run.js';
 import { lab } from './lab.js';
+import { consoleCommand } from './console.js';
 
 /** Every `zonegate` command. Add one import and one entry per command file. */
 export const commands: readonly Command[] = [
@@ -38,4 +39,5 @@ export const commands: readonly Command[] = [
   ...releaseCommands,
   drillRun,
   lab,
+  consoleCommand,
 ];

@@ -7,8 +7,8 @@ import {
   changeFlagsFrom,
   runChange,
   openStoreFrom,
+  rollbackPlan,
 } from '../../drill/index.js';
-import { ZoneMapVersionNotFoundError } from '../../zonemap/stores/index.js';
 import type { Command } from '../command.js';
 
 export const mapRollback: Command = {
@@ -26,32 +26,6 @@ export const mapRollback: Command = {
     if (wanted !== undefined && (!Number.isSafeInteger(wanted) || wanted < 1)) {
       throw new UsageError(`VERSION must be a positive integer (got '${v}')`);
     }
-    let target = wanted;
-    return runChange(
-      await openStoreFrom(values),
-      changeFlagsFrom(values),
-      {
-        // A getter: without VERSION the target is only known once build() has read history,
-        // and runChange reads the action after build() for its output and the history entry.
-        get action() {
-          return `rollback to ${target ?? 'previous'}`;
-        },
-        build: async (current, store) => {
-          if (target === undefined) {
-            // "The one before" is what the current version replaced, per its history entry.
-            // When the current map never went through a write (hand-written into Redis, maybe
-            // invalid), the newest history entry is the last map written properly.
-            const [latest] = await store.history(1);
-            const prev = latest?.version === current.version ? latest.previous : (latest?.version ?? null);
-            if (prev === null || prev === undefined) {
-              throw new ZoneMapVersionNotFoundError(Math.max(0, (current.version ?? 1) - 1), null);
-            }
-            target = prev;
-          }
-          return (await store.historyDoc(target)).doc;
-        },
-      },
-      io,
-    );
+    return runChange(await openStoreFrom(values), changeFlagsFrom(values), rollbackPlan(wanted), io);
   },
 };

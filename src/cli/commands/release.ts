@@ -6,11 +6,9 @@ import {
   STORE_USAGE,
   changeFlagsFrom,
   listOption,
-  requireDoc,
+  releasePlan,
   runChange,
-  setRelease,
   openStoreFrom,
-  type ReleaseChange,
 } from '../../drill/index.js';
 import { optionalString } from '../args.js';
 import type { Command } from '../command.js';
@@ -36,29 +34,12 @@ const release: Command = {
     const pct = optionalString(values, 'green');
     const greenShards = listOption(values, 'green-shards');
     const greenUids = listOption(values, 'green-uids');
-    if (pct === undefined && greenShards === undefined && greenUids === undefined) {
-      throw new UsageError('say what to release: --green, --green-shards and/or --green-uids');
-    }
-    const green = pct === undefined ? undefined : Number(pct);
-    if (green !== undefined && (!/^\d+(\.\d+)?$/.test(pct ?? '') || green > 100)) {
-      throw new UsageError(`--green must be a percentage from 0 to 100 (got '${pct}')`);
-    }
-    const change: ReleaseChange = {
-      ...(green === undefined ? {} : { green }),
+    const plan = releasePlan(zone, {
+      ...(pct === undefined ? {} : { green: pct }),
       ...(greenShards === undefined ? {} : { greenShards }),
       ...(greenUids === undefined ? {} : { greenUids }),
-    };
-    const words = [
-      green === undefined ? '' : ` --green ${green}`,
-      greenShards === undefined ? '' : ` --green-shards ${greenShards.join(',')}`,
-      greenUids === undefined ? '' : ` --green-uids ${greenUids.length} uid(s)`,
-    ].join('');
-    return runChange(
-      await openStoreFrom(values),
-      changeFlagsFrom(values),
-      { action: `release ${zone}${words}`, build: (cur) => setRelease(requireDoc(cur), zone, change) },
-      io,
-    );
+    });
+    return runChange(await openStoreFrom(values), changeFlagsFrom(values), plan, io);
   },
 };
 

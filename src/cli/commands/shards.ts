@@ -5,10 +5,9 @@ import {
   STORE_OPTIONS,
   STORE_USAGE,
   changeFlagsFrom,
-  moveShards,
-  requireDoc,
   runChange,
   openStoreFrom,
+  shardsMovePlan,
 } from '../../drill/index.js';
 import { requiredString } from '../args.js';
 import type { Command } from '../command.js';
@@ -23,15 +22,7 @@ const shardsMove: Command = {
     const specs = positionals.flatMap((p) => p.split(',')).filter((s) => s !== '');
     if (specs.length === 0) throw new UsageError('name the shards to move, e.g. 30-34');
     const to = requiredString(values, 'to');
-    return runChange(
-      await openStoreFrom(values),
-      changeFlagsFrom(values),
-      {
-        action: `shards move ${specs.join(',')} --to ${to}`,
-        build: (cur) => moveShards(requireDoc(cur), specs, to),
-      },
-      io,
-    );
+    return runChange(await openStoreFrom(values), changeFlagsFrom(values), shardsMovePlan(specs, to), io);
   },
 };
 

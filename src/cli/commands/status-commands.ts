@@ -1,14 +1,14 @@
 import { UsageError } from '../../core/errors.js';
-import type { Status, ZoneMapDoc } from '../../zonemap/index.js';
+import type { Status } from '../../zonemap/index.js';
 import {
   CHANGE_OPTIONS,
   CHANGE_USAGE,
   STORE_OPTIONS,
   STORE_USAGE,
   changeFlagsFrom,
-  requireDoc,
   runChange,
   openStoreFrom,
+  statusPlan,
 } from '../../drill/index.js';
 import type { Command } from '../command.js';
 
@@ -20,7 +20,6 @@ export interface StatusTarget {
   /** How the usage line and errors name the positional, e.g. `IDC`. */
   readonly label: string;
   readonly summary: (status: Status) => string;
-  readonly set: (doc: ZoneMapDoc, name: string, status: Status) => ZoneMapDoc;
 }
 
 /** `<noun> up|drain|down NAME`: one drill command per status, all through runChange. */
@@ -38,10 +37,7 @@ export function statusCommands(target: StatusTarget): Command[] {
       return runChange(
         await openStoreFrom(values),
         changeFlagsFrom(values),
-        {
-          action: `${target.noun} ${status} ${name}`,
-          build: (cur) => target.set(requireDoc(cur), name, status),
-        },
+        statusPlan(target.noun, name, status),
         io,
       );
     },

@@ -6,11 +6,9 @@ import {
   STORE_OPTIONS,
   STORE_USAGE,
   changeFlagsFrom,
-  requireDoc,
   runChange,
-  setZoneStatus,
-  setZoneWeight,
   openStoreFrom,
+  zoneWeightPlan,
 } from '../../drill/index.js';
 import type { Command } from '../command.js';
 import { statusCommands } from './status-commands.js';
@@ -31,16 +29,8 @@ const zoneWeight: Command = {
     const [zone, n, ...extra] = positionals;
     if (zone === undefined || n === undefined || extra.length > 0)
       throw new UsageError('give a zone and a weight');
-    const weight = Number(n);
-    if (!/^\d+(\.\d+)?$/.test(n) || !Number.isFinite(weight)) {
-      throw new UsageError(`weight must be a number ≥ 0 (got '${n}')`);
-    }
-    return runChange(
-      await openStoreFrom(values),
-      changeFlagsFrom(values),
-      { action: `zone weight ${zone} ${n}`, build: (cur) => setZoneWeight(requireDoc(cur), zone, weight) },
-      io,
-    );
+    const plan = zoneWeightPlan(zone, n);
+    return runChange(await openStoreFrom(values), changeFlagsFrom(values), plan, io);
   },
 };
 
@@ -51,6 +41,5 @@ export const zoneCommands: readonly Command[] = [
     noun: 'zone',
     label: 'ZONE',
     summary: (status) => ZONE_SUMMARY[status],
-    set: setZoneStatus,
   }),
 ];

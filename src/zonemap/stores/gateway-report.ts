@@ -18,6 +18,28 @@ export interface GatewayReport {
   readonly admin?: string;
 }
 
+/** How a report stands against the store's version: `stale` once silent for longer than staleMs. */
+export type GatewayReportState = 'current' | 'behind' | 'ahead' | 'stale';
+
+/** Shared by `zonegate map status` and the console, so both call the same gateway stale. */
+export function gatewayReportState(
+  report: GatewayReport,
+  version: number | null,
+  staleMs: number,
+  nowMs: number,
+): { state: GatewayReportState; ageMs: number } {
+  const ageMs = Math.max(0, nowMs - Date.parse(report.at));
+  const state =
+    ageMs > staleMs
+      ? 'stale'
+      : version === null || report.version === version
+        ? 'current'
+        : report.version < version
+          ? 'behind'
+          : 'ahead';
+  return { state, ageMs };
+}
+
 export function parseGatewayReport(id: string, json: string): GatewayReport | null {
   try {
     const v = JSON.parse(json) as Partial<GatewayReport>;

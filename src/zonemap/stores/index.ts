@@ -4,7 +4,7 @@ export {
   ZoneMapStoreUnavailableError,
   ZoneMapVersionNotFoundError,
 } from './errors.js';
-export type { GatewayReport } from './gateway-report.js';
+export { gatewayReportState, type GatewayReport, type GatewayReportState } from './gateway-report.js';
 export type { HistoryEntry, HistoryWrite } from './history-entry.js';
 export {
   REDIS_DEFAULTS,
