@@ -17,8 +17,7 @@ describe('console: per-zone figures from gateway metrics', () => {
   it('turns two scrapes into request rate, 5xx ratio and p99 per zone, and sessions per zone', async () => {
     let requests = 0;
     const m = createMetrics();
-    const sessions = new Map([['rz03', 4]]);
-    m.trackMqttSessions(() => sessions);
+    m.mqttSessions.set({ zone: 'rz03' }, 4);
     const before = parseGatewayMetrics(await m.registry.metrics(), 0);
     for (let i = 0; i < 200; i++) {
       const status = i < 10 ? '5xx' : '2xx';
