@@ -14,7 +14,7 @@ WORKDIR /src
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY scripts/prepare.mjs scripts/
 # --ignore-scripts: no dependency install script is needed to compile (esbuild's only serves tsx).
-RUN npm ci --no-audit --no-fund --ignore-scripts
+RUN npm ci --no-audit --no-fund --ignore-scripts --prefer-offline
 COPY src src
 COPY policies policies
 COPY bin bin

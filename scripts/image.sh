@@ -52,17 +52,18 @@ if ! "${podman[@]}" image exists "$base_tag"; then
   tar -xzf "$work"/pkgs/npm-*.tgz -C "$work/stage/usr/local/lib/node_modules/npm" --strip-components=1
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$work/stage/usr/local/bin/npm"
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$work/stage/usr/local/bin/npx"
-  cp "$work/base.tar" "$work/base-node.tar"
-  tar --owner=0 --group=0 -rf "$work/base-node.tar" -C "$work/stage" ./usr/local
-  "${podman[@]}" import --change 'CMD ["node"]' --change 'ENV NODE_VERSION='"$("$work/stage/usr/local/bin/node" --version)" \
-    "$work/base-node.tar" "$base_tag" >/dev/null
-  rm -f "$work/base-node.tar"
+  "${podman[@]}" import "$work/base.tar" localhost/zonegate-debian:bookworm >/dev/null
+  printf '%s\n' 'FROM localhost/zonegate-debian:bookworm' 'COPY usr/local /usr/local' \
+    "ENV NODE_VERSION=$("$work/stage/usr/local/bin/node" --version)" 'CMD ["node"]' >"$work/stage/Containerfile"
+  "${podman[@]}" build --quiet --isolation chroot --format docker -t "$base_tag" "$work/stage" >/dev/null
 fi
 echo "base: $base_tag ($("${podman[@]}" image inspect --format '{{.Size}}' "$base_tag") bytes)"
 
 # --- 2. the image -----------------------------------------------------------------------------
 step "podman build ($tag)"
+# The host's npm cache is lent to the build (npm ci --prefer-offline then needs no network).
 "${podman[@]}" build --isolation chroot --format docker --layers=false \
+  -v "$(npm config get cache):/root/.npm" \
   --build-arg "NODE_IMAGE=$base_tag" -t "$tag" -f Dockerfile "$root"
 "${podman[@]}" images --format '{{.Repository}}:{{.Tag}} {{.Size}}' "$tag"
 
