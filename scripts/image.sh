@@ -61,11 +61,15 @@ echo "base: $base_tag ($("${podman[@]}" image inspect --format '{{.Size}}' "$bas
 
 # --- 2. the image -----------------------------------------------------------------------------
 step "podman build ($tag)"
+old_id=$("${podman[@]}" image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
 # The host's npm cache is lent to the build (npm ci --prefer-offline then needs no network).
 "${podman[@]}" build --isolation chroot --format docker --layers=false \
   -v "$(npm config get cache):/root/.npm" \
   --build-arg "NODE_IMAGE=$base_tag" -t "$tag" -f Dockerfile "$root"
 "${podman[@]}" images --format '{{.Repository}}:{{.Tag}} {{.Size}}' "$tag"
+# The image this tag named before is ours to remove (vfs keeps every layer as a full copy).
+new_id=$("${podman[@]}" image inspect --format '{{.Id}}' "$tag")
+if [ -n "$old_id" ] && [ "$old_id" != "$new_id" ]; then "${podman[@]}" rmi "$old_id" >/dev/null 2>&1 || true; fi
 
 # --- 3. what the image says about itself --------------------------------------------------------
 step "image config"
@@ -76,8 +80,9 @@ user=$("${podman[@]}" image inspect --format '{{.Config.User}}' "$tag")
 [ "$user" = "10001:10001" ] || { echo "image.sh: image user is '$user', want 10001:10001" >&2; exit 1; }
 
 # --- 4. start it -------------------------------------------------------------------------------
-admin_port=$((20000 + RANDOM % 20000))
-http_port=$((admin_port + 1))
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+admin_port=$(free_port)
+http_port=$(free_port)
 conf=$work/etc
 rm -rf "$conf" && mkdir -p "$conf"
 cp policies/examples/three-site-five-center.yaml "$conf/zonemap.yaml"
@@ -106,11 +111,15 @@ wait_health() { # <want status> <pid>
 }
 
 step "podman run"
-run_err=$("${podman[@]}" run --rm --network host --read-only --tmpfs /var/lib/zonegate \
-  -v "$conf:/etc/zonegate:ro" -e "ZONEGATE_ADMIN_PORT=$admin_port" "$tag" --help 2>&1 >/dev/null) && ran=1 || ran=0
+# podman's default ulimits (nofile and nproc 1048576) can exceed the host's hard limits, which
+# crun then fails to set: the host's own open-file limit, and a process limit a gateway
+# (one node process, or one per worker) stays far below.
+ulimits=(--ulimit "nofile=$(ulimit -Hn):$(ulimit -Hn)" --ulimit "nproc=4096:4096")
+run_err=$("${podman[@]}" run --rm "${ulimits[@]}" --health-cmd none --network host --read-only \
+  --tmpfs /var/lib/zonegate -v "$conf:/etc/zonegate:ro" "$tag" --help 2>&1 >/dev/null) && ran=1 || ran=0
 if [ "$ran" = 1 ]; then
   echo "podman run works here: the smoke test runs the container"
-  "${podman[@]}" run -d --name "zonegate-smoke-$admin_port" --network host --read-only \
+  "${podman[@]}" run -d "${ulimits[@]}" -e "ZONEGATE_ADMIN_PORT=$admin_port" --name "zonegate-smoke-$admin_port" --network host --read-only \
     --tmpfs /var/lib/zonegate -v "$conf:/etc/zonegate:ro" "$tag" >/dev/null
   cid=zonegate-smoke-$admin_port
   pid=$("${podman[@]}" inspect --format '{{.State.Pid}}' "$cid")
@@ -123,7 +132,7 @@ if [ "$ran" = 1 ]; then
   "${podman[@]}" rm "$cid" >/dev/null
 else
   echo "podman run cannot start a container on this host:"
-  echo "  $run_err"
+  grep '^Error' <<<"$run_err" | sed 's/^/  /' || echo "  $run_err"
   echo "starting the image's root filesystem instead (read-only, chroot, uid 10001, ENTRYPOINT)"
   ctr=$("${podman[@]}" create "$tag")
   rootfs=$("${podman[@]}" mount "$ctr")
