@@ -134,7 +134,7 @@ else
   echo "podman run cannot start a container on this host:"
   grep '^Error' <<<"$run_err" | sed 's/^/  /' || echo "  $run_err"
   echo "starting the image's root filesystem instead (read-only, chroot, uid 10001, ENTRYPOINT)"
-  ctr=$("${podman[@]}" create "$tag")
+  ctr=$("${podman[@]}" create --health-cmd none "$tag")
   rootfs=$("${podman[@]}" mount "$ctr")
   cleanup() { "${podman[@]}" umount "$ctr" >/dev/null || true; "${podman[@]}" rm "$ctr" >/dev/null || true; }
   trap cleanup EXIT
