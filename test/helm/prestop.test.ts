@@ -89,13 +89,14 @@ describe('chart preStop hook against a real gateway', () => {
     writeFileSync(join(dir, `token-wrong-${right.adminPort}`), 'not-the-admin-token-0123456789\n');
     const gw = spawnGateway(['start', '-c', right.config]);
     try {
-      await gw.waitFor(/gateway up/);
+      // A bound, not a wait: start-up through tsx takes seconds on a loaded 2-core machine.
+      await gw.waitFor(/gateway up/, 60_000);
       // A refused POST must not hold the pod: the kubelet goes on to SIGTERM after the hook.
       assert.equal(await run(wrong), 0);
       assert.equal(await healthz(right.adminPort), 200, 'not draining');
       const code = new Promise<number | null>((resolve) => gw.child.once('exit', resolve));
       assert.equal(await run(right.preStop), 0);
-      await gw.waitFor(/drain: failing \/healthz/);
+      await gw.waitFor(/drain: failing \/healthz/, 30_000);
       assert.equal(await code, 0, 'clean drain, no SIGTERM needed');
     } finally {
       await gw.stop();
