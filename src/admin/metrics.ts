@@ -58,6 +58,7 @@ export interface Metrics {
   readonly zonemapLastApplyTimestamp: Gauge;
   readonly zonemapInvalid: Counter;
   readonly draining: Gauge;
+  readonly tlsCertificateNotAfter: Gauge<'listener'>;
   /** Record one applied zone map: version gauge, apply latency, last-apply time. */
   recordApply(version: number, seconds: number, nowMs?: number): void;
   /**
@@ -70,6 +71,8 @@ export interface Metrics {
    * scrape time: nothing to do per connection.
    */
   trackConnections(protocol: ProtocolLabel, count: () => number): void;
+  /** Report a listener's earliest certificate expiry, read at scrape time (reloads included). */
+  trackCertificate(listener: string, notAfterMs: () => number | null): void;
 }
 
 export interface CreateMetricsOptions {
@@ -83,6 +86,7 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
   const p = METRIC_PREFIX;
 
   const connectionSources: [ProtocolLabel, () => number][] = [];
+  const certificateSources: [string, () => number | null][] = [];
   const zonemapVersion = new Gauge({
     name: `${p}zonemap_version`,
     help: 'Version of the zone map this process routes with (0 = none loaded).',
@@ -236,6 +240,20 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
       registers,
       aggregator: 'max',
     }),
+    tlsCertificateNotAfter: new Gauge({
+      name: `${p}tls_certificate_not_after_timestamp_seconds`,
+      help: 'Expiry (unix seconds) of the earliest-expiring certificate a TLS listener serves.',
+      labelNames: ['listener'] as const,
+      registers,
+      // Workers load the same files; the earliest is the one that matters.
+      aggregator: 'min',
+      collect() {
+        for (const [listener, notAfterMs] of certificateSources) {
+          const ms = notAfterMs();
+          if (ms !== null) this.set({ listener }, ms / 1000);
+        }
+      },
+    }),
     recordApply(version: number, seconds: number, nowMs: number = Date.now()): void {
       zonemapVersion.set(version);
       zonemapApplySeconds.observe(seconds);
@@ -246,6 +264,9 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
     },
     trackConnections(protocol: ProtocolLabel, count: () => number): void {
       connectionSources.push([protocol, count]);
+    },
+    trackCertificate(listener: string, notAfterMs: () => number | null): void {
+      certificateSources.push([listener, notAfterMs]);
     },
   };
   metrics.draining.set(0);

@@ -264,7 +264,10 @@ export async function runGatewayProcess(options: GatewayProcessOptions): Promise
     metrics,
     accessLog,
   });
-  for (const l of gateway.listeners) metrics.trackConnections(l.config.protocol, () => l.connectionCount());
+  for (const l of gateway.listeners) {
+    metrics.trackConnections(l.config.protocol, () => l.connectionCount());
+    metrics.trackCertificate(l.name, () => l.certificateNotAfterMs());
+  }
   const operations = await startOperations({
     config,
     holder: gateway.holder,

@@ -50,6 +50,8 @@ export interface Listener {
   reloadTls(): Promise<void>;
   /** Open TCP connections right now (before and after TLS). */
   connectionCount(): number;
+  /** Earliest expiry (ms since epoch) of the certificates in use; null without TLS. */
+  certificateNotAfterMs(): number | null;
   /** Stop accepting; resolves once every connection has closed (the stage above drains them). */
   stopAccepting(): Promise<void>;
   /** Destroy every open connection (the end of a grace period). */
@@ -210,6 +212,7 @@ export function createListener(config: ListenerConfig, options: ListenerOptions)
   return {
     name: config.name,
     config,
+    certificateNotAfterMs: () => tls?.notAfterMs ?? null,
     async start() {
       if (config.tls !== undefined) {
         tls = await loadTls(config.tls, config.name);

@@ -2,6 +2,7 @@
  * Loads a listener's TLS material (default certs, SNI certs, CA, CRL, ticket keys) from disk
  * into OpenSSL contexts. Everything is verified by OpenSSL; nothing here parses certificates.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import type { TlsConfig } from '../core/config.js';
@@ -18,6 +19,13 @@ export interface LoadedTls {
   }[];
   /** 48 bytes shared by the fleet, or null to let OpenSSL pick per process keys. */
   readonly ticketKeys: Buffer | null;
+  /** Earliest expiry (ms since epoch) of the leaf certificates served: default, extra and SNI. */
+  readonly notAfterMs: number;
+}
+
+/** The leaf (first) certificate's expiry; OpenSSL has already accepted the PEM. */
+function leafNotAfterMs(pem: Buffer): number {
+  return Date.parse(new X509Certificate(pem).validTo);
 }
 
 async function read(path: string, what: string): Promise<Buffer> {
@@ -90,9 +98,12 @@ export async function loadTls(cfg: TlsConfig, listenerName: string): Promise<Loa
   // Build once now so a bad default cert fails here with its name, not later inside setSecureContext.
   context(options, `listener ${listenerName} default certificate ${cfg.cert} / key ${cfg.key}`);
   const sni: { exact: string | null; suffix: string | null; context: SecureContext }[] = [];
+  let notAfterMs = Math.min(...certs.map(leafNotAfterMs));
   for (const s of cfg.sni) {
+    const cert = await read(s.cert, 'certificate');
+    notAfterMs = Math.min(notAfterMs, leafNotAfterMs(cert));
     const ctx = context(
-      { ...common, cert: await read(s.cert, 'certificate'), key: await read(s.key, 'key') },
+      { ...common, cert, key: await read(s.key, 'key') },
       `listener ${listenerName} SNI ${s.servername} certificate ${s.cert}`,
     );
     const name = s.servername.toLowerCase();
@@ -101,7 +112,7 @@ export async function loadTls(cfg: TlsConfig, listenerName: string): Promise<Loa
     else sni.push({ exact: name, suffix: null, context: ctx });
   }
   sni.sort((a, b) => (a.exact === null ? 1 : 0) - (b.exact === null ? 1 : 0));
-  return { options, sni, ticketKeys };
+  return { options, sni, ticketKeys, notAfterMs };
 }
 
 /** The SNI entry for a client's server name, or undefined for the default context. */

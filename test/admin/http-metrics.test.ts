@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { httpMetricsHooks, listenerEventMetrics, tlsFailureReason } from '../../src/admin/http-metrics.js';
 import { createMetrics } from '../../src/admin/metrics.js';
@@ -81,6 +82,24 @@ describe('http and listener metrics', () => {
       for (let i = 0; i < 2; i++) assert.equal((await curl(['--cacert', c.ca, `${https}/t`])).status, 200);
       assert.equal(await connections('http'), 4);
       assert.equal(await connections('https'), 2);
+      // Certificate expiry, as openssl reads the served file; reported for TLS listeners only.
+      for (const l of h.gw.listeners) metrics.trackCertificate(l.name, () => l.certificateNotAfterMs());
+      const enddate = await new Promise<string>((resolve, reject) =>
+        execFile('openssl', ['x509', '-noout', '-enddate', '-in', c.serverCert], (err, out) => {
+          if (err === null) resolve(out);
+          else reject(new Error(`openssl x509: ${err.message}`, { cause: err }));
+        }),
+      );
+      const notAfter = Date.parse(enddate.trim().replace(/^notAfter=/, '')) / 1000;
+      const text = await metrics.registry.metrics();
+      assert.equal(
+        await value(
+          Promise.resolve(text),
+          /^zonegate_tls_certificate_not_after_timestamp_seconds\{listener="web-tls"\} (\d+)$/m,
+        ),
+        notAfter,
+      );
+      assert.doesNotMatch(text, /not_after_timestamp_seconds\{listener="web"\}/);
     } finally {
       await h.close();
     }

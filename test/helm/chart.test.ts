@@ -2,37 +2,15 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Ajv } from 'ajv';
-import { parse as parseYaml } from 'yaml';
-
-const chart = 'helm/zonegate';
-const schema = JSON.parse(readFileSync(join(chart, 'values.schema.json'), 'utf8')) as object;
-const validate = new Ajv({
-  allErrors: true,
-  // Unknown keywords are errors (typos); if/then branches may omit the `type` they inherit.
-  strictSchema: true,
-  strictTypes: false,
-  allowUnionTypes: true,
-}).compile(schema);
-const defaults = parseYaml(readFileSync(join(chart, 'values.yaml'), 'utf8')) as Record<string, unknown>;
-
-type Values = Record<string, unknown>;
-const isMap = (v: unknown): v is Values => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Helm's coalescing: maps merge deeply, lists and scalars replace, null deletes a default. */
-function helmMerge(base: Values, over: Values): Values {
-  const out: Values = { ...base };
-  for (const [k, v] of Object.entries(over)) {
-    if (v === null) delete out[k];
-    else if (isMap(v) && isMap(out[k])) out[k] = helmMerge(out[k], v);
-    else out[k] = v;
-  }
-  return out;
-}
-
-function problems(values: unknown): string[] {
-  return validate(values) ? [] : (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message ?? ''}`);
-}
+import {
+  CHART_DIR as chart,
+  defaults,
+  helmMerge,
+  isMap,
+  problems,
+  valuesFile,
+  type Values,
+} from './chart-fixture.js';
 
 const exampleFiles = readdirSync(chart).filter((f) => /^values-.+\.yaml$/.test(f));
 
@@ -50,7 +28,7 @@ describe('helm chart values', () => {
       'values-sz-1.yaml',
     ]);
     for (const f of exampleFiles) {
-      const over = parseYaml(readFileSync(join(chart, f), 'utf8')) as Values;
+      const over = valuesFile(f);
       const merged = helmMerge(defaults, over);
       assert.deepEqual(problems(merged), [], f);
       assert.equal(merged.idc, f.slice('values-'.length, -'.yaml'.length), `${f} sets its own idc`);
@@ -69,10 +47,18 @@ describe('helm chart values', () => {
         { zonemap: { source: 'redis', redis: { url: '', sentinels: null } } },
       ],
       ['short cookie secret', { identity: { cookie: { keys: [{ id: 'k1', secret: 'short' }] } } }],
+      ['the old example admin token', { admin: { token: { value: 'change-me-admin-token' } } }],
       [
-        'cookie key without a secret and no existing Secret',
-        { identity: { cookie: { keys: [{ id: 'k1' }] } } },
+        'the old example cookie secret',
+        { identity: { cookie: { keys: [{ id: 'k1', secret: 'dev-only-cookie-secret-change-me' }] } } },
       ],
+      [
+        "the example gateway config's cookie secret",
+        { identity: { cookie: { keys: [{ id: 'k1', secret: 'change-me-to-32-random-bytes-0001' }] } } },
+      ],
+      ['a short admin token', { admin: { token: { value: 'secret' } } }],
+      ['a Redis password in the URL', { zonemap: { redis: { url: 'redis://:hunter2@redis:6379/0' } } }],
+      ['a health NodePort outside the NodePort range', { lvs: { healthNodePort: 9901 } }],
       ['negative drain delay', { drain: { delayMs: -1, timeoutMs: 1000 } }],
       [
         'TLS listener without a certificate',
@@ -107,34 +93,5 @@ describe('helm chart templates', () => {
     }
     assert.ok(uses > 50, `found ${uses} .Values uses`);
     assert.deepEqual([...new Set(missing)], []);
-  });
-
-  it('has the objects the chart promises', () => {
-    const kinds = new Set<string>();
-    for (const f of templates) {
-      for (const m of readFileSync(join(chart, 'templates', f), 'utf8').matchAll(/^kind: (\w+)/gm))
-        kinds.add(m[1] ?? '');
-    }
-    for (const k of [
-      'Deployment',
-      'Service',
-      'ConfigMap',
-      'Secret',
-      'PodDisruptionBudget',
-      'HorizontalPodAutoscaler',
-      'ServiceMonitor',
-    ]) {
-      assert.ok(kinds.has(k), k);
-    }
-  });
-
-  it('probes the admin port and drains in preStop with the configured delay', () => {
-    const dep = readFileSync(join(chart, 'templates', 'deployment.yaml'), 'utf8');
-    assert.match(dep, /readinessProbe:\s+httpGet:\s+path: \/readyz\s+port: admin/);
-    assert.match(dep, /preStop:[\s\S]*\/drain[\s\S]*\.Values\.drain\.delayMs/);
-    assert.match(
-      dep,
-      /terminationGracePeriodSeconds: \{\{ include "zonegate.terminationGraceSeconds" \. \}\}/,
-    );
   });
 });
