@@ -1,4 +1,3 @@
-import { setCityStatus } from '../../drill/index.js';
 import type { Command } from '../command.js';
 import { statusCommands } from './status-commands.js';
 
@@ -7,5 +6,4 @@ export const cityCommands: readonly Command[] = statusCommands({
   noun: 'city',
   label: 'CITY',
   summary: (status) => `Mark a city (site) ${status}: every IDC and zone in it follows.`,
-  set: setCityStatus,
 });

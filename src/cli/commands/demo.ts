@@ -1,6 +1,4 @@
 import { UsageError } from '../../core/errors.js';
-import { createLogger } from '../../core/logger.js';
-import { startDemo } from '../../gateway/index.js';
 import { optionalString } from '../args.js';
 import type { Command } from '../command.js';
 
@@ -27,6 +25,8 @@ export const demo: Command = {
   allowPositionals: false,
   async run({ values }, io) {
     // Logs (and the access log of the curl lines) go to stderr: stdout is for the lines to try.
+    const { createLogger } = await import('../../core/logger.js');
+    const { startDemo } = await import('../../gateway/index.js');
     const logger = createLogger({ level: 'info' }, process.stderr);
     let drained!: (code: number) => void;
     const exited = new Promise<number>((resolve) => (drained = resolve));

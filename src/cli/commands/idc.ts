@@ -1,4 +1,3 @@
-import { setIdcStatus } from '../../drill/index.js';
 import type { Command } from '../command.js';
 import { statusCommands } from './status-commands.js';
 
@@ -8,5 +7,4 @@ export const idcCommands: readonly Command[] = statusCommands({
   label: 'IDC',
   summary: (status) =>
     `Mark an IDC ${status}: every zone in it follows (a zone is live only when its IDC is up).`,
-  set: setIdcStatus,
 });

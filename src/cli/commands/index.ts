@@ -15,11 +15,19 @@ import { route } from './route.js';
 import { start } from './start.js';
 import { demo } from './demo.js';
 import { certsInit } from './certs-init.js';
+import { completion } from './completion.js';
+import { configCheck } from './config-check.js';
 
-/** Every `zonegate` command. Add one import and one entry per command file. */
+/**
+ * Every `zonegate` command. Add one import and one entry per command file. The table is
+ * loaded by every run (help, completion), so command files import only light modules at
+ * the top and `await import(...)` what their run() needs: a library one command uses (the
+ * certificate stack, ioredis) can then neither slow down nor break the others.
+ */
 export const commands: readonly Command[] = [
   route,
   start,
+  configCheck,
   demo,
   certsInit,
   mapValidate,
@@ -34,4 +42,5 @@ export const commands: readonly Command[] = [
   ...cityCommands,
   ...shardsCommands,
   ...releaseCommands,
+  completion,
 ];

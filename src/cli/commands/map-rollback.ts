@@ -5,10 +5,8 @@ import {
   STORE_OPTIONS,
   STORE_USAGE,
   changeFlagsFrom,
-  runChange,
   openStoreFrom,
-} from '../../drill/index.js';
-import { ZoneMapVersionNotFoundError } from '../../zonemap/stores/index.js';
+} from '../../drill/cli-options.js';
 import type { Command } from '../command.js';
 
 export const mapRollback: Command = {
@@ -27,6 +25,8 @@ export const mapRollback: Command = {
       throw new UsageError(`VERSION must be a positive integer (got '${v}')`);
     }
     let target = wanted;
+    const { runChange } = await import('../../drill/index.js');
+    const { ZoneMapVersionNotFoundError } = await import('../../zonemap/stores/errors.js');
     return runChange(
       await openStoreFrom(values),
       changeFlagsFrom(values),

@@ -1,6 +1,6 @@
 import { UsageError } from '../../core/errors.js';
-import { STORE_OPTIONS, STORE_USAGE, readCurrent, openStoreFrom } from '../../drill/index.js';
-import { type GatewayReport } from '../../zonemap/stores/index.js';
+import { STORE_OPTIONS, STORE_USAGE, openStoreFrom } from '../../drill/cli-options.js';
+import type { GatewayReport } from '../../zonemap/stores/index.js';
 import { flag, optionalString } from '../args.js';
 import type { CliIo, Command } from '../command.js';
 
@@ -78,6 +78,7 @@ export const mapStatus: Command = {
     if (!Number.isFinite(staleMs) || staleMs <= 0)
       throw new UsageError('--stale-ms must be a positive number');
     if (!Number.isFinite(waitMs) || waitMs < 0) throw new UsageError('--wait-ms must be a number ≥ 0');
+    const { readCurrent } = await import('../../drill/index.js');
     const store = await openStoreFrom(values);
     try {
       const deadline = Date.now() + waitMs;

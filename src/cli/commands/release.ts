@@ -6,12 +6,9 @@ import {
   STORE_USAGE,
   changeFlagsFrom,
   listOption,
-  requireDoc,
-  runChange,
-  setRelease,
   openStoreFrom,
-  type ReleaseChange,
-} from '../../drill/index.js';
+} from '../../drill/cli-options.js';
+import type { ReleaseChange } from '../../drill/index.js';
 import { optionalString } from '../args.js';
 import type { Command } from '../command.js';
 
@@ -53,6 +50,7 @@ const release: Command = {
       greenShards === undefined ? '' : ` --green-shards ${greenShards.join(',')}`,
       greenUids === undefined ? '' : ` --green-uids ${greenUids.length} uid(s)`,
     ].join('');
+    const { requireDoc, runChange, setRelease } = await import('../../drill/index.js');
     return runChange(
       await openStoreFrom(values),
       changeFlagsFrom(values),

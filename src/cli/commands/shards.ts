@@ -5,11 +5,8 @@ import {
   STORE_OPTIONS,
   STORE_USAGE,
   changeFlagsFrom,
-  moveShards,
-  requireDoc,
-  runChange,
   openStoreFrom,
-} from '../../drill/index.js';
+} from '../../drill/cli-options.js';
 import { requiredString } from '../args.js';
 import type { Command } from '../command.js';
 
@@ -23,6 +20,7 @@ const shardsMove: Command = {
     const specs = positionals.flatMap((p) => p.split(',')).filter((s) => s !== '');
     if (specs.length === 0) throw new UsageError('name the shards to move, e.g. 30-34');
     const to = requiredString(values, 'to');
+    const { moveShards, requireDoc, runChange } = await import('../../drill/index.js');
     return runChange(
       await openStoreFrom(values),
       changeFlagsFrom(values),

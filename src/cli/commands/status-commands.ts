@@ -1,15 +1,13 @@
 import { UsageError } from '../../core/errors.js';
-import type { Status, ZoneMapDoc } from '../../zonemap/index.js';
+import type { Status } from '../../zonemap/index.js';
 import {
   CHANGE_OPTIONS,
   CHANGE_USAGE,
   STORE_OPTIONS,
   STORE_USAGE,
   changeFlagsFrom,
-  requireDoc,
-  runChange,
   openStoreFrom,
-} from '../../drill/index.js';
+} from '../../drill/cli-options.js';
 import type { Command } from '../command.js';
 
 const STATUSES: readonly Status[] = ['up', 'drain', 'down'];
@@ -20,7 +18,6 @@ export interface StatusTarget {
   /** How the usage line and errors name the positional, e.g. `IDC`. */
   readonly label: string;
   readonly summary: (status: Status) => string;
-  readonly set: (doc: ZoneMapDoc, name: string, status: Status) => ZoneMapDoc;
 }
 
 /** `<noun> up|drain|down NAME`: one drill command per status, all through runChange. */
@@ -35,12 +32,15 @@ export function statusCommands(target: StatusTarget): Command[] {
       const [name, ...extra] = positionals;
       if (name === undefined || extra.length > 0)
         throw new UsageError(`name exactly one ${target.label === 'IDC' ? 'IDC' : target.noun}`);
+      const { requireDoc, runChange, setCityStatus, setIdcStatus, setZoneStatus } =
+        await import('../../drill/index.js');
+      const set = { zone: setZoneStatus, idc: setIdcStatus, city: setCityStatus }[target.noun];
       return runChange(
         await openStoreFrom(values),
         changeFlagsFrom(values),
         {
           action: `${target.noun} ${status} ${name}`,
-          build: (cur) => target.set(requireDoc(cur), name, status),
+          build: (cur) => set(requireDoc(cur), name, status),
         },
         io,
       );

@@ -6,12 +6,8 @@ import {
   STORE_OPTIONS,
   STORE_USAGE,
   changeFlagsFrom,
-  requireDoc,
-  runChange,
-  setZoneStatus,
-  setZoneWeight,
   openStoreFrom,
-} from '../../drill/index.js';
+} from '../../drill/cli-options.js';
 import type { Command } from '../command.js';
 import { statusCommands } from './status-commands.js';
 
@@ -35,6 +31,7 @@ const zoneWeight: Command = {
     if (!/^\d+(\.\d+)?$/.test(n) || !Number.isFinite(weight)) {
       throw new UsageError(`weight must be a number ≥ 0 (got '${n}')`);
     }
+    const { requireDoc, runChange, setZoneWeight } = await import('../../drill/index.js');
     return runChange(
       await openStoreFrom(values),
       changeFlagsFrom(values),
@@ -51,6 +48,5 @@ export const zoneCommands: readonly Command[] = [
     noun: 'zone',
     label: 'ZONE',
     summary: (status) => ZONE_SUMMARY[status],
-    set: setZoneStatus,
   }),
 ];
