@@ -18,6 +18,7 @@ import type { HttpContext } from './context.js';
 import { BodyTooLargeError, NoUpstreamError, UpstreamFailedError, UpstreamTimeoutError } from './errors.js';
 import { filterResponseHeaders, scanRequestHeaders, type ScannedRequest } from './headers.js';
 import { sendError, type AnyResponse } from './respond.js';
+import { beginRequest, countBodyBytes, traceOf, type RequestTrace } from './request-trace.js';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 
@@ -72,6 +73,7 @@ export function writeHeadFlat(res: AnyResponse, status: number, headers: string[
 export function handleRequest(ctx: HttpContext, req: AnyRequest, res: AnyResponse): void {
   const cfg = ctx.config;
   const scanned = scanRequestHeaders(req.rawHeaders, cfg.identity.uidHeader, cfg.identity.cookie.name);
+  beginRequest(req, scanned); // request id, trace span, client address: src/http/request-trace.ts
   if (scanned.contentLength > cfg.limits.maxBodyBytes) {
     // HTTP/1.1: close after the answer instead of reading a body we refuse (HTTP/2 resets just
     // the stream, and forbids the header).
@@ -96,7 +98,8 @@ function finish(
   err: ZonegateError,
   started: number,
 ): void {
-  sendError(res, err);
+  const trace = traceOf(req);
+  sendError(res, err, trace);
   ctx.hooks.onResponse?.(
     protocolOf(req),
     '',
@@ -107,6 +110,7 @@ function finish(
     req.method ?? 'GET',
     req.url ?? '/',
     '',
+    trace,
   );
 }
 
@@ -187,6 +191,8 @@ function route(
   const r = routeTo(ctx, req, scanned, identity);
   if (r instanceof ZonegateError) return finish(ctx, req, res, r, started);
   const headers = upstreamHeaders(ctx, scanned, r, identity.uid);
+  const trace = traceOf(req);
+  trace?.pushUpstreamHeaders(headers); // x-request-id, traceparent with our span
   // HTTP/2 carries the host in :authority; HTTP/1.1 upstreams need it as Host.
   if (req.httpVersionMajor === 2 && scanned.host !== undefined) headers.push('host', scanned.host);
   const method = req.method ?? 'GET';
@@ -202,11 +208,12 @@ function route(
     if (scanned.contentLength < 0) {
       const limit = new BodyLimit(ctx.config.limits.maxBodyBytes);
       req.pipe(limit);
+      if (trace !== null) req.on('data', countBodyBytes); // access log bytes in
       req.on('error', (err) => limit.destroy(err));
       body = limit;
     }
   }
-  const h = new ForwardHandler(ctx, req, res, r, method, headers, body, started);
+  const h = new ForwardHandler(ctx, req, res, r, method, headers, body, started, trace);
   h.dispatch();
 }
 
@@ -219,6 +226,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
   readonly headers: string[];
   readonly body: Readable | null;
   readonly started: number;
+  readonly trace: RequestTrace | null;
   endpoint: Endpoint;
   retried = false;
   abort: ((err?: Error) => void) | null = null;
@@ -234,7 +242,9 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     headers: string[],
     body: Readable | null,
     started: number,
+    trace: RequestTrace | null,
   ) {
+    this.trace = trace;
     this.ctx = ctx;
     this.req = req;
     this.res = res;
@@ -279,6 +289,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
     const d = this.routed.decision;
     if (d.via !== 'gateway') out.push('x-ldc-zone', d.zone, 'x-ldc-colour', d.colour);
     if (ctx.closing && this.req.httpVersionMajor === 1) out.push('connection', 'close');
+    if (this.trace !== null) out.push('x-request-id', this.trace.id);
     if (uid !== undefined && uid !== '' && ctx.keyring !== null) {
       // Step 4–5 of a first visit: the upstream named the user, we pin them with the cookie.
       // The cookie names the uid's home zone (its shard's owner), not whoever served the login.
@@ -315,6 +326,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       return false;
     }
     // Both response kinds are Writables; their write() overloads just do not unify in TypeScript.
+    if (this.trace !== null) this.trace.bytesOut += chunk.length;
     const ok = (this.res as Writable).write(chunk);
     if (!ok) this.res.once('drain', onResponseDrain);
     return ok;
@@ -335,6 +347,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       this.method,
       this.req.url ?? '/',
       this.endpoint.address,
+      this.trace,
     );
   }
 
@@ -387,7 +400,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
 
   fail(err: ZonegateError): void {
     const d = this.routed.decision;
-    sendError(this.res, err);
+    sendError(this.res, err, this.trace);
     this.ctx.hooks.onResponse?.(
       protocolOf(this.req),
       d.zone,
@@ -398,6 +411,7 @@ class ForwardHandler implements Dispatcher.DispatchHandler {
       this.method,
       this.req.url ?? '/',
       this.endpoint.address,
+      this.trace,
     );
   }
 }

@@ -35,6 +35,9 @@ export interface ScannedRequest {
   /** Names listed in `Connection:` (RFC 9110 §7.6.1: also hop-by-hop). */
   connectionTokens: string | undefined;
   upgrade: string | undefined;
+  /** The client's `x-request-id` and `traceparent`: replaced by ours upstream (request-trace.ts). */
+  requestId: string | undefined;
+  traceparent: string | undefined;
 }
 
 /** `name=value` for `name` in one Cookie header (RFC 6265 §5.4 "; " separated). */
@@ -70,6 +73,8 @@ export function scanRequestHeaders(
     chunked: false,
     connectionTokens: undefined,
     upgrade: undefined,
+    requestId: undefined,
+    traceparent: undefined,
   };
   const out = s.out;
   for (let i = 0; i < raw.length; i += 2) {
@@ -95,6 +100,13 @@ export function scanRequestHeaders(
         (s.forwarded ??= []).push(name, value);
         continue;
       }
+      if (lower === 'x-request-id') {
+        s.requestId = value;
+        continue;
+      }
+    } else if (lower === 'traceparent') {
+      s.traceparent = value;
+      continue;
     } else if (lower === 'cookie') {
       if (s.cookie === undefined) s.cookie = findCookie(value, cookieName);
     } else if (lower === 'host') {

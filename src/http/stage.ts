@@ -30,6 +30,7 @@ import type { HttpContext, HttpHooks } from './context.js';
 import { BadRequestError, HeadersTooLargeError, InternalError } from './errors.js';
 import { handleRequest, rememberCertUid } from './forward.js';
 import { sendError, writeRawError } from './respond.js';
+import { traceOf } from './request-trace.js';
 import { handleUpgrade } from './websocket.js';
 
 /** Event handlers never throw (a throw here would take the whole process down): a bug costs one 500. */
@@ -42,7 +43,7 @@ function safely(
     handleRequest(ctx, req, res);
   } catch (err) {
     ctx.hooks.onInternalError?.(err);
-    sendError(res, new InternalError(err));
+    sendError(res, new InternalError(err), traceOf(req));
   }
 }
 
