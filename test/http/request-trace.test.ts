@@ -88,8 +88,8 @@ before(async () => {
     // Its own registry with the process metrics, as `start` has.
     metrics: createMetrics({ defaultMetrics: true }),
   });
-  assert.equal(p.role, 'single');
-  gw = p as Exclude<GatewayProcess, { role: 'primary' }>;
+  if (p.role === 'primary') throw new Error('one process was asked for');
+  gw = p;
   web = gw.gateway.urls().find((u) => u.name === 'web')!.url;
   lvsPort = gw.gateway.address('lvs').port;
 });
