@@ -80,15 +80,18 @@ export function sendError(res: AnyResponse, err: ZonegateError, trace?: RequestT
 }
 
 /** For errors before a response object exists (header overflow, bad request line, WebSocket upgrades). */
-export function writeRawError(socket: Duplex, err: ZonegateError): void {
+export function writeRawError(socket: Duplex, err: ZonegateError, trace?: RequestTrace | null): void {
+  if (trace !== undefined && trace !== null) trace.detail = err.message;
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const text = errorBody(err);
+  const text = errorBody(err, trace?.id);
+  if (trace !== undefined && trace !== null) trace.bytesOut = Buffer.byteLength(text);
+  const id = trace === undefined || trace === null ? '' : `${REQUEST_ID_HEADER}: ${trace.id}\r\n`;
   socket.end(
     `HTTP/1.1 ${err.httpStatus} ${REASON_PHRASES[err.httpStatus] ?? 'Error'}\r\n` +
       `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n` +
-      `x-ldc-reason: ${err.code}\r\nconnection: close\r\n\r\n${text}`,
+      `x-ldc-reason: ${err.code}\r\n${id}connection: close\r\n\r\n${text}`,
   );
 }

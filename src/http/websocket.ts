@@ -13,6 +13,7 @@ import { BadRequestError, UpstreamFailedError, UpstreamTimeoutError } from './er
 import { certUidOf, routeTo, upstreamHeaders } from './forward.js';
 import { scanRequestHeaders, type ScannedRequest } from './headers.js';
 import { writeRawError } from './respond.js';
+import { beginRequest } from './request-trace.js';
 
 const noop = (): void => {};
 
@@ -61,6 +62,8 @@ function splice(
     return;
   }
   const headers = upstreamHeaders(ctx, scanned, r, id.uid);
+  const trace = beginRequest(req, scanned); // request id and trace span: src/http/request-trace.ts
+  trace.pushUpstreamHeaders(headers);
   let text = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;
   for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
   text += 'connection: Upgrade\r\nupgrade: websocket\r\n\r\n';
@@ -75,7 +78,7 @@ function splice(
   const fail = (err: ZonegateError): void => {
     clearTimeout(timer);
     ep.failed(Date.now());
-    writeRawError(client, err);
+    writeRawError(client, err, trace);
     ctx.hooks.onResponse?.(
       'websocket',
       r.decision.zone,
@@ -86,6 +89,7 @@ function splice(
       req.method ?? 'GET',
       req.url ?? '/',
       ep.address,
+      trace,
     );
   };
   upstream.once('error', (err) => {
@@ -124,6 +128,7 @@ function splice(
         req.method ?? 'GET',
         req.url ?? '/',
         ep.address,
+        trace,
       );
     };
     upstream.once('close', teardown);

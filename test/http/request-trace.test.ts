@@ -227,5 +227,25 @@ describe('request id, trace context and access log', () => {
     assert.equal(log['status'], 502);
     assert.match(String(log['detail']), /upstream 127\.0\.0\.1:\d+ \(zone rz03\) failed/);
     assert.equal(log['bytesOut'], Buffer.byteLength(r.body));
+
+    // The same for a WebSocket upgrade, answered on the raw socket.
+    const port = gw.gateway.address('web').port;
+    const raw = await new Promise<string>((resolve, reject) => {
+      const sock = net.connect({ host: '127.0.0.1', port });
+      let text = '';
+      sock.on('data', (d: Buffer) => (text += d.toString('utf8')));
+      sock.on('error', reject);
+      sock.on('close', () => resolve(text));
+      sock.write(
+        'GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n' +
+          'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nx-ldc-uid: 1234\r\nx-request-id: ws-1\r\n\r\n',
+      );
+    });
+    assert.match(raw, /^HTTP\/1\.1 502 /);
+    assert.match(raw, /\r\nx-request-id: ws-1\r\n/);
+    assert.match(raw, /"reason":"the upstream of this zone failed","requestId":"ws-1"/);
+    const wsLog = await accessLine('ws-1');
+    assert.equal(wsLog['protocol'], 'ws');
+    assert.match(String(wsLog['detail']), /127\.0\.0\.1:\d+ refused the WebSocket connection/);
   });
 });
