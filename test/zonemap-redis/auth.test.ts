@@ -60,6 +60,26 @@ describe('Redis ACL user with a password file', () => {
     assert.match(report.store, /as user app/);
     assert.doesNotMatch(r.out, /app-secret/);
 
+    // --json on the other printing commands: a refused drill, map diff.
+    const refused = await run(['zone', 'down', 'rz03', ...auth, '--max-move-percent', '1', '--json']);
+    assert.equal(refused.code, 2);
+    const rj = JSON.parse(refused.out) as {
+      refused: boolean;
+      written: boolean;
+      error: string;
+      violations: string[];
+    };
+    assert.deepEqual([rj.refused, rj.written, rj.error], [true, false, 'ZG_ERR_DRILL_REFUSED']);
+    assert.match(rj.violations[0] ?? '', /10 of 100 shards/);
+    const diff = await run(['map', 'diff', EXAMPLE_MAP_PATH, ...auth, '--json']);
+    assert.equal(diff.code, 0, diff.err);
+    const dj = JSON.parse(diff.out) as {
+      storeVersion: number;
+      conflict: boolean;
+      blastRadius: { movedShards: number };
+    };
+    assert.deepEqual([dj.storeVersion, dj.conflict, dj.blastRadius.movedShards], [1, false, 0]);
+
     const noUser = await run(['map', 'show', '--redis', acl.url, '--json']);
     assert.equal(noUser.code, 1);
     assert.match(noUser.err, /NOAUTH|NOPERM|WRONGPASS|disabled/i);
