@@ -9,7 +9,12 @@ import { isSaneRequestId, requestIdFrom } from '../../src/http/request-id.js';
 import { formatTraceparent, parseTraceparent, traceFrom } from '../../src/http/trace-context.js';
 
 const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
-const hex = (n: number) => fc.stringMatching(new RegExp(`^[0-9a-f]{${n}}$`));
+/** `bytes` random bytes as lowercase hex; zero bytes are common enough to hit all-zero ids. */
+const hex = (bytes: number) =>
+  fc
+    .uint8Array({ minLength: bytes, maxLength: bytes })
+    .map((b) => (b.every((x) => x < 16) ? new Uint8Array(bytes) : b))
+    .map((b) => Buffer.from(b).toString('hex'));
 
 describe('hostile trace headers', () => {
   it("any x-request-id value yields a sane id: the client's when sane, a fresh UUID otherwise", () => {
@@ -32,7 +37,7 @@ describe('hostile trace headers', () => {
       }),
     );
     fc.assert(
-      fc.property(hex(32), hex(16), hex(2), (trace, parent, flags) => {
+      fc.property(hex(16), hex(8), hex(1), (trace, parent, flags) => {
         const t = traceFrom(`00-${trace}-${parent}-${flags}`);
         const valid = /[1-9a-f]/.test(trace) && /[1-9a-f]/.test(parent);
         assert.equal(t.traceId === trace && t.parentSpanId === parent && t.flags === flags, valid);
