@@ -18,6 +18,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ZonegateError } from '../core/errors.js';
 import type { ZoneMapDoc } from '../zonemap/model.js';
+import { REQUEST_ID_HEADER, requestIdFrom } from '../http/request-id.js';
 import { authorizeWrite } from './auth.js';
 import {
   AdminInternalError,
@@ -118,9 +119,10 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
   send(res, status, 'application/json; charset=utf-8', `${JSON.stringify(value)}\n`);
 }
 
-function sendError(res: ServerResponse, err: ZonegateError): void {
+/** The proxy's error shape (src/http/respond.ts): `{error: code, reason, requestId}`. */
+function sendError(res: ServerResponse, err: ZonegateError, requestId: string): void {
   if (err instanceof AdminMethodError) res.setHeader('allow', err.allow);
-  sendJson(res, err.httpStatus, { error: { code: err.code, message: err.message } });
+  sendJson(res, err.httpStatus, { error: err.code, reason: err.message, requestId });
 }
 
 function buildRoutes(options: AdminServerOptions): Map<string, Route> {
@@ -216,6 +218,9 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     // Admin requests carry no body worth reading; discard it without buffering.
     req.resume();
+    const header = req.headers[REQUEST_ID_HEADER];
+    const requestId = requestIdFrom(typeof header === 'string' ? header : undefined);
+    res.setHeader(REQUEST_ID_HEADER, requestId);
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
     const route = routes.get(path);
     const run = async (): Promise<void> => {
@@ -230,9 +235,9 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     };
     run().catch((err: unknown) => {
       const zerr = toZonegateError(err);
-      if (zerr.httpStatus >= 500) log?.error({ err: zerr, path }, 'admin request failed');
+      if (zerr.httpStatus >= 500) log?.error({ err: zerr, path, requestId }, 'admin request failed');
       if (res.headersSent) res.destroy();
-      else sendError(res, zerr);
+      else sendError(res, zerr, requestId);
     });
   };
 

@@ -72,22 +72,49 @@ export function httpMetricsHooks(metrics: Metrics, accessLog?: AccessLog, logger
   const cookieRejections = new CachedCounter(metrics.cookieRejections, 'reason');
   const connections = new CachedCounter(metrics.connections, 'protocol');
   return {
-    onResponse(protocol, zone, colour, reason, status, ms, method, target, upstream) {
+    onResponse(protocol, zone, colour, reason, status, ms, method, target, upstream, trace) {
       const p = PROTOCOL_LABEL[protocol];
       const c = children(p, zone, colour, reason, status);
       c.requests.inc();
       c.duration.observe(ms / 1000);
+      if (accessLog === undefined) return;
       // The access log samples, and cuts `target` to its path only for lines it writes.
-      accessLog?.http({
+      if (trace === undefined || trace === null) {
+        accessLog.http({
+          protocol: p,
+          method,
+          path: target,
+          status,
+          zone,
+          colour,
+          reason,
+          upstream,
+          durationMs: ms,
+        });
+        return;
+      }
+      const t = trace.trace;
+      accessLog.http({
         protocol: p,
+        requestId: trace.id,
+        client: trace.clientAddress,
+        host: trace.host,
         method,
         path: target,
         status,
+        bytesIn: trace.bytesIn,
+        bytesOut: trace.bytesOut,
         zone,
         colour,
         reason,
         upstream,
-        durationMs: ms,
+        // `ms` runs from the routing decision, i.e. the upstream exchange when there was one.
+        ...(upstream === '' ? {} : { upstreamMs: ms }),
+        durationMs: Date.now() - trace.received,
+        traceId: t.traceId,
+        spanId: t.spanId,
+        ...(t.parentSpanId === null ? {} : { parentSpanId: t.parentSpanId }),
+        ...(trace.detail === '' ? {} : { detail: trace.detail }),
       });
     },
     // http / https: the listener's protocol, so the label matches zonegate_connections_active.

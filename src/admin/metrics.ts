@@ -271,7 +271,15 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
   };
   metrics.draining.set(0);
   metrics.zonemapVersion.set(0);
-  if (options.defaultMetrics === true) collectDefaultMetrics({ register: registry, prefix: p });
+  if (options.defaultMetrics === true) {
+    collectDefaultMetrics({ register: registry, prefix: p });
+    // prom-client names three gauges `..._total`, a suffix Prometheus reserves for counters
+    // (`promtool check metrics` refuses them). Their by-type siblings without the suffix stay;
+    // `sum without (type) (zonegate_nodejs_active_handles)` gives the same total.
+    for (const kind of ['handles', 'requests', 'resources']) {
+      registry.removeSingleMetric(`${p}nodejs_active_${kind}_total`);
+    }
+  }
   return metrics;
 }
 

@@ -1,35 +1,33 @@
 /**
- * PKCS#12 (RFC 7292) packaging of a client cert + key for mobile test devices, with node-forge.
- * forge's own toPkcs12Asn1 only understands RSA keys and certs, so the bags are assembled here
- * from DER: the key as a PKCS#8 shrouded key bag (PBES2/AES-256), the certs as cert bags,
- * and an HMAC-SHA1 MacData (RFC 7292 §4, the one every OS keychain accepts).
+ * PKCS#12 (RFC 7292) packaging of a client cert + key for mobile test devices. The structure
+ * comes from @peculiar/asn1-pfx (the ASN.1 schemas @peculiar/x509 is built on); the key is
+ * encrypted by Node's own PKCS#8 export (PBES2: PBKDF2-HMAC-SHA256 + AES-256-CBC), and the
+ * MacData is HMAC-SHA1 over a key from the PKCS#12 KDF (RFC 7292 §4 and Appendix B), the
+ * MAC every OS keychain accepts.
  */
-import forge from 'node-forge';
+import { createHash, createHmac, createPrivateKey, randomBytes } from 'node:crypto';
+import { ContentInfo, id_data } from '@peculiar/asn1-cms';
+import {
+  AuthenticatedSafe,
+  CertBag,
+  MacData,
+  PFX,
+  PKCS12Attribute,
+  SafeBag,
+  SafeContents,
+  id_certBag,
+  id_pkcs8ShroudedKeyBag,
+  id_x509Certificate,
+} from '@peculiar/asn1-pfx';
+import { DigestInfo } from '@peculiar/asn1-rsa';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import { AlgorithmIdentifier } from '@peculiar/asn1-x509';
 
-const { asn1, pki } = forge;
-
-function seq(items: forge.asn1.Asn1[]): forge.asn1.Asn1 {
-  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, items);
-}
-function oid(o: string): forge.asn1.Asn1 {
-  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(o).getBytes());
-}
-function octets(bytes: string): forge.asn1.Asn1 {
-  return asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OCTETSTRING, false, bytes);
-}
-function explicit0(inner: forge.asn1.Asn1): forge.asn1.Asn1 {
-  return asn1.create(asn1.Class.CONTEXT_SPECIFIC, 0, true, [inner]);
-}
-function der(a: forge.asn1.Asn1): string {
-  return asn1.toDer(a).getBytes();
-}
-function binary(b: Buffer): string {
-  return b.toString('binary');
-}
-/** PKCS#7 ContentInfo of type `data` wrapping a SafeContents. */
-function dataContent(safeContents: forge.asn1.Asn1): forge.asn1.Asn1 {
-  return seq([oid(pki.oids.data!), explicit0(octets(der(safeContents)))]);
-}
+/** PKCS#9 attribute OIDs (RFC 2985 §5.5.1, §5.5.2). */
+const ID_FRIENDLY_NAME = '1.2.840.113549.1.9.20';
+const ID_LOCAL_KEY_ID = '1.2.840.113549.1.9.21';
+const ID_SHA1 = '1.3.14.3.2.26';
+const MAC_ITERATIONS = 2048;
 
 export interface Pkcs12Input {
   /** PKCS#8 DER of the private key (EC or RSA). */
@@ -40,71 +38,123 @@ export interface Pkcs12Input {
   readonly friendlyName?: string;
 }
 
+/**
+ * asn1-pfx 2.11's PKCS12Attribute constructor drops its argument (`Object.assign(params)`
+ * without a target), so the fields are set after construction.
+ */
+function attribute(attrId: string, value: ArrayBuffer): PKCS12Attribute {
+  const a = new PKCS12Attribute();
+  a.attrId = attrId;
+  a.attrValues = [value];
+  return a;
+}
+
+function der(value: object): ArrayBuffer {
+  return AsnConvert.serialize(value);
+}
+
+function octets(bytes: Uint8Array): ArrayBuffer {
+  return der(new OctetString(bytes));
+}
+
+/** DER BMPString (tag 30): UTF-16BE, what friendlyName holds. */
+function bmpString(text: string): ArrayBuffer {
+  const body = Buffer.from(text, 'utf16le').swap16();
+  if (body.length > 127) throw new RangeError('friendlyName is too long');
+  return new Uint8Array([0x1e, body.length, ...body]).buffer;
+}
+
+/** `data` ContentInfo wrapping a DER payload. */
+function dataContent(payload: ArrayBuffer): ContentInfo {
+  return new ContentInfo({ contentType: id_data, content: octets(new Uint8Array(payload)) });
+}
+
+/**
+ * RFC 7292 Appendix B.2 key derivation, SHA-1 (u = 20, v = 64). The password is a BMPString
+ * with its terminating NUL. `id` 3 = MAC key.
+ */
+export function pkcs12Kdf(
+  password: string,
+  salt: Buffer,
+  id: number,
+  iterations: number,
+  size: number,
+): Buffer {
+  const u = 20;
+  const v = 64;
+  const pw = Buffer.concat([Buffer.from(password, 'utf16le').swap16(), Buffer.alloc(2)]);
+  const repeat = (b: Buffer): Buffer => {
+    const out = Buffer.alloc(v * Math.ceil(b.length / v));
+    for (let i = 0; i < out.length; i++) out[i] = b[i % b.length]!;
+    return out;
+  };
+  const d = Buffer.alloc(v, id);
+  const i = Buffer.concat([salt.length > 0 ? repeat(salt) : Buffer.alloc(0), repeat(pw)]);
+  const blocks: Buffer[] = [];
+  for (let n = 0; n * u < size; n++) {
+    let a = createHash('sha1').update(d).update(i).digest();
+    for (let k = 1; k < iterations; k++) a = createHash('sha1').update(a).digest();
+    blocks.push(a);
+    // I_j = (I_j + B + 1) mod 2^(8v) for every v-byte block of I, B = A repeated to v bytes.
+    const b = repeat(a).subarray(0, v);
+    for (let j = 0; j < i.length; j += v) {
+      let carry = 1;
+      for (let k = v - 1; k >= 0; k--) {
+        const sum = i[j + k]! + b[k]! + carry;
+        i[j + k] = sum & 0xff;
+        carry = sum >> 8;
+      }
+    }
+  }
+  return Buffer.concat(blocks).subarray(0, size);
+}
+
 export function toPkcs12(input: Pkcs12Input): Buffer {
   const leaf = input.certsDer[0];
   if (leaf === undefined) throw new TypeError('toPkcs12 needs at least the leaf certificate');
   // localKeyId pairs the key bag with its cert bag: SHA-1 of the leaf, as OpenSSL does.
-  const localKeyId = forge.md.sha1.create().update(binary(leaf)).digest().getBytes();
-  const attrs = [
-    seq([
-      oid(pki.oids.localKeyId!),
-      asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SET, true, [octets(localKeyId)]),
-    ]),
-  ];
-  if (input.friendlyName !== undefined) {
-    attrs.push(
-      seq([
-        oid(pki.oids.friendlyName!),
-        asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SET, true, [
-          asn1.create(asn1.Class.UNIVERSAL, asn1.Type.BMPSTRING, false, input.friendlyName),
-        ]),
-      ]),
-    );
-  }
-  const bagAttrs = asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SET, true, attrs);
-
-  const certBags = input.certsDer.map((c, i) =>
-    seq([
-      oid(pki.oids.certBag!),
-      explicit0(seq([oid(pki.oids.x509Certificate!), explicit0(octets(binary(c)))])),
-      ...(i === 0 ? [bagAttrs] : []),
-    ]),
+  const attrs = [attribute(ID_LOCAL_KEY_ID, octets(createHash('sha1').update(leaf).digest()))];
+  if (input.friendlyName !== undefined)
+    attrs.push(attribute(ID_FRIENDLY_NAME, bmpString(input.friendlyName)));
+  const certBags = input.certsDer.map(
+    (c, i) =>
+      new SafeBag({
+        bagId: id_certBag,
+        bagValue: der(new CertBag({ certId: id_x509Certificate, certValue: octets(c) })),
+        ...(i === 0 ? { bagAttributes: attrs } : {}),
+      }),
   );
-  const keyInfo = asn1.fromDer(binary(input.keyDer));
-  const encrypted = pki.encryptPrivateKeyInfo(keyInfo, input.password, {
-    algorithm: 'aes256',
-    count: 2048,
-    prfAlgorithm: 'sha256',
+  const encryptedKey = createPrivateKey({ key: input.keyDer, format: 'der', type: 'pkcs8' }).export({
+    format: 'der',
+    type: 'pkcs8',
+    cipher: 'aes-256-cbc',
+    passphrase: input.password,
   });
-  const keyBag = seq([oid(pki.oids.pkcs8ShroudedKeyBag!), explicit0(encrypted), bagAttrs]);
-
-  const authSafe = seq([dataContent(seq(certBags)), dataContent(seq([keyBag]))]);
-  const authSafeDer = der(authSafe);
-
-  const salt = forge.random.getBytesSync(8);
-  const count = 2048;
-  const macKey = forge.pkcs12.generateKey(
-    input.password,
-    new forge.util.ByteStringBuffer(salt),
-    3,
-    count,
-    20,
-  );
-  const hmac = forge.hmac.create();
-  hmac.start('sha1', macKey);
-  hmac.update(authSafeDer);
-  const macData = seq([
-    seq([
-      seq([oid(pki.oids.sha1!), asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, '')]),
-      octets(hmac.digest().getBytes()),
+  const keyBag = new SafeBag({
+    bagId: id_pkcs8ShroudedKeyBag,
+    bagValue: new Uint8Array(encryptedKey).buffer,
+    bagAttributes: attrs,
+  });
+  const authSafe = der(
+    new AuthenticatedSafe([
+      dataContent(der(new SafeContents(certBags))),
+      dataContent(der(new SafeContents([keyBag]))),
     ]),
-    octets(salt),
-    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, asn1.integerToDer(count).getBytes()),
-  ]);
-  const pfx = seq([
-    asn1.create(asn1.Class.UNIVERSAL, asn1.Type.INTEGER, false, asn1.integerToDer(3).getBytes()),
-    seq([oid(pki.oids.data!), explicit0(octets(authSafeDer))]),
-    macData,
-  ]);
-  return Buffer.from(der(pfx), 'binary');
+  );
+  const salt = randomBytes(8);
+  const macKey = pkcs12Kdf(input.password, salt, 3, MAC_ITERATIONS, 20);
+  const mac = createHmac('sha1', macKey).update(new Uint8Array(authSafe)).digest();
+  const pfx = new PFX({
+    version: 3,
+    authSafe: dataContent(authSafe),
+    macData: new MacData({
+      mac: new DigestInfo({
+        digestAlgorithm: new AlgorithmIdentifier({ algorithm: ID_SHA1, parameters: null }),
+        digest: new OctetString(mac),
+      }),
+      macSalt: new OctetString(salt),
+      iterations: MAC_ITERATIONS,
+    }),
+  });
+  return Buffer.from(der(pfx));
 }

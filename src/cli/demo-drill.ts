@@ -5,7 +5,7 @@
  * the demo's map file). It checks what a user would: the HTTP answer changes zone, the
  * subscriber's one connection stays open and is answered by the new zone's broker.
  */
-import { DEFAULT_MAX_MOVE_PERCENT, requireDoc, runChange, setZoneStatus } from '../drill/index.js';
+import { DEFAULT_MAX_MOVE_PERCENT, runChange, statusPlan } from '../drill/index.js';
 import { DEMO_PING_TOPIC, DEMO_PONG_TOPIC, DemoMqttClient, type Demo } from '../gateway/index.js';
 import type { Status } from '../zonemap/index.js';
 import { FileZoneMapStore } from '../zonemap/stores/index.js';
@@ -86,8 +86,8 @@ export async function runDemoDrill(d: Demo, io: CliIo): Promise<number> {
       const wroteAt = performance.now();
       const code = await runChange(
         await FileZoneMapStore.open(d.mapFile),
-        { reason, dryRun: false, force: false, maxMovePercent: DEFAULT_MAX_MOVE_PERCENT },
-        { action: `zone ${status} ${ZONE}`, build: (cur) => setZoneStatus(requireDoc(cur), ZONE, status) },
+        { reason, dryRun: false, force: false, maxMovePercent: DEFAULT_MAX_MOVE_PERCENT, json: false },
+        statusPlan('zone', ZONE, status),
         { out: (t) => io.out(`             ${t.split('\n').join('\n             ')}`), err: io.err },
       );
       if (code !== 0) throw new DrillStepFailed(`zone ${status} ${ZONE} exited ${code}`);

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import {
   DocumentReadError,
@@ -19,16 +20,23 @@ const stdio: CliIo = {
   err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
 };
 
+/** package.json's version: two folders up from src/cli/ and dist/cli/ alike. */
+export function version(): string {
+  const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+  return pkg.version;
+}
+
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   return [
-    'usage: zonegate <command> [options]',
+    'usage: zonegate <command> [options]    zonegate --version',
     '',
     'commands:',
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     "Run 'zonegate <command> --help' for a command's options.",
     'Exit codes: 0 ok, 1 runtime failure, 2 bad usage or invalid input.',
+    "Commands that print a result take --json; shell completion: 'zonegate completion bash|zsh'.",
   ].join('\n');
 }
 
@@ -50,6 +58,10 @@ export async function main(argv: readonly string[], io: CliIo = stdio): Promise<
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     (argv.length === 0 ? io.err : io.out)(help());
     return argv.length === 0 ? EXIT_USAGE : EXIT_OK;
+  }
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    io.out(`zonegate ${version()} (node ${process.version})`);
+    return EXIT_OK;
   }
   const found = findCommand(argv);
   if (found === null) {

@@ -50,7 +50,12 @@ export interface ListenerConfig {
  * (src/zonemap/stores/redis-config.ts) with those fields no longer optional.
  */
 export type ZoneMapRedisConfig = RedisStoreConfig &
-  Required<Pick<RedisStoreConfig, 'keyPrefix' | 'pollIntervalMs' | 'reportIntervalMs' | 'connectTimeoutMs'>>;
+  Required<
+    Pick<
+      RedisStoreConfig,
+      'keyPrefix' | 'pollIntervalMs' | 'reportIntervalMs' | 'connectTimeoutMs' | 'snapshotFile'
+    >
+  >;
 
 export interface ZoneMapSourceConfig {
   readonly file?: string;
@@ -265,7 +270,13 @@ function resolvePaths(cfg: GatewayConfig, baseDir: string): void {
     }
   }
   fix(cfg.zonemap as unknown as Mutable, 'file');
-  if (cfg.zonemap.redis !== undefined) fix(cfg.zonemap.redis as unknown as Mutable, 'snapshotFile');
+  const redis = cfg.zonemap.redis as unknown as Mutable | undefined;
+  if (redis !== undefined) {
+    for (const k of ['snapshotFile', 'passwordFile', 'sentinelPasswordFile']) fix(redis, k);
+    if (cfg.zonemap.redis?.tls !== undefined) {
+      for (const k of ['ca', 'cert', 'key']) fix(cfg.zonemap.redis.tls as unknown as Mutable, k);
+    }
+  }
   fix(cfg.admin as unknown as Mutable, 'tokenFile');
   if (cfg.admin.tls !== undefined) {
     for (const k of ['cert', 'key', 'ca']) fix(cfg.admin.tls, k);

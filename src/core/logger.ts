@@ -67,6 +67,19 @@ export interface HttpAccessEntry {
   readonly upstream?: string;
   readonly durationMs: number;
   readonly upstreamMs?: number;
+  /** `x-request-id` as kept or generated; answered to the client and sent upstream. */
+  readonly requestId?: string;
+  /** W3C trace: the trace, the gateway's span, and the client's span (absent when we started it). */
+  readonly traceId?: string;
+  readonly spanId?: string;
+  readonly parentSpanId?: string;
+  /** The client as the first hop saw it (PROXY protocol source when there is one). */
+  readonly client?: string;
+  readonly host?: string;
+  readonly bytesIn?: number;
+  readonly bytesOut?: number;
+  /** The full error message (upstream address, cause), which the client is not shown. */
+  readonly detail?: string;
 }
 
 export interface MqttSessionEntry {

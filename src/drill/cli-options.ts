@@ -1,17 +1,17 @@
 import type { ParseArgsConfig } from 'node:util';
 import { InvalidConfigError, UsageError } from '../core/errors.js';
-import { loadConfigFile } from '../core/config.js';
 import type { OptionValues } from '../cli/command.js';
 import { flag, optionalString } from '../cli/args.js';
+// Light imports only: every CLI command loads this file for its option table, and the
+// config loader, ioredis and the store are imported when a command actually opens a store.
 import {
   checkRedisStoreConfig,
-  FileZoneMapStore,
   parseHostPortList,
-  RedisZoneMapStore,
   type RedisStoreConfig,
-  type ZoneMapStore,
-} from '../zonemap/stores/index.js';
+} from '../zonemap/stores/redis-config.js';
+import type { ZoneMapStore } from '../zonemap/stores/store.js';
 import { DEFAULT_MAX_MOVE_PERCENT } from './guard-rails.js';
+import { REDIS_AUTH_OPTIONS, REDIS_AUTH_USAGE, redisAuthFrom } from './redis-auth-options.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -24,10 +24,10 @@ export const STORE_OPTIONS: Options = {
   cluster: { type: 'string' },
   'key-prefix': { type: 'string' },
   config: { type: 'string', short: 'c' },
+  ...REDIS_AUTH_OPTIONS,
 };
 
-export const STORE_USAGE =
-  '(--map FILE | --redis URL | --sentinels H:P,... --sentinel-name NAME | --cluster H:P,... | -c CONFIG) [--key-prefix P]';
+export const STORE_USAGE = `(--map FILE | --redis URL | --sentinels H:P,... --sentinel-name NAME | --cluster H:P,... | -c CONFIG) [--key-prefix P] ${REDIS_AUTH_USAGE}`;
 
 /** Every command that writes takes these as well. */
 export const CHANGE_OPTIONS: Options = {
@@ -35,9 +35,10 @@ export const CHANGE_OPTIONS: Options = {
   'dry-run': { type: 'boolean' },
   force: { type: 'boolean' },
   'max-move-percent': { type: 'string' },
+  json: { type: 'boolean' },
 };
 
-export const CHANGE_USAGE = '[--reason TEXT] [--dry-run] [--force] [--max-move-percent N]';
+export const CHANGE_USAGE = '[--reason TEXT] [--dry-run] [--force] [--max-move-percent N] [--json]';
 
 /** The store the options name: a map file on this host, or Redis shared by a fleet. */
 export type StoreChoice =
@@ -77,8 +78,10 @@ export async function storeChoiceFrom(values: OptionValues): Promise<StoreChoice
       ...(sentinelList === undefined ? {} : { sentinels: sentinelList }),
       ...(name === undefined ? {} : { name }),
       ...(clusterList === undefined ? {} : { cluster: clusterList }),
+      ...redisAuthFrom(values),
     };
   } else if (configFile !== undefined) {
+    const { loadConfigFile } = await import('../core/config.js');
     const gw = await loadConfigFile(configFile);
     if (gw.zonemap.file !== undefined) {
       if (keyPrefix !== undefined)
@@ -89,7 +92,7 @@ export async function storeChoiceFrom(values: OptionValues): Promise<StoreChoice
     if (gw.zonemap.redis === undefined) throw new UsageError(`${configFile} names no zonemap store`);
     cfg = gw.zonemap.redis;
   } else if (process.env['ZONEGATE_REDIS_URL'] !== undefined && process.env['ZONEGATE_REDIS_URL'] !== '') {
-    cfg = { url: process.env['ZONEGATE_REDIS_URL'] };
+    cfg = { url: process.env['ZONEGATE_REDIS_URL'], ...redisAuthFrom(values) };
   } else {
     throw new UsageError(
       'say where the zone map is: --map FILE, --redis URL, --sentinels, --cluster, -c CONFIG or ZONEGATE_REDIS_URL',
@@ -112,9 +115,12 @@ export async function storeConfigFrom(values: OptionValues): Promise<RedisStoreC
 /** Opens the store the options name (see storeChoiceFrom); the caller closes it. */
 export async function openStoreFrom(values: OptionValues): Promise<ZoneMapStore> {
   const choice = await storeChoiceFrom(values);
-  return choice.kind === 'file'
-    ? FileZoneMapStore.open(choice.path)
-    : RedisZoneMapStore.open(choice.redis, 'zonegate-cli');
+  if (choice.kind === 'file') {
+    const { FileZoneMapStore } = await import('../zonemap/stores/file-store.js');
+    return FileZoneMapStore.open(choice.path);
+  }
+  const { RedisZoneMapStore } = await import('../zonemap/stores/redis-store.js');
+  return RedisZoneMapStore.open(choice.redis, 'zonegate-cli');
 }
 
 export interface ChangeFlags {
@@ -122,6 +128,8 @@ export interface ChangeFlags {
   readonly dryRun: boolean;
   readonly force: boolean;
   readonly maxMovePercent: number;
+  /** Print the prepared change as JSON instead of the report (drill scripts parse it). */
+  readonly json: boolean;
 }
 
 export function changeFlagsFrom(values: OptionValues): ChangeFlags {
@@ -135,6 +143,7 @@ export function changeFlagsFrom(values: OptionValues): ChangeFlags {
     dryRun: flag(values, 'dry-run'),
     force: flag(values, 'force'),
     maxMovePercent,
+    json: flag(values, 'json'),
   };
 }
 

@@ -29,6 +29,7 @@ export {
   requireDoc,
   runChange,
   type ChangeMeta,
+  type ChangeReport,
   type ChangeOptions,
   type ChangePlan,
   type CurrentMap,

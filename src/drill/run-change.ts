@@ -136,11 +136,56 @@ export async function commitChange(
   });
 }
 
+/** What a CLI write did, as `--json` prints it: one object a drill script can parse. */
+export interface ChangeReport {
+  readonly action: string;
+  readonly store: string;
+  readonly fromVersion: number | null;
+  readonly toVersion: number;
+  readonly dryRun: boolean;
+  /** Why the stored map could not be compared with (it is invalid), else null. */
+  readonly storedMapProblem: string | null;
+  readonly blastRadius: BlastRadius;
+  readonly violations: readonly string[];
+  readonly forced: boolean;
+  readonly noop: boolean;
+  readonly refused: boolean;
+  readonly written: boolean;
+  /** Set when written: who and why, as recorded in the history. */
+  readonly who: string | null;
+  readonly reason: string;
+  /** ZG_ERR_DRILL_REFUSED when refused, else null. */
+  readonly error: string | null;
+}
+
+function changeReport(
+  change: PreparedChange,
+  flags: ChangeFlags,
+  store: ZoneMapStore,
+  outcome: { written: boolean; who: string | null; error: string | null },
+): ChangeReport {
+  return {
+    action: change.action,
+    store: store.description,
+    fromVersion: change.current.version,
+    toVersion: change.nextVersion,
+    dryRun: flags.dryRun,
+    storedMapProblem: change.current.problem?.message ?? null,
+    blastRadius: change.radius,
+    violations: change.violations,
+    forced: change.violations.length > 0 && flags.force,
+    noop: change.noop,
+    refused: change.refused,
+    reason: flags.reason,
+    ...outcome,
+  };
+}
+
 /**
- * The CLI's flow of every write: prepare, print the blast radius, honour the guard rails,
- * then (unless --dry-run) compare-and-set. Takes ownership of `store` and closes it. Returns
- * the exit code; throws the typed errors main() maps (invalid map → 2, conflict / store
- * down → 1).
+ * The CLI's flow of every write: prepare, print the blast radius (or, with --json, one
+ * ChangeReport), honour the guard rails, then (unless --dry-run) compare-and-set. Takes
+ * ownership of `store` and closes it. Returns the exit code; throws the typed errors main()
+ * maps (invalid map → 2, conflict / store down → 1).
  */
 export async function runChange(
   store: ZoneMapStore,
@@ -151,37 +196,46 @@ export async function runChange(
   try {
     const change = await prepareChange(store, plan, flags);
     const { current, nextVersion, radius, violations } = change;
-    io.out(
-      `${change.action}: version ${current.version ?? 'none'} -> ${nextVersion}` +
-        `${flags.dryRun ? ' (dry run)' : ''} on ${store.description}`,
-    );
-    if (current.problem !== null) {
+    const json = (written: boolean, who: string | null, error: string | null): void =>
+      io.out(JSON.stringify(changeReport(change, flags, store, { written, who, error }), null, 2));
+    if (!flags.json) {
       io.out(
-        `note: the stored version ${current.version ?? '?'} is invalid, so there is nothing to compare with:`,
+        `${change.action}: version ${current.version ?? 'none'} -> ${nextVersion}` +
+          `${flags.dryRun ? ' (dry run)' : ''} on ${store.description}`,
       );
-      io.out(`  ${current.problem.message.split('\n').join('\n  ')}`);
+      if (current.problem !== null) {
+        io.out(
+          `note: the stored version ${current.version ?? '?'} is invalid, so there is nothing to compare with:`,
+        );
+        io.out(`  ${current.problem.message.split('\n').join('\n  ')}`);
+      }
+      for (const line of formatBlastRadius(radius)) io.out(line);
     }
-    for (const line of formatBlastRadius(radius)) io.out(line);
     if (change.noop) {
-      io.out('nothing to change; nothing written');
+      if (flags.json) json(false, null, null);
+      else io.out('nothing to change; nothing written');
       return 0;
     }
     if (change.refused) {
       const refused = new DrillRefusedError(violations);
+      if (flags.json) json(false, null, refused.code);
       io.err(`${refused.message}\n[${refused.code}]`);
       return 2;
     }
-    if (violations.length > 0)
+    if (violations.length > 0 && !flags.json)
       io.out(`guard rails overridden by --force:\n${violations.map((v) => `  - ${v}`).join('\n')}`);
     if (flags.dryRun) {
-      io.out('dry run: nothing written');
+      if (flags.json) json(false, null, null);
+      else io.out('dry run: nothing written');
       return 0;
     }
     const who = whoRan();
     await commitChange(store, change, { who, reason: flags.reason });
-    io.out(
-      `written: version ${nextVersion} (was ${current.version ?? 'none'}) by ${who}${flags.reason === '' ? '' : `: ${flags.reason}`}`,
-    );
+    if (flags.json) json(true, who, null);
+    else
+      io.out(
+        `written: version ${nextVersion} (was ${current.version ?? 'none'}) by ${who}${flags.reason === '' ? '' : `: ${flags.reason}`}`,
+      );
     return 0;
   } finally {
     await store.close();

@@ -2,6 +2,7 @@ import type { GatewayConfig } from '../core/config.js';
 import type { CertUidReader, CookieKeyring, Identifier } from '../identity/index.js';
 import type { ConnectionInfo } from '../listeners/index.js';
 import type { Self } from '../router/index.js';
+import type { RequestTrace } from './request-trace.js';
 import type { TargetTable, UpstreamRegistry } from '../upstream/index.js';
 import type { TransferWatch } from './transfer-watch.js';
 
@@ -23,6 +24,8 @@ export interface HttpHooks {
     method: string,
     target: string,
     upstream: string,
+    /** Request id, trace span, client address, bytes and error detail (null before a request existed). */
+    trace?: RequestTrace | null,
   ) => void;
   /** A client connection (TLS: handshaken) reached the HTTP stage; once per connection, not per request. */
   onConnection?: (protocol: ConnectionInfo['protocol']) => void;

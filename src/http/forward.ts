@@ -33,7 +33,9 @@ import {
 } from './errors.js';
 import { filterResponseHeaders, scanRequestHeaders, type ScannedRequest } from './headers.js';
 import { checkRequest, type CheckedTarget } from './request-check.js';
+import { REQUEST_ID_HEADER } from './request-id.js';
 import { sendError, type AnyResponse } from './respond.js';
+import { beginRequest, countBodyBytes, traceOf, type RequestTrace } from './request-trace.js';
 import type { Watched } from './transfer-watch.js';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
@@ -136,6 +138,14 @@ export function handleRequest(
   const target: CheckedTarget = { path: '/', host: undefined };
   const method = req.method ?? 'GET';
   const problem = checkRequest(method, req.url ?? '/', req.httpVersion, h2, scanned, target);
+  // Request id, trace span, client address (src/http/request-trace.ts); refused requests get
+  // one too. The host logged is the checked one (Host, :authority or the absolute target).
+  beginRequest(req, {
+    requestId: scanned.requestId,
+    traceparent: scanned.traceparent,
+    host: target.host ?? scanned.host ?? scanned.authority,
+    contentLength: scanned.contentLength,
+  });
   if (problem !== null) return refuse(ctx, req, res, h2, problem);
   if (scanned.contentLength > cfg.limits.maxBodyBytes) {
     return refuse(ctx, req, res, h2, new BodyTooLargeError(cfg.limits.maxBodyBytes));
@@ -166,7 +176,8 @@ function finish(
   err: ZonegateError,
   started: number,
 ): void {
-  sendError(res, err);
+  const trace = traceOf(req);
+  sendError(res, err, trace);
   ctx.hooks.onResponse?.(
     h2 ? 'http2' : 'http1',
     '',
@@ -177,6 +188,7 @@ function finish(
     req.method ?? 'GET',
     req.url ?? '/',
     '',
+    trace,
   );
 }
 
@@ -279,15 +291,22 @@ function route(
     return finish(ctx, req, res, h2, r, started);
   }
   const headers = upstreamHeaders(ctx, scanned, r, identity.uid, target.host);
+  const trace = traceOf(req);
+  trace?.pushUpstreamHeaders(headers); // x-request-id, traceparent with our span
   const hasBody =
     scanned.contentLength > 0 ||
     scanned.chunked ||
     (h2 && scanned.contentLength !== 0 && !(req as Http2ServerRequest).stream.endAfterHeaders);
-  const ex = new Exchange(ctx, req, res, h2, r, req.method ?? 'GET', target.path, headers, started);
+  const ex = new Exchange(ctx, req, res, h2, r, req.method ?? 'GET', target.path, headers, started, trace);
   // Only now is the body wanted: never a 100 before a refusal.
   if (expectContinue) res.writeContinue();
-  if (hasBody) ex.readBody();
-  else ex.acquire();
+  if (hasBody) {
+    ex.readBody();
+    // Access log bytes in: a declared Content-Length is taken as is, anything else counted.
+    if (trace !== null && scanned.contentLength < 0) req.on('data', countBodyBytes);
+  } else {
+    ex.acquire();
+  }
 }
 
 /** The client connection an exchange counts against: the h1 socket, or the h2 session. */
@@ -318,6 +337,7 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
   readonly path: string;
   readonly headers: string[];
   readonly started: number;
+  readonly trace: RequestTrace | null;
   endpoint: Endpoint;
   body: RequestBody | null = null;
   budget: Budget | null = null;
@@ -342,7 +362,9 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
     path: string,
     headers: string[],
     started: number,
+    trace: RequestTrace | null,
   ) {
+    this.trace = trace;
     this.ctx = ctx;
     this.req = req;
     this.res = res;
@@ -461,7 +483,7 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
     if (uploading && !this.responded && !responseGone(this.res, this.h2)) {
       const err = new BadRequestError('request body not received in time', 408);
       if (!this.h2) this.res.setHeader('connection', 'close');
-      sendError(this.res, err);
+      sendError(this.res, err, this.trace);
       this.report(err.code, err.httpStatus);
       return;
     }
@@ -514,6 +536,7 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
     const d = this.routed.decision;
     if (d.via !== 'gateway') out.push('x-ldc-zone', d.zone, 'x-ldc-colour', d.colour);
     if (ctx.closing && !this.h2) out.push('connection', 'close');
+    if (this.trace !== null) out.push(REQUEST_ID_HEADER, this.trace.id);
     if (uid !== undefined && uid !== '' && ctx.keyring !== null) {
       // Step 4–5 of a first visit: the upstream named the user, we pin them with the cookie.
       // The cookie names the uid's home zone (its shard's owner), not whoever served the login.
@@ -546,6 +569,7 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.state === DONE) return;
     const res = this.res;
+    if (this.trace !== null) this.trace.bytesOut += chunk.length;
     // Both response kinds are Writables; their write() overloads just do not unify in TypeScript.
     if ((res as Writable).write(chunk)) return;
     // Past the stream's high-water mark: keep taking the upstream's bytes up to our own buffer
@@ -617,7 +641,8 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
   }
 
   fail(err: ZonegateError): void {
-    if (!responseGone(this.res, this.h2)) sendError(this.res, err);
+    if (!responseGone(this.res, this.h2)) sendError(this.res, err, this.trace);
+    else if (this.trace !== null) this.trace.detail = err.message; // still worth a log line
     this.report(err.code, err.httpStatus);
   }
 
@@ -633,6 +658,7 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
       this.method,
       this.req.url ?? '/',
       this.endpoint.address,
+      this.trace,
     );
   }
 }

@@ -18,6 +18,9 @@ const COOKIE = 7;
 const EXPECT = 8;
 /** A client's claim about its own address: never believed, never forwarded. */
 const CLIENT_ADDRESS = 9;
+/** The client's request id and trace context: captured, and replaced by ours upstream (request-trace.ts). */
+const REQUEST_ID = 10;
+const TRACEPARENT = 11;
 
 const KINDS = new Map<string, number>([
   // RFC 9110 §7.6.1 connection-specific fields, plus HTTP/2's (RFC 9113 §8.2.2).
@@ -50,6 +53,8 @@ const KINDS = new Map<string, number>([
   ['cf-connecting-ip', CLIENT_ADDRESS],
   ['fastly-client-ip', CLIENT_ADDRESS],
   ['akamai-client-ip', CLIENT_ADDRESS],
+  ['x-request-id', REQUEST_ID],
+  ['traceparent', TRACEPARENT],
 ]);
 
 /** Response fields that never go back to the client (hop-by-hop; HTTP/2 forbids them). */
@@ -88,6 +93,9 @@ export interface ScannedRequest {
   connectionTokens: string | undefined;
   upgrade: string | undefined;
   expect: string | undefined;
+  /** The client's `x-request-id` and `traceparent`: replaced by ours upstream (request-trace.ts). */
+  requestId: string | undefined;
+  traceparent: string | undefined;
 }
 
 /** `name=value` for `name` in one Cookie header (RFC 6265 §5.4 "; " separated). */
@@ -126,6 +134,8 @@ export function scanRequestHeaders(
     connectionTokens: undefined,
     upgrade: undefined,
     expect: undefined,
+    requestId: undefined,
+    traceparent: undefined,
   };
   const out = s.out;
   for (let i = 0; i < raw.length; i += 2) {
@@ -178,6 +188,12 @@ export function scanRequestHeaders(
           continue;
         case EXPECT:
           s.expect = value;
+          continue;
+        case REQUEST_ID:
+          s.requestId = value;
+          continue;
+        case TRACEPARENT:
+          s.traceparent = value;
           continue;
         default:
           continue;

@@ -1,12 +1,17 @@
 /**
- * Error answers as a client sees them: status, `x-ldc-reason: <code>`, and a small JSON body
- * `{"error": code, "reason": message}`. Works for HTTP/1.1 and HTTP/2 responses, and for a
- * raw socket when Node's parser refused the request before there was a response object.
+ * Error answers as a client sees them: status, `x-ldc-reason: <code>`, `x-request-id`, and a
+ * small JSON body `{"error": code, "reason": text, "requestId": id}` — the same shape as the
+ * admin API's. The reason is generic for failures on our side: upstream addresses, zone names
+ * and causes are internal, so they go to the access log (`detail`) under the same request id,
+ * never to the client. Works for HTTP/1.1 and HTTP/2 responses, and for a raw socket when
+ * Node's parser refused the request before there was a response object.
  */
 import type { ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { ZonegateError } from '../core/errors.js';
+import { REQUEST_ID_HEADER } from './request-id.js';
+import type { RequestTrace } from './request-trace.js';
 
 export type AnyResponse = ServerResponse | Http2ServerResponse;
 
@@ -20,17 +25,44 @@ const REASON_PHRASES: Readonly<Record<number, string>> = {
   504: 'Gateway Timeout',
 };
 
-function body(err: ZonegateError): string {
-  return JSON.stringify({ error: err.code, reason: err.message });
+/**
+ * What a client is told for errors whose message names internal things (upstream addresses,
+ * zones, colours, causes). Errors about the client's own request keep their message.
+ */
+const CLIENT_REASONS: Readonly<Record<string, string>> = {
+  ZG_ERR_UPSTREAM_FAILED: 'the upstream of this zone failed',
+  ZG_ERR_UPSTREAM_TIMEOUT: 'the upstream of this zone did not answer in time',
+  ZG_ERR_NO_UPSTREAM: 'no upstream is configured for this zone',
+  ZG_ERR_NO_LIVE_ZONE: 'no live zone can serve this request',
+  ZG_ERR_INTERNAL: 'internal gateway error',
+  ZG_ERR_BAD_REQUEST: 'malformed request',
+};
+
+export function clientReason(err: ZonegateError): string {
+  return CLIENT_REASONS[err.code] ?? err.message;
 }
 
-/** Answer with the error, or — when the response already started — cut it (the client sees a truncated body). */
-export function sendError(res: AnyResponse, err: ZonegateError, extraHeaders?: readonly string[]): void {
+export function errorBody(err: ZonegateError, requestId?: string): string {
+  return JSON.stringify(
+    requestId === undefined
+      ? { error: err.code, reason: clientReason(err) }
+      : { error: err.code, reason: clientReason(err), requestId },
+  );
+}
+
+/**
+ * Answer with the error, or — when the response already started — cut it (the client sees a
+ * truncated body). With the request's trace: the id goes in the answer, and the full message
+ * and the bytes sent are kept for the access log.
+ */
+export function sendError(res: AnyResponse, err: ZonegateError, trace?: RequestTrace | null): void {
+  if (trace !== undefined && trace !== null) trace.detail = err.message;
   if (res.headersSent) {
     res.destroy(err);
     return;
   }
-  const text = body(err);
+  const text = errorBody(err, trace?.id);
+  if (trace !== undefined && trace !== null) trace.bytesOut = Buffer.byteLength(text);
   const headers = [
     'content-type',
     'application/json',
@@ -41,22 +73,25 @@ export function sendError(res: AnyResponse, err: ZonegateError, extraHeaders?: r
     'cache-control',
     'no-store',
   ];
-  if (extraHeaders !== undefined) headers.push(...extraHeaders);
+  if (trace !== undefined && trace !== null) headers.push(REQUEST_ID_HEADER, trace.id);
   // Node's types list only object headers for writeHead; both response kinds accept the flat array form.
   (res as ServerResponse).writeHead(err.httpStatus, headers as unknown as Record<string, string>);
   res.end(text);
 }
 
 /** For errors before a response object exists (header overflow, bad request line, WebSocket upgrades). */
-export function writeRawError(socket: Duplex, err: ZonegateError): void {
+export function writeRawError(socket: Duplex, err: ZonegateError, trace?: RequestTrace | null): void {
+  if (trace !== undefined && trace !== null) trace.detail = err.message;
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const text = body(err);
+  const text = errorBody(err, trace?.id);
+  if (trace !== undefined && trace !== null) trace.bytesOut = Buffer.byteLength(text);
+  const id = trace === undefined || trace === null ? '' : `${REQUEST_ID_HEADER}: ${trace.id}\r\n`;
   socket.end(
     `HTTP/1.1 ${err.httpStatus} ${REASON_PHRASES[err.httpStatus] ?? 'Error'}\r\n` +
       `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n` +
-      `x-ldc-reason: ${err.code}\r\nconnection: close\r\n\r\n${text}`,
+      `x-ldc-reason: ${err.code}\r\n${id}connection: close\r\n\r\n${text}`,
   );
 }

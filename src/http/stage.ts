@@ -44,6 +44,7 @@ function safely(
   try {
     handleRequest(ctx, req, res, h2, expectContinue);
   } catch (err) {
+    // Answers with the request's trace (x-request-id) when it got that far: forward.ts finish().
     internalError(ctx, req, res, h2, err);
   }
 }

@@ -17,6 +17,8 @@ import { CLIENT_CLOSED, certUidOf, routeTo, upstreamHeaders, type Routed } from 
 import { scanRequestHeaders, type ScannedRequest } from './headers.js';
 import { checkRequest, type CheckedTarget } from './request-check.js';
 import { writeRawError } from './respond.js';
+import { REQUEST_ID_HEADER } from './request-id.js';
+import { beginRequest, type RequestTrace } from './request-trace.js';
 
 const noop = (): void => {};
 
@@ -45,23 +47,36 @@ export function handleUpgrade(ctx: HttpContext, req: IncomingMessage, socket: Du
         : scanned.contentLength > 0 || scanned.chunked
           ? new BadRequestError('a WebSocket upgrade carries no body')
           : checkRequest(method, req.url ?? '/', req.httpVersion, false, scanned, target);
+  // Request id and trace span (src/http/request-trace.ts); refused upgrades get one too.
+  const trace = beginRequest(req, {
+    requestId: scanned.requestId,
+    traceparent: scanned.traceparent,
+    host: target.host ?? scanned.host,
+    contentLength: scanned.contentLength,
+  });
   if (problem !== null) {
-    refuse(ctx, req, socket, problem);
+    refuse(ctx, req, socket, problem, trace);
     return;
   }
   const identity = ctx.identifier.identify(scanned.uid, scanned.cookie, certUidOf(req));
   if (identity instanceof Promise) {
     identity.then(
-      (id) => splice(ctx, req, socket, head, scanned, target, id),
+      (id) => splice(ctx, req, socket, head, scanned, target, id, trace),
       () => socket.destroy(),
     );
   } else {
-    splice(ctx, req, socket, head, scanned, target, identity);
+    splice(ctx, req, socket, head, scanned, target, identity, trace);
   }
 }
 
-function refuse(ctx: HttpContext, req: IncomingMessage, client: Duplex, err: ZonegateError): void {
-  writeRawError(client, err);
+function refuse(
+  ctx: HttpContext,
+  req: IncomingMessage,
+  client: Duplex,
+  err: ZonegateError,
+  trace: RequestTrace,
+): void {
+  writeRawError(client, err, trace);
   ctx.hooks.onResponse?.(
     'websocket',
     '',
@@ -72,6 +87,7 @@ function refuse(ctx: HttpContext, req: IncomingMessage, client: Duplex, err: Zon
     req.method ?? 'GET',
     req.url ?? '/',
     '',
+    trace,
   );
 }
 
@@ -83,14 +99,17 @@ function splice(
   scanned: ScannedRequest,
   target: CheckedTarget,
   id: Identity,
+  trace: RequestTrace,
 ): void {
   if (client.destroyed) return;
   const r = routeTo(ctx, req, target.path, scanned, id);
   if (r instanceof ZonegateError) {
-    refuse(ctx, req, client, r);
+    refuse(ctx, req, client, r, trace);
     return;
   }
-  new Tunnel(ctx, req, client, head, r, upstreamHeaders(ctx, scanned, r, id.uid, target.host), target.path);
+  const headers = upstreamHeaders(ctx, scanned, r, id.uid, target.host);
+  trace.pushUpstreamHeaders(headers); // x-request-id, traceparent with our span
+  new Tunnel(ctx, req, client, head, r, headers, target.path, trace);
 }
 
 /** One WebSocket exchange: the upgrade request upstream, then either the spliced tunnel or a relayed refusal. */
@@ -100,6 +119,7 @@ class Tunnel {
   readonly client: Duplex;
   readonly head: Buffer;
   readonly r: Routed;
+  readonly trace: RequestTrace;
   readonly started = Date.now();
   readonly up: ClientRequest;
   done = false;
@@ -112,7 +132,9 @@ class Tunnel {
     r: Routed,
     headers: string[],
     path: string,
+    trace: RequestTrace,
   ) {
+    this.trace = trace;
     this.ctx = ctx;
     this.req = req;
     this.client = client;
@@ -166,6 +188,7 @@ class Tunnel {
     const raw = res.rawHeaders;
     let text = `HTTP/1.1 101 ${res.statusMessage ?? 'Switching Protocols'}\r\n`;
     for (let i = 0; i < raw.length; i += 2) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
+    text += `${REQUEST_ID_HEADER}: ${this.trace.id}\r\n`;
     client.write(`${text}\r\n`);
     if (upHead.length > 0) client.write(upHead);
     if (this.head.length > 0) upstream.write(this.head);
@@ -199,6 +222,7 @@ class Tunnel {
     for (let i = 0; i < raw.length; i += 2) {
       if (!NOT_RELAYED.has(raw[i]!.toLowerCase())) text += `${raw[i]}: ${raw[i + 1]}\r\n`;
     }
+    text += `${REQUEST_ID_HEADER}: ${this.trace.id}\r\n`;
     const limit = this.ctx.config.limits.responseBufferBytes;
     const chunks: Buffer[] = [];
     let size = 0;
@@ -217,6 +241,7 @@ class Tunnel {
     res.on('end', () => {
       this.up.destroy();
       const body = Buffer.concat(chunks);
+      this.trace.bytesOut = body.length;
       text += `content-length: ${body.length}\r\nconnection: close\r\n\r\n`;
       // The client's bytes after its Upgrade request never go anywhere: its connection ends
       // here. They are read and dropped, so that closing with unread bytes does not reset the
@@ -244,7 +269,7 @@ class Tunnel {
         ? new UpstreamTimeoutError(`upstream ${ep.address} did not answer the WebSocket upgrade in time`)
         : new UpstreamFailedError(`upstream ${ep.address} failed the WebSocket upgrade: ${err.message}`, err);
     this.ctx.hooks.onUpstreamError?.(ep.address, err === null ? 'UND_ERR_HEADERS_TIMEOUT' : errCode(err));
-    writeRawError(this.client, e);
+    writeRawError(this.client, e, this.trace);
     this.report(e.code, e.httpStatus);
   }
 
@@ -260,6 +285,7 @@ class Tunnel {
       this.req.method ?? 'GET',
       this.req.url ?? '/',
       this.r.endpoint.address,
+      this.trace,
     );
   }
 }

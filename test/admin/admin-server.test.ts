@@ -70,7 +70,7 @@ describe('admin server', () => {
     assert.equal(res.status, 503);
     res = await fetch(`${server.url}/zonemap`);
     assert.equal(res.status, 503);
-    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'ZG_ERR_NO_ZONEMAP');
+    assert.equal(((await res.json()) as { error: string }).error, 'ZG_ERR_NO_ZONEMAP');
     target.map = stubMap(12);
     res = await fetch(`${server.url}/readyz`);
     assert.equal(res.status, 200);
@@ -96,8 +96,9 @@ describe('admin server', () => {
       for (const path of ['/drain', '/reload']) {
         const res = await fetch(`${server.url}${path}`, { method: 'POST', headers });
         assert.equal(res.status, 401, `${path} ${JSON.stringify(headers)}`);
-        const body = (await res.json()) as { error: { code: string } };
-        assert.equal(body.error.code, 'ZG_ERR_ADMIN_UNAUTHORIZED');
+        const body = (await res.json()) as { error: string; reason: string; requestId: string };
+        assert.equal(body.error, 'ZG_ERR_ADMIN_UNAUTHORIZED');
+        assert.equal(body.requestId, res.headers.get('x-request-id'));
       }
     }
     assert.equal(target.drains, 0);
@@ -113,14 +114,14 @@ describe('admin server', () => {
     target.failReload = true;
     res = await fetch(`${server.url}/reload`, { method: 'POST', headers: auth });
     assert.equal(res.status, 500);
-    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'ZG_ERR_RELOAD_FAILED');
+    assert.equal(((await res.json()) as { error: string }).error, 'ZG_ERR_RELOAD_FAILED');
     assert.equal(target.reloads, 1);
   });
 
   it('answers 404 and 405 with stable codes', async () => {
     let res = await fetch(`${server.url}/nope`);
     assert.equal(res.status, 404);
-    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'ZG_ERR_ADMIN_NOT_FOUND');
+    assert.equal(((await res.json()) as { error: string }).error, 'ZG_ERR_ADMIN_NOT_FOUND');
     res = await fetch(`${server.url}/drain`);
     assert.equal(res.status, 405);
     assert.equal(res.headers.get('allow'), 'POST');

@@ -105,7 +105,9 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     c.stderr?.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
     await waitFor(`redis-server on port ${port} to answer PING (${stderr})`, async () => {
       if (c.exitCode !== null) throw new Error(`redis-server exited: ${stderr}`);
-      return (await redisCommand(port, 'PING')) === '+PONG';
+      // A server with requirepass / ACLs answers -NOAUTH: it is up all the same.
+      const reply = await redisCommand(port, 'PING');
+      return reply === '+PONG' || reply?.startsWith('-NOAUTH') === true;
     });
   };
 

@@ -61,9 +61,20 @@ describe('zonegate start / demo / certs init', () => {
     const gw = spawnGateway(['start', '-c', cfg]);
     running.push(gw);
     const m = await gw.waitFor(/"name":"web","url":"(http:\/\/127\.0\.0\.1:\d+)"/);
-    const r = await curl(['-H', 'x-ldc-uid: 85', `${m[1]}/x`]);
+    const r = await curl(['-H', 'x-ldc-uid: 85', '-H', 'x-request-id: cli-502', `${m[1]}/x?token=t`]);
     assert.equal(r.status, 502);
-    assert.match(r.body, /rz08/);
+    assert.deepEqual(JSON.parse(r.body), {
+      error: 'ZG_ERR_UPSTREAM_FAILED',
+      reason: 'the upstream of this zone failed',
+      requestId: 'cli-502',
+    });
+    // The address and cause are in the access log line of that request id, not in the answer.
+    const line = await gw.waitFor(/^\{.*"requestId":"cli-502".*$/);
+    const entry = JSON.parse(line[0]) as Record<string, unknown>;
+    assert.equal(entry['zone'], 'rz08');
+    assert.equal(entry['upstream'], '127.0.0.1:1');
+    assert.equal(entry['path'], '/x');
+    assert.match(String(entry['detail']), /127\.0\.0\.1:1 .*ECONNREFUSED/);
     assert.equal(await gw.stop('SIGTERM'), 0);
   });
 

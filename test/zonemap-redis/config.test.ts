@@ -46,6 +46,49 @@ describe('config zonemap.redis', () => {
     });
   });
 
+  it('resolves the default snapshot file and the credential files against the config folder', () => {
+    const cfg = validateConfig(
+      {
+        ...base,
+        zonemap: {
+          redis: {
+            sentinels: [{ host: 'a', port: 26379 }],
+            name: 'zg',
+            username: 'app',
+            passwordFile: 'secrets/redis',
+            sentinelUsername: 'sent',
+            sentinelPasswordFile: '/run/secrets/sentinel',
+            tls: { ca: 'ca.pem', cert: 'c.pem', key: 'k.pem', servername: 'redis.internal' },
+          },
+        },
+      },
+      { baseDir: '/etc/zonegate' },
+    );
+    const r = cfg.zonemap.redis!;
+    assert.equal(r.snapshotFile, '/etc/zonegate/.zonegate/zonemap-snapshot.json');
+    assert.equal(r.passwordFile, '/etc/zonegate/secrets/redis');
+    assert.equal(r.sentinelPasswordFile, '/run/secrets/sentinel');
+    assert.deepEqual(r.tls, {
+      ca: '/etc/zonegate/ca.pem',
+      cert: '/etc/zonegate/c.pem',
+      key: '/etc/zonegate/k.pem',
+      servername: 'redis.internal',
+    });
+  });
+
+  it('refuses credentials that cannot work, naming the field', () => {
+    assert.deepEqual(problems({ url: 'redis://:pw@a:1', passwordFile: 'f' }), [
+      'zonemap.redis.passwordFile: the url already holds a password: set it in one place (passwordFile keeps it out of the config)',
+    ]);
+    assert.deepEqual(problems({ url: 'redis://a:1', sentinelPasswordFile: 'f' }), [
+      'zonemap.redis.sentinelPasswordFile: only applies with sentinels',
+    ]);
+    assert.deepEqual(problems({ url: 'redis://a:1', tls: { cert: 'c.pem' } }), [
+      'zonemap.redis.tls: set both cert and key (the client certificate), or neither',
+    ]);
+    assert.match(problems({ url: 'redis://a:1', tls: { bogus: 1 } })[0] ?? '', /tls\.bogus/);
+  });
+
   it('refuses an ambiguous or incomplete store, naming the field', () => {
     assert.deepEqual(problems({ url: 'redis://a:1', cluster: [{ host: 'b', port: 2 }] }), [
       'zonemap.redis: set exactly one of url, sentinels (with name) or cluster',

@@ -1,9 +1,7 @@
 import { UsageError } from '../../core/errors.js';
-import { createLogger } from '../../core/logger.js';
-import { startDemo, type DemoPort } from '../../gateway/index.js';
+import type { DemoPort } from '../../gateway/index.js';
 import { flag, optionalString } from '../args.js';
 import type { Command } from '../command.js';
-import { runDemoDrill } from '../demo-drill.js';
 
 /** The port a flag asks for, or the default (which may fall back to a free one when taken). */
 function port(
@@ -45,6 +43,8 @@ export const demo: Command = {
     const drill = flag(values, 'drill');
     // Logs (and the access log of the curl lines) go to stderr: stdout is for the lines to try.
     // The drill narrates on stdout; the gateway's info lines would bury it.
+    const { createLogger } = await import('../../core/logger.js');
+    const { startDemo } = await import('../../gateway/index.js');
     const logger = createLogger({ level: drill ? 'warn' : 'info' }, process.stderr);
     let drained!: (code: number) => void;
     const exited = new Promise<number>((resolve) => (drained = resolve));
@@ -63,6 +63,7 @@ export const demo: Command = {
       io.out(d.header);
       let code: number;
       try {
+        const { runDemoDrill } = await import('../demo-drill.js');
         code = await runDemoDrill(d, io);
       } finally {
         await d.close();

@@ -18,11 +18,19 @@ import { certsInit } from './certs-init.js';
 import { drillRun } from './drill-run.js';
 import { lab } from './lab.js';
 import { consoleCommand } from './console.js';
+import { completion } from './completion.js';
+import { configCheck } from './config-check.js';
 
-/** Every `zonegate` command. Add one import and one entry per command file. */
+/**
+ * Every `zonegate` command. Add one import and one entry per command file. The table is
+ * loaded by every run (help, completion), so command files import only light modules at
+ * the top and `await import(...)` what their run() needs: a library one command uses (the
+ * certificate stack, ioredis) can then neither slow down nor break the others.
+ */
 export const commands: readonly Command[] = [
   route,
   start,
+  configCheck,
   demo,
   certsInit,
   mapValidate,
@@ -40,4 +48,5 @@ export const commands: readonly Command[] = [
   drillRun,
   lab,
   consoleCommand,
+  completion,
 ];

@@ -5,10 +5,8 @@ import {
   STORE_OPTIONS,
   STORE_USAGE,
   changeFlagsFrom,
-  runChange,
   openStoreFrom,
-} from '../../drill/index.js';
-import { loadZoneMapText, readDocumentFile } from '../../zonemap/index.js';
+} from '../../drill/cli-options.js';
 import type { Command } from '../command.js';
 
 export const mapApply: Command = {
@@ -22,6 +20,8 @@ export const mapApply: Command = {
   async run({ values, positionals }, io) {
     const [file, ...extra] = positionals;
     if (file === undefined || extra.length > 0) throw new UsageError('name exactly one zone map file');
+    const { loadZoneMapText, readDocumentFile } = await import('../../zonemap/index.js');
+    const { runChange } = await import('../../drill/index.js');
     // Invalid files stop here with every problem listed (exit 2), before Redis is touched.
     const map = loadZoneMapText(await readDocumentFile(file), file);
     return runChange(

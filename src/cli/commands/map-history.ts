@@ -1,5 +1,5 @@
 import { UsageError } from '../../core/errors.js';
-import { STORE_OPTIONS, STORE_USAGE, openStoreFrom } from '../../drill/index.js';
+import { STORE_OPTIONS, STORE_USAGE, openStoreFrom } from '../../drill/cli-options.js';
 import { flag, optionalString } from '../args.js';
 import type { Command } from '../command.js';
 

@@ -5,10 +5,8 @@ import {
   STORE_OPTIONS,
   STORE_USAGE,
   changeFlagsFrom,
-  runChange,
   openStoreFrom,
-  rollbackPlan,
-} from '../../drill/index.js';
+} from '../../drill/cli-options.js';
 import type { Command } from '../command.js';
 
 export const mapRollback: Command = {
@@ -26,6 +24,7 @@ export const mapRollback: Command = {
     if (wanted !== undefined && (!Number.isSafeInteger(wanted) || wanted < 1)) {
       throw new UsageError(`VERSION must be a positive integer (got '${v}')`);
     }
+    const { rollbackPlan, runChange } = await import('../../drill/index.js');
     return runChange(await openStoreFrom(values), changeFlagsFrom(values), rollbackPlan(wanted), io);
   },
 };

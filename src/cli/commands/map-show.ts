@@ -1,23 +1,30 @@
 import { UsageError } from '../../core/errors.js';
-import { STORE_OPTIONS, STORE_USAGE, readCurrent, openStoreFrom } from '../../drill/index.js';
-import { serializeZoneMap } from '../../zonemap/index.js';
-import { ZoneMapNotFoundError } from '../../zonemap/stores/index.js';
-import { oneOf, optionalString } from '../args.js';
+import { STORE_OPTIONS, STORE_USAGE, openStoreFrom } from '../../drill/cli-options.js';
+import { flag, oneOf, optionalString } from '../args.js';
 import type { Command } from '../command.js';
 
 export const mapShow: Command = {
   name: 'map show',
   summary: 'Print the zone map in the store (or an earlier version from its history).',
-  usage: `zonegate map show [--version N] [--format yaml|json] ${STORE_USAGE}`,
-  options: { ...STORE_OPTIONS, version: { type: 'string' }, format: { type: 'string' } },
+  usage: `zonegate map show [--version N] [--format yaml|json | --json] ${STORE_USAGE}`,
+  options: {
+    ...STORE_OPTIONS,
+    version: { type: 'string' },
+    format: { type: 'string' },
+    json: { type: 'boolean' },
+  },
   allowPositionals: false,
   async run({ values }, io) {
-    const format = oneOf(values, 'format', ['yaml', 'json'] as const, 'yaml');
+    // --json is every command's spelling of "machine-readable"; --format json says the same.
+    const format = flag(values, 'json') ? 'json' : oneOf(values, 'format', ['yaml', 'json'] as const, 'yaml');
     const v = optionalString(values, 'version');
     const version = v === undefined ? undefined : Number(v);
     if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
       throw new UsageError(`--version must be a positive integer (got '${v}')`);
     }
+    const { readCurrent } = await import('../../drill/index.js');
+    const { serializeZoneMap } = await import('../../zonemap/index.js');
+    const { ZoneMapNotFoundError } = await import('../../zonemap/stores/errors.js');
     const store = await openStoreFrom(values);
     try {
       if (version !== undefined) {

@@ -6,10 +6,8 @@ import {
   STORE_USAGE,
   changeFlagsFrom,
   listOption,
-  releasePlan,
-  runChange,
   openStoreFrom,
-} from '../../drill/index.js';
+} from '../../drill/cli-options.js';
 import { optionalString } from '../args.js';
 import type { Command } from '../command.js';
 
@@ -34,6 +32,7 @@ const release: Command = {
     const pct = optionalString(values, 'green');
     const greenShards = listOption(values, 'green-shards');
     const greenUids = listOption(values, 'green-uids');
+    const { releasePlan, runChange } = await import('../../drill/index.js');
     const plan = releasePlan(zone, {
       ...(pct === undefined ? {} : { green: pct }),
       ...(greenShards === undefined ? {} : { greenShards }),

@@ -1,7 +1,6 @@
 import { UsageError } from '../../core/errors.js';
-import { CookieKeyring, decodeCookieUnverified, type CookieKey } from '../../identity/cookie.js';
-import { decide, routeKindFor, type Identity } from '../../router/index.js';
-import { loadZoneMapFile, parseDocument, readDocumentFile } from '../../zonemap/index.js';
+import type { CookieKey } from '../../identity/cookie.js';
+import type { Identity } from '../../router/index.js';
 import { flag, oneOf, optionalString, requiredString } from '../args.js';
 import type { Command } from '../command.js';
 
@@ -12,7 +11,8 @@ export const route: Command = {
   summary: 'Print the routing decision for a uid or a zone cookie as JSON.',
   usage:
     'zonegate route --map MAP --idc IDC (--uid UID | --cookie VALUE [--cookie-keys FILE]) [--path P]\n' +
-    '                [--cross-idc direct|gateway] [--hopped]',
+    '                [--cross-idc direct|gateway] [--hopped] [--json]\n' +
+    '  (the decision is always JSON; --json is accepted like on every other command)',
   options: {
     map: { type: 'string' },
     idc: { type: 'string' },
@@ -22,6 +22,7 @@ export const route: Command = {
     path: { type: 'string', default: '/' },
     'cross-idc': { type: 'string' },
     hopped: { type: 'boolean' },
+    json: { type: 'boolean' },
   },
   allowPositionals: false,
   async run({ values }, io) {
@@ -34,6 +35,9 @@ export const route: Command = {
     if (uid === undefined && cookie === undefined) throw new UsageError('give --uid UID or --cookie VALUE');
     if (uid === '') throw new UsageError('--uid must not be empty');
 
+    const { loadZoneMapFile } = await import('../../zonemap/index.js');
+    const { CookieKeyring, decodeCookieUnverified } = await import('../../identity/cookie.js');
+    const { decide, routeKindFor } = await import('../../router/index.js');
     const map = await loadZoneMapFile(mapFile);
     if (!map.idcs.has(idc)) {
       throw new UsageError(`unknown IDC '${idc}' (the map has ${[...map.idcs.keys()].join(', ')})`);
@@ -97,6 +101,7 @@ export const route: Command = {
 };
 
 async function readKeys(file: string): Promise<CookieKey[]> {
+  const { parseDocument, readDocumentFile } = await import('../../zonemap/index.js');
   const doc = parseDocument(await readDocumentFile(file), file);
   const list = Array.isArray(doc) ? (doc as unknown[]) : null;
   const keys = list?.filter(

@@ -5,10 +5,8 @@ import {
   STORE_OPTIONS,
   STORE_USAGE,
   changeFlagsFrom,
-  runChange,
   openStoreFrom,
-  shardsMovePlan,
-} from '../../drill/index.js';
+} from '../../drill/cli-options.js';
 import { requiredString } from '../args.js';
 import type { Command } from '../command.js';
 
@@ -22,6 +20,7 @@ const shardsMove: Command = {
     const specs = positionals.flatMap((p) => p.split(',')).filter((s) => s !== '');
     if (specs.length === 0) throw new UsageError('name the shards to move, e.g. 30-34');
     const to = requiredString(values, 'to');
+    const { runChange, shardsMovePlan } = await import('../../drill/index.js');
     return runChange(await openStoreFrom(values), changeFlagsFrom(values), shardsMovePlan(specs, to), io);
   },
 };

@@ -1,7 +1,4 @@
-import { runGatewayProcess } from '../../admin/operations.js';
-import { loadConfigFile } from '../../core/config.js';
 import { UsageError } from '../../core/errors.js';
-import { createLogger } from '../../core/logger.js';
 import { optionalString, requiredString } from '../args.js';
 import type { Command } from '../command.js';
 
@@ -22,6 +19,9 @@ export const start: Command = {
   allowPositionals: false,
   async run({ values }) {
     // An invalid config throws InvalidConfigError: main() prints every problem and exits 2.
+    const { loadConfigFile } = await import('../../core/config.js');
+    const { createLogger } = await import('../../core/logger.js');
+    const { runGatewayProcess } = await import('../../admin/operations.js');
     const config = await loadConfigFile(requiredString(values, 'config'));
     const workers = workersOption(optionalString(values, 'workers'));
     // Logs go to stderr: stdout stays for results, like every other command.

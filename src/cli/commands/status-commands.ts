@@ -6,10 +6,8 @@ import {
   STORE_OPTIONS,
   STORE_USAGE,
   changeFlagsFrom,
-  runChange,
   openStoreFrom,
-  statusPlan,
-} from '../../drill/index.js';
+} from '../../drill/cli-options.js';
 import type { Command } from '../command.js';
 
 const STATUSES: readonly Status[] = ['up', 'drain', 'down'];
@@ -34,6 +32,7 @@ export function statusCommands(target: StatusTarget): Command[] {
       const [name, ...extra] = positionals;
       if (name === undefined || extra.length > 0)
         throw new UsageError(`name exactly one ${target.label === 'IDC' ? 'IDC' : target.noun}`);
+      const { runChange, statusPlan } = await import('../../drill/index.js');
       return runChange(
         await openStoreFrom(values),
         changeFlagsFrom(values),

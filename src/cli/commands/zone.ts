@@ -6,10 +6,8 @@ import {
   STORE_OPTIONS,
   STORE_USAGE,
   changeFlagsFrom,
-  runChange,
   openStoreFrom,
-  zoneWeightPlan,
-} from '../../drill/index.js';
+} from '../../drill/cli-options.js';
 import type { Command } from '../command.js';
 import { statusCommands } from './status-commands.js';
 
@@ -29,6 +27,7 @@ const zoneWeight: Command = {
     const [zone, n, ...extra] = positionals;
     if (zone === undefined || n === undefined || extra.length > 0)
       throw new UsageError('give a zone and a weight');
+    const { runChange, zoneWeightPlan } = await import('../../drill/index.js');
     const plan = zoneWeightPlan(zone, n);
     return runChange(await openStoreFrom(values), changeFlagsFrom(values), plan, io);
   },

@@ -1,4 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { readRedisAuth } from './redis-auth.js';
 import { REDIS_DEFAULTS, type RedisStoreConfig } from './redis-config.js';
 
 export type RedisClient = Redis | Cluster;
@@ -23,7 +24,9 @@ function onceRetry(times: number): number | null {
   return times > 3 ? null : 100 * times;
 }
 
+/** Throws DocumentReadError when a password or TLS file named by `cfg` cannot be read. */
 export function createRedisClient(cfg: RedisStoreConfig, options: RedisClientOptions): RedisClient {
+  const auth = readRedisAuth(cfg);
   const connectTimeout = cfg.connectTimeoutMs ?? REDIS_DEFAULTS.connectTimeoutMs;
   const follow = options.mode === 'follow';
   const common: RedisOptions = {
@@ -39,6 +42,11 @@ export function createRedisClient(cfg: RedisStoreConfig, options: RedisClientOpt
     // A READONLY reply means we are talking to a demoted primary after a failover: reconnect
     // (Sentinel mode then asks the sentinels for the new primary).
     reconnectOnError: (err) => err.message.startsWith('READONLY'),
+    // Same credentials and TLS for every data node: the single server, a Sentinel-managed
+    // primary, each Cluster node.
+    ...(auth.username === undefined ? {} : { username: auth.username }),
+    ...(auth.password === undefined ? {} : { password: auth.password }),
+    ...(auth.tls === undefined ? {} : { tls: auth.tls }),
   };
   if (cfg.cluster !== undefined) {
     return new Cluster(
@@ -60,6 +68,10 @@ export function createRedisClient(cfg: RedisStoreConfig, options: RedisClientOpt
       // Subscribes to the sentinels' +switch-master so a failover is noticed at once rather
       // than on the next failed command.
       failoverDetector: follow,
+      ...(auth.sentinelUsername === undefined ? {} : { sentinelUsername: auth.sentinelUsername }),
+      ...(auth.sentinelPassword === undefined ? {} : { sentinelPassword: auth.sentinelPassword }),
+      // With tls set, the sentinels are spoken to over TLS as well (they share the CA).
+      ...(auth.tls === undefined ? {} : { enableTLSForSentinelMode: true, sentinelTLS: auth.tls }),
     });
   }
   return new Redis(cfg.url ?? '', common);

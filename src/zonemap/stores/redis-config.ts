@@ -21,6 +21,24 @@ export interface RedisStoreConfig {
   readonly pollIntervalMs?: number;
   readonly reportIntervalMs?: number;
   readonly connectTimeoutMs?: number;
+  /** Redis 6 ACL user (`AUTH username password`); without it the password is the `default` user's. */
+  readonly username?: string;
+  /** File holding the password, so the secret never sits in the config (or a ConfigMap). */
+  readonly passwordFile?: string;
+  /** TLS to Redis (every node of a Cluster, the primary of a Sentinel setup, and the sentinels). */
+  readonly tls?: RedisTlsConfig;
+  /** Sentinels' own ACL user and password file, when they require AUTH. */
+  readonly sentinelUsername?: string;
+  readonly sentinelPasswordFile?: string;
+}
+
+/** PEM files; `cert` and `key` together are the client certificate (Redis `tls-auth-clients`). */
+export interface RedisTlsConfig {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  /** Name checked against the server certificate (and sent as SNI) when it differs from the host. */
+  readonly servername?: string;
 }
 
 /** Defaults, in one place (the config schema repeats them for documentation). */
@@ -47,6 +65,25 @@ export function checkRedisStoreConfig(cfg: RedisStoreConfig, path = 'zonemap.red
   }
   if (cfg.url !== undefined && !/^rediss?:\/\/./.test(cfg.url)) {
     problems.push({ path: `${path}.url`, message: `"${cfg.url}" is not a redis:// or rediss:// URL` });
+  }
+  if (cfg.url !== undefined && cfg.passwordFile !== undefined && /^rediss?:\/\/[^/]*:[^/]*@/.test(cfg.url)) {
+    problems.push({
+      path: `${path}.passwordFile`,
+      message:
+        'the url already holds a password: set it in one place (passwordFile keeps it out of the config)',
+    });
+  }
+  if (cfg.sentinels === undefined) {
+    for (const k of ['sentinelUsername', 'sentinelPasswordFile'] as const) {
+      if (cfg[k] !== undefined)
+        problems.push({ path: `${path}.${k}`, message: 'only applies with sentinels' });
+    }
+  }
+  if ((cfg.tls?.cert === undefined) !== (cfg.tls?.key === undefined)) {
+    problems.push({
+      path: `${path}.tls`,
+      message: 'set both cert and key (the client certificate), or neither',
+    });
   }
   if (cfg.keyPrefix !== undefined && !isValidKeyPrefix(cfg.keyPrefix)) {
     problems.push({ path: `${path}.keyPrefix`, message: 'may only hold letters, digits, "_", "." and "-"' });
@@ -75,14 +112,24 @@ export function describeRedisStore(cfg: RedisStoreConfig): string {
     try {
       const u = new URL(cfg.url);
       u.password = '';
+      u.username = '';
       where = u.toString();
     } catch {
       // keep the raw text; validation reports it
     }
-    return `${where} (prefix ${prefix})`;
+    return `${where}${auth(cfg)} (prefix ${prefix})`;
   }
   if (cfg.sentinels !== undefined) {
-    return `sentinel ${cfg.name ?? '?'} via ${cfg.sentinels.map((s) => `${s.host}:${s.port}`).join(',')} (prefix ${prefix})`;
+    return `sentinel ${cfg.name ?? '?'} via ${cfg.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}${auth(cfg)} (prefix ${prefix})`;
   }
-  return `cluster ${(cfg.cluster ?? []).map((s) => `${s.host}:${s.port}`).join(',')} (prefix ${prefix})`;
+  return `cluster ${(cfg.cluster ?? []).map((s) => `${s.host}:${s.port}`).join(',')}${auth(cfg)} (prefix ${prefix})`;
+}
+
+/** How we authenticate, without the secret: ` as user app, tls`. */
+function auth(cfg: RedisStoreConfig): string {
+  const parts = [
+    ...(cfg.username === undefined ? [] : [`as user ${cfg.username}`]),
+    ...(cfg.tls === undefined ? [] : ['tls']),
+  ];
+  return parts.length === 0 ? '' : ` ${parts.join(', ')}`;
 }
