@@ -22,7 +22,7 @@ import type { TLSSocket } from 'node:tls';
 import type { GatewayConfig } from '../core/config.js';
 import type { CookieKeyring } from '../identity/index.js';
 import { certUidReader, Identifier } from '../identity/index.js';
-import type { ConnectionInfo } from '../listeners/index.js';
+import type { ConnectionInfo, EdgePolicy } from '../listeners/index.js';
 import type { Self } from '../router/index.js';
 import { HealthChecker, UpstreamRegistry } from '../upstream/index.js';
 import type { CompiledZoneMap } from '../zonemap/index.js';
@@ -37,8 +37,17 @@ function safely(
   ctx: HttpContext,
   req: IncomingMessage | Http2ServerRequest,
   res: ServerResponse | Http2ServerResponse,
+  edge: EdgePolicy,
 ): void {
   try {
+    const hsts = edge.hsts(req.socket);
+    if (hsts !== undefined) res.setHeader('strict-transport-security', hsts);
+    if (!edge.allowRequest(req.socket)) {
+      sendError(res, edge.rateLimited);
+      const protocol = req.httpVersionMajor === 2 ? 'http2' : 'http1';
+      ctx.hooks.onResponse?.(protocol, '', '', edge.rateLimited.code, 429, 0, '', '', '');
+      return;
+    }
     handleRequest(ctx, req, res);
   } catch (err) {
     ctx.hooks.onInternalError?.(err);
@@ -51,6 +60,8 @@ export interface HttpStageOptions {
   readonly map: CompiledZoneMap;
   readonly keyring: CookieKeyring | null;
   readonly hooks?: HttpHooks;
+  /** Per-client rate limit and HSTS (src/listeners/edge-policy.ts). */
+  readonly edge: EdgePolicy;
 }
 
 export class HttpStage {
@@ -60,6 +71,7 @@ export class HttpStage {
   readonly #sessions = new Set<Http2Session>();
   readonly #sockets = new Set<Socket>();
   readonly #health: HealthChecker;
+  readonly #edge: EdgePolicy;
 
   constructor(o: HttpStageOptions) {
     const cfg = o.config;
@@ -97,6 +109,7 @@ export class HttpStage {
       closing: false,
     };
     const ctx = this.ctx;
+    const edge = (this.#edge = o.edge);
 
     this.#h1 = createH1Server(
       {
@@ -108,15 +121,16 @@ export class HttpStage {
         connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(t.headersTimeoutMs / 4))),
         noDelay: true,
       },
-      (req: IncomingMessage, res: ServerResponse) => safely(ctx, req, res),
+      (req: IncomingMessage, res: ServerResponse) => safely(ctx, req, res, edge),
     );
     // Node starts the headersTimeout / requestTimeout sweeper (and the connection list that
     // closeIdleConnections walks) on 'listening'. This server never listens itself (listeners
     // hand it sockets), so start that machinery explicitly.
     this.#h1.emit('listening');
-    this.#h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-      handleUpgrade(ctx, req, socket, head),
-    );
+    this.#h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!edge.allowRequest(req.socket)) return writeRawError(socket, edge.rateLimited);
+      handleUpgrade(ctx, req, socket, head);
+    });
     this.#h1.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
       if (err.code === 'ECONNRESET' || !socket.writable) {
         socket.destroy();
@@ -139,7 +153,7 @@ export class HttpStage {
         settings: { maxHeaderListSize: cfg.limits.maxHeaderBytes },
         maxSendHeaderBlockLength: 65536,
       },
-      (req: Http2ServerRequest, res: Http2ServerResponse) => safely(ctx, req, res),
+      (req: Http2ServerRequest, res: Http2ServerResponse) => safely(ctx, req, res, edge),
     );
     this.#h2.on('session', (s: Http2Session) => {
       this.#sessions.add(s);
@@ -165,6 +179,7 @@ export class HttpStage {
     this.ctx.hooks.onConnection?.(info.protocol);
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
+    this.#edge.onConnection(socket, info, this.ctx.table.peerHosts.has(info.remoteAddress));
     if (info.secure) {
       const tls = socket as TLSSocket;
       rememberCertUid(this.ctx, tls);
