@@ -58,8 +58,9 @@ if [[ $rc -eq 124 ]]; then echo "(testssl cut after ${timeout_s}s; partial resul
 echo
 echo "== summary =="
 # Protocols, cipher categories, forward secrecy, server picks, and every vulnerability line.
-grep -E '^ (SSLv2|SSLv3|TLS 1(\.[0-3])?|NPN/SPDY|ALPN/HTTP2) |^ (NULL|Anonymous|Export|LOW|Triple DES|Obsoleted CBC|Strong encryption|Forward Secrecy strong)|^ (FS is offered|Elliptic curves offered|Has server cipher order|Negotiated protocol|Negotiated cipher|Session Resumption|TLS session ticket)|^ [A-Z][A-Za-z0-9 ()/,.-]+\(CVE|^ (Heartbleed|CCS|Ticketbleed|ROBOT|Secure Renegotiation|Secure Client-Initiated|CRIME|BREACH|POODLE|TLS_FALLBACK_SCSV|SWEET32|FREAK|DROWN|LOGJAM|BEAST|LUCKY13|Winshock|RC4)' \
+grep -E '^ (SSLv2|SSLv3|TLS 1(\.[0-3])?|NPN/SPDY|ALPN/HTTP2) |^ (NULL|Anonymous|Export|LOW|Triple DES|Obsolete CBC|Strong encryption|PFS is offered|FS is offered)|^ (FS is offered|Elliptic curves offered|Has server cipher order|Negotiated protocol|Negotiated cipher|Session Resumption|TLS session ticket)|^ [A-Z][A-Za-z0-9 ()/,.-]+\(CVE|^ (Heartbleed|CCS|Ticketbleed|ROBOT|Secure Renegotiation|Secure Client-Initiated|CRIME|BREACH|POODLE|TLS_FALLBACK_SCSV|SWEET32|FREAK|DROWN|LOGJAM|BEAST|LUCKY13|Winshock|RC4)' \
   "$work/testssl.txt" | sed -E 's/[[:space:]]+$//' || true
 echo
 echo "findings marked VULNERABLE / NOT ok: $(grep -cE 'VULNERABLE|NOT ok' "$work/testssl.txt" || true)"
+grep -E 'VULNERABLE|NOT ok' "$work/testssl.txt" | sed -E 's/[[:space:]]+$//' || true
 if [[ -n "${TESTSSL_FULL:-}" ]]; then cp "$work/testssl.txt" "$TESTSSL_FULL"; echo "full output: $TESTSSL_FULL"; fi
