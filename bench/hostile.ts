@@ -8,7 +8,7 @@
  *   silent-tls     N TCP connections to the https port that never send a byte (reconnecting when closed)
  *   slow-headers   N HTTP/1.1 requests sending one header byte every 2 s
  *   slow-body      N POSTs announcing 10 MB and sending one byte every 2 s
- *   slow-reader    N GETs of a 64 MB answer that are never read
+ *   slow-reader    N GETs of a 16 MB answer that are never read
  *   h2-rst-flood   h2 sessions sending HEADERS then RST_STREAM in a loop (N streams per round)
  *   conn-flood     connections from one address (127.0.0.2), up to 4 N, held open
  *
@@ -16,13 +16,16 @@
  * starvation shows), alternating http and https, uid 4242; a request that takes over 5 s
  * counts as an error. Printed: p50 / p99 latency and error rate per target and attack.
  *
- *   npx tsx bench/hostile.ts [--phase-seconds 5] [--hostile 200] [--clients 8] [--only silent-tls,conn-flood] [--no-nginx]
+ *   npx tsx bench/hostile.ts [--phase-seconds 4] [--hostile 200] [--clients 8] [--only silent-tls,conn-flood]
+ *                            [--no-nginx] [--max-seconds 180]
  *
- * Bounded: the default run is 7 phases x (settle + phase) per target, about 2.5 minutes with
- * nginx. Every server is started in its own process group and killed at the end.
+ * Each phase runs against a freshly started server, so what one attack leaves behind (a hung
+ * upstream pool) does not leak into the next row. Bounded: 7 phases x (start + 2 s ramp +
+ * phase) per target; phases that would end after --max-seconds are skipped (and say so).
+ * Zonegate runs from dist/ when built (npm run build), else from source. Every server is started in its own process group and killed at the end.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as h2connect, constants as h2c, type ClientHttp2Session } from 'node:http2';
@@ -51,6 +54,8 @@ const ATTACKS = [
 ] as const;
 type Attack = (typeof ATTACKS)[number];
 const BIG_CHUNK = Buffer.alloc(64 * 1024, 'x');
+/** 16 MB: enough to fill every buffer between a non-reading client and the upstream. */
+const BIG_CHUNKS = 256;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -71,14 +76,14 @@ async function freePort(): Promise<number> {
 function roleUpstream(port: number): void {
   createServer({ keepAliveTimeout: 120_000 }, (req: IncomingMessage, res: ServerResponse) => {
     if (req.url?.startsWith('/big') === true) {
-      // 64 MB, written as fast as the reader takes it.
+      // 16 MB, written as fast as the reader takes it.
       res.writeHead(200, {
         'content-type': 'application/octet-stream',
-        'content-length': String(1024 * BIG_CHUNK.length),
+        'content-length': String(BIG_CHUNKS * BIG_CHUNK.length),
       });
       let sent = 0;
       const pump = (): void => {
-        while (sent < 1024) {
+        while (sent < BIG_CHUNKS) {
           sent++;
           if (!res.write(BIG_CHUNK)) return void res.once('drain', pump);
         }
@@ -127,6 +132,18 @@ async function launch(cmd: string, args: string[], port: number, log: string): P
     }
     await sleep(100);
   }
+}
+
+/** SIGKILL a server's process group and wait for it to go (its ports are reused next phase). */
+async function stop(c: ChildProcess): Promise<void> {
+  if (c.pid === undefined || c.exitCode !== null || c.signalCode !== null) return;
+  const gone = new Promise((r) => c.once('exit', r));
+  try {
+    process.kill(-c.pid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  await gone;
 }
 
 function killAll(): void {
@@ -397,8 +414,8 @@ http {
   upstream app { server 127.0.0.1:${upPort}; keepalive 128; }
   server {
     listen 127.0.0.1:${httpPort};
-    listen 127.0.0.1:${httpsPort} ssl;
-    http2 on;
+    # nginx 1.22 (Debian 12) spells h2 on the listen line.
+    listen 127.0.0.1:${httpsPort} ssl http2;
     ssl_certificate ${certs.cert};
     ssl_certificate_key ${certs.key};
     ssl_protocols TLSv1.2 TLSv1.3;
@@ -426,15 +443,17 @@ async function main(): Promise<void> {
     options: {
       role: { type: 'string' },
       port: { type: 'string' },
-      'phase-seconds': { type: 'string', default: '5' },
+      'phase-seconds': { type: 'string', default: '4' },
       hostile: { type: 'string', default: '200' },
       clients: { type: 'string', default: '8' },
       only: { type: 'string' },
+      'max-seconds': { type: 'string', default: '180' },
       'no-nginx': { type: 'boolean', default: false },
     },
   });
   if (values.role === 'upstream') return roleUpstream(Number(values.port));
   const phase = Number(values['phase-seconds']);
+  const deadline = Date.now() + Number(values['max-seconds']) * 1000;
   const hostile = Number(values.hostile);
   const clients = Number(values.clients);
   const attacks = values.only === undefined ? [...ATTACKS] : (values.only.split(',') as Attack[]);
@@ -461,39 +480,48 @@ async function main(): Promise<void> {
     join(dir, 'upstream.log'),
   );
 
-  const targets: { target: Target; start: () => Promise<void> }[] = [];
+  // start() resolves with the server process: each phase gets a fresh one, so damage an attack
+  // leaves behind (a hung upstream pool) shows in its own row and not in the next attack's.
+  const targets: { target: Target; start: () => Promise<ChildProcess> }[] = [];
   const zg: Target = { name: 'Zonegate', httpPort: await freePort(), httpsPort: await freePort() };
   const zgConfig = zonegateConfig(dir, zg.httpPort, zg.httpsPort, upPort, certs);
   targets.push({
     target: zg,
-    start: async () => {
-      await launch(
+    start: () =>
+      launch(
         process.execPath,
-        ['--import', 'tsx', join(ROOT, 'src/cli/run.ts'), 'start', '-c', zgConfig],
+        // The installed entry point (compiled dist/) when built: it starts in a fraction of tsx's time.
+        existsSync(join(ROOT, 'dist/cli/run.js'))
+          ? [join(ROOT, 'bin/zonegate.js'), 'start', '-c', zgConfig]
+          : ['--import', 'tsx', join(ROOT, 'src/cli/run.ts'), 'start', '-c', zgConfig],
         zg.httpsPort,
         join(dir, 'zonegate.log'),
-      );
-    },
+      ),
   });
   if (!values['no-nginx'] && has('nginx')) {
     const ng: Target = { name: 'nginx', httpPort: await freePort(), httpsPort: await freePort() };
     const conf = nginxConfig(dir, ng.httpPort, ng.httpsPort, upPort, certs);
     targets.push({
       target: ng,
-      start: async () => {
-        await launch(
+      start: () =>
+        launch(
           'nginx',
           ['-e', join(dir, 'nginx-error.log'), '-c', conf, '-p', dir],
           ng.httpsPort,
           join(dir, 'nginx.log'),
-        );
-      },
+        ),
     });
   }
 
   const rows: string[][] = [];
   for (const { target, start } of targets) {
-    await start();
+    let proc: ChildProcess;
+    try {
+      proc = await start();
+    } catch (err) {
+      console.error(`${target.name} skipped: ${(err as Error).message}`);
+      continue;
+    }
     await normalLoad(target, 2, 1); // warm-up
     const base = await normalLoad(target, clients, phase);
     const fmt = (r: LoadResult): string[] => [
@@ -504,13 +532,19 @@ async function main(): Promise<void> {
     ];
     rows.push([target.name, 'none', ...fmt(base), '']);
     for (const kind of attacks) {
+      if (Date.now() + (phase + 8) * 1000 > deadline) {
+        rows.push([target.name, kind, 'skipped', '', '', '', '(--max-seconds)']);
+        continue;
+      }
       const attack = startAttack(kind, target, hostile);
       await sleep(2000); // let the attack build up
       const r = await normalLoad(target, clients, phase);
       attack.stop();
       rows.push([target.name, kind, ...fmt(r), `${(r.p99 / base.p99).toFixed(1)}x`]);
-      await sleep(1000);
-      console.error(`${target.name} ${kind}: done`);
+      await stop(proc);
+      proc = await start();
+      await normalLoad(target, 2, 1);
+      console.error(`${target.name} ${kind}: ${rows[rows.length - 1]!.join(' ')}`);
     }
   }
   killAll();
