@@ -252,9 +252,9 @@ export function createListener(config: ListenerConfig, options: ListenerOptions)
     try {
       const next = await loadTls(config.tls, config.name);
       tlsServer.setSecureContext(next.options);
-      // Node carries the old ticket keys over to the new context. With a key file the keys are
-      // derived from it and the CA + CRL (tls-context.ts); without one, a CA or CRL change gets
-      // fresh random keys. Either way a ticket issued before a revocation no longer resumes.
+      // With a key file the keys are derived from it and the CA + CRL (tls-context.ts); without
+      // one, a CA or CRL change sets fresh random keys rather than rely on what the new context
+      // inherits. Either way a ticket issued before a revocation no longer resumes.
       if (next.ticketKeys !== null) tlsServer.setTicketKeys(next.ticketKeys);
       else if (tls !== null && next.trustDigest !== tls.trustDigest) tlsServer.setTicketKeys(randomBytes(48));
       tls = next;
