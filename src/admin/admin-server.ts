@@ -165,7 +165,7 @@ function buildRoutes(options: AdminServerOptions): Map<string, Route> {
     handle: (_req, res) => {
       const map = target.getMap();
       if (map === null) throw new NoZoneMapError();
-      sendJson(res, 200, { version: map.version, map: map.doc });
+      sendJson(res, 200, { version: map.version, map: redactZoneMap(map.doc) });
       return Promise.resolve();
     },
   });
@@ -188,6 +188,25 @@ function buildRoutes(options: AdminServerOptions): Map<string, Route> {
     },
   });
   return routes;
+}
+
+/**
+ * The map as /zonemap shows it: `release.greenUids` lists real user ids (often staff or beta
+ * testers), which nobody who merely reaches the admin port should learn. Each list becomes its
+ * length, `greenUidCount`; everything else the operator needs to read the map stays.
+ */
+export function redactZoneMap(doc: ZoneMapDoc): unknown {
+  const zones: Record<string, unknown> = {};
+  for (const [name, zone] of Object.entries(doc.zones)) {
+    const release = zone.release;
+    if (release?.greenUids === undefined) {
+      zones[name] = zone;
+      continue;
+    }
+    const { greenUids, ...rest } = release;
+    zones[name] = { ...zone, release: { ...rest, greenUidCount: greenUids.length } };
+  }
+  return { ...doc, zones };
 }
 
 function toZonegateError(err: unknown): ZonegateError {

@@ -188,8 +188,14 @@ export function listenerEventMetrics(
         logger?.info({ listener: e.listener }, 'certificates reloaded');
         return;
       case 'proxy-error':
-      case 'connection-refused':
+        metrics.connectionsRefused.inc({ protocol, reason: 'proxy-error' });
         logger?.warn({ event: e }, 'listener refused a connection');
+        return;
+      case 'connection-refused':
+        metrics.connectionsRefused.inc({ protocol, reason: e.reason });
+        // A flood refuses thousands a second: the counter tells the story, the log must not.
+        if (e.reason !== 'client-connections' && e.reason !== 'pending-evicted')
+          logger?.warn({ event: e }, 'listener refused a connection');
         return;
     }
   };

@@ -43,6 +43,8 @@ export interface Metrics {
   readonly upstreamErrors: Counter<'protocol' | 'zone' | 'upstream' | 'kind'>;
   readonly tlsHandshakes: Counter<'protocol' | 'version'>;
   readonly tlsHandshakeFailures: Counter<'protocol' | 'reason'>;
+  /** Connections a listener closed before any stage saw them (RefusalReason or `proxy-error`). */
+  readonly connectionsRefused: Counter<'protocol' | 'reason'>;
   readonly mqttConnects: Counter<'zone' | 'colour' | 'reason' | 'result'>;
   readonly mqttPackets: Counter<'type' | 'direction'>;
   readonly mqttMigrations: Counter<'mode' | 'result'>;
@@ -162,6 +164,12 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
     tlsHandshakeFailures: new Counter({
       name: `${p}tls_handshake_failures_total`,
       help: 'Failed TLS handshakes, by listener protocol and reason.',
+      labelNames: ['protocol', 'reason'] as const,
+      registers,
+    }),
+    connectionsRefused: new Counter({
+      name: `${p}connections_refused_total`,
+      help: 'Connections a listener closed before serving them, by listener protocol and reason (max-connections, client-connections, untrusted-proxy, pending-evicted, resumed-cert-untrusted, proxy-error).',
       labelNames: ['protocol', 'reason'] as const,
       registers,
     }),

@@ -11,6 +11,8 @@ import { DocumentReadError, InvalidConfigError, type Problem } from './errors.js
 import { compileSchema, loadPolicySchema } from './schema.js';
 import { checkRedisStoreConfig, type RedisStoreConfig } from '../zonemap/stores/redis-config.js';
 import type { MqttSectionConfig, MqttUidConfig } from '../mqtt/index.js';
+import { cidrProblem, cidrSet } from '../listeners/cidr.js';
+import type { ClientLimitsConfig } from '../listeners/client-limits.js';
 
 export type ListenerProtocol = 'http' | 'https' | 'mqtt' | 'mqtts';
 
@@ -32,8 +34,18 @@ export interface TlsConfig {
   readonly alpn?: readonly ('h2' | 'http/1.1')[];
   readonly sni: readonly SniCertConfig[];
   readonly sessionTicketKeyFile?: string;
+  /** OpenSSL cipher list, TLS 1.3 suites (`TLS_…`) and TLS 1.2 ones together. */
+  readonly ciphers: string;
+  /** Key exchange groups, in preference order (`X25519:P-256:P-384`). */
+  readonly ecdhCurve: string;
   readonly watch: boolean;
   readonly watchIntervalMs: number;
+}
+
+export interface HstsConfig {
+  readonly maxAgeSec: number;
+  readonly includeSubDomains: boolean;
+  readonly preload: boolean;
 }
 
 export interface ListenerConfig {
@@ -42,7 +54,11 @@ export interface ListenerConfig {
   readonly port: number;
   readonly host: string;
   readonly proxyProtocol: boolean;
+  /** Sources (CIDRs) a PROXY header is believed from; any other peer is closed at once. */
+  readonly trustedProxies: readonly string[];
   readonly tls?: TlsConfig;
+  /** https only: `Strict-Transport-Security` on every response. */
+  readonly hsts?: HstsConfig;
 }
 
 /**
@@ -113,6 +129,9 @@ export interface LimitsConfig {
   readonly responseBufferBytes: number;
   readonly maxUpstreamRequestsPerConnection: number;
   readonly http2MaxConcurrentStreams: number;
+  /** Per listener: connections still in their TLS handshake or PROXY header; beyond it the oldest is closed. */
+  readonly maxPendingConnections: number;
+  readonly clientIp: ClientLimitsConfig;
 }
 
 export interface UpstreamConfig {
@@ -146,6 +165,8 @@ export interface AdminConfig {
     readonly ca?: string;
     readonly requestCert: boolean;
   };
+  /** Allow a non-loopback host without tokenFile or client-cert auth (refused otherwise). */
+  readonly allowUnauthenticatedRemote: boolean;
 }
 
 export interface LoggingConfig {
@@ -214,6 +235,16 @@ function semanticProblems(cfg: GatewayConfig): Problem[] {
     if (l.tls?.requestCert === true && l.tls.ca === undefined) {
       problems.push({ path: `listeners[${i}].tls.ca`, message: 'is required when requestCert is true' });
     }
+    l.trustedProxies.forEach((cidr, j) => {
+      const problem = cidrProblem(cidr);
+      if (problem !== null) problems.push({ path: `listeners[${i}].trustedProxies[${j}]`, message: problem });
+    });
+    if (l.hsts !== undefined && l.protocol !== 'https') {
+      problems.push({
+        path: `listeners[${i}].hsts`,
+        message: `only https listeners send HSTS (this one is ${l.protocol})`,
+      });
+    }
     if (l.tls?.crl !== undefined && l.tls.ca === undefined) {
       problems.push({
         path: `listeners[${i}].tls.crl`,
@@ -221,6 +252,11 @@ function semanticProblems(cfg: GatewayConfig): Problem[] {
       });
     }
   });
+  cfg.limits.clientIp.exempt.forEach((cidr, j) => {
+    const problem = cidrProblem(cidr);
+    if (problem !== null) problems.push({ path: `limits.clientIp.exempt[${j}]`, message: problem });
+  });
+  problems.push(...adminProblems(cfg.admin));
   const zm = cfg.zonemap;
   if ((zm.file === undefined) === (zm.redis === undefined)) {
     problems.push({ path: 'zonemap', message: 'set exactly one of file or redis' });
@@ -250,6 +286,29 @@ function semanticProblems(cfg: GatewayConfig): Problem[] {
     }
   }
   return problems;
+}
+
+const LOOPBACK = cidrSet(['127.0.0.0/8', '::1/128']);
+
+/**
+ * An admin listener others can reach must authenticate writes: /drain takes the gateway out
+ * of service. Refused unless the operator says, in the config, that the network in front of
+ * it does that job.
+ */
+function adminProblems(admin: AdminConfig): Problem[] {
+  if (!admin.enabled || admin.allowUnauthenticatedRemote) return [];
+  if (admin.host === 'localhost' || LOOPBACK.has(admin.host)) return [];
+  const certAuth = admin.tls?.requestCert === true && admin.tls.ca !== undefined;
+  if (admin.tokenFile !== undefined || certAuth) return [];
+  return [
+    {
+      path: 'admin.host',
+      message:
+        `${admin.host} is reachable from other hosts but the admin listener has no tokenFile and no ` +
+        'client-certificate auth (tls.requestCert with tls.ca); set one, bind 127.0.0.1, or set ' +
+        'admin.allowUnauthenticatedRemote: true if the network in front of it restricts access',
+    },
+  ];
 }
 
 type Mutable = Record<string, unknown>;

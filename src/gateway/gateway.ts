@@ -7,7 +7,13 @@ import type { AddressInfo } from 'node:net';
 import type { GatewayConfig, ListenerConfig } from '../core/config.js';
 import { HttpStage, type HttpHooks } from '../http/index.js';
 import { loadCookieKeyring, type CookieKeyring } from '../identity/index.js';
-import { createListener, type Listener, type ListenerEvent } from '../listeners/index.js';
+import {
+  ClientLimits,
+  createListener,
+  EdgePolicy,
+  type Listener,
+  type ListenerEvent,
+} from '../listeners/index.js';
 import { createMqttStage, type MqttAccessLog, type MqttMetricsSink, type MqttStage } from '../mqtt/index.js';
 import { createZoneMapSource } from '../zonemap/stores/index.js';
 import { ZoneMapHolder, type CompiledZoneMap, type ZoneMapSource } from '../zonemap/index.js';
@@ -90,10 +96,13 @@ async function startStages(
   );
   source.on('error', (err) => log.warn('zone map source trouble', { error: err.message }));
 
+  // One table for every listener: a client's connections count together, whatever the port.
+  const clientLimits = new ClientLimits(cfg.limits.clientIp);
   const http = new HttpStage({
     config: cfg,
     map: first,
     keyring,
+    edge: new EdgePolicy(cfg.listeners, clientLimits),
     ...(o.hooks === undefined ? {} : { hooks: o.hooks }),
   });
   undo.push(() => http.close(0));
@@ -119,6 +128,8 @@ async function startStages(
       tlsHandshakeTimeoutMs: cfg.timeouts.tlsHandshakeTimeoutMs,
       proxyProtocolTimeoutMs: cfg.timeouts.proxyProtocolTimeoutMs,
       maxConnections: cfg.limits.maxConnections,
+      maxPendingConnections: cfg.limits.maxPendingConnections,
+      clientLimits,
       ...(lc.protocol === 'https' ? { alpn: lc.tls?.alpn ?? ['h2', 'http/1.1'] } : {}),
       onConnection: http.onConnection,
       onEvent,
@@ -133,6 +144,7 @@ async function startStages(
     holder,
     log,
     onEvent,
+    clientLimits,
     ...(o.metrics === undefined ? {} : { metrics: o.metrics }),
     ...(o.accessLog === undefined ? {} : { accessLog: o.accessLog }),
   });

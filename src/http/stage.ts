@@ -22,14 +22,14 @@ import type { TLSSocket } from 'node:tls';
 import type { GatewayConfig } from '../core/config.js';
 import type { CookieKeyring } from '../identity/index.js';
 import { certUidReader, Identifier } from '../identity/index.js';
-import type { ConnectionInfo } from '../listeners/index.js';
+import type { ConnectionInfo, EdgePolicy } from '../listeners/index.js';
 import type { Self } from '../router/index.js';
 import { HealthChecker, UpstreamRegistry } from '../upstream/index.js';
 import type { CompiledZoneMap } from '../zonemap/index.js';
 import type { HttpContext, HttpHooks } from './context.js';
 import { BadRequestError, HeadersTooLargeError } from './errors.js';
 import { handleRequest, internalError, rememberCertUid } from './forward.js';
-import { writeRawError } from './respond.js';
+import { sendError, writeRawError } from './respond.js';
 import { TransferWatch } from './transfer-watch.js';
 import { handleUpgrade } from './websocket.js';
 
@@ -40,8 +40,16 @@ function safely(
   res: ServerResponse | Http2ServerResponse,
   h2: boolean,
   expectContinue: boolean,
+  edge: EdgePolicy,
 ): void {
   try {
+    const hsts = edge.hsts(req.socket);
+    if (hsts !== undefined) res.setHeader('strict-transport-security', hsts);
+    if (!edge.allowRequest(req.socket)) {
+      sendError(res, edge.rateLimited);
+      ctx.hooks.onResponse?.(h2 ? 'http2' : 'http1', '', '', edge.rateLimited.code, 429, 0, '', '', '');
+      return;
+    }
     handleRequest(ctx, req, res, h2, expectContinue);
   } catch (err) {
     // Answers with the request's trace (x-request-id) when it got that far: forward.ts finish().
@@ -67,6 +75,8 @@ export interface HttpStageOptions {
   readonly map: CompiledZoneMap;
   readonly keyring: CookieKeyring | null;
   readonly hooks?: HttpHooks;
+  /** Per-client rate limit and HSTS (src/listeners/edge-policy.ts). */
+  readonly edge: EdgePolicy;
 }
 
 export class HttpStage {
@@ -78,6 +88,7 @@ export class HttpStage {
   readonly #health: HealthChecker;
   /** Requests that were still being answered when close() had to cut their connections. */
   cutAtClose = 0;
+  readonly #edge: EdgePolicy;
 
   constructor(o: HttpStageOptions) {
     const cfg = o.config;
@@ -117,6 +128,7 @@ export class HttpStage {
       transfers: new TransferWatch(t.transferIdleTimeoutMs),
     };
     const ctx = this.ctx;
+    const edge = (this.#edge = o.edge);
 
     this.#h1 = createH1Server(
       {
@@ -128,13 +140,13 @@ export class HttpStage {
         connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(t.headersTimeoutMs / 4))),
         noDelay: true,
       },
-      (req: IncomingMessage, res: ServerResponse) => safely(ctx, req, res, false, false),
+      (req: IncomingMessage, res: ServerResponse) => safely(ctx, req, res, false, false, edge),
     );
     // A request then FIN (half-close) still gets its answer; the connection closes after it.
     (this.#h1 as H1Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     // Expect: 100-continue is the gateway's to answer, once it knows the body is wanted.
     this.#h1.on('checkContinue', (req: IncomingMessage, res: ServerResponse) =>
-      safely(ctx, req, res, false, true),
+      safely(ctx, req, res, false, true, edge),
     );
     this.#h1.on('connect', (req: IncomingMessage, socket: Duplex) => {
       socket.on('error', noop);
@@ -156,9 +168,10 @@ export class HttpStage {
     // closeIdleConnections walks) on 'listening'. This server never listens itself (listeners
     // hand it sockets), so start that machinery explicitly.
     this.#h1.emit('listening');
-    this.#h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-      handleUpgrade(ctx, req, socket, head),
-    );
+    this.#h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!edge.allowRequest(req.socket)) return writeRawError(socket, edge.rateLimited);
+      handleUpgrade(ctx, req, socket, head);
+    });
     this.#h1.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
       const inFlight = (socket as Duplex & WithResponse)._httpMessage;
       if (inFlight !== undefined && inFlight !== null && err.code !== undefined) {
@@ -191,10 +204,10 @@ export class HttpStage {
         },
         maxSendHeaderBlockLength: 65536,
       },
-      (req: Http2ServerRequest, res: Http2ServerResponse) => safely(ctx, req, res, true, false),
+      (req: Http2ServerRequest, res: Http2ServerResponse) => safely(ctx, req, res, true, false, edge),
     );
     this.#h2.on('checkContinue', (req: Http2ServerRequest, res: Http2ServerResponse) =>
-      safely(ctx, req, res, true, true),
+      safely(ctx, req, res, true, true, edge),
     );
     // A stream error nobody else listens to must not be an unhandled 'error' event.
     this.#h2.on('stream', (stream: Duplex) => stream.on('error', noop));
@@ -223,6 +236,7 @@ export class HttpStage {
     socket.on('error', noop);
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));
+    this.#edge.onConnection(socket, info, this.ctx.table.peerHosts.has(info.remoteAddress));
     if (info.secure) {
       const tls = socket as TLSSocket;
       rememberCertUid(this.ctx, tls);

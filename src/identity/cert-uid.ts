@@ -5,6 +5,7 @@
  */
 import type { TLSSocket } from 'node:tls';
 import type { CertUidConfig } from '../core/config.js';
+import { connectionInfo } from '../listeners/index.js';
 
 export type CertUidReader = (socket: TLSSocket) => string | null;
 
@@ -45,6 +46,10 @@ export function certUidReader(cfg: CertUidConfig | undefined, uidPattern: RegExp
   return (socket) => {
     // Only a certificate OpenSSL accepted may name the user.
     if (!socket.authorized) return null;
+    // A resumed session was not verified now: Node reports `authorized` from the ticket, made
+    // under whatever CA and CRL were in force then. Only the listener's re-check counts.
+    const trusted = connectionInfo(socket)?.peerCertTrusted;
+    if (trusted === false || (trusted === undefined && socket.isSessionReused())) return null;
     const cert = socket.getPeerCertificate();
     if (cert === null || typeof cert !== 'object' || Object.keys(cert).length === 0) return null;
     switch (cfg.from) {

@@ -15,6 +15,11 @@ export interface ConnectionInfo {
   readonly proxied: boolean;
   /** True when the connection is TLS (https / mqtts). */
   readonly secure: boolean;
+  /**
+   * Listeners with `requestCert` only: the client certificate passed the CA and CRL in force
+   * now — in this handshake, or re-checked for a resumed session. Absent elsewhere.
+   */
+  readonly peerCertTrusted?: boolean;
 }
 
 // A symbol property rather than a WeakMap: HTTP/2's compat `req.socket` is a Proxy that

@@ -20,3 +20,14 @@ export class ListenError extends ZonegateError {
     super('ZG_ERR_LISTEN', message, { cause });
   }
 }
+
+/** A client address sent requests faster than `limits.clientIp.requestsPerSec` allows (burst included). */
+export class ClientRateLimitedError extends ZonegateError {
+  constructor() {
+    super('ZG_ERR_RATE_LIMITED', 'too many requests from this client address; slow down', {
+      httpStatus: 429,
+      // MQTT 5 "Quota exceeded".
+      mqttReasonCode: 0x97,
+    });
+  }
+}

@@ -1,4 +1,13 @@
-export { createListener, type Listener, type ListenerEvent, type ListenerOptions } from './listener.js';
+export {
+  createListener,
+  type Listener,
+  type ListenerEvent,
+  type ListenerOptions,
+  type RefusalReason,
+} from './listener.js';
+export { EdgePolicy } from './edge-policy.js';
+export { ClientLimits, clientKey, type ClientLimitsConfig } from './client-limits.js';
+export { cidrProblem, cidrSet, plainAddress, type CidrSet } from './cidr.js';
 export { connectionInfo, setConnectionInfo, type ConnectionInfo } from './connection-info.js';
 export {
   encodeProxyHeader,
@@ -9,4 +18,4 @@ export {
   type ProxyParseResult,
 } from './proxy-protocol.js';
 export { readProxyHeader } from './proxy-reader.js';
-export { ListenError, ProxyProtocolError, TlsConfigError } from './errors.js';
+export { ClientRateLimitedError, ListenError, ProxyProtocolError, TlsConfigError } from './errors.js';

@@ -4,6 +4,7 @@
  * reload), then hands the clean socket and its ConnectionInfo to the stage above (HTTP or
  * MQTT). The stage owns the socket from then on.
  */
+import { randomBytes } from 'node:crypto';
 import { unwatchFile, watchFile } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
@@ -11,8 +12,14 @@ import type { ListenerConfig } from '../core/config.js';
 import { ListenError, TlsConfigError } from './errors.js';
 import { readProxyHeader } from './proxy-reader.js';
 import { setConnectionInfo, type ConnectionInfo } from './connection-info.js';
-import { loadTls, pickSni, tlsFiles, type LoadedTls } from './tls-context.js';
+import { loadTls, pickSni, resumedPeerTrusted, tlsFiles, type LoadedTls } from './tls-context.js';
 import type { ProxyHeader } from './proxy-protocol.js';
+import { cidrSet } from './cidr.js';
+import type { ClientLimits } from './client-limits.js';
+
+/** Why a listener closed a connection before the stage above saw it (a bounded metric label). */
+export type RefusalReason =
+  'max-connections' | 'client-connections' | 'untrusted-proxy' | 'pending-evicted' | 'resumed-cert-untrusted';
 
 /** What happened on a listener that operators may want to count or log (never per byte). */
 export type ListenerEvent =
@@ -26,12 +33,19 @@ export type ListenerEvent =
     }
   | { readonly type: 'tls-reloaded'; readonly listener: string }
   | { readonly type: 'tls-reload-failed'; readonly listener: string; readonly error: Error }
-  | { readonly type: 'connection-refused'; readonly listener: string; readonly reason: 'max-connections' };
+  | { readonly type: 'connection-refused'; readonly listener: string; readonly reason: RefusalReason };
 
 export interface ListenerOptions {
   readonly tlsHandshakeTimeoutMs: number;
   readonly proxyProtocolTimeoutMs: number;
   readonly maxConnections: number;
+  /**
+   * Connections allowed to sit in their TLS handshake or PROXY header at once; a new one
+   * beyond it closes the oldest of them (so a crowd of silent sockets cannot lock clients out).
+   */
+  readonly maxPendingConnections: number;
+  /** Per-client-address connection limit shared by every listener of the process. */
+  readonly clientLimits?: ClientLimits;
   /** ALPN protocols offered on TLS, in preference order; default none. */
   readonly alpn?: readonly string[];
   /** Receives every accepted (and, for TLS, handshaken) connection. Must not throw. */
@@ -66,7 +80,11 @@ export function createListener(config: ListenerConfig, options: ListenerOptions)
   let tls: LoadedTls | null = null;
   let tlsServer: TlsServer | null = null;
   // PROXY info waiting for its TLS handshake, keyed by the TCP peer (unique per live connection).
-  const pending = new Map<string, ConnectionInfo>();
+  const pending = new Map<string, { readonly info: ConnectionInfo; readonly raw: Socket }>();
+  // Sockets not handed over yet (PROXY header or TLS handshake under way), oldest first.
+  const unfinished = new Set<Socket>();
+  const trusted = config.proxyProtocol ? cidrSet(config.trustedProxies) : null;
+  const limits = options.clientLimits;
   let watching = false;
 
   const server: Server = createNetServer({ noDelay: true, pauseOnConnect: config.proxyProtocol });
@@ -104,47 +122,105 @@ export function createListener(config: ListenerConfig, options: ListenerOptions)
     };
   }
 
+  function refuse(socket: Socket, reason: RefusalReason): void {
+    socket.destroy();
+    onEvent({ type: 'connection-refused', listener: config.name, reason });
+  }
+
   function onTcp(socket: Socket): void {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     // Until the stage above takes over, an error must not crash the process.
     socket.on('error', noop);
+    // A PROXY header names the client; only the balancer may send one, or anyone could
+    // claim any address (and with it a peer gateway's trust or someone else's limits).
+    if (trusted !== null && !trusted.has(socket.remoteAddress ?? ''))
+      return refuse(socket, 'untrusted-proxy');
     if (!config.proxyProtocol) {
-      handOver(socket, baseInfo(socket, null));
+      accepted(socket, baseInfo(socket, null));
       return;
     }
+    wait(socket);
     socket.resume();
     readProxyHeader(socket, options.proxyProtocolTimeoutMs).then(
-      (header) => handOver(socket, baseInfo(socket, header)),
+      (header) => accepted(socket, baseInfo(socket, header)),
       (err: Error) => onEvent({ type: 'proxy-error', listener: config.name, message: err.message }),
     );
   }
 
+  /** Count a socket as unfinished; past the bound, the oldest unfinished one makes room. */
+  function wait(socket: Socket): void {
+    if (unfinished.size >= options.maxPendingConnections) {
+      const oldest = unfinished.values().next().value;
+      if (oldest !== undefined) {
+        unfinished.delete(oldest);
+        refuse(oldest, 'pending-evicted');
+      }
+    }
+    unfinished.add(socket);
+    socket.once('close', () => unfinished.delete(socket));
+  }
+
+  /** The client is known (socket peer or PROXY source): apply its connection limit, then hand over. */
+  function accepted(socket: Socket, info: ConnectionInfo): void {
+    if (limits !== undefined) {
+      const client = info.remoteAddress;
+      if (!limits.openConnection(client)) {
+        unfinished.delete(socket);
+        return refuse(socket, 'client-connections');
+      }
+      socket.once('close', () => limits.closeConnection(client));
+    }
+    handOver(socket, info);
+  }
+
   function handOver(socket: Socket, info: ConnectionInfo): void {
     if (tlsServer === null) {
+      unfinished.delete(socket);
       setConnectionInfo(socket, info);
       options.onConnection(socket, info);
       return;
     }
+    if (!unfinished.has(socket)) wait(socket);
     const key = `${socket.remoteAddress}:${socket.remotePort}`;
-    pending.set(key, info);
+    pending.set(key, { info, raw: socket });
     socket.once('close', () => pending.delete(key));
     tlsServer.emit('connection', socket);
   }
 
   function onSecure(socket: TLSSocket): void {
     const key = `${socket.remoteAddress}:${socket.remotePort}`;
-    const info = pending.get(key);
+    const entry = pending.get(key);
     pending.delete(key);
-    if (info === undefined) {
+    if (entry === undefined) {
       socket.destroy();
       return;
+    }
+    unfinished.delete(entry.raw);
+    const pendingInfo = entry.info;
+    const resumed = socket.isSessionReused();
+    const tlsCfg = config.tls!;
+    let info: ConnectionInfo = pendingInfo;
+    if (tlsCfg.requestCert) {
+      // A resumed session skipped certificate verification: re-check the certificate against
+      // the CA and CRL in force now, or a certificate revoked since would keep working.
+      const trustedPeer = resumed ? resumedPeerTrusted(tls?.trust ?? null, socket) : socket.authorized;
+      if (!trustedPeer && resumed && !tlsCfg.clientCertOptional) {
+        onEvent({
+          type: 'tls-error',
+          listener: config.name,
+          code: 'ERR_TLS_RESUMED_CERTIFICATE_UNTRUSTED',
+          message: 'resumed session with a client certificate the current CA / CRL refuses',
+        });
+        return refuse(socket, 'resumed-cert-untrusted');
+      }
+      info = { ...pendingInfo, peerCertTrusted: trustedPeer };
     }
     onEvent({
       type: 'tls-handshake',
       listener: config.name,
       protocol: socket.getProtocol() ?? 'unknown',
-      resumed: socket.isSessionReused(),
+      resumed,
     });
     socket.on('error', noop);
     setConnectionInfo(socket, info);
@@ -164,9 +240,12 @@ export function createListener(config: ListenerConfig, options: ListenerOptions)
       SNICallback: (servername, cb) => cb(null, tls === null ? undefined : pickSni(tls, servername)),
     });
     s.on('secureConnection', onSecure);
-    s.on('tlsClientError', (err: Error & { code?: string }) =>
-      onEvent({ type: 'tls-error', listener: config.name, code: err.code ?? 'TLS', message: err.message }),
-    );
+    s.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
+      // Node only reports a failed or timed-out handshake; the socket stays open until we close
+      // it, and a crowd of silent ones would hold every connection slot.
+      socket.destroy();
+      onEvent({ type: 'tls-error', listener: config.name, code: err.code ?? 'TLS', message: err.message });
+    });
     return s;
   }
 
@@ -175,7 +254,11 @@ export function createListener(config: ListenerConfig, options: ListenerOptions)
     try {
       const next = await loadTls(config.tls, config.name);
       tlsServer.setSecureContext(next.options);
+      // With a key file the keys are derived from it and the CA + CRL (tls-context.ts); without
+      // one, a CA or CRL change sets fresh random keys rather than rely on what the new context
+      // inherits. Either way a ticket issued before a revocation no longer resumes.
       if (next.ticketKeys !== null) tlsServer.setTicketKeys(next.ticketKeys);
+      else if (tls !== null && next.trustDigest !== tls.trustDigest) tlsServer.setTicketKeys(randomBytes(48));
       tls = next;
       onEvent({ type: 'tls-reloaded', listener: config.name });
     } catch (err) {

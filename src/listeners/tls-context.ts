@@ -2,9 +2,10 @@
  * Loads a listener's TLS material (default certs, SNI certs, CA, CRL, ticket keys) from disk
  * into OpenSSL contexts. Everything is verified by OpenSSL; nothing here parses certificates.
  */
-import { X509Certificate } from 'node:crypto';
+import { createHash, hkdfSync, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
+import { createSecureContext, type SecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
+import { X509Crl } from '@peculiar/x509';
 import type { TlsConfig } from '../core/config.js';
 import { TlsConfigError } from './errors.js';
 
@@ -17,15 +18,30 @@ export interface LoadedTls {
     readonly suffix: string | null;
     readonly context: SecureContext;
   }[];
-  /** 48 bytes shared by the fleet, or null to let OpenSSL pick per process keys. */
+  /**
+   * 48 bytes shared by the fleet, or null to let OpenSSL pick per process keys. Derived from
+   * the key file and the CA + CRL in force, so a CA or CRL change voids every ticket issued
+   * before it while gateways with the same files still resume each other's sessions.
+   */
   readonly ticketKeys: Buffer | null;
   /** Earliest expiry (ms since epoch) of the leaf certificates served: default, extra and SNI. */
   readonly notAfterMs: number;
+  /** Digest of the CA bundle and CRL: when it changes, sessions made under the old ones are void. */
+  readonly trustDigest: string;
+  /** What a resumed session's client certificate is checked against (null without `ca`). */
+  readonly trust: ClientTrust | null;
 }
 
 /** The leaf (first) certificate's expiry; OpenSSL has already accepted the PEM. */
 function leafNotAfterMs(pem: Buffer): number {
   return Date.parse(new X509Certificate(pem).validTo);
+}
+
+/** The CA bundle and CRL in force, parsed once per load for resumed-session checks. */
+export interface ClientTrust {
+  readonly cas: readonly X509Certificate[];
+  /** Revoked serial numbers, upper-case hex without leading zeros. */
+  readonly revoked: ReadonlySet<string>;
 }
 
 async function read(path: string, what: string): Promise<Buffer> {
@@ -48,6 +64,49 @@ export function parseTicketKeys(data: Buffer, path: string): Buffer {
     );
   }
   return keys;
+}
+
+function pemBlocks(pem: string, label: string): string[] {
+  const re = new RegExp(`-----BEGIN ${label}-----[\\s\\S]+?-----END ${label}-----`, 'g');
+  return pem.match(re) ?? [];
+}
+
+function normSerial(hex: string): string {
+  return hex.toUpperCase().replace(/^0+(?=.)/, '');
+}
+
+function parseTrust(ca: Buffer, crl: Buffer | undefined, cfg: TlsConfig): ClientTrust {
+  try {
+    const cas = pemBlocks(ca.toString('latin1'), 'CERTIFICATE').map((p) => new X509Certificate(p));
+    const revoked = new Set<string>();
+    if (crl !== undefined) {
+      for (const block of pemBlocks(crl.toString('latin1'), 'X509 CRL')) {
+        for (const e of new X509Crl(block).entries) revoked.add(normSerial(e.serialNumber));
+      }
+    }
+    return { cas, revoked };
+  } catch (err) {
+    throw new TlsConfigError(
+      `cannot parse CA ${cfg.ca ?? ''} / CRL ${cfg.crl ?? ''}: ${(err as Error).message}`,
+      err,
+    );
+  }
+}
+
+/**
+ * Whether a resumed session's client certificate still passes against the CA and CRL in force
+ * now. A resumed session skips OpenSSL's verification (its result was stored in the ticket or
+ * session cache when the session was made), so without this a certificate revoked since then
+ * would keep working for as long as the client resumes. Checks that the leaf is not revoked and
+ * was signed by one of the current CAs (the deployments we serve issue client certs straight
+ * from the configured CA; an intermediate-issued leaf simply gets a full handshake next time).
+ */
+export function resumedPeerTrusted(trust: ClientTrust | null, socket: TLSSocket): boolean {
+  if (trust === null) return false;
+  const peer = socket.getPeerX509Certificate();
+  if (peer === undefined) return false;
+  if (trust.revoked.has(normSerial(peer.serialNumber))) return false;
+  return trust.cas.some((ca) => peer.checkIssued(ca) && peer.verify(ca.publicKey));
 }
 
 /** Every file the material comes from: these are the ones watched for hot reload. */
@@ -80,16 +139,33 @@ export async function loadTls(cfg: TlsConfig, listenerName: string): Promise<Loa
   }
   const ca = cfg.ca === undefined ? undefined : await read(cfg.ca, 'CA bundle');
   const crl = cfg.crl === undefined ? undefined : await read(cfg.crl, 'CRL');
+  const digest = createHash('sha256');
+  digest.update(ca ?? Buffer.alloc(0));
+  digest.update('\0');
+  digest.update(crl ?? Buffer.alloc(0));
+  const trustDigest = digest.digest('hex');
   const ticketKeys =
     cfg.sessionTicketKeyFile === undefined
       ? null
-      : parseTicketKeys(
-          await read(cfg.sessionTicketKeyFile, 'session ticket key file'),
-          cfg.sessionTicketKeyFile,
+      : Buffer.from(
+          hkdfSync(
+            'sha256',
+            parseTicketKeys(
+              await read(cfg.sessionTicketKeyFile, 'session ticket key file'),
+              cfg.sessionTicketKeyFile,
+            ),
+            Buffer.from(trustDigest, 'hex'),
+            'zonegate session ticket keys',
+            48,
+          ),
         );
-  // What every context shares: client verification and versions must not depend on the SNI name.
+  const trust = ca === undefined ? null : parseTrust(ca, crl, cfg);
+  // What every context shares: client verification, versions and ciphers must not depend on the SNI name.
   const common: SecureContextOptions = {
     minVersion: cfg.minVersion,
+    ciphers: cfg.ciphers,
+    ecdhCurve: cfg.ecdhCurve,
+    honorCipherOrder: true,
     ...(ca === undefined ? {} : { ca }),
     ...(crl === undefined ? {} : { crl }),
     ...(ticketKeys === null ? {} : { ticketKeys }),
@@ -112,7 +188,7 @@ export async function loadTls(cfg: TlsConfig, listenerName: string): Promise<Loa
     else sni.push({ exact: name, suffix: null, context: ctx });
   }
   sni.sort((a, b) => (a.exact === null ? 1 : 0) - (b.exact === null ? 1 : 0));
-  return { options, sni, ticketKeys, notAfterMs };
+  return { options, sni, ticketKeys, notAfterMs, trustDigest, trust };
 }
 
 /** The SNI entry for a client's server name, or undefined for the default context. */

@@ -6,7 +6,7 @@
 import type { AddressInfo } from 'node:net';
 import type { GatewayConfig } from '../core/config.js';
 import { certUidReader } from '../identity/index.js';
-import { createListener, type Listener, type ListenerEvent } from '../listeners/index.js';
+import { createListener, type ClientLimits, type Listener, type ListenerEvent } from '../listeners/index.js';
 import type { ZoneMapHolder } from '../zonemap/index.js';
 import type { MqttAccessLog, MqttLogger } from './connection.js';
 import { MqttServer } from './server.js';
@@ -25,6 +25,8 @@ export interface MqttStageOptions {
   readonly accessLog?: MqttAccessLog;
   readonly metrics?: MqttMetricsSink;
   readonly onEvent?: (e: ListenerEvent) => void;
+  /** The process's per-client-address limits, shared with the HTTP listeners. */
+  readonly clientLimits?: ClientLimits;
 }
 
 export interface MqttStage {
@@ -63,6 +65,8 @@ export function createMqttStage(o: MqttStageOptions): MqttStage {
         tlsHandshakeTimeoutMs: cfg.timeouts.tlsHandshakeTimeoutMs,
         proxyProtocolTimeoutMs: cfg.timeouts.proxyProtocolTimeoutMs,
         maxConnections: cfg.mqtt.limits.maxConnections,
+        maxPendingConnections: cfg.limits.maxPendingConnections,
+        ...(o.clientLimits === undefined ? {} : { clientLimits: o.clientLimits }),
         onConnection: (socket) => server.handleSocket(socket, lc.protocol === 'mqtts' ? 'mqtts' : 'mqtt'),
         ...(o.onEvent === undefined ? {} : { onEvent: o.onEvent }),
       }),

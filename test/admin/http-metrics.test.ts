@@ -108,7 +108,14 @@ describe('http and listener metrics', () => {
   it('counts TLS handshakes by version and failures by a bounded reason', async () => {
     const metrics = createMetrics();
     const onEvent = listenerEventMetrics(metrics, [
-      { name: 'web-tls', protocol: 'https', port: 0, host: '127.0.0.1', proxyProtocol: false },
+      {
+        name: 'web-tls',
+        protocol: 'https',
+        port: 0,
+        host: '127.0.0.1',
+        proxyProtocol: false,
+        trustedProxies: [],
+      },
     ]);
     onEvent({ type: 'tls-handshake', listener: 'web-tls', protocol: 'TLSv1.3', resumed: false });
     onEvent({

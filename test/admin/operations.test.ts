@@ -36,7 +36,13 @@ describe('startOperations with a file zone map', () => {
     ops = await startOperations({
       config: {
         idc: 'hz-1',
-        admin: { enabled: true, host: '127.0.0.1', port: 0, tokenFile: join(dir, 'token') },
+        admin: {
+          enabled: true,
+          host: '127.0.0.1',
+          port: 0,
+          tokenFile: join(dir, 'token'),
+          allowUnauthenticatedRemote: false,
+        },
         drain: { delayMs: 0, timeoutMs: 1000 },
       },
       holder,

@@ -28,12 +28,14 @@ async function echoListener(
       port: 0,
       host: '127.0.0.1',
       proxyProtocol: false,
+      trustedProxies: ['127.0.0.1'],
       ...cfg,
     },
     {
       tlsHandshakeTimeoutMs: 2000,
       proxyProtocolTimeoutMs: 300,
       maxConnections: 100,
+      maxPendingConnections: 100,
       alpn: ['h2', 'http/1.1'],
       onEvent: (e) => events.push(e),
       onConnection: (socket, info) => {
@@ -66,6 +68,8 @@ function tlsBase(c: TestCerts): TlsConfig {
     clientCertOptional: false,
     minVersion: 'TLSv1.2',
     sni: [],
+    ciphers: 'DEFAULT',
+    ecdhCurve: 'auto',
     watch: false,
     watchIntervalMs: 100,
   };

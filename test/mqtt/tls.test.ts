@@ -26,6 +26,8 @@ function tlsConfig(c: TestCerts, requestCert: boolean): TlsConfig {
     clientCertOptional: false,
     minVersion: 'TLSv1.2',
     sni: [],
+    ciphers: 'DEFAULT',
+    ecdhCurve: 'auto',
     watch: false,
     watchIntervalMs: 1000,
   };
@@ -39,6 +41,7 @@ async function listen(
     tlsHandshakeTimeoutMs: 2000,
     proxyProtocolTimeoutMs: 2000,
     maxConnections: 1000,
+    maxPendingConnections: 1000,
     onConnection: (socket) => server.handleSocket(socket, config.protocol === 'mqtts' ? 'mqtts' : 'mqtt'),
   });
   const addr = await listener.start();
@@ -65,7 +68,7 @@ describe('mqtt over TLS, mTLS and PROXY protocol', () => {
       config: { uid: { source: 'cert' } },
       certUid: certUidReader({ from: 'cn' }, /^[0-9]{1,20}$/) ?? undefined,
     });
-    const base = { host: '127.0.0.1', port: 0, proxyProtocol: false };
+    const base = { host: '127.0.0.1', port: 0, proxyProtocol: false, trustedProxies: ['127.0.0.1'] };
     const a = await listen(f.server, {
       ...base,
       name: 'mqtts',
