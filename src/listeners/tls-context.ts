@@ -5,7 +5,6 @@
 import { createHash, hkdfSync, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createSecureContext, type SecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
-import { X509Crl } from '@peculiar/x509';
 import type { TlsConfig } from '../core/config.js';
 import { TlsConfigError } from './errors.js';
 
@@ -75,11 +74,13 @@ function normSerial(hex: string): string {
   return hex.toUpperCase().replace(/^0+(?=.)/, '');
 }
 
-function parseTrust(ca: Buffer, crl: Buffer | undefined, cfg: TlsConfig): ClientTrust {
+async function parseTrust(ca: Buffer, crl: Buffer | undefined, cfg: TlsConfig): Promise<ClientTrust> {
   try {
     const cas = pemBlocks(ca.toString('latin1'), 'CERTIFICATE').map((p) => new X509Certificate(p));
     const revoked = new Set<string>();
     if (crl !== undefined) {
+      // Loaded only where a CRL is configured: the CLI (config check) must not depend on it.
+      const { X509Crl } = await import('@peculiar/x509');
       for (const block of pemBlocks(crl.toString('latin1'), 'X509 CRL')) {
         for (const e of new X509Crl(block).entries) revoked.add(normSerial(e.serialNumber));
       }
@@ -159,7 +160,7 @@ export async function loadTls(cfg: TlsConfig, listenerName: string): Promise<Loa
             48,
           ),
         );
-  const trust = ca === undefined ? null : parseTrust(ca, crl, cfg);
+  const trust = ca === undefined ? null : await parseTrust(ca, crl, cfg);
   // What every context shares: client verification, versions and ciphers must not depend on the SNI name.
   const common: SecureContextOptions = {
     minVersion: cfg.minVersion,

@@ -111,8 +111,8 @@ export function describeRedisStore(cfg: RedisStoreConfig): string {
     let where = cfg.url;
     try {
       const u = new URL(cfg.url);
+      // The user name is no secret and tells an operator which ACL user is in play.
       u.password = '';
-      u.username = '';
       where = u.toString();
     } catch {
       // keep the raw text; validation reports it
