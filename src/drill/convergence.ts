@@ -1,10 +1,15 @@
-import type { GatewayReport, ZoneMapStore } from '../zonemap/stores/index.js';
+import {
+  gatewayReportState,
+  type GatewayReport,
+  type GatewayReportState,
+  type ZoneMapStore,
+} from '../zonemap/stores/index.js';
 import { readCurrent } from './run-change.js';
 
 /** Gateways refresh their report every few seconds (reportIntervalMs); silence longer than this means gone. */
 export const DEFAULT_STALE_MS = 15_000;
 
-export type GatewayState = 'current' | 'behind' | 'ahead' | 'stale';
+export type GatewayState = GatewayReportState;
 
 export interface GatewayRow {
   readonly report: GatewayReport;
@@ -19,17 +24,7 @@ export function classifyGateways(
   staleMs: number,
   now: number = Date.now(),
 ): GatewayRow[] {
-  return reports.map((report) => {
-    const ageMs = Math.max(0, now - Date.parse(report.at));
-    const state: GatewayState = !(ageMs <= staleMs) // NaN (an unparsable time) counts as stale too
-      ? 'stale'
-      : version === null || report.version === version
-        ? 'current'
-        : report.version < version
-          ? 'behind'
-          : 'ahead';
-    return { report, ageMs, state };
-  });
+  return reports.map((report) => ({ report, ...gatewayReportState(report, version, staleMs, now) }));
 }
 
 /** One look at the fleet: converged, or why not. */

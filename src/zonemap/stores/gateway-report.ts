@@ -21,7 +21,10 @@ export interface GatewayReport {
 /** How a report stands against the store's version: `stale` once silent for longer than staleMs. */
 export type GatewayReportState = 'current' | 'behind' | 'ahead' | 'stale';
 
-/** Shared by `zonegate map status` and the console, so both call the same gateway stale. */
+/**
+ * Shared by `zonegate map status`, drill convergence and the console, so all three call the
+ * same gateway stale.
+ */
 export function gatewayReportState(
   report: GatewayReport,
   version: number | null,
@@ -29,14 +32,13 @@ export function gatewayReportState(
   nowMs: number,
 ): { state: GatewayReportState; ageMs: number } {
   const ageMs = Math.max(0, nowMs - Date.parse(report.at));
-  const state =
-    ageMs > staleMs
-      ? 'stale'
-      : version === null || report.version === version
-        ? 'current'
-        : report.version < version
-          ? 'behind'
-          : 'ahead';
+  const state = !(ageMs <= staleMs) // NaN (an unparsable time) counts as stale too
+    ? 'stale'
+    : version === null || report.version === version
+      ? 'current'
+      : report.version < version
+        ? 'behind'
+        : 'ahead';
   return { state, ageMs };
 }
 
