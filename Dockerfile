@@ -12,8 +12,9 @@ ARG NODE_IMAGE=node:22-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
-COPY scripts/prepare.mjs scripts/
-# --ignore-scripts: no dependency install script is needed to compile (esbuild's only serves tsx).
+COPY scripts/prepare.mjs scripts/build-console.mjs scripts/
+# --ignore-scripts: no dependency install script is needed to compile (esbuild's JS API, used
+# for tsx and the console bundle, finds its platform binary without its postinstall).
 RUN npm ci --no-audit --no-fund --ignore-scripts --prefer-offline
 COPY src src
 COPY policies policies
