@@ -19,6 +19,12 @@ export interface ClientLimitsConfig {
   readonly maxConnections: number;
   /** Sustained HTTP requests per second per client; 0 turns the rate limit off. */
   readonly requestsPerSec: number;
+  /**
+   * HTTP requests one client may have in flight at once, across its connections; 0 turns the
+   * check off. What stops a client that never reads (or never finishes sending) from holding
+   * a zone's whole upstream pool until the transfer timeouts free it.
+   */
+  readonly maxActiveRequests: number;
   /** Requests a client may send at once above the sustained rate (bucket size). */
   readonly burst: number;
   /** Bound on the rate table (one entry per recently seen client). */
@@ -81,6 +87,7 @@ export class ClientLimits {
   readonly #exempt: CidrSet;
   readonly #connections = new Map<string, number>();
   readonly #buckets = new Map<string, Bucket>();
+  readonly #active = new Map<string, number>();
   readonly #now: () => number;
   readonly #perMs: number;
 
@@ -124,7 +131,8 @@ export class ClientLimits {
 
   /** Remember on the socket who its client is, so each request costs one map lookup. */
   bindSocket(socket: Socket, address: string): void {
-    (socket as Socket & WithClient)[kClient] = this.config.requestsPerSec === 0 ? null : this.keyOf(address);
+    (socket as Socket & WithClient)[kClient] =
+      this.config.requestsPerSec === 0 && this.config.maxActiveRequests === 0 ? null : this.keyOf(address);
   }
 
   /**
@@ -133,7 +141,7 @@ export class ClientLimits {
    */
   allowRequest(socket: Socket): boolean {
     const key = (socket as Socket & WithClient)[kClient];
-    if (key === undefined || key === null) return true;
+    if (key === undefined || key === null || this.config.requestsPerSec === 0) return true;
     const now = this.#now();
     const burst = this.config.burst;
     let b = this.#buckets.get(key);
@@ -152,6 +160,29 @@ export class ClientLimits {
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;
+  }
+
+  /**
+   * Count one in-flight request of the client behind `socket`. False, counting nothing: it
+   * already has `maxActiveRequests` (answer 429). Pair every true with one `endRequest(socket)`.
+   */
+  startRequest(socket: Socket): boolean {
+    const key = (socket as Socket & WithClient)[kClient];
+    const max = this.config.maxActiveRequests;
+    if (key === undefined || key === null || max === 0) return true;
+    const n = this.#active.get(key) ?? 0;
+    if (n >= max) return false;
+    this.#active.set(key, n + 1);
+    return true;
+  }
+
+  endRequest(socket: Socket): void {
+    const key = (socket as Socket & WithClient)[kClient];
+    if (key === undefined || key === null || this.config.maxActiveRequests === 0) return;
+    const n = this.#active.get(key);
+    if (n === undefined) return;
+    if (n <= 1) this.#active.delete(key);
+    else this.#active.set(key, n - 1);
   }
 
   /** Clients holding connections / rate entries right now (tests and the bench read these). */

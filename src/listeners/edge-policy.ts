@@ -16,7 +16,10 @@ export class EdgePolicy {
   readonly #hsts = new Map<string, string>();
 
   constructor(listeners: readonly ListenerConfig[], limits: ClientLimits | null) {
-    this.#limits = limits !== null && limits.config.requestsPerSec > 0 ? limits : null;
+    this.#limits =
+      limits !== null && (limits.config.requestsPerSec > 0 || limits.config.maxActiveRequests > 0)
+        ? limits
+        : null;
     for (const l of listeners) {
       if (l.hsts === undefined) continue;
       const h = l.hsts;
@@ -38,6 +41,18 @@ export class EdgePolicy {
   /** False: the client behind this socket is over its request rate (answer `rateLimited`). */
   allowRequest(socket: Socket): boolean {
     return this.#limits === null || this.#limits.allowRequest(socket);
+  }
+
+  /**
+   * False: the client behind this socket already has its most requests in flight (answer
+   * `rateLimited`). Pair every true with one `endRequest(socket)` when the answer is done.
+   */
+  startRequest(socket: Socket): boolean {
+    return this.#limits === null || this.#limits.startRequest(socket);
+  }
+
+  endRequest(socket: Socket): void {
+    this.#limits?.endRequest(socket);
   }
 
   /** The `strict-transport-security` value for a request on this connection, if its listener sends one. */

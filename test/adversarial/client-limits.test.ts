@@ -33,7 +33,13 @@ before(async () => {
     ],
     // A bucket that does not refill within a test: every token spent stays spent.
     limits: {
-      clientIp: { maxConnections: 3, requestsPerSec: 0.01, burst: 5, trackedClients: 20, exempt: [] },
+      clientIp: {
+        maxConnections: 3,
+        requestsPerSec: 0.01,
+        burst: 5,
+        trackedClients: 20,
+        exempt: [],
+      },
     },
   });
 });
@@ -80,6 +86,46 @@ describe('adversarial: per-client-address limits', () => {
     assert.match(text, /zonegate_http_requests_total\{[^}]*reason="ZG_ERR_RATE_LIMITED"[^}]*\} 2/);
     // Client addresses never become label values.
     assert.doesNotMatch(text, /127\.0\.0\.[0-9]/);
+  });
+
+  it('bounds the requests one client has in flight (uploads it never finishes), then serves it again once they end', async () => {
+    // Its own gateway: only this limit on, so no other budget runs out first.
+    const own = await startEdge(ups, {
+      listeners: [{ name: 'web', protocol: 'http', port: 0, host: '127.0.0.1' }],
+      limits: { clientIp: { maxConnections: 0, requestsPerSec: 0, maxActiveRequests: 2, exempt: [] } },
+    });
+    try {
+      const get = async (local: string): Promise<number> => {
+        const s = await rawConnect(own.port('web'), local);
+        return statusOf((await exchange(s, httpGet('/whoami', { 'x-ldc-uid': '4242' }, true))).text);
+      };
+      // Two uploads that never finish: each is a request in flight for as long as the client
+      // keeps its connection (the same holds for answers a client never reads). The gateway's
+      // `100 Continue` says it has taken the request on.
+      const stuck: Socket[] = [];
+      for (let i = 0; i < 2; i++) {
+        const s = await rawConnect(own.port('web'), '127.0.0.20');
+        const head = await exchange(
+          s,
+          'POST /upload HTTP/1.1\r\nHost: edge.test\r\nx-ldc-uid: 4242\r\nContent-Length: 100\r\n' +
+            'Expect: 100-continue\r\n\r\n',
+          (t) => t.includes('\r\n\r\n'),
+        );
+        assert.equal(statusOf(head.text), 100);
+        s.write('ab');
+        stuck.push(s);
+      }
+      assert.equal(await get('127.0.0.20'), 429, 'a third request in flight is refused');
+      assert.equal(await get('127.0.0.21'), 200, 'another client is served meanwhile');
+      // The client resets its uploads: once the gateway has seen both go, its slots are back
+      // (no rate limit here, so asking again costs nothing; bounded).
+      for (const s of stuck) s.resetAndDestroy();
+      let status = 429;
+      for (let i = 0; i < 200 && status === 429; i++) status = await get('127.0.0.20');
+      assert.equal(status, 200);
+    } finally {
+      await own.close();
+    }
   });
 
   it('closes a client connection beyond maxConnections on any listener, HTTP or MQTT, and counts it', async () => {
@@ -165,6 +211,7 @@ describe('adversarial: per-client-address limits', () => {
     const limits = new ClientLimits({
       maxConnections: 0,
       requestsPerSec: 1,
+      maxActiveRequests: 0,
       burst: 1,
       trackedClients: 100,
       exempt: ['127.0.0.0/8'],
