@@ -14,7 +14,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { ZonegateError } from '../core/errors.js';
 import type { ZoneMapDoc } from '../zonemap/model.js';
@@ -28,6 +28,7 @@ import {
   ReloadFailedError,
 } from './errors.js';
 import { metrics as defaultMetrics } from './metrics.js';
+import { listenTracked } from './small-server.js';
 
 export interface ReloadReport {
   /** What was reloaded, e.g. `["certificates", "config"]`. */
@@ -283,23 +284,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       onRequest,
     );
   }
-  // Probes must not pile up behind slow clients.
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 5_000;
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => s.destroy());
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  const sockets = await listenTracked(server, options.port, options.host);
   server.on('error', (err) => log?.error({ err }, 'admin server error'));
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;

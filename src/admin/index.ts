@@ -2,6 +2,7 @@ export * from './metrics.js';
 export * from './errors.js';
 export * from './admin-server.js';
 export { tokensEqual, readToken, authorizeWrite } from './auth.js';
+export { listenTracked } from './small-server.js';
 export {
   aggregateMetrics,
   snapshotMetrics,

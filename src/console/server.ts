@@ -20,12 +20,12 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { authorizeWrite } from '../admin/index.js';
+import { authorizeWrite, listenTracked } from '../admin/index.js';
 import { UsageError, ZonegateError } from '../core/errors.js';
 import {
   commitChange,
@@ -426,21 +426,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       onRequest,
     );
   }
-  server.headersTimeout = 5_000;
-  server.requestTimeout = 10_000;
-  const sockets = new Set<Socket>();
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-    s.on('error', () => s.destroy());
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  const sockets = await listenTracked(server, options.port, options.host);
   server.on('error', (err) => log?.error({ err }, 'console server error'));
   loop();
   const addr = server.address() as AddressInfo;
