@@ -24,23 +24,19 @@
  * phase) per target; phases that would end after --max-seconds are skipped (and say so).
  * Zonegate runs from dist/ when built (npm run build), else from source. Every server is started in its own process group and killed at the end.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as h2connect, constants as h2c, type ClientHttp2Session } from 'node:http2';
-import {
-  connect as netConnect,
-  createServer as createNetServer,
-  type AddressInfo,
-  type Socket,
-} from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { createCa, issueCert } from '../src/certs/index.js';
+import { freePort, has } from './support.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = join(HERE, '..');
@@ -58,18 +54,6 @@ const BIG_CHUNK = Buffer.alloc(64 * 1024, 'x');
 const BIG_CHUNKS = 256;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function has(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
-
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 /* ------------------------------------------------------------------ child role: upstream */
 

@@ -43,17 +43,19 @@ function safely(
   edge: EdgePolicy,
 ): void {
   try {
-    const hsts = edge.hsts(req.socket);
-    if (hsts !== undefined) res.setHeader('strict-transport-security', hsts);
     const socket = req.socket;
-    if (!edge.allowRequest(socket) || !edge.startRequest(socket)) {
+    const hsts = edge.hsts(socket);
+    if (hsts !== undefined) res.setHeader('strict-transport-security', hsts);
+    const counted = edge.allowRequest(socket) ? edge.startRequest(socket) : false;
+    if (counted === false) {
       sendError(res, edge.rateLimited);
       ctx.hooks.onResponse?.(h2 ? 'http2' : 'http1', '', '', edge.rateLimited.code, 429, 0, '', '', '');
       return;
     }
     // The count is released when the answer is done or the exchange is torn down, whichever
-    // way (res 'close' fires for both), so a client cannot leak its own slots either.
-    res.once('close', () => edge.endRequest(socket));
+    // way (res 'close' fires for both), so a client cannot leak its own slots either. An
+    // uncounted request (exempt client, limit off) costs no listener.
+    if (counted) res.once('close', () => edge.endRequest(socket));
     handleRequest(ctx, req, res, h2, expectContinue);
   } catch (err) {
     // Answers with the request's trace (x-request-id) when it got that far: forward.ts finish().

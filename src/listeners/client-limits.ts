@@ -163,13 +163,14 @@ export class ClientLimits {
   }
 
   /**
-   * Count one in-flight request of the client behind `socket`. False, counting nothing: it
-   * already has `maxActiveRequests` (answer 429). Pair every true with one `endRequest(socket)`.
+   * Count one in-flight request of the client behind `socket`. True: counted, pair it with one
+   * `endRequest(socket)`. False, counting nothing: it already has `maxActiveRequests` (answer
+   * 429). Null: not counted at all (exempt client, or the check is off), nothing to release.
    */
-  startRequest(socket: Socket): boolean {
+  startRequest(socket: Socket): boolean | null {
     const key = (socket as Socket & WithClient)[kClient];
     const max = this.config.maxActiveRequests;
-    if (key === undefined || key === null || max === 0) return true;
+    if (key === undefined || key === null || max === 0) return null;
     const n = this.#active.get(key) ?? 0;
     if (n >= max) return false;
     this.#active.set(key, n + 1);

@@ -45,10 +45,11 @@ export class EdgePolicy {
 
   /**
    * False: the client behind this socket already has its most requests in flight (answer
-   * `rateLimited`). Pair every true with one `endRequest(socket)` when the answer is done.
+   * `rateLimited`). True: counted, pair it with one `endRequest(socket)` when the answer is
+   * done. Null: not counted (exempt, or no limit), nothing to release.
    */
-  startRequest(socket: Socket): boolean {
-    return this.#limits === null || this.#limits.startRequest(socket);
+  startRequest(socket: Socket): boolean | null {
+    return this.#limits === null ? null : this.#limits.startRequest(socket);
   }
 
   endRequest(socket: Socket): void {
