@@ -11,6 +11,7 @@ import { DocumentReadError, InvalidConfigError, type Problem } from './errors.js
 import { compileSchema, loadPolicySchema } from './schema.js';
 import { checkRedisStoreConfig, type RedisStoreConfig } from '../zonemap/stores/redis-config.js';
 import type { MqttSectionConfig, MqttUidConfig } from '../mqtt/index.js';
+import { uidPatternProblem } from './uid-pattern.js';
 import { cidrProblem, cidrSet } from '../listeners/cidr.js';
 import type { ClientLimitsConfig } from '../listeners/client-limits.js';
 
@@ -274,16 +275,14 @@ function semanticProblems(cfg: GatewayConfig): Problem[] {
       problems.push({ path: `identity.cookie.keys[${i}].id`, message: `duplicate key id "${k.id}"` });
     keyIds.add(k.id);
   });
+  // One pattern convention for every identity pattern (src/identity/pattern.ts).
   for (const [path, pattern] of [
     ['identity.uidPattern', cfg.identity.uidPattern],
     ['identity.certUid.pattern', cfg.identity.certUid?.pattern],
+    ['identity.mqtt.pattern', cfg.identity.mqtt.pattern],
   ] as const) {
-    if (pattern === undefined) continue;
-    try {
-      new RegExp(pattern);
-    } catch (err) {
-      problems.push({ path, message: `invalid regular expression: ${(err as Error).message}` });
-    }
+    const problem = pattern === undefined ? null : uidPatternProblem(pattern);
+    if (problem !== null) problems.push({ path, message: problem });
   }
   return problems;
 }

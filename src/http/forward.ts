@@ -31,7 +31,7 @@ import {
   UpstreamFailedError,
   UpstreamTimeoutError,
 } from './errors.js';
-import { filterResponseHeaders, scanRequestHeaders, type ScannedRequest } from './headers.js';
+import { encodeUidHeader, filterResponseHeaders, scanRequestHeaders, type ScannedRequest } from './headers.js';
 import { checkRequest, type CheckedTarget } from './request-check.js';
 import { REQUEST_ID_HEADER } from './request-id.js';
 import { sendError, type AnyResponse } from './respond.js';
@@ -259,7 +259,8 @@ export function upstreamHeaders(
   const d = r.decision;
   if (host !== undefined) h.push('host', host);
   h.push('x-ldc-zone', d.zone, 'x-ldc-colour', d.colour);
-  if (uid !== null) h.push(ctx.config.identity.uidHeader, uid);
+  // Percent-encoded UTF-8 (src/identity/uid-header.ts): any uid fits in a header, exactly.
+  if (uid !== null) h.push(ctx.config.identity.uidHeader, encodeUidHeader(uid));
   if (r.hopped && scanned.forwarded !== null) {
     // The peer gateway already recorded the client as LVS saw it.
     h.push(...scanned.forwarded);

@@ -5,7 +5,13 @@
  * `x-forwarded-*` header and every other client-address header (`Forwarded`, `X-Real-IP`, …):
  * the gateway states the client address itself. No header object, no regex: this runs for
  * every request.
+ *
+ * The uid header is read by its bytes (src/identity/uid-header.ts): Node gives header values
+ * as latin1, so a UTF-8 uid is decoded here, once, or refused (400) when it is not UTF-8.
  */
+import { readUidBytes, readUidHeader, UidHeaderInvalidError } from '../identity/index.js';
+
+export { encodeUidHeader } from '../identity/index.js';
 
 /** What the scan does with a header, by lower-cased name; absent: forwarded as is. */
 const HOP_BY_HOP = 1;
@@ -74,7 +80,10 @@ const RESPONSE_DROPPED = new Set([
 export interface ScannedRequest {
   /** Upstream-bound end-to-end headers, flat [name, value, ...] as the client spelled them (no Host). */
   readonly out: string[];
+  /** The uid header, decoded (UTF-8, percent-escapes); undefined when absent or unreadable. */
   uid: string | undefined;
+  /** The uid header was there but is not UTF-8 (the request check answers 400). */
+  uidError: UidHeaderInvalidError | null;
   /** Zone cookie value, if the Cookie header(s) carry one. */
   cookie: string | undefined;
   /** Value of `x-ldc-hop` (only trusted from a peer gateway). */
@@ -123,6 +132,7 @@ export function scanRequestHeaders(
   const s: ScannedRequest = {
     out: [],
     uid: undefined,
+    uidError: null,
     cookie: undefined,
     hop: undefined,
     forwarded: null,
@@ -149,7 +159,14 @@ export function scanRequestHeaders(
     const lower = name.toLowerCase();
     // The uid header is configurable and need not start with x-: check it first.
     if (lower === uidHeader) {
-      s.uid = value;
+      const r = readUidHeader(value);
+      if (r.ok) {
+        s.uid = r.uid;
+        s.uidError = null;
+      } else {
+        s.uid = undefined;
+        s.uidError = new UidHeaderInvalidError(uidHeader, r.problem);
+      }
       continue;
     }
     if (lower.charCodeAt(0) === 0x78 /* x */ && lower.startsWith('x-')) {
@@ -226,7 +243,8 @@ function dropConnectionTokens(s: ScannedRequest): void {
 
 /**
  * Response headers for the client: hop-by-hop dropped (and h2 forbids them), the upstream's
- * `x-ldc-uid` taken out (it becomes the cookie). Returns the uid, or undefined.
+ * `x-ldc-uid` taken out (it becomes the cookie). Returns the uid (decoded like the request's:
+ * UTF-8, percent-escapes), or undefined, also when it is not UTF-8 (no cookie then).
  */
 export function filterResponseHeaders(
   raw: readonly Buffer[],
@@ -239,7 +257,8 @@ export function filterResponseHeaders(
     const lower = name.toLowerCase();
     if (RESPONSE_DROPPED.has(lower)) continue;
     if (lower === uidHeader) {
-      uid = raw[i + 1]!.toString('utf8');
+      const r = readUidBytes(raw[i + 1]!);
+      uid = r.ok ? r.uid : undefined;
       continue;
     }
     out.push(name, raw[i + 1]!.toString('latin1'));

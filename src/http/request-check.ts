@@ -4,6 +4,7 @@
  * something the upstream client (undici) accepts and an upstream parses the way we did;
  * whatever does not gets a 400 from the gateway itself, and no upstream is ever blamed for it.
  */
+import type { UidHeaderInvalidError } from '../identity/index.js';
 import { BadRequestError } from './errors.js';
 import type { ScannedRequest } from './headers.js';
 
@@ -30,13 +31,15 @@ export function checkRequest(
   h2: boolean,
   s: ScannedRequest,
   out: CheckedTarget,
-): BadRequestError | null {
+): BadRequestError | UidHeaderInvalidError | null {
   if (!h2 && version !== '1.1' && version !== '1.0') {
     // Node's HTTP/1 parser accepts any digit pair; h2 is spoken only after ALPN.
     return bad(`HTTP/${version} is not spoken on an HTTP/1 connection`);
   }
   if (method === 'CONNECT') return bad('CONNECT is not supported');
   if (s.hosts > 1) return bad('more than one Host header');
+  // A uid that is not UTF-8 would be hashed from a guess: refuse it rather than misroute.
+  if (s.uidError !== null) return s.uidError;
   if (!(s.contentLength >= -1 && Number.isSafeInteger(s.contentLength))) {
     return bad('invalid Content-Length');
   }

@@ -21,7 +21,7 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { GatewayConfig } from '../core/config.js';
 import type { CookieKeyring } from '../identity/index.js';
-import { certUidReader, Identifier } from '../identity/index.js';
+import { Identifier, identityRules } from '../identity/index.js';
 import type { ConnectionInfo, EdgePolicy } from '../listeners/index.js';
 import type { Self } from '../router/index.js';
 import { HealthChecker, UpstreamRegistry } from '../upstream/index.js';
@@ -99,7 +99,7 @@ export class HttpStage {
   constructor(o: HttpStageOptions) {
     const cfg = o.config;
     const t = cfg.timeouts;
-    const uidPattern = new RegExp(cfg.identity.uidPattern);
+    const rules = identityRules(cfg.identity);
     const registry = new UpstreamRegistry({
       connections: cfg.upstream.connectionsPerEndpoint,
       pipelining: cfg.upstream.pipelining,
@@ -123,11 +123,11 @@ export class HttpStage {
         keyring: o.keyring,
         maxAgeSec: c.maxAgeSec,
         cacheSize: c.verifiedCacheSize,
-        uidPattern,
+        uidPattern: rules.uidPattern,
         ...(hooks.onCookieRejected === undefined ? {} : { onCookieRejected: hooks.onCookieRejected }),
       }),
       keyring: o.keyring,
-      certUid: certUidReader(cfg.identity.certUid, uidPattern),
+      certUid: rules.certUid,
       hooks,
       cookieAttributes: `; Path=/; Max-Age=${c.maxAgeSec}; HttpOnly; SameSite=Lax${c.secure ? '; Secure' : ''}`,
       closing: false,

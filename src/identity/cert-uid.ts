@@ -1,11 +1,16 @@
 /**
  * The uid of a verified client certificate, by the configured rule (`identity.certUid`):
- * SAN URI, SAN email or subject CN, optionally narrowed by a regex with one capture group.
+ * SAN URI, SAN email or subject CN, optionally narrowed by a pattern (src/identity/pattern.ts).
  * Read once per TLS connection, never per request. OpenSSL has already verified the chain.
+ *
+ * UTF-8: a CN is a UTF8String (Node hands it over decoded); a SAN URI is ASCII, so a non-ASCII
+ * uid in it is percent-encoded UTF-8 (RFC 3986) and is decoded after the pattern picked it.
  */
 import type { TLSSocket } from 'node:tls';
 import type { CertUidConfig } from '../core/config.js';
 import { connectionInfo } from '../listeners/index.js';
+import { compileUidPattern, pickUid } from './pattern.js';
+import { readUidBytes } from './uid-header.js';
 
 export type CertUidReader = (socket: TLSSocket) => string | null;
 
@@ -29,17 +34,37 @@ function sanValues(san: string | undefined, kind: 'URI' | 'email'): string[] {
   return out;
 }
 
-export function certUidReader(cfg: CertUidConfig | undefined, uidPattern: RegExp): CertUidReader | null {
+/** A SAN URI's uid part: percent-decoded, and UTF-8, or no uid. */
+function decodeUri(v: string): string | null {
+  if (!v.includes('%')) return v;
+  const r = readUidBytes(Buffer.from(v, 'utf8'));
+  return r.ok ? r.uid : null;
+}
+
+/**
+ * @param uidPattern the compiled `identity.uidPattern` (null: no check, as for MQTT's own rule)
+ */
+export function certUidReader(
+  cfg: CertUidConfig | undefined,
+  uidPattern: RegExp | null,
+): CertUidReader | null {
   if (cfg === undefined) return null;
-  const narrow = cfg.pattern === undefined ? null : new RegExp(cfg.pattern);
+  const narrow = cfg.pattern === undefined ? null : compileUidPattern('identity.certUid.pattern', cfg.pattern);
+  return certReader(cfg.from, narrow, uidPattern);
+}
+
+/** The reader for a field, narrowed by an already compiled pattern (MQTT's CN rule uses it). */
+export function certReader(
+  from: CertUidConfig['from'],
+  narrow: RegExp | null,
+  uidPattern: RegExp | null,
+): CertUidReader {
+  const uri = from === 'san-uri';
   const pick = (candidates: readonly string[]): string | null => {
     for (const c of candidates) {
-      let uid: string | null = c;
-      if (narrow !== null) {
-        const m = narrow.exec(c);
-        uid = m === null ? null : (m[1] ?? m[0]);
-      }
-      if (uid !== null && uidPattern.test(uid)) return uid;
+      let uid: string | null = narrow === null ? c : pickUid(narrow, c);
+      if (uid !== null && uri) uid = decodeUri(uid);
+      if (uid !== null && uid !== '' && (uidPattern === null || uidPattern.test(uid))) return uid;
     }
     return null;
   };
@@ -52,7 +77,7 @@ export function certUidReader(cfg: CertUidConfig | undefined, uidPattern: RegExp
     if (trusted === false || (trusted === undefined && socket.isSessionReused())) return null;
     const cert = socket.getPeerCertificate();
     if (cert === null || typeof cert !== 'object' || Object.keys(cert).length === 0) return null;
-    switch (cfg.from) {
+    switch (from) {
       case 'san-uri':
         return pick(sanValues(cert.subjectaltname, 'URI'));
       case 'san-email':

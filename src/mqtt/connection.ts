@@ -23,9 +23,10 @@ import {
   MqttProtocolError,
   MqttServerBusyError,
   MqttUpstreamUnavailableError,
+  uidRefusalError,
 } from './errors.js';
 import { FrameReader, type FrameSink } from './frame-reader.js';
-import { identify, type CertUidReader } from './identity.js';
+import { identifyMqtt, type CertUidReader } from '../identity/index.js';
 import * as migration from './migration.js';
 import type { MoveBatch } from './move-batch.js';
 import type { Movable, MoveScheduler } from './move-scheduler.js';
@@ -294,9 +295,9 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       this.refuse(new MqttServerBusyError(this.ctx.config.limits.maxConnections), frame);
       return false;
     }
-    const id = identify(c, this.socket, this.ctx.config.uid, this.ctx.config.uidRegex, this.ctx.certUid);
+    const id = identifyMqtt(c.packet, this.socket, this.ctx.config.uid, this.ctx.config.uidRegex, this.ctx.certUid);
     if (!('uid' in id)) {
-      this.refuse(id, frame);
+      this.refuse(uidRefusalError(id), frame);
       return false;
     }
     this.identity = id;

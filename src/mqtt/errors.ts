@@ -4,6 +4,7 @@
  * Every code is listed in docs/errors.md.
  */
 import { ZonegateError } from '../core/errors.js';
+import type { MqttUidRefusal } from '../identity/index.js';
 
 /** The options given to the MQTT server are invalid; `option` names the bad one. */
 export class MqttOptionsError extends ZonegateError {
@@ -71,6 +72,18 @@ export class MqttBadUsernameError extends ZonegateError {
 export class MqttNotAuthorizedError extends ZonegateError {
   constructor(message: string) {
     super('ZG_ERR_MQTT_NOT_AUTHORIZED', message, { mqttReasonCode: 0x87 });
+  }
+}
+
+/** The CONNACK error for a connection src/identity found no uid in (per source: 0x85 / 0x86 / 0x87). */
+export function uidRefusalError(r: MqttUidRefusal): ZonegateError {
+  switch (r.refused) {
+    case 'clientId':
+      return new MqttClientIdInvalidError(r.message);
+    case 'username':
+      return new MqttBadUsernameError(r.message);
+    case 'cert':
+      return new MqttNotAuthorizedError(r.message);
   }
 }
 

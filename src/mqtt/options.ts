@@ -2,6 +2,7 @@
  * The `mqtt` config section (policies/config.schema.json mirrors these defaults; a test keeps
  * them equal) and its one-time validation. Every duration is in ms, every size in bytes.
  */
+import { uidPatternProblem } from '../identity/pattern.js';
 import { MqttOptionsError } from './errors.js';
 
 export type UidSource = 'clientId' | 'username' | 'cert';
@@ -11,7 +12,7 @@ export type DisconnectReasonConfig = 'use-another-server' | 'server-moved';
 export interface MqttUidConfig {
   /** Where the uid is read from. `cert`: the TLS client certificate (mqtts listeners with requestCert). */
   readonly source: UidSource;
-  /** Regex with a named group `uid`; the whole value is the uid when it has no such group. */
+  /** Regex (u flag) with at most one capturing group: the uid is that group, else the whole match (src/identity/pattern.ts). */
   readonly pattern: string;
   /** Clients without a uid: refused (CONNACK 0x85/0x86/0x87) or routed as anonymous traffic. */
   readonly anonymous: 'refuse' | 'route';
@@ -149,12 +150,10 @@ export function resolveMqttConfig(input: MqttConfigInput = {}): ResolvedMqttConf
   if (typeof u.pattern !== 'string' || u.pattern.length === 0) {
     throw new MqttOptionsError('uid.pattern', 'expected a non-empty regex');
   }
-  let uidRegex: RegExp;
-  try {
-    uidRegex = new RegExp(u.pattern, 'u');
-  } catch (err) {
-    throw new MqttOptionsError('uid.pattern', `not a valid regex (${(err as Error).message})`);
-  }
+  // The identity config's one pattern convention (src/identity/pattern.ts).
+  const problem = uidPatternProblem(u.pattern);
+  if (problem !== null) throw new MqttOptionsError('uid.pattern', problem);
+  const uidRegex = new RegExp(u.pattern, 'u');
   int('limits.maxConnections', l.maxConnections, 1, 10_000_000);
   // A packet must at least hold a CONNECT; the Variable Byte Integer caps it (§1.5.5).
   int('limits.maxPacketBytes', l.maxPacketBytes, 64, 268_435_460);

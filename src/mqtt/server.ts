@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import type { Self } from '../router/index.js';
 import type { CompiledZoneMap, ZoneMapHolder } from '../zonemap/index.js';
 import { MqttConnection, type ConnectionContext, type MqttAccessLog, type MqttLogger } from './connection.js';
-import type { CertUidReader } from './identity.js';
+import type { CertUidReader } from '../identity/index.js';
 import * as migration from './migration.js';
 import { MoveBatch } from './move-batch.js';
 import { MoveScheduler } from './move-scheduler.js';

@@ -5,7 +5,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { GatewayConfig } from '../core/config.js';
-import { certUidReader } from '../identity/index.js';
+import { identityRules } from '../identity/index.js';
 import { createListener, type ClientLimits, type Listener, type ListenerEvent } from '../listeners/index.js';
 import type { ZoneMapHolder } from '../zonemap/index.js';
 import type { MqttAccessLog, MqttLogger } from './connection.js';
@@ -56,7 +56,7 @@ export function createMqttStage(o: MqttStageOptions): MqttStage {
     ...(logger === undefined ? {} : { logger }),
     ...(o.accessLog === undefined ? {} : { accessLog: o.accessLog }),
     ...(o.metrics === undefined ? {} : { metrics: o.metrics }),
-    certUid: certUidReader(cfg.identity.certUid, new RegExp(cfg.identity.uidPattern)) ?? undefined,
+    certUid: identityRules(cfg.identity).certUid ?? undefined,
   });
   const listeners = cfg.listeners
     .filter((l) => l.protocol === 'mqtt' || l.protocol === 'mqtts')
