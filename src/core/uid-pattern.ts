@@ -15,7 +15,8 @@ export function uidPatternProblem(source: string): string | null {
     let hint = '';
     try {
       new RegExp(source);
-      hint = ' (it compiles without the u flag: escape only characters that need it, e.g. write - not \\- outside [])';
+      hint =
+        ' (it compiles without the u flag: escape only characters that need it, e.g. write - not \\- outside [])';
     } catch {
       // Invalid either way: the engine's message says where.
     }

@@ -49,7 +49,8 @@ export function certUidReader(
   uidPattern: RegExp | null,
 ): CertUidReader | null {
   if (cfg === undefined) return null;
-  const narrow = cfg.pattern === undefined ? null : compileUidPattern('identity.certUid.pattern', cfg.pattern);
+  const narrow =
+    cfg.pattern === undefined ? null : compileUidPattern('identity.certUid.pattern', cfg.pattern);
   return certReader(cfg.from, narrow, uidPattern);
 }
 

@@ -78,7 +78,7 @@ describe('gateway config', () => {
         'zonemap: set exactly one of file or redis',
         'identity.cookie.keys[0]: set exactly one of secret or secretFile',
         'identity.cookie.keys[1].id: duplicate key id "k1"',
-        'identity.uidPattern: invalid regular expression: Invalid regular expression: /(/: Unterminated group',
+        'identity.uidPattern: invalid regular expression with the u (Unicode) flag: Invalid regular expression: /(/u: Unterminated group',
       ],
     );
   });
