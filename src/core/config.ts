@@ -98,7 +98,7 @@ export interface CertUidConfig {
   readonly pattern?: string;
 }
 
-/** Filled in by the MQTT stage (issue 5). */
+/** Where an MQTT connection's uid comes from (docs/mqtt.md). */
 export type MqttIdentityConfig = MqttUidConfig;
 
 export interface IdentityConfig {
