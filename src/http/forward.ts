@@ -31,7 +31,12 @@ import {
   UpstreamFailedError,
   UpstreamTimeoutError,
 } from './errors.js';
-import { encodeUidHeader, filterResponseHeaders, scanRequestHeaders, type ScannedRequest } from './headers.js';
+import {
+  encodeUidHeader,
+  filterResponseHeaders,
+  scanRequestHeaders,
+  type ScannedRequest,
+} from './headers.js';
 import { checkRequest, type CheckedTarget } from './request-check.js';
 import { REQUEST_ID_HEADER } from './request-id.js';
 import { sendError, type AnyResponse } from './respond.js';

@@ -295,7 +295,13 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       this.refuse(new MqttServerBusyError(this.ctx.config.limits.maxConnections), frame);
       return false;
     }
-    const id = identifyMqtt(c.packet, this.socket, this.ctx.config.uid, this.ctx.config.uidRegex, this.ctx.certUid);
+    const id = identifyMqtt(
+      c.packet,
+      this.socket,
+      this.ctx.config.uid,
+      this.ctx.config.uidRegex,
+      this.ctx.certUid,
+    );
     if (!('uid' in id)) {
       this.refuse(uidRefusalError(id), frame);
       return false;
