@@ -83,6 +83,8 @@ function rawRequest(port: number, uidBytes: Buffer): Promise<string> {
 describe('UTF-8 uids: every path lands where zonegate route says', () => {
   let ups: DemoUpstreams;
   let gw: Gateway;
+  /** A second gateway whose MQTT uid comes from the client certificate (mqtts, mTLS). */
+  let gwCert: Gateway;
   let brokers: Mosquitto[] = [];
   let certs: TestCerts;
   let mapFile: string;
@@ -137,11 +139,61 @@ describe('UTF-8 uids: every path lands where zonegate route says', () => {
       timeouts: { shutdownGraceMs: 200 },
     });
     gw = await startGateway({ config });
+    gwCert = await startGateway({
+      config: validateConfig({
+        idc: 'hz-1',
+        listeners: [
+          {
+            name: 'mqtts',
+            protocol: 'mqtts',
+            port: 0,
+            host: '127.0.0.1',
+            tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca, requestCert: true },
+          },
+        ],
+        zonemap: { file: mapFile },
+        identity: {
+          uidPattern: '^[^\\x00-\\x20\\x7f]{1,64}$',
+          certUid: { from: 'cn' },
+          mqtt: { source: 'cert', pattern: '^(.+)$' },
+        },
+        timeouts: { shutdownGraceMs: 200 },
+      }),
+    });
   });
+
+  /** A client certificate with `uid` as its CN (UTF8String), written to files for curl and mosquitto. */
+  const issued = new Map<string, Promise<{ cert: string; key: string }>>();
+  function clientCert(uid: string): Promise<{ cert: string; key: string }> {
+    let p = issued.get(uid);
+    if (p === undefined) {
+      p = issueCert(certs.authority, { commonName: uid, usage: 'client' }).then((c) => {
+        const base = join(dir, Buffer.from(uid).toString('hex'));
+        writeFileSync(`${base}.crt`, c.certPem);
+        writeFileSync(`${base}.key`, c.keyPem, { mode: 0o600 });
+        return { cert: `${base}.crt`, key: `${base}.key` };
+      });
+      issued.set(uid, p);
+    }
+    return p;
+  }
+
+  /** Subscribe at the broker of `zone`; resolves with the first message on `topic`. */
+  async function watch(zone: string, topic: string): Promise<{ got: Promise<string> }> {
+    const broker = brokerOf.get(zone);
+    assert.ok(broker !== undefined, `a broker runs for ${zone}`);
+    const sub = await connectClient(broker.port, { clientId: `watch-${clients.length}` });
+    clients.push(sub);
+    const got = new Promise<string>((resolve) => sub.on('message', (_t, m) => resolve(m.toString())));
+    await sub.subscribeAsync(topic, { qos: 1 });
+    // Wrapped: an async function returning the bare promise would wait for the message itself.
+    return { got };
+  }
 
   after(async () => {
     await Promise.all(clients.map(endClient));
     await gw?.close();
+    await gwCert?.close();
     await ups?.close();
     await Promise.all(brokers.map((b) => b.stop()));
   });
@@ -186,11 +238,7 @@ describe('UTF-8 uids: every path lands where zonegate route says', () => {
     });
 
     it(`${uid}: a client certificate with that CN (curl over mTLS) lands in route's zone`, async () => {
-      const issued = await issueCert(certs.authority, { commonName: uid, usage: 'client' });
-      const cert = join(dir, `${Buffer.from(uid).toString('hex')}.crt`);
-      const key = join(dir, `${Buffer.from(uid).toString('hex')}.key`);
-      writeFileSync(cert, issued.certPem);
-      writeFileSync(key, issued.keyPem, { mode: 0o600 });
+      const { cert, key } = await clientCert(uid);
       const r = await curl([
         '--cacert',
         certs.ca,
@@ -207,14 +255,8 @@ describe('UTF-8 uids: every path lands where zonegate route says', () => {
     });
 
     it(`${uid}: mosquitto_pub with that user name reaches the broker of route's zone`, async () => {
-      const zone = zoneOf.get(uid)!;
-      const broker = brokerOf.get(zone);
-      assert.ok(broker !== undefined, `a broker runs for ${zone}`);
       const topic = `utf8/${Buffer.from(uid).toString('hex')}`;
-      const sub = await connectClient(broker.port, { clientId: `watch-${topic.slice(5)}` });
-      clients.push(sub);
-      const got = new Promise<string>((resolve) => sub.on('message', (_t, m) => resolve(m.toString())));
-      await sub.subscribeAsync(topic, { qos: 1 });
+      const { got } = await watch(zoneOf.get(uid)!, topic);
       await run(
         'mosquitto_pub',
         [
@@ -234,6 +276,22 @@ describe('UTF-8 uids: every path lands where zonegate route says', () => {
         { timeout: 10_000 },
       );
       assert.equal(await got, `hello ${uid}`);
+    });
+
+    it(`${uid}: mosquitto_pub over mqtts with a certificate of that CN reaches the broker of route's zone`, async () => {
+      const { cert, key } = await clientCert(uid);
+      const topic = `utf8cert/${Buffer.from(uid).toString('hex')}`;
+      const { got } = await watch(zoneOf.get(uid)!, topic);
+      await run(
+        'mosquitto_pub',
+        [
+          ...['-h', '127.0.0.1', '-p', String(gwCert.address('mqtts').port)],
+          ...['--cafile', certs.ca, '--cert', cert, '--key', key],
+          ...['-i', 'no-uid-here', '-t', topic, '-m', `cert ${uid}`, '-q', '1'],
+        ],
+        { timeout: 10_000 },
+      );
+      assert.equal(await got, `cert ${uid}`);
     });
   }
 
