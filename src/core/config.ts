@@ -9,10 +9,9 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { DocumentReadError, InvalidConfigError, type Problem } from './errors.js';
 import { compileSchema, loadPolicySchema } from './schema.js';
-import { checkRedisStoreConfig, type RedisStoreConfig } from '../zonemap/stores/redis-config.js';
-import type { MqttSectionConfig, MqttUidConfig } from '../mqtt/index.js';
-import { cidrProblem, cidrSet } from '../listeners/cidr.js';
-import type { ClientLimitsConfig } from '../listeners/client-limits.js';
+import { checkRedisStoreConfig, type RedisStoreConfig } from './redis-config.js';
+import type { MqttSectionConfig, MqttUidConfig } from './mqtt-config.js';
+import { cidrProblem, cidrSet } from './cidr.js';
 
 export type ListenerProtocol = 'http' | 'https' | 'mqtt' | 'mqtts';
 
@@ -119,6 +118,26 @@ export interface TimeoutsConfig {
   readonly upstreamIdleTimeoutMs: number;
   readonly transferIdleTimeoutMs: number;
   readonly shutdownGraceMs: number;
+}
+
+/** `limits.clientIp`: per-client-address limits (src/listeners/client-limits.ts enforces them). */
+export interface ClientLimitsConfig {
+  /** Open connections one client may hold across every listener; 0 turns the check off. */
+  readonly maxConnections: number;
+  /** Sustained HTTP requests per second per client; 0 turns the rate limit off. */
+  readonly requestsPerSec: number;
+  /**
+   * HTTP requests one client may have in flight at once, across its connections; 0 turns the
+   * check off. What stops a client that never reads (or never finishes sending) from holding
+   * a zone's whole upstream pool until the transfer timeouts free it.
+   */
+  readonly maxActiveRequests: number;
+  /** Requests a client may send at once above the sustained rate (bucket size). */
+  readonly burst: number;
+  /** Bound on the rate table (one entry per recently seen client). */
+  readonly trackedClients: number;
+  /** Sources never limited (CIDRs): the host itself, monitoring, peer gateways. */
+  readonly exempt: readonly string[];
 }
 
 export interface LimitsConfig {

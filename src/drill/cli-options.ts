@@ -8,7 +8,7 @@ import {
   checkRedisStoreConfig,
   parseHostPortList,
   type RedisStoreConfig,
-} from '../zonemap/stores/redis-config.js';
+} from '../core/redis-config.js';
 import type { ZoneMapStore } from '../zonemap/stores/store.js';
 import { DEFAULT_MAX_MOVE_PERCENT } from './guard-rails.js';
 import { REDIS_AUTH_OPTIONS, REDIS_AUTH_USAGE, redisAuthFrom } from './redis-auth-options.js';
