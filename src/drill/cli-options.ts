@@ -1,7 +1,7 @@
 import type { ParseArgsConfig } from 'node:util';
 import { InvalidConfigError, UsageError } from '../core/errors.js';
-import type { OptionValues } from '../cli/command.js';
-import { flag, optionalString } from '../cli/args.js';
+import type { OptionValues } from '../core/args.js';
+import { flag, optionalString } from '../core/args.js';
 // Light imports only: every CLI command loads this file for its option table, and the
 // config loader, ioredis and the store are imported when a command actually opens a store.
 import {

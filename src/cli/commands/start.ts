@@ -1,5 +1,5 @@
 import { UsageError } from '../../core/errors.js';
-import { optionalString, requiredString } from '../args.js';
+import { optionalString, requiredString } from '../../core/args.js';
 import type { Command } from '../command.js';
 
 function workersOption(v: string | undefined): number | undefined {
