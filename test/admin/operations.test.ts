@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { createMetrics } from '../../src/admin/metrics.js';
+import { main } from '../../src/cli/main.js';
 import { validateConfig } from '../../src/core/config.js';
 import { runGatewayProcess, type GatewayProcess } from '../../src/gateway/process.js';
 import { exampleDoc } from '../helpers/maps.js';
@@ -113,5 +114,40 @@ describe('runGatewayProcess with a file zone map', () => {
     assert.equal(await exited, 0);
     // Torn down before exit: the admin port no longer answers.
     await assert.rejects(request(`${admin}/healthz`), /ECONNREFUSED/);
+  });
+});
+
+describe('zonegate start with an idc the zone map does not know', () => {
+  it('exits 2 with the reason, like every config error, and no stack trace', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'zg-idc-'));
+    try {
+      const mapFile = join(dir, 'map.json');
+      await writeFile(mapFile, JSON.stringify(exampleDoc()));
+      const configFile = join(dir, 'config.json');
+      await writeFile(
+        configFile,
+        JSON.stringify({
+          idc: 'nowhere-1',
+          listeners: [{ name: 'web', protocol: 'http', port: 0, host: '127.0.0.1' }],
+          zonemap: { file: mapFile },
+          admin: { enabled: false },
+          logging: { level: 'silent' },
+        }),
+      );
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await main(['start', '-c', configFile], {
+        out: (t) => out.push(t),
+        err: (t) => err.push(t),
+      });
+      assert.equal(code, 2);
+      const text = err.join('\n');
+      assert.match(text, /^zonegate start: config is invalid \(1 problem\)/);
+      assert.match(text, /the config's idc nowhere-1 is not in zone map version 1 \(it has hz-1, /);
+      assert.doesNotMatch(text, /\n\s+at /, 'no stack trace');
+      assert.deepEqual(out, []);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
