@@ -62,7 +62,7 @@ export interface ListenerConfig {
 
 /**
  * `zonemap.redis` after the schema filled its defaults: the store's own config type
- * (src/zonemap/stores/redis-config.ts) with those fields no longer optional.
+ * (src/core/redis-config.ts) with those fields no longer optional.
  */
 export type ZoneMapRedisConfig = RedisStoreConfig &
   Required<
@@ -96,7 +96,7 @@ export interface CertUidConfig {
   readonly pattern?: string;
 }
 
-/** Filled in by the MQTT stage (issue 5). */
+/** `identity.mqtt`: where an MQTT connection's uid comes from (src/mqtt reads it). */
 export type MqttIdentityConfig = MqttUidConfig;
 
 export interface IdentityConfig {
@@ -168,11 +168,10 @@ export interface UpstreamConfig {
   };
 }
 
-/** Sections owned by other stages; they replace these with their own interfaces. */
-/** The `mqtt` section (issue 5); see src/mqtt/options.ts. */
+/** The `mqtt` section; its defaults and checks are in src/mqtt/options.ts. */
 export type MqttConfig = MqttSectionConfig;
 
-/** Admin listener (issue 6); see src/admin/admin-server.ts. */
+/** The admin listener; see src/admin/admin-server.ts. */
 export interface AdminConfig {
   readonly enabled: boolean;
   readonly host: string;
@@ -194,7 +193,7 @@ export interface LoggingConfig {
   readonly accessSampleRate: number;
 }
 
-/** Graceful drain (issue 6); see src/gateway/drain.ts. */
+/** Graceful drain; see src/gateway/drain.ts. */
 export interface DrainConfig {
   /** /healthz fails this long before the listeners close (LVS must notice first). */
   readonly delayMs: number;

@@ -1,5 +1,5 @@
 /**
- * Graceful drain behind LVS (issue 6 "Graceful drain").
+ * Graceful drain behind LVS (docs/design.md "Process shape").
  *
  * Order matters: LVS only stops sending new connections after its health check has failed
  * (interval × failure count), so /healthz fails first, the listeners stay open for `delayMs`
@@ -7,8 +7,8 @@
  * finish, keep-alive connections are closed after their current response, MQTT clients are
  * moved away by the MQTT module, and the whole thing is bounded by `timeoutMs`.
  *
- * The runtime registers one `DrainParticipant` per listener; this file knows nothing else
- * about it.
+ * The process (./process.ts) registers one `DrainParticipant` for its serving stages, or one
+ * for its workers in the cluster primary; this file knows nothing else about them.
  */
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';

@@ -1,6 +1,6 @@
 /**
  * `zonegate start --workers N`: one process per core with node:cluster (docs/design.md
- * "Multi-core").
+ * "Process shape").
  *
  * Roles:
  * - The primary serves no traffic. It forks the workers and replaces any that die, sums the
