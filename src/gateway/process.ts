@@ -12,7 +12,12 @@
  * of this file.
  */
 import type { Logger } from 'pino';
-import { startAdminServer, type AdminServer, type ReloadReport, type ZoneMapView } from '../admin/admin-server.js';
+import {
+  startAdminServer,
+  type AdminServer,
+  type ReloadReport,
+  type ZoneMapView,
+} from '../admin/admin-server.js';
 import { httpMetricsHooks, listenerEventMetrics } from '../admin/http-metrics.js';
 import { metrics as processMetrics, type Metrics } from '../admin/metrics.js';
 import { observeUpstreamLatency } from '../admin/upstream-latency.js';
@@ -129,7 +134,16 @@ async function buildGateway(p: ProcessContext): Promise<GatewayProcess> {
   const source = createZoneMapSource(config.zonemap, { idc: config.idc });
   // The stages push their own steps; once started they collapse into the gateway's graceful close.
   const stagesMark = undo.mark();
-  const gateway = await startGateway({ config, source, hooks, log, onListenerEvent, metrics, accessLog, undo });
+  const gateway = await startGateway({
+    config,
+    source,
+    hooks,
+    log,
+    onListenerEvent,
+    metrics,
+    accessLog,
+    undo,
+  });
   undo.collapse(stagesMark, () => gateway.close());
   for (const l of gateway.listeners) {
     metrics.trackConnections(l.config.protocol, () => l.connectionCount());
@@ -234,7 +248,7 @@ function observeZoneMap(
 
 async function buildPrimary(p: ProcessContext, count: number): Promise<GatewayProcess> {
   const { config, logger, metrics, undo } = p;
-  const primary = await runPrimary({
+  const primary = runPrimary({
     count,
     restartDelayMs: config.workers.restartDelayMs,
     drain: config.drain,

@@ -113,7 +113,7 @@ interface Pending {
   readonly timer: NodeJS.Timeout;
 }
 
-export async function runPrimary(options: PrimaryOptions): Promise<ClusterPrimary> {
+export function runPrimary(options: PrimaryOptions): ClusterPrimary {
   if (!cluster.isPrimary) throw new Error('runPrimary called in a cluster worker');
   const count = resolveWorkerCount(options.count);
   const log = options.logger;

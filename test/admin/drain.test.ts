@@ -71,7 +71,11 @@ describe('graceful drain of zonegate start', () => {
     const gw = await start({ delayMs: 400, timeoutMs: 5000 });
     const load = steadyLoad(`${gw.http}/slow?delayMs=100`, 6, LOCAL_UID);
     // An MQTT 5 session: the drain hands it to the MQTT stage, which tells it to move on.
-    const mqttClient = await connectAsync(gw.mqtt, { clientId: '10000006', protocolVersion: 5, reconnectPeriod: 0 });
+    const mqttClient = await connectAsync(gw.mqtt, {
+      clientId: '10000006',
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+    });
     const told = new Promise<number | undefined>((resolve) => {
       mqttClient.once('disconnect', (p: { reasonCode?: number }) => resolve(p.reasonCode));
       mqttClient.once('close', () => resolve(undefined));

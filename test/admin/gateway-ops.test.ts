@@ -95,10 +95,7 @@ describe('operating the real gateway', () => {
     const connectionsBefore = sum(afterScrape, 'zonegate_connections_total', { protocol: 'http' });
     const fresh = 5;
     for (let i = 0; i < fresh; i++) {
-      assert.equal(
-        (await curl(['-H', 'x-ldc-uid: 10000005', `${httpUrl}/c`])).status,
-        200,
-      );
+      assert.equal((await curl(['-H', 'x-ldc-uid: 10000005', `${httpUrl}/c`])).status, 200);
     }
     assert.equal(
       sum(await scrape(), 'zonegate_connections_total', { protocol: 'http' }) - connectionsBefore,
@@ -151,5 +148,4 @@ describe('operating the real gateway', () => {
     assert.equal(still.statusCode, 200);
     await still.body.text();
   });
-
 });

@@ -77,7 +77,9 @@ describe('zonegate start --workers 2', () => {
     const n = 40;
     for (let i = 0; i < n; i++) {
       // A new connection each time, so the cluster's round-robin spreads them over workers.
-      const res = await request(`${gw.http}/w`, { headers: { 'x-ldc-uid': '10000005', connection: 'close' } });
+      const res = await request(`${gw.http}/w`, {
+        headers: { 'x-ldc-uid': '10000005', connection: 'close' },
+      });
       await res.body.text();
       assert.equal(res.statusCode, 200);
     }
@@ -96,22 +98,33 @@ describe('zonegate start --workers 2', () => {
   });
 
   it('replaces a worker that dies, and keeps its requests counted', async () => {
-    const before = sum(await (await request(`${gw.admin}/metrics`)).body.text(), 'zonegate_http_requests_total');
+    const before = sum(
+      await (await request(`${gw.admin}/metrics`)).body.text(),
+      'zonegate_http_requests_total',
+    );
     const [first] = await gw.waitForAll(/"msg":"gateway up"/, 1);
     process.kill((JSON.parse(first!.input) as { pid: number }).pid, 'SIGKILL');
     await gw.waitFor(/worker died; replacing it/);
     await gw.waitForAll(/"msg":"gateway up"/, 3);
     await until<{ ready: boolean }>(`${gw.admin}/readyz`, (b) => b.ready);
-    const res = await request(`${gw.http}/again`, { headers: { 'x-ldc-uid': '10000005', connection: 'close' } });
+    const res = await request(`${gw.http}/again`, {
+      headers: { 'x-ldc-uid': '10000005', connection: 'close' },
+    });
     assert.equal(res.statusCode, 200);
     await res.body.text();
     // A summed counter never goes backwards when a worker dies.
-    const after = sum(await (await request(`${gw.admin}/metrics`)).body.text(), 'zonegate_http_requests_total');
+    const after = sum(
+      await (await request(`${gw.admin}/metrics`)).body.text(),
+      'zonegate_http_requests_total',
+    );
     assert.ok(after >= before + 1, `requests_total ${before} → ${after}`);
   });
 
   it('drains every worker on POST /drain, then the primary exits 0', async () => {
-    const res = await request(`${gw.admin}/drain`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    const res = await request(`${gw.admin}/drain`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
     assert.equal(res.statusCode, 202);
     await res.body.text();
     assert.equal(await gw.exited, 0);

@@ -138,7 +138,9 @@ export function shapeProblems(
       if (ra === undefined || rb === undefined) {
         againstOrder.push(`${edge}: folder ${ra === undefined ? a : b} is not in the declared order`);
       } else if (rb >= ra && !knownLayerExceptions.includes(edge)) {
-        againstOrder.push(`${edge}: ${a} may not import ${b} (${b} is ${rb === ra ? 'in the same layer' : 'above it'})`);
+        againstOrder.push(
+          `${edge}: ${a} may not import ${b} (${b} is ${rb === ra ? 'in the same layer' : 'above it'})`,
+        );
       }
     }
   }
@@ -311,17 +313,21 @@ describe('the shape check itself', () => {
   });
 
   it('reports a folder that is not in the declared order', () => {
-    const found = shapeProblems(graph({ 'src/cli/main.ts': ['src/newthing/x.ts'], 'src/newthing/x.ts': [] }), layers);
+    const found = shapeProblems(
+      graph({ 'src/cli/main.ts': ['src/newthing/x.ts'], 'src/newthing/x.ts': [] }),
+      layers,
+    );
     assert.deepEqual(found.againstOrder, [
       'src/cli/main.ts -> src/newthing/x.ts: folder newthing is not in the declared order',
     ]);
   });
 
   it('reports an import between two folders of one layer', () => {
-    const found = shapeProblems(
-      graph({ 'src/http/a.ts': ['src/mqtt/b.ts'], 'src/mqtt/b.ts': [] }),
-      [['http', 'mqtt']],
-    );
-    assert.deepEqual(found.againstOrder, ['src/http/a.ts -> src/mqtt/b.ts: http may not import mqtt (mqtt is in the same layer)']);
+    const found = shapeProblems(graph({ 'src/http/a.ts': ['src/mqtt/b.ts'], 'src/mqtt/b.ts': [] }), [
+      ['http', 'mqtt'],
+    ]);
+    assert.deepEqual(found.againstOrder, [
+      'src/http/a.ts -> src/mqtt/b.ts: http may not import mqtt (mqtt is in the same layer)',
+    ]);
   });
 });

@@ -133,7 +133,11 @@ describe('docs/errors.md', () => {
   it('documents only codes something raises', () => {
     const raised = raisedCodes(scanned);
     const never = listed.filter((c) => !raised.has(c) && !KNOWN_UNRAISED.includes(c));
-    assert.deepEqual(never, [], `documented, but no error carrying it is ever constructed: ${never.join(', ')}`);
+    assert.deepEqual(
+      never,
+      [],
+      `documented, but no error carrying it is ever constructed: ${never.join(', ')}`,
+    );
     const stale = KNOWN_UNRAISED.filter((c) => raised.has(c) || !listed.includes(c));
     assert.deepEqual(stale, [], 'raised now (or gone): remove from KNOWN_UNRAISED');
   });
