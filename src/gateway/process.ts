@@ -26,7 +26,7 @@ import { createAccessLog, createLogger } from '../core/logger.js';
 import { createZoneMapSource } from '../zonemap/stores/index.js';
 import type { CompiledZoneMap, ZoneMapHolder, ZoneMapSource } from '../zonemap/index.js';
 import { DrainController, installSignalHandlers, type DrainParticipant } from './drain.js';
-import { startGateway, type Gateway, type GatewayLog } from './gateway.js';
+import { startGateway, type Gateway, type GatewayLog, type GatewayOptions } from './gateway.js';
 import { UndoList } from './undo.js';
 import {
   attachWorker,
@@ -122,28 +122,11 @@ async function buildGateway(p: ProcessContext): Promise<GatewayProcess> {
   const { config, logger, metrics, undo } = p;
   const worker = isClusterWorker();
 
-  // Observation: the one place where stages are connected to metrics and logs. The stages
-  // report through these hooks; a typed event stream with a metrics subscriber and a log
-  // subscriber replaces them here, and only here.
-  observeUpstreamLatency(metrics);
-  const accessLog = createAccessLog(logger, config.logging.accessSampleRate);
-  const log = gatewayLog(logger);
-  const hooks = httpMetricsHooks(metrics, accessLog, logger);
-  const onListenerEvent = listenerEventMetrics(metrics, config.listeners, logger);
-
+  const observe = connectObservation(p);
   const source = createZoneMapSource(config.zonemap, { idc: config.idc });
   // The stages push their own steps; once started they collapse into the gateway's graceful close.
   const stagesMark = undo.mark();
-  const gateway = await startGateway({
-    config,
-    source,
-    hooks,
-    log,
-    onListenerEvent,
-    metrics,
-    accessLog,
-    undo,
-  });
+  const gateway = await startGateway({ config, source, ...observe, undo });
   undo.collapse(stagesMark, () => gateway.close());
   for (const l of gateway.listeners) {
     metrics.trackConnections(l.config.protocol, () => l.connectionCount());
@@ -200,6 +183,31 @@ async function buildGateway(p: ProcessContext): Promise<GatewayProcess> {
   logger.info({ listeners: gateway.urls(), admin: admin?.url }, 'gateway up');
   return { role: worker ? 'worker' : 'single', gateway, drain, admin, close: p.close };
 }
+
+/**
+ * The one place where the stages are connected to metrics and logs: what the stages report
+ * through (HTTP hooks, listener events, the MQTT metrics sink and session log, undici's
+ * diagnostics channel for upstream latency). One event bus with a metrics subscriber and a log
+ * subscriber replaces these hooks here, and only here:
+ *   const events = createEventBus(); undo.push(subscribeMetrics(events, metrics));
+ *   undo.push(subscribeLog(events, logger));
+ */
+function connectObservation(p: ProcessContext): StageObservation {
+  const { config, logger, metrics, undo } = p;
+  undo.push(observeUpstreamLatency(metrics));
+  const accessLog = createAccessLog(logger, config.logging.accessSampleRate);
+  return {
+    log: gatewayLog(logger),
+    hooks: httpMetricsHooks(metrics, accessLog, logger),
+    onListenerEvent: listenerEventMetrics(metrics, config.listeners, logger),
+    metrics,
+    accessLog,
+  };
+}
+
+type StageObservation = Required<
+  Pick<GatewayOptions, 'log' | 'hooks' | 'onListenerEvent' | 'metrics' | 'accessLog'>
+>;
 
 /**
  * Zone map metrics and the one "zone map applied" log line. Apply latency runs from the

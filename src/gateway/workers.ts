@@ -257,11 +257,30 @@ export function runPrimary(options: PrimaryOptions): ClusterPrimary {
       stopping = true;
       for (const w of alive()) w.send({ type: 'zonegate:drain' } satisfies ToWorker);
     },
-    async finish(deadline) {
-      while (alive().length > 0 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      if (alive().length > 0) throw new Error('workers still running at the deadline');
+    finish(deadline) {
+      // Woken by the workers' own exits, bounded by the deadline.
+      return new Promise<void>((resolve, reject) => {
+        const check = (): void => {
+          if (!alive().every((w) => w.isDead())) return;
+          done();
+          resolve();
+        };
+        const timer = setTimeout(
+          () => {
+            done();
+            reject(new Error('workers still running at the deadline'));
+          },
+          Math.max(0, deadline - Date.now()),
+        );
+        const done = (): void => {
+          clearTimeout(timer);
+          cluster.off('exit', check);
+          cluster.off('disconnect', check);
+        };
+        cluster.on('exit', check);
+        cluster.on('disconnect', check);
+        check();
+      });
     },
     forceClose() {
       for (const w of alive()) w.process.kill('SIGKILL');

@@ -9,6 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { PassThrough } from 'node:stream';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { createMetrics } from '../../src/admin/metrics.js';
@@ -22,12 +23,26 @@ function sample(text: string, name: string): number | null {
   return line === undefined ? null : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
+/** pino writes whole lines synchronously enough for a test: each chunk is one JSON object. */
+function logSink(into: { msg?: string }[]): PassThrough {
+  const sink = new PassThrough();
+  let partial = '';
+  sink.on('data', (d: Buffer) => {
+    partial += d.toString('utf8');
+    const lines = partial.split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) into.push(JSON.parse(l) as { msg?: string });
+  });
+  return sink;
+}
+
 describe('runGatewayProcess with a file zone map', () => {
   let dir: string;
   let mapFile: string;
   let gw: Exclude<GatewayProcess, { role: 'primary' }>;
   let exited: Promise<number>;
   const metrics = createMetrics();
+  const logLines: { msg?: string }[] = [];
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'zg-ops-'));
@@ -49,7 +64,7 @@ describe('runGatewayProcess with a file zone map', () => {
     const p = await runGatewayProcess({
       config,
       workers: 1,
-      logger: pino({ level: 'silent' }),
+      logger: pino({ level: 'info' }, logSink(logLines)),
       metrics,
       handleSignals: false,
       exit: onExit,
@@ -88,6 +103,8 @@ describe('runGatewayProcess with a file zone map', () => {
     );
     const zm = (await (await request(`${gw.admin!.url}/zonemap`)).body.json()) as { version: number };
     assert.equal(zm.version, 4);
+    // One fact, one line: the process logs the apply (with its latency), the stages do not.
+    assert.equal(logLines.filter((l) => l.msg === 'zone map applied').length, 1);
   });
 
   it('counts a refused map and keeps serving the last good one', async () => {
