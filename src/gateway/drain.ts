@@ -14,7 +14,6 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node
 import type { Server as HttpsServer } from 'node:https';
 import type { Logger } from 'pino';
 import { ZonegateError } from '../core/errors.js';
-import type { Metrics } from '../admin/metrics.js';
 
 /** One listener (or the MQTT module) taking part in the drain. */
 export interface DrainParticipant {
@@ -38,7 +37,8 @@ export interface DrainOptions {
   /** Bound on `finish` after the listeners close. */
   readonly timeoutMs: number;
   readonly logger?: Logger;
-  readonly metrics?: Metrics;
+  /** The `zonegate_draining` gauge (src/admin/metrics.ts has one): 1 from the drain's start. */
+  readonly metrics?: { readonly draining: { set(value: number): void } };
 }
 
 /** A participant's finish() did not complete before the drain deadline; it was cut. */
