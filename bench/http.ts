@@ -410,7 +410,7 @@ async function orchestrate(seconds: number, connections: number): Promise<void> 
   };
   const compiled = build();
   const how = compiled ? 'compiled dist/' : 'from source via tsx (build failed)';
-  // Every worker logs this once it serves (src/admin/operations.ts).
+  // Every worker logs this once it serves (src/gateway/process.ts).
   const up = (count: number): ReadyLine => ({ text: '"msg":"gateway up"', count });
   const zg1Port = await freePort();
   await server(

@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { ZonegateError } from '../core/errors.js';
 import type { ZoneMapDoc } from '../zonemap/model.js';
-import { REQUEST_ID_HEADER, requestIdFrom } from '../http/request-id.js';
+import { REQUEST_ID_HEADER, requestIdFrom } from '../core/request-id.js';
 import { authorizeWrite } from './auth.js';
 import {
   AdminInternalError,

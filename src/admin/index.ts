@@ -15,6 +15,6 @@ export {
   tlsFailureReason,
   upstreamErrorKind,
 } from './http-metrics.js';
-// operations.ts (runGatewayProcess, startOperations) is imported directly by `zonegate start`:
-// it depends on the runtime, and the runtime's stages import this index for `metrics`, so
-// re-exporting it here would make an import cycle.
+// A leaf: the admin listener, metrics and their helpers are handed what they serve (a zone map
+// view, a drain switch, a reload function, a registry) by the composition root,
+// src/gateway/process.ts; nothing here imports the gateway, HTTP or MQTT stages.

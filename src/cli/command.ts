@@ -1,15 +1,12 @@
 import type { ParseArgsConfig } from 'node:util';
 
-export type OptionValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
+import type { CliIo, OptionValues } from '../core/args.js';
+
+export type { CliIo, OptionValues };
 
 export interface ParsedArgs {
   readonly values: OptionValues;
   readonly positionals: string[];
-}
-
-export interface CliIo {
-  readonly out: (text: string) => void;
-  readonly err: (text: string) => void;
 }
 
 /** One `zonegate` sub-command; one file each under src/cli/commands/. */

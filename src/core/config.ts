@@ -9,11 +9,10 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { DocumentReadError, InvalidConfigError, type Problem } from './errors.js';
 import { compileSchema, loadPolicySchema } from './schema.js';
-import { checkRedisStoreConfig, type RedisStoreConfig } from '../zonemap/stores/redis-config.js';
-import type { MqttSectionConfig, MqttUidConfig } from '../mqtt/index.js';
+import { checkRedisStoreConfig, type RedisStoreConfig } from './redis-config.js';
+import type { MqttSectionConfig, MqttUidConfig } from './mqtt-config.js';
 import { uidPatternProblem } from './uid-pattern.js';
-import { cidrProblem, cidrSet } from '../listeners/cidr.js';
-import type { ClientLimitsConfig } from '../listeners/client-limits.js';
+import { cidrProblem, cidrSet } from './cidr.js';
 
 export type ListenerProtocol = 'http' | 'https' | 'mqtt' | 'mqtts';
 
@@ -64,7 +63,7 @@ export interface ListenerConfig {
 
 /**
  * `zonemap.redis` after the schema filled its defaults: the store's own config type
- * (src/zonemap/stores/redis-config.ts) with those fields no longer optional.
+ * (src/core/redis-config.ts) with those fields no longer optional.
  */
 export type ZoneMapRedisConfig = RedisStoreConfig &
   Required<
@@ -122,6 +121,26 @@ export interface TimeoutsConfig {
   readonly shutdownGraceMs: number;
 }
 
+/** `limits.clientIp`: per-client-address limits (src/listeners/client-limits.ts enforces them). */
+export interface ClientLimitsConfig {
+  /** Open connections one client may hold across every listener; 0 turns the check off. */
+  readonly maxConnections: number;
+  /** Sustained HTTP requests per second per client; 0 turns the rate limit off. */
+  readonly requestsPerSec: number;
+  /**
+   * HTTP requests one client may have in flight at once, across its connections; 0 turns the
+   * check off. What stops a client that never reads (or never finishes sending) from holding
+   * a zone's whole upstream pool until the transfer timeouts free it.
+   */
+  readonly maxActiveRequests: number;
+  /** Requests a client may send at once above the sustained rate (bucket size). */
+  readonly burst: number;
+  /** Bound on the rate table (one entry per recently seen client). */
+  readonly trackedClients: number;
+  /** Sources never limited (CIDRs): the host itself, monitoring, peer gateways. */
+  readonly exempt: readonly string[];
+}
+
 export interface LimitsConfig {
   readonly maxHeaderBytes: number;
   readonly maxBodyBytes: number;
@@ -150,11 +169,10 @@ export interface UpstreamConfig {
   };
 }
 
-/** Sections owned by other stages; they replace these with their own interfaces. */
-/** The `mqtt` section (issue 5); see src/mqtt/options.ts. */
+/** The `mqtt` section; its defaults and checks are in src/mqtt/options.ts. */
 export type MqttConfig = MqttSectionConfig;
 
-/** Admin listener (issue 6); see src/admin/admin-server.ts. */
+/** The admin listener; see src/admin/admin-server.ts. */
 export interface AdminConfig {
   readonly enabled: boolean;
   readonly host: string;
@@ -176,7 +194,7 @@ export interface LoggingConfig {
   readonly accessSampleRate: number;
 }
 
-/** Graceful drain (issue 6); see src/gateway/drain.ts. */
+/** Graceful drain; see src/gateway/drain.ts. */
 export interface DrainConfig {
   /** /healthz fails this long before the listeners close (LVS must notice first). */
   readonly delayMs: number;

@@ -6,6 +6,72 @@
  * ZonegateError; the ones shared by several stages live here.
  */
 
+/**
+ * Every stable error code, in the order of docs/errors.md (a test checks both directions: each
+ * one documented, each documented one raised somewhere). Codes are never reused or renamed;
+ * a retired one stays out of this list and the docs keep saying what it was.
+ */
+export type ZgErrorCode =
+  | 'ZG_ERR_USAGE'
+  | 'ZG_ERR_ZONEMAP_INVALID'
+  | 'ZG_ERR_CONFIG_INVALID'
+  | 'ZG_ERR_DOCUMENT_READ'
+  | 'ZG_ERR_COOKIE_KEY_INVALID'
+  | 'ZG_ERR_NO_LIVE_ZONE'
+  | 'ZG_ERR_ADMIN_UNAUTHORIZED'
+  | 'ZG_ERR_ADMIN_NOT_FOUND'
+  | 'ZG_ERR_ADMIN_METHOD'
+  | 'ZG_ERR_ADMIN_TOKEN_FILE'
+  | 'ZG_ERR_ADMIN_INTERNAL'
+  | 'ZG_ERR_RELOAD_FAILED'
+  | 'ZG_ERR_NO_ZONEMAP'
+  | 'ZG_ERR_METRICS_COLLECT'
+  | 'ZG_ERR_PROXY_PROTOCOL'
+  | 'ZG_ERR_TLS_CONFIG'
+  | 'ZG_ERR_LISTEN'
+  | 'ZG_ERR_ZONEMAP_CONFLICT'
+  | 'ZG_ERR_ZONEMAP_STORE_UNAVAILABLE'
+  | 'ZG_ERR_ZONEMAP_NOT_FOUND'
+  | 'ZG_ERR_ZONEMAP_VERSION_NOT_FOUND'
+  | 'ZG_ERR_DRILL_REFUSED'
+  | 'ZG_ERR_DRILL_NOT_CONVERGED'
+  | 'ZG_ERR_DRILL_PLAN_INVALID'
+  | 'ZG_ERR_DRILL_CHECK_FAILED'
+  | 'ZG_ERR_DRILL_ABORTED'
+  | 'ZG_ERR_METRICS_SCRAPE'
+  | 'ZG_ERR_DRAIN_TIMEOUT'
+  | 'ZG_ERR_SHUTTING_DOWN'
+  | 'ZG_ERR_UPSTREAM_FAILED'
+  | 'ZG_ERR_UPSTREAM_TIMEOUT'
+  | 'ZG_ERR_NO_UPSTREAM'
+  | 'ZG_ERR_BODY_TOO_LARGE'
+  | 'ZG_ERR_RATE_LIMITED'
+  | 'ZG_ERR_HEADERS_TOO_LARGE'
+  | 'ZG_ERR_BAD_REQUEST'
+  | 'ZG_ERR_REQUEST_TIMEOUT'
+  | 'ZG_ERR_MQTT_OPTIONS_INVALID'
+  | 'ZG_ERR_MQTT_MALFORMED'
+  | 'ZG_ERR_MQTT_PROTOCOL'
+  | 'ZG_ERR_MQTT_PACKET_TOO_LARGE'
+  | 'ZG_ERR_MQTT_UNSUPPORTED_PROTOCOL'
+  | 'ZG_ERR_MQTT_CONNECT_TIMEOUT'
+  | 'ZG_ERR_MQTT_CLIENT_ID_INVALID'
+  | 'ZG_ERR_MQTT_BAD_USERNAME'
+  | 'ZG_ERR_MQTT_NOT_AUTHORIZED'
+  | 'ZG_ERR_MQTT_BAD_AUTH_METHOD'
+  | 'ZG_ERR_MQTT_SERVER_BUSY'
+  | 'ZG_ERR_MQTT_UPSTREAM_UNAVAILABLE'
+  | 'ZG_ERR_MQTT_TOPIC_INVALID'
+  | 'ZG_ERR_MQTT_INFLIGHT_EXCEEDED'
+  | 'ZG_ERR_MQTT_KEEPALIVE_TIMEOUT'
+  | 'ZG_ERR_MQTT_MIGRATION_FAILED'
+  | 'ZG_ERR_INTERNAL'
+  | 'ZG_ERR_CONSOLE_FORBIDDEN'
+  | 'ZG_ERR_CONSOLE_NOT_FOUND'
+  | 'ZG_ERR_CONSOLE_REQUEST'
+  | 'ZG_ERR_CONSOLE_ASSETS'
+  | 'ZG_ERR_CONSOLE_INTERNAL';
+
 export interface ZonegateErrorOptions {
   /** HTTP status a client sees for this error, when it reaches one. */
   readonly httpStatus?: number;
@@ -15,11 +81,11 @@ export interface ZonegateErrorOptions {
 }
 
 export class ZonegateError extends Error {
-  readonly code: string;
+  readonly code: ZgErrorCode;
   readonly httpStatus: number;
   readonly mqttReasonCode: number;
 
-  constructor(code: string, message: string, options: ZonegateErrorOptions = {}) {
+  constructor(code: ZgErrorCode, message: string, options: ZonegateErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -50,7 +116,7 @@ export function formatProblem(p: Problem): string {
 /** A document (zone map or config) was refused; `problems` lists every reason at once. */
 abstract class InvalidDocumentError extends ZonegateError {
   readonly problems: readonly Problem[];
-  constructor(code: string, problems: readonly Problem[], source: string) {
+  constructor(code: ZgErrorCode, problems: readonly Problem[], source: string) {
     const n = problems.length;
     super(
       code,

@@ -1,14 +1,10 @@
 import type { ParseArgsConfig } from 'node:util';
 import { InvalidConfigError, UsageError } from '../core/errors.js';
-import type { OptionValues } from '../cli/command.js';
-import { flag, optionalString } from '../cli/args.js';
+import type { OptionValues } from '../core/args.js';
+import { flag, optionalString } from '../core/args.js';
 // Light imports only: every CLI command loads this file for its option table, and the
 // config loader, ioredis and the store are imported when a command actually opens a store.
-import {
-  checkRedisStoreConfig,
-  parseHostPortList,
-  type RedisStoreConfig,
-} from '../zonemap/stores/redis-config.js';
+import { checkRedisStoreConfig, parseHostPortList, type RedisStoreConfig } from '../core/redis-config.js';
 import type { ZoneMapStore } from '../zonemap/stores/store.js';
 import { DEFAULT_MAX_MOVE_PERCENT } from './guard-rails.js';
 import { REDIS_AUTH_OPTIONS, REDIS_AUTH_USAGE, redisAuthFrom } from './redis-auth-options.js';

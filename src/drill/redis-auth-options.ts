@@ -1,7 +1,7 @@
 import type { ParseArgsConfig } from 'node:util';
-import type { OptionValues } from '../cli/command.js';
-import { optionalString } from '../cli/args.js';
-import type { RedisStoreConfig, RedisTlsConfig } from '../zonemap/stores/redis-config.js';
+import type { OptionValues } from '../core/args.js';
+import { optionalString } from '../core/args.js';
+import type { RedisStoreConfig, RedisTlsConfig } from '../core/redis-config.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

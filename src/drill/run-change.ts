@@ -1,5 +1,5 @@
 import { DocumentReadError, InvalidZoneMapError } from '../core/errors.js';
-import type { CliIo } from '../cli/command.js';
+import type { CliIo } from '../core/args.js';
 import type { CompiledZoneMap, ZoneMapDoc } from '../zonemap/index.js';
 import { compileZoneMap, validateZoneMap } from '../zonemap/index.js';
 import {

@@ -10,6 +10,7 @@ import { InvalidConfigError, InvalidZoneMapError, ZonegateError, formatProblem }
 import { loadCookieKeyring } from '../identity/index.js';
 import { loadTls } from '../listeners/tls-context.js';
 import { loadZoneMapFile, type CompiledZoneMap } from '../zonemap/index.js';
+import { checkIdcInMap } from './gateway.js';
 
 /** One thing checked: what it is, and either what was found or why it failed. */
 export interface CheckItem {
@@ -112,11 +113,7 @@ export async function checkConfigFile(path: string): Promise<ConfigCheckReport> 
 }
 
 function mapSummary(map: CompiledZoneMap, idc: string): string {
-  if (!map.idcs.has(idc)) {
-    throw new Error(
-      `the config's idc ${idc} is not in zone map version ${map.version} (it has ${[...map.idcs.keys()].join(', ')})`,
-    );
-  }
+  checkIdcInMap(idc, map);
   return `version ${map.version}, ${map.shards} shards, ${map.zones.length} zones; idc ${idc} is in it`;
 }
 

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { runGatewayProcess } from '../admin/operations.js';
+import { runGatewayProcess } from './process.js';
 import { initCerts } from '../certs/index.js';
 import { validateConfig } from '../core/config.js';
 import { loadZoneMapFile } from '../zonemap/index.js';
@@ -124,7 +124,7 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
   }
   const mapFile = join(dir, 'zonemap.json');
   let gateway: Gateway;
-  let closeOperations: () => Promise<void>;
+  let closeProcess: () => Promise<void>;
   let adminUrl: string;
   let certs: Awaited<ReturnType<typeof initCerts>>;
   try {
@@ -180,9 +180,8 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
     });
     if (p.role === 'primary') throw new Error('the demo runs one process');
     gateway = p.gateway;
-    const operations = p.operations;
-    closeOperations = () => operations.close();
-    adminUrl = operations.admin?.url ?? '';
+    closeProcess = () => p.close();
+    adminUrl = p.admin?.url ?? '';
   } catch (err) {
     await unwind();
     throw err;
@@ -261,8 +260,8 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
     header,
     tryThis,
     async close() {
-      await closeOperations();
-      await gateway.close();
+      // The gateway, its admin listener and signal handlers: the process's own teardown.
+      await closeProcess();
       await brokers.close();
       await upstreams.close();
       await rm(dir, { recursive: true, force: true });

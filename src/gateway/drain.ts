@@ -1,5 +1,5 @@
 /**
- * Graceful drain behind LVS (issue 6 "Graceful drain").
+ * Graceful drain behind LVS (docs/design.md "Process shape").
  *
  * Order matters: LVS only stops sending new connections after its health check has failed
  * (interval × failure count), so /healthz fails first, the listeners stay open for `delayMs`
@@ -7,14 +7,13 @@
  * finish, keep-alive connections are closed after their current response, MQTT clients are
  * moved away by the MQTT module, and the whole thing is bounded by `timeoutMs`.
  *
- * The runtime registers one `DrainParticipant` per listener; this file knows nothing else
- * about it.
+ * The process (./process.ts) registers one `DrainParticipant` for its serving stages, or one
+ * for its workers in the cluster primary; this file knows nothing else about them.
  */
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Logger } from 'pino';
 import { ZonegateError } from '../core/errors.js';
-import type { Metrics } from '../admin/metrics.js';
 
 /** One listener (or the MQTT module) taking part in the drain. */
 export interface DrainParticipant {
@@ -38,7 +37,8 @@ export interface DrainOptions {
   /** Bound on `finish` after the listeners close. */
   readonly timeoutMs: number;
   readonly logger?: Logger;
-  readonly metrics?: Metrics;
+  /** The `zonegate_draining` gauge (src/admin/metrics.ts has one): 1 from the drain's start. */
+  readonly metrics?: { readonly draining: { set(value: number): void } };
 }
 
 /** A participant's finish() did not complete before the drain deadline; it was cut. */

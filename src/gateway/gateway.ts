@@ -1,10 +1,12 @@
 /**
- * The runtime: config → zone map source → ZoneMapHolder → HTTP stage → listeners, and one
- * close() that takes it all down in the reverse order. Protocol stages plug in here:
- * HTTP (this file's owner), MQTT and ops add their start/stop lines in the marked places.
+ * The serving stages: zone map source → ZoneMapHolder → HTTP stage and its listeners → MQTT
+ * stage, and one close() that takes them down gracefully in the reverse order. The process
+ * around them (metrics, admin, drain, workers) is composed in ./process.ts, which hands in its
+ * undo list so a failed start anywhere unwinds the stages too.
  */
 import type { AddressInfo } from 'node:net';
 import type { GatewayConfig, ListenerConfig } from '../core/config.js';
+import { InvalidConfigError } from '../core/errors.js';
 import { HttpStage, type HttpHooks } from '../http/index.js';
 import { loadCookieKeyring, type CookieKeyring } from '../identity/index.js';
 import {
@@ -17,6 +19,7 @@ import {
 import { createMqttStage, type MqttAccessLog, type MqttMetricsSink, type MqttStage } from '../mqtt/index.js';
 import { createZoneMapSource } from '../zonemap/stores/index.js';
 import { ZoneMapHolder, type CompiledZoneMap, type ZoneMapSource } from '../zonemap/index.js';
+import { UndoList } from './undo.js';
 
 export interface GatewayLog {
   info(msg: string, fields?: Record<string, unknown>): void;
@@ -31,17 +34,25 @@ export interface GatewayOptions {
   readonly hooks?: HttpHooks;
   readonly log?: GatewayLog;
   readonly onListenerEvent?: (e: ListenerEvent) => void;
-  /** MQTT stage metrics and session log (issue 6: src/admin/metrics.ts, src/core/logger.ts). */
+  /** MQTT stage metrics and session log (src/admin/metrics.ts, src/core/logger.ts). */
   readonly metrics?: MqttMetricsSink;
   readonly accessLog?: MqttAccessLog;
+  /**
+   * The process's teardown list: every started part pushes its undo here, and a failure
+   * anywhere is unwound by the list's owner. Without one, startGateway keeps its own and
+   * unwinds it when the start fails.
+   */
+  readonly undo?: UndoList;
 }
 
 export interface Gateway {
   readonly config: GatewayConfig;
   readonly holder: ZoneMapHolder;
+  /** Where the maps come from ('map', 'invalid' and 'error' events); closed by close(). */
+  readonly source: ZoneMapSource;
   readonly http: HttpStage;
   readonly listeners: readonly Listener[];
-  /** The MQTT stage (its listeners, and `server.drain` for the graceful drain, issue 6). */
+  /** The MQTT stage (its listeners, and `server.drain` for the graceful drain). */
   readonly mqtt: MqttStage;
   /** Bound address of a listener by name (port 0 in the config → the real port). */
   address(listener: string): AddressInfo;
@@ -51,6 +62,21 @@ export interface Gateway {
   reload(): Promise<void>;
   /** Stop accepting, let in-flight requests finish (up to timeouts.shutdownGraceMs), close everything. */
   close(): Promise<void>;
+}
+
+/**
+ * The config's `idc` must be one the zone map knows: the gateway decides "local" and "remote"
+ * zones by it. A config error (CLI exit 2 with the reason), not a crash.
+ */
+export function checkIdcInMap(idc: string, map: CompiledZoneMap): void {
+  if (map.idcs.has(idc)) return;
+  throw new InvalidConfigError([
+    {
+      // The whole-document form: the reason already names the field.
+      path: '',
+      message: `the config's idc ${idc} is not in zone map version ${map.version} (it has ${[...map.idcs.keys()].join(', ')})`,
+    },
+  ]);
 }
 
 const quiet: GatewayLog = { info: () => {}, warn: () => {}, error: () => {} };
@@ -65,14 +91,16 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   // started zone map source (a file watcher, a Redis connection) keeping the process alive.
   const keyring = await loadCookieKeyring(cfg.identity.cookie);
   const source = o.source ?? createZoneMapSource(cfg.zonemap, { idc: cfg.idc });
-  const first: CompiledZoneMap = await source.start();
   // One teardown for a start that fails half way: each stage pushes its undo as it starts,
   // and a failure anywhere unwinds them newest first, so nothing started keeps us alive.
-  const undo: (() => Promise<void>)[] = [() => source.close()];
+  const undo = o.undo ?? new UndoList();
+  undo.push(() => source.close());
   try {
+    const first: CompiledZoneMap = await source.start();
     return await startStages(o, source, first, keyring, undo);
   } catch (err) {
-    for (const step of undo.reverse()) await step().catch(() => undefined);
+    // A list handed in belongs to the caller, who unwinds it with the rest of the process.
+    if (o.undo === undefined) await undo.unwind();
     throw err;
   }
 }
@@ -82,13 +110,11 @@ async function startStages(
   source: ZoneMapSource,
   first: CompiledZoneMap,
   keyring: CookieKeyring | null,
-  undo: (() => Promise<void>)[],
+  undo: UndoList,
 ): Promise<Gateway> {
   const cfg = o.config;
   const log = o.log ?? quiet;
-  if (!first.idcs.has(cfg.idc)) {
-    throw new Error(`config idc ${cfg.idc} is not in zone map version ${first.version}`);
-  }
+  checkIdcInMap(cfg.idc, first);
   const holder = new ZoneMapHolder(first);
   source.on('map', (m) => holder.swap(m));
   source.on('invalid', (err) =>
@@ -106,9 +132,9 @@ async function startStages(
     ...(o.hooks === undefined ? {} : { hooks: o.hooks }),
   });
   undo.push(() => http.close(0));
-  holder.on('change', (next, prev) => {
+  // Logged once, by the process (with the apply latency), not here.
+  holder.on('change', (next) => {
     http.setMap(next);
-    log.info('zone map applied', { version: next.version, previous: prev.version });
   });
 
   const onEvent = (e: ListenerEvent): void => {
@@ -156,6 +182,7 @@ async function startStages(
   return {
     config: cfg,
     holder,
+    source,
     http,
     listeners,
     mqtt,

@@ -1,10 +1,12 @@
 /**
- * `zonegate start --workers N`: one process per core with node:cluster (issue 6 "Multi-core").
+ * `zonegate start --workers N`: one process per core with node:cluster (docs/design.md
+ * "Process shape").
  *
  * Roles:
- * - The primary serves no traffic. It forks the workers and replaces any that die, runs the
- *   admin listener (one port per pod, so LVS and Prometheus see one gateway), sums the
- *   workers' metrics on scrape, and coordinates drain and reload.
+ * - The primary serves no traffic. It forks the workers and replaces any that die, sums the
+ *   workers' metrics on scrape, and coordinates drain and reload; the process around it
+ *   (./process.ts) serves those through the admin listener (one port per pod, so LVS and
+ *   Prometheus see one gateway).
  * - Each worker is a whole gateway (the listeners are shared through the cluster module) and
  *   runs its own zone map source, so a map update reaches every worker as fast as it reaches a
  *   single-process gateway, with no relay hop that could lag or die. Workers tell the primary
@@ -18,14 +20,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import {
-  startAdminServer,
-  type AdminServer,
-  type AdminTlsFiles,
-  type MetricsExposition,
-  type ReloadReport,
-  type ZoneMapView,
-} from '../admin/admin-server.js';
+import type { MetricsExposition, ReloadReport, ZoneMapView } from '../admin/admin-server.js';
 import {
   aggregateMetrics,
   RetiredMetrics,
@@ -34,7 +29,7 @@ import {
 } from '../admin/cluster-metrics.js';
 import { MetricsCollectError, ReloadFailedError, ShuttingDownError } from '../admin/errors.js';
 import { metrics as processMetrics, type Metrics } from '../admin/metrics.js';
-import { DrainController, installSignalHandlers, type DrainOutcome, type DrainParticipant } from './drain.js';
+import { DrainController, type DrainOutcome, type DrainParticipant } from './drain.js';
 
 /* ------------------------------------------------------------------------------------------
  * IPC messages. Every message carries a `zonegate:` type so prom-client's or anyone else's
@@ -86,13 +81,6 @@ export interface PrimaryOptions {
   readonly count: number;
   readonly restartDelayMs: number;
   readonly drain: { readonly delayMs: number; readonly timeoutMs: number };
-  /** null: no admin listener (tests driving the primary directly). */
-  readonly admin: {
-    readonly host: string;
-    readonly port: number;
-    readonly tokenFile: string | null;
-    readonly tls?: AdminTlsFiles | null;
-  } | null;
   readonly logger?: Logger;
   /** The primary's own registry (process metrics, draining flag); summed with the workers'. */
   readonly metrics?: Metrics;
@@ -102,14 +90,9 @@ export interface PrimaryOptions {
   readonly execArgv?: readonly string[];
   /** Bound on one IPC round trip (metrics scrape, reload). */
   readonly ipcTimeoutMs?: number;
-  /** Install SIGTERM/SIGINT/SIGHUP handlers and exit when the drain ends (off in tests). */
-  readonly handleSignals?: boolean;
-  /** Called when a signal-started drain is over; default `process.exit`. */
-  readonly exit?: (code: number) => void;
 }
 
 export interface ClusterPrimary {
-  readonly admin: AdminServer | null;
   readonly drain: DrainController;
   /** Ids of the workers alive now. */
   workerIds(): number[];
@@ -118,7 +101,9 @@ export interface ClusterPrimary {
   collectMetrics(): Promise<MetricsExposition>;
   reload(): Promise<ReloadReport>;
   getMap(): ZoneMapView | null;
-  /** Drain the workers (no delay), stop the admin listener. */
+  /** The admin listener's URL, told to every worker (they advertise it in their gateway report). */
+  advertiseAdmin(url: string): void;
+  /** Drain the workers (no delay; a drain already under way is joined) and stop listening to them. */
   close(): Promise<DrainOutcome>;
 }
 
@@ -128,7 +113,7 @@ interface Pending {
   readonly timer: NodeJS.Timeout;
 }
 
-export async function runPrimary(options: PrimaryOptions): Promise<ClusterPrimary> {
+export function runPrimary(options: PrimaryOptions): ClusterPrimary {
   if (!cluster.isPrimary) throw new Error('runPrimary called in a cluster worker');
   const count = resolveWorkerCount(options.count);
   const log = options.logger;
@@ -272,11 +257,30 @@ export async function runPrimary(options: PrimaryOptions): Promise<ClusterPrimar
       stopping = true;
       for (const w of alive()) w.send({ type: 'zonegate:drain' } satisfies ToWorker);
     },
-    async finish(deadline) {
-      while (alive().length > 0 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      if (alive().length > 0) throw new Error('workers still running at the deadline');
+    finish(deadline) {
+      // Woken by the workers' own exits, bounded by the deadline.
+      return new Promise<void>((resolve, reject) => {
+        const check = (): void => {
+          if (!alive().every((w) => w.isDead())) return;
+          done();
+          resolve();
+        };
+        const timer = setTimeout(
+          () => {
+            done();
+            reject(new Error('workers still running at the deadline'));
+          },
+          Math.max(0, deadline - Date.now()),
+        );
+        const done = (): void => {
+          clearTimeout(timer);
+          cluster.off('exit', check);
+          cluster.off('disconnect', check);
+        };
+        cluster.on('exit', check);
+        cluster.on('disconnect', check);
+        check();
+      });
     },
     forceClose() {
       for (const w of alive()) w.process.kill('SIGKILL');
@@ -292,65 +296,20 @@ export async function runPrimary(options: PrimaryOptions): Promise<ClusterPrimar
   });
   drain.register(workersParticipant);
 
-  const admin =
-    options.admin === null
-      ? null
-      : await startAdminServer({
-          host: options.admin.host,
-          port: options.admin.port,
-          tokenFile: options.admin.tokenFile,
-          tls: options.admin.tls ?? null,
-          collectMetrics,
-          ...(log === undefined ? {} : { logger: log }),
-          target: {
-            getMap,
-            isDraining: () => drain.draining,
-            // Like SIGTERM: the primary exits once its workers have drained.
-            startDrain: (reason) => {
-              drain.start(reason).then(
-                (outcome) => exitAfterDrain(outcome === 'clean' ? 0 : 1),
-                () => exitAfterDrain(1),
-              );
-            },
-            reload,
-          },
-        });
-
-  if (admin !== null) {
-    adminUrl = admin.url;
-    for (const w of alive()) if (maps.has(w.id)) tellAdmin(w);
-  }
-
-  let finished: Promise<void> | null = null;
-  const finish = (): Promise<void> => {
-    finished ??= (async () => {
-      cluster.off('message', onMessage);
-      cluster.off('exit', onExit);
-      for (const p of pending.values()) {
-        clearTimeout(p.timer);
-        p.reject(new ShuttingDownError());
-      }
-      pending.clear();
-      await admin?.close();
-    })();
-    return finished;
+  let finished = false;
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    cluster.off('message', onMessage);
+    cluster.off('exit', onExit);
+    for (const p of pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new ShuttingDownError());
+    }
+    pending.clear();
   };
-  const exitProcess = options.exit ?? ((code: number) => process.exit(code));
-  function exitAfterDrain(code: number): void {
-    void finish().then(() => exitProcess(code));
-  }
-
-  if (options.handleSignals === true) {
-    installSignalHandlers({
-      drain,
-      reload,
-      exit: exitAfterDrain,
-      ...(log === undefined ? {} : { logger: log }),
-    });
-  }
 
   return {
-    admin,
     drain,
     workerIds: () => alive().map((w) => w.id),
     ready: () =>
@@ -361,9 +320,13 @@ export async function runPrimary(options: PrimaryOptions): Promise<ClusterPrimar
     collectMetrics,
     reload,
     getMap,
+    advertiseAdmin(url) {
+      adminUrl = url;
+      for (const w of alive()) if (maps.has(w.id)) tellAdmin(w);
+    },
     close: async () => {
       const outcome = await drain.start('close', 0);
-      await finish();
+      finish();
       return outcome;
     },
   };

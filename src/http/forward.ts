@@ -38,7 +38,7 @@ import {
   type ScannedRequest,
 } from './headers.js';
 import { checkRequest, type CheckedTarget } from './request-check.js';
-import { REQUEST_ID_HEADER } from './request-id.js';
+import { REQUEST_ID_HEADER } from '../core/request-id.js';
 import { sendError, type AnyResponse } from './respond.js';
 import { beginRequest, countBodyBytes, traceOf, type RequestTrace } from './request-trace.js';
 import type { Watched } from './transfer-watch.js';

@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import { connectionInfo } from '../listeners/index.js';
-import { REQUEST_ID_HEADER, requestIdFrom } from './request-id.js';
+import { REQUEST_ID_HEADER, requestIdFrom } from '../core/request-id.js';
 import { TRACEPARENT_HEADER, formatTraceparent, traceFrom, type TraceContext } from './trace-context.js';
 
 type AnyRequest = IncomingMessage | Http2ServerRequest;

@@ -10,7 +10,7 @@ import type { ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { ZonegateError } from '../core/errors.js';
-import { REQUEST_ID_HEADER } from './request-id.js';
+import { REQUEST_ID_HEADER } from '../core/request-id.js';
 import type { RequestTrace } from './request-trace.js';
 
 export type AnyResponse = ServerResponse | Http2ServerResponse;

@@ -17,7 +17,7 @@ import { CLIENT_CLOSED, certUidOf, routeTo, upstreamHeaders, type Routed } from 
 import { scanRequestHeaders, type ScannedRequest } from './headers.js';
 import { checkRequest, type CheckedTarget } from './request-check.js';
 import { writeRawError } from './respond.js';
-import { REQUEST_ID_HEADER } from './request-id.js';
+import { REQUEST_ID_HEADER } from '../core/request-id.js';
 import { beginRequest, type RequestTrace } from './request-trace.js';
 
 const noop = (): void => {};

@@ -12,26 +12,10 @@
  * `maxConnections` and the pending-handshake bound cap what such an attacker holds.
  */
 import { isIP, type Socket } from 'node:net';
-import { cidrSet, plainAddress, type CidrSet } from './cidr.js';
+import { cidrSet, plainAddress, type CidrSet } from '../core/cidr.js';
+import type { ClientLimitsConfig } from '../core/config.js';
 
-export interface ClientLimitsConfig {
-  /** Open connections one client may hold across every listener; 0 turns the check off. */
-  readonly maxConnections: number;
-  /** Sustained HTTP requests per second per client; 0 turns the rate limit off. */
-  readonly requestsPerSec: number;
-  /**
-   * HTTP requests one client may have in flight at once, across its connections; 0 turns the
-   * check off. What stops a client that never reads (or never finishes sending) from holding
-   * a zone's whole upstream pool until the transfer timeouts free it.
-   */
-  readonly maxActiveRequests: number;
-  /** Requests a client may send at once above the sustained rate (bucket size). */
-  readonly burst: number;
-  /** Bound on the rate table (one entry per recently seen client). */
-  readonly trackedClients: number;
-  /** Sources never limited (CIDRs): the host itself, monitoring, peer gateways. */
-  readonly exempt: readonly string[];
-}
+export type { ClientLimitsConfig };
 
 interface Bucket {
   tokens: number;

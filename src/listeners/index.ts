@@ -7,7 +7,7 @@ export {
 } from './listener.js';
 export { EdgePolicy } from './edge-policy.js';
 export { ClientLimits, clientKey, type ClientLimitsConfig } from './client-limits.js';
-export { cidrProblem, cidrSet, plainAddress, type CidrSet } from './cidr.js';
+export { cidrProblem, cidrSet, plainAddress, type CidrSet } from '../core/cidr.js';
 export { connectionInfo, setConnectionInfo, type ConnectionInfo } from './connection-info.js';
 export {
   encodeProxyHeader,

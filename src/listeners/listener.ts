@@ -14,7 +14,7 @@ import { readProxyHeader } from './proxy-reader.js';
 import { setConnectionInfo, type ConnectionInfo } from './connection-info.js';
 import { loadTls, pickSni, resumedPeerTrusted, tlsFiles, type LoadedTls } from './tls-context.js';
 import type { ProxyHeader } from './proxy-protocol.js';
-import { cidrSet } from './cidr.js';
+import { cidrSet } from '../core/cidr.js';
 import type { ClientLimits } from './client-limits.js';
 
 /** Why a listener closed a connection before the stage above saw it (a bounded metric label). */

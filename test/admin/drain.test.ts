@@ -1,78 +1,121 @@
+/**
+ * The graceful drain of the real `zonegate start` (CLI → src/gateway/process.ts): SIGTERM fails
+ * /healthz first, keeps serving through `drain.delayMs`, loses no request, closes the listener
+ * and exits 0; a request that outlives `drain.timeoutMs` is cut and the exit code says so.
+ * Waits on what the processes say (log lines, probe answers, the upstream's own events).
+ */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
-import { after, describe, it } from 'node:test';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
-import { steadyLoad, waitForHealthzFailure } from '../helpers/http-client.js';
+import { connectAsync } from 'mqtt';
+import { startGatewayProcess, type StartedGateway } from '../helpers/gateway-process.js';
+import { steadyLoad } from '../helpers/http-client.js';
+import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
 
-interface Ports {
-  readonly http: number;
-  readonly admin: number;
+/** uid 10000005: shard 05 → rz00, in this gateway's IDC hz-1. */
+const LOCAL_UID = { 'x-ldc-uid': '10000005' };
+
+/** GET /healthz until it answers 503: what LVS does. No pause between probes: each is a round trip. */
+async function healthzFails(admin: string): Promise<void> {
+  for (;;) {
+    const res = await request(`${admin}/healthz`);
+    await res.body.text();
+    if (res.statusCode === 503) return;
+  }
 }
 
-async function startFixture(env: Record<string, string>): Promise<{ child: ChildProcess; ports: Ports }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/admin/fixtures/drain-server.ts'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+describe('graceful drain of zonegate start', () => {
+  let dir: string;
+  let upstream: Server;
+  let broker: Mosquitto;
+  const gateways: StartedGateway[] = [];
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'zg-drain-'));
+    // Answers after `?delayMs=`: a request that is in flight when the drain starts.
+    upstream = createServer((req, res) => {
+      const wait = Number(new URL(req.url ?? '/', 'http://u').searchParams.get('delayMs') ?? '0');
+      const timer = setTimeout(() => res.end('ok'), wait);
+      res.on('close', () => clearTimeout(timer));
+    });
+    upstream.keepAliveTimeout = 60_000;
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    broker = await startMosquitto();
   });
-  const lines = createInterface({ input: child.stdout });
-  const [line] = (await once(lines, 'line')) as [string];
-  return { child, ports: JSON.parse(line) as Ports };
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-describe('graceful drain on SIGTERM', () => {
-  const children: ChildProcess[] = [];
-  after(() => {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  after(async () => {
+    for (const g of gateways) await g.stop('SIGKILL');
+    upstream.closeAllConnections();
+    await new Promise((r) => upstream.close(r));
+    await broker.stop();
+    await rm(dir, { recursive: true, force: true });
   });
 
-  it('fails /healthz first, keeps serving during the delay, loses no in-flight request, exits 0', async () => {
-    const { child, ports } = await startFixture({ ZG_DRAIN_DELAY_MS: '400', ZG_DRAIN_TIMEOUT_MS: '5000' });
-    children.push(child);
-    const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
-    const load = steadyLoad(`http://127.0.0.1:${ports.http}/?delayMs=150`, 8);
-    await sleep(300);
-    const okBefore = load.ok;
-    assert.ok(okBefore > 0, 'traffic flows before the drain');
+  const start = async (drain: { delayMs: number; timeoutMs: number }): Promise<StartedGateway> => {
+    const g = await startGatewayProcess({
+      dir,
+      upstream: `127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+      broker: broker.address,
+      config: { drain, timeouts: { shutdownGraceMs: drain.timeoutMs } },
+    });
+    gateways.push(g);
+    return g;
+  };
 
-    const termAt = Date.now();
-    child.kill('SIGTERM');
-    const healthFailedAt = await waitForHealthzFailure(`http://127.0.0.1:${ports.admin}`);
-    assert.ok(healthFailedAt > 0, '/healthz turned 503');
-    assert.ok(healthFailedAt - termAt < 200, `healthz failed ${healthFailedAt - termAt} ms after SIGTERM`);
+  it('fails /healthz first, keeps serving during the delay, moves MQTT clients, loses no request, exits 0', async () => {
+    const gw = await start({ delayMs: 400, timeoutMs: 5000 });
+    const load = steadyLoad(`${gw.http}/slow?delayMs=100`, 6, LOCAL_UID);
+    // An MQTT 5 session: the drain hands it to the MQTT stage, which tells it to move on.
+    const mqttClient = await connectAsync(gw.mqtt, {
+      clientId: '10000006',
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+    });
+    const told = new Promise<number | undefined>((resolve) => {
+      mqttClient.once('disconnect', (p: { reasonCode?: number }) => resolve(p.reasonCode));
+      mqttClient.once('close', () => resolve(undefined));
+    });
+    // Traffic flows before the drain: each new upstream request follows an answered one.
+    for (let i = 0; i < 50 && load.ok === 0; i++) await once(upstream, 'request');
+    assert.ok(load.ok > 0, 'traffic flows before the drain');
+    assert.ok(load.lost.length === 0, `lost before the drain: ${load.lost.join(', ')}`);
 
-    const [code] = await exited;
+    gw.child.kill('SIGTERM');
+    await healthzFails(gw.admin);
+    // The listener is still open during the delay: a fresh request is served after /healthz failed.
+    const during = await request(`${gw.http}/during`, { headers: { ...LOCAL_UID, connection: 'close' } });
+    assert.equal(during.statusCode, 200, 'served while /healthz fails (the LVS delay window)');
+    await during.body.text();
+    await gw.waitFor(/drain: no longer accepting connections/);
+
+    assert.equal(await gw.exited, 0, 'drain finished cleanly');
     await load.stop();
-    assert.equal(code, 0, 'drain finished cleanly');
-    assert.deepEqual(load.lost, [], 'no request lost');
-    // Requests kept succeeding while /healthz already failed (the LVS delay window).
-    assert.ok(
-      load.lastOkAt - healthFailedAt >= 250,
-      `served ${load.lastOkAt - healthFailedAt} ms after healthz failed`,
-    );
-    assert.ok(load.ok > okBefore);
-    // Once the listener closed, new connections were refused (LVS has sent them elsewhere by then).
-    assert.ok(load.refused > 0, 'listener closed after the delay');
+    assert.deepEqual(load.lost, [], 'no request that reached the gateway was lost');
+    assert.ok(load.refused > 0, 'new connections are refused once the listener closed');
+    // Told to reconnect elsewhere (MQTT 5 0x9C "use another server" / 0x9D "server moved"), not dropped.
+    const code = await told;
+    assert.ok(code === 0x9c || code === 0x9d, `MQTT DISCONNECT reason ${String(code)}`);
+    mqttClient.end(true);
   });
 
-  it('cuts connections that outlive the drain timeout and still exits within the bound', async () => {
-    const { child, ports } = await startFixture({ ZG_DRAIN_DELAY_MS: '0', ZG_DRAIN_TIMEOUT_MS: '300' });
-    children.push(child);
-    const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
-    const slow = request(`http://127.0.0.1:${ports.http}/?delayMs=10000`).then(
-      () => 'answered',
+  it('cuts a request that outlives the drain timeout and exits 1', async () => {
+    const gw = await start({ delayMs: 0, timeoutMs: 300 });
+    const arrived = once(upstream, 'request') as Promise<[IncomingMessage]>;
+    const slow = request(`${gw.http}/?delayMs=60000`, { headers: LOCAL_UID }).then(
+      async (res) => {
+        await res.body.text();
+        return `answered ${res.statusCode}`;
+      },
       () => 'cut',
     );
-    await sleep(100);
-    const termAt = Date.now();
-    child.kill('SIGTERM');
-    const [code] = await exited;
-    const took = Date.now() - termAt;
-    assert.equal(code, 1, 'a drain that timed out exits 1');
-    assert.ok(took < 2000, `exited after ${took} ms`);
-    assert.equal(await slow, 'cut');
+    await arrived;
+    gw.child.kill('SIGTERM');
+    assert.equal(await gw.exited, 1, 'a drain that had to cut exits 1');
+    assert.match(await slow, /^(cut|answered 5\d\d)$/, 'the client did not get a 200');
   });
 });

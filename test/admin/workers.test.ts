@@ -1,112 +1,133 @@
+/**
+ * `zonegate start --workers 2`, the real thing (CLI → src/gateway/process.ts → node:cluster):
+ * both workers serve, the primary's admin listener sums their metrics, a map update reaches
+ * every worker, a worker that dies is replaced, and POST /drain drains them all and exits 0.
+ */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
-import { createInterface } from 'node:readline';
-import { after, describe, it } from 'node:test';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
+import { freePort } from '../helpers/child-processes.js';
+import { startGatewayProcess, type StartedGateway } from '../helpers/gateway-process.js';
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-function sampleValue(text: string, name: string): number[] {
-  const out: number[] = [];
+/** Sum of every sample of `name` whose label set contains all of `labels`. */
+function sum(text: string, name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
   for (const line of text.split('\n')) {
-    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `))
-      out.push(Number(line.slice(line.lastIndexOf(' ') + 1)));
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) {
+      total += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
   }
-  return out;
+  return total;
 }
 
-describe('--workers 2', () => {
-  const children: ChildProcess[] = [];
-  after(() => {
-    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+/** GET `url` until `done` holds for the JSON answer (a probe loop: each try is a round trip). */
+async function until<T>(url: string, done: (body: T) => boolean, tries = 2000): Promise<T> {
+  let last: T | undefined;
+  for (let i = 0; i < tries; i++) {
+    const res = await request(url);
+    last = (await res.body.json()) as T;
+    if (done(last)) return last;
+  }
+  throw new Error(`${url}: still ${JSON.stringify(last)}`);
+}
+
+describe('zonegate start --workers 2', () => {
+  let dir: string;
+  let upstream: Server;
+  let gw: StartedGateway;
+  const token = 'workers-test-token';
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'zg-workers-'));
+    upstream = createServer((_req, res) => res.end('ok'));
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    await writeFile(join(dir, 'token'), `${token}\n`);
+    gw = await startGatewayProcess({
+      dir,
+      upstream: `127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+      workers: 2,
+      // The workers share the listening sockets through the primary: fixed ports.
+      ports: { http: await freePort(), mqtt: await freePort() },
+      config: {
+        admin: { host: '127.0.0.1', port: 0, tokenFile: join(dir, 'token') },
+        drain: { delayMs: 0, timeoutMs: 3000 },
+        workers: { restartDelayMs: 10 },
+      },
+    });
+  });
+  after(async () => {
+    await gw.stop('SIGKILL');
+    upstream.closeAllConnections();
+    await new Promise((r) => upstream.close(r));
+    await rm(dir, { recursive: true, force: true });
   });
 
-  it('serves from both workers, sums their metrics, and drains them all on SIGTERM', async () => {
-    const httpPort = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/admin/fixtures/cluster-gateway.ts'], {
-      env: { ...process.env, ZG_HTTP_PORT: String(httpPort), ZG_WORKERS: '2', ZG_MAP_VERSION: '7' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    children.push(child);
-    const exited = once(child, 'exit') as Promise<[number | null]>;
-    const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
-    const admin = `http://127.0.0.1:${(JSON.parse(line) as { admin: number }).admin}`;
-
-    const ready = await request(`${admin}/readyz`);
-    assert.equal(ready.statusCode, 200);
-    assert.deepEqual(await ready.body.json(), { ready: true, zonemapVersion: 7 });
-
-    const scrape = async (): Promise<string> => (await request(`${admin}/metrics`)).body.text();
-    const before = sampleValue(await scrape(), 'zonegate_http_requests_total');
-    assert.deepEqual(before, []);
-
-    const served = new Map<string, number>();
-    const total = 60;
-    for (let i = 0; i < total; i++) {
+  it('serves from both workers and the primary sums their metrics', async () => {
+    await until<{ ready: boolean }>(`${gw.admin}/readyz`, (b) => b.ready);
+    const pids = new Set(
+      (await gw.waitForAll(/"msg":"gateway up"/, 2)).map((m) => (JSON.parse(m.input) as { pid: number }).pid),
+    );
+    assert.equal(pids.size, 2, 'two worker processes');
+    const n = 40;
+    for (let i = 0; i < n; i++) {
       // A new connection each time, so the cluster's round-robin spreads them over workers.
-      const res = await request(`http://127.0.0.1:${httpPort}/`, { headers: { connection: 'close' } });
+      const res = await request(`${gw.http}/w`, {
+        headers: { 'x-ldc-uid': '10000005', connection: 'close' },
+      });
       await res.body.text();
       assert.equal(res.statusCode, 200);
-      const w = String(res.headers['x-worker']);
-      served.set(w, (served.get(w) ?? 0) + 1);
     }
-    assert.equal(served.size, 2, `served by ${JSON.stringify([...served])}`);
+    const text = await (await request(`${gw.admin}/metrics`)).body.text();
+    assert.equal(sum(text, 'zonegate_http_requests_total', { zone: 'rz00' }), n, 'summed over workers');
+    assert.equal(sum(text, 'zonegate_zonemap_version'), 1, 'versions are not summed');
+  });
 
-    const text = await scrape();
-    assert.deepEqual(
-      sampleValue(text, 'zonegate_http_requests_total'),
-      [total],
-      'requests summed over workers',
+  it('brings a map update to every worker: /readyz shows the oldest version in use', async () => {
+    const doc = JSON.parse(await readFile(gw.mapFile, 'utf8')) as { version: number };
+    await writeFile(gw.mapFile, JSON.stringify({ ...doc, version: 2 }));
+    await until<{ zonemapVersion?: number }>(`${gw.admin}/readyz`, (b) => b.zonemapVersion === 2);
+    const applied = await (await request(`${gw.admin}/metrics`)).body.text();
+    assert.equal(sum(applied, 'zonegate_zonemap_apply_seconds_count'), 2, 'one apply per worker');
+    assert.equal(sum(applied, 'zonegate_zonemap_version'), 2);
+  });
+
+  it('replaces a worker that dies, and keeps its requests counted', async () => {
+    const before = sum(
+      await (await request(`${gw.admin}/metrics`)).body.text(),
+      'zonegate_http_requests_total',
     );
-    // Versions are not summed: two workers on version 7 is version 7.
-    assert.deepEqual(sampleValue(text, 'zonegate_zonemap_version'), [7]);
-    assert.deepEqual(sampleValue(text, 'zonegate_zonemap_apply_seconds_count'), [2], 'one apply per worker');
-
-    const zm = await request(`${admin}/zonemap`);
-    assert.equal(((await zm.body.json()) as { version: number }).version, 7);
-
-    // A worker that dies is replaced (new cluster id 3) and serves again.
-    await request(`http://127.0.0.1:${httpPort}/crash`, { headers: { connection: 'close' } }).catch(
-      () => null,
+    const [first] = await gw.waitForAll(/"msg":"gateway up"/, 1);
+    process.kill((JSON.parse(first!.input) as { pid: number }).pid, 'SIGKILL');
+    await gw.waitFor(/worker died; replacing it/);
+    await gw.waitForAll(/"msg":"gateway up"/, 3);
+    await until<{ ready: boolean }>(`${gw.admin}/readyz`, (b) => b.ready);
+    const res = await request(`${gw.http}/again`, {
+      headers: { 'x-ldc-uid': '10000005', connection: 'close' },
+    });
+    assert.equal(res.statusCode, 200);
+    await res.body.text();
+    // A summed counter never goes backwards when a worker dies.
+    const after = sum(
+      await (await request(`${gw.admin}/metrics`)).body.text(),
+      'zonegate_http_requests_total',
     );
-    const seen = new Set<string>();
-    for (let i = 0; i < 100 && !seen.has('3'); i++) {
-      const res = await request(`http://127.0.0.1:${httpPort}/`, { headers: { connection: 'close' } }).catch(
-        () => null,
-      );
-      if (res === null) continue;
-      await res.body.text();
-      seen.add(String(res.headers['x-worker']));
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    assert.ok(seen.has('3'), `replacement worker serves (seen ${[...seen].join(',')})`);
-    // The dead worker's requests stay counted: a summed counter never goes backwards.
-    const afterCrash = sampleValue(await scrape(), 'zonegate_http_requests_total');
-    assert.ok((afterCrash[0] ?? 0) >= total, `requests_total ${afterCrash.join()} after a worker died`);
+    assert.ok(after >= before + 1, `requests_total ${before} → ${after}`);
+  });
 
-    child.kill('SIGTERM');
-    let failed = false;
-    for (let i = 0; i < 50 && !failed; i++) {
-      const h = await request(`${admin}/healthz`);
-      await h.body.text();
-      failed = h.statusCode === 503;
-      if (!failed) await new Promise((r) => setTimeout(r, 10));
-    }
-    assert.ok(failed, '/healthz fails once the primary drains');
-    // Still serving during the drain delay.
-    const during = await request(`http://127.0.0.1:${httpPort}/`);
-    assert.equal(during.statusCode, 200);
-    await during.body.text();
-    const [code] = await exited;
-    assert.equal(code, 0);
-    await assert.rejects(request(`http://127.0.0.1:${httpPort}/`), /ECONNREFUSED/);
+  it('drains every worker on POST /drain, then the primary exits 0', async () => {
+    const res = await request(`${gw.admin}/drain`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(res.statusCode, 202);
+    await res.body.text();
+    assert.equal(await gw.exited, 0);
+    await assert.rejects(request(`${gw.http}/`), /ECONNREFUSED/);
   });
 });

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { DrainController } from '../../src/gateway/drain.js';
-import { gatewayDrainParticipant } from '../../src/admin/operations.js';
+import { gatewayDrainParticipant } from '../../src/gateway/process.js';
 import { assertServed, POOL, startRig, until, type Rig } from './http-fixture.js';
 
 function open(port: number, head: string): Promise<Socket> {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { isSaneRequestId, requestIdFrom } from '../../src/http/request-id.js';
+import { isSaneRequestId, requestIdFrom } from '../../src/core/request-id.js';
 import { formatTraceparent, parseTraceparent, traceFrom } from '../../src/http/trace-context.js';
 
 const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;

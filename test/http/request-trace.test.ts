@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { runGatewayProcess, type GatewayProcess } from '../../src/admin/operations.js';
+import { runGatewayProcess, type GatewayProcess } from '../../src/gateway/process.js';
 import { createMetrics } from '../../src/admin/metrics.js';
 import { validateConfig } from '../../src/core/config.js';
 import { createLogger } from '../../src/core/logger.js';
@@ -95,8 +95,7 @@ before(async () => {
 });
 after(async () => {
   if (gw !== undefined) {
-    await gw.operations.close();
-    await gw.gateway.close();
+    await gw.close();
   }
   await upstreams.close();
   await rm(dir, { recursive: true, force: true });
@@ -187,7 +186,7 @@ describe('request id, trace context and access log', () => {
   });
 
   it('admin errors have the proxy shape and a request id', async () => {
-    const r = await curl(['-H', 'x-request-id: adm-1', `${gw.operations.admin!.url}/nope`]);
+    const r = await curl(['-H', 'x-request-id: adm-1', `${gw.admin!.url}/nope`]);
     assert.equal(r.status, 404);
     assert.equal(r.headers['x-request-id'], 'adm-1');
     assert.deepEqual(JSON.parse(r.body), {
@@ -201,7 +200,7 @@ describe('request id, trace context and access log', () => {
     '/metrics passes promtool check metrics',
     { skip: !existsSync('/usr/bin/promtool') && 'promtool not installed' },
     async () => {
-      const text = (await curl([`${gw.operations.admin!.url}/metrics`])).body;
+      const text = (await curl([`${gw.admin!.url}/metrics`])).body;
       assert.match(text, /^zonegate_http_requests_total\{/m);
       const out = await new Promise<{ code: number; text: string }>((resolve) => {
         const p = execFile('promtool', ['check', 'metrics'], (err, stdout, stderr) =>

@@ -1,5 +1,5 @@
 import { UsageError } from '../../core/errors.js';
-import { flag, optionalString } from '../args.js';
+import { flag, optionalString } from '../../core/args.js';
 import type { Command } from '../command.js';
 
 export const certsInit: Command = {

@@ -1,4 +1,4 @@
-import { flag, requiredString } from '../args.js';
+import { flag, requiredString } from '../../core/args.js';
 import type { Command } from '../command.js';
 
 export const configCheck: Command = {

@@ -10,7 +10,7 @@ import {
   listOption,
   openStoreFrom,
 } from '../../drill/index.js';
-import { optionalString } from '../args.js';
+import { optionalString } from '../../core/args.js';
 import type { Command } from '../command.js';
 
 /** The built page: dist/console-web both from src/ (tsx) and from dist/ (installed). */

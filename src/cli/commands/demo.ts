@@ -1,6 +1,6 @@
 import { UsageError } from '../../core/errors.js';
 import type { DemoPort } from '../../gateway/index.js';
-import { flag, optionalString } from '../args.js';
+import { flag, optionalString } from '../../core/args.js';
 import type { Command } from '../command.js';
 
 /** The port a flag asks for, or the default (which may fall back to a free one when taken). */

@@ -9,7 +9,7 @@ import {
   type DrillReport,
 } from '../../drill/plan/index.js';
 import { UsageError } from '../../core/errors.js';
-import { flag, optionalString } from '../args.js';
+import { flag, optionalString } from '../../core/args.js';
 import type { CliIo, Command, OptionValues } from '../command.js';
 
 /** The plan's `store` stands in for the store flags when none is given. */

@@ -18,7 +18,7 @@ import { certsInit } from './certs-init.js';
 import { drillRun } from './drill-run.js';
 import { lab } from './lab.js';
 import { consoleCommand } from './console.js';
-import { completion } from './completion.js';
+import { completionCommand } from './completion.js';
 import { configCheck } from './config-check.js';
 
 /**
@@ -48,5 +48,5 @@ export const commands: readonly Command[] = [
   drillRun,
   lab,
   consoleCommand,
-  completion,
+  completionCommand(() => commands),
 ];

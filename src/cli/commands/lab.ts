@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { UsageError } from '../../core/errors.js';
 import { loadDrillPlanFile, writeReports, type DrillEvent } from '../../drill/plan/index.js';
 import { exampleMap, formatLabResult, runLab, smallMap } from '../../lab/index.js';
-import { flag, oneOf, optionalString } from '../args.js';
+import { flag, oneOf, optionalString } from '../../core/args.js';
 import type { Command, OptionValues } from '../command.js';
 
 function int(values: OptionValues, name: string, fallback: number, min: number, max: number): number {

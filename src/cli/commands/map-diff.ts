@@ -1,6 +1,6 @@
 import { UsageError } from '../../core/errors.js';
 import { STORE_OPTIONS, STORE_USAGE, changeFlagsFrom, openStoreFrom } from '../../drill/cli-options.js';
-import { flag } from '../args.js';
+import { flag } from '../../core/args.js';
 import type { Command } from '../command.js';
 
 export const mapDiff: Command = {

@@ -1,6 +1,6 @@
 import { UsageError } from '../../core/errors.js';
 import { STORE_OPTIONS, STORE_USAGE, openStoreFrom } from '../../drill/cli-options.js';
-import { flag, optionalString } from '../args.js';
+import { flag, optionalString } from '../../core/args.js';
 import type { Command } from '../command.js';
 
 export const mapHistory: Command = {

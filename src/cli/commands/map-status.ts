@@ -9,7 +9,7 @@ import {
   type FleetView,
   type GatewayRow,
 } from '../../drill/index.js';
-import { flag, optionalString } from '../args.js';
+import { flag, optionalString } from '../../core/args.js';
 import type { CliIo, Command } from '../command.js';
 
 /** `--wait` without `--wait-ms`. */

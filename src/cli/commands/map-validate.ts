@@ -1,5 +1,5 @@
 import { InvalidZoneMapError, UsageError, formatProblem, type Problem } from '../../core/errors.js';
-import { flag } from '../args.js';
+import { flag } from '../../core/args.js';
 import type { Command } from '../command.js';
 
 interface FileResult {

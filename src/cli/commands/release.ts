@@ -8,7 +8,7 @@ import {
   listOption,
   openStoreFrom,
 } from '../../drill/cli-options.js';
-import { optionalString } from '../args.js';
+import { optionalString } from '../../core/args.js';
 import type { Command } from '../command.js';
 
 const release: Command = {

@@ -1,7 +1,7 @@
 import { UsageError } from '../../core/errors.js';
 import type { CookieKey } from '../../identity/cookie.js';
 import type { Identity } from '../../router/index.js';
-import { flag, oneOf, optionalString, requiredString } from '../args.js';
+import { flag, oneOf, optionalString, requiredString } from '../../core/args.js';
 import type { Command } from '../command.js';
 
 const MAX_COOKIE_AGE_SEC = 10 * 365 * 24 * 3600;

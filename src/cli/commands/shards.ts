@@ -7,7 +7,7 @@ import {
   changeFlagsFrom,
   openStoreFrom,
 } from '../../drill/cli-options.js';
-import { requiredString } from '../args.js';
+import { requiredString } from '../../core/args.js';
 import type { Command } from '../command.js';
 
 const shardsMove: Command = {

@@ -1,5 +1,5 @@
 import { UsageError } from '../../core/errors.js';
-import { optionalString, requiredString } from '../args.js';
+import { optionalString, requiredString } from '../../core/args.js';
 import type { Command } from '../command.js';
 
 function workersOption(v: string | undefined): number | undefined {
@@ -21,12 +21,13 @@ export const start: Command = {
     // An invalid config throws InvalidConfigError: main() prints every problem and exits 2.
     const { loadConfigFile } = await import('../../core/config.js');
     const { createLogger } = await import('../../core/logger.js');
-    const { runGatewayProcess } = await import('../../admin/operations.js');
+    const { runGatewayProcess } = await import('../../gateway/process.js');
     const config = await loadConfigFile(requiredString(values, 'config'));
     const workers = workersOption(optionalString(values, 'workers'));
     // Logs go to stderr: stdout stays for results, like every other command.
     const logger = createLogger(config.logging, process.stderr);
-    // Admin listener, metrics, drain on SIGTERM and --workers: src/admin/operations.ts.
+    // The whole process (stages, admin listener, metrics, drain on SIGTERM, --workers) is
+    // composed in src/gateway/process.ts.
     return new Promise<number>((resolve, reject) => {
       runGatewayProcess({
         config,

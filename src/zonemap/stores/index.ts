@@ -13,7 +13,7 @@ export {
   parseHostPortList,
   type RedisHostPort,
   type RedisStoreConfig,
-} from './redis-config.js';
+} from '../../core/redis-config.js';
 export { zoneMapKeys, DEFAULT_KEY_PREFIX, type ZoneMapKeys } from './redis-keys.js';
 export {
   RedisZoneMapSource,

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import { DocumentReadError } from '../../core/errors.js';
-import type { RedisStoreConfig } from './redis-config.js';
+import type { RedisStoreConfig } from '../../core/redis-config.js';
 
 export interface RedisAuth {
   readonly username?: string;

@@ -1,6 +1,6 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { readRedisAuth } from './redis-auth.js';
-import { REDIS_DEFAULTS, type RedisStoreConfig } from './redis-config.js';
+import { REDIS_DEFAULTS, type RedisStoreConfig } from '../../core/redis-config.js';
 
 export type RedisClient = Redis | Cluster;
 

@@ -2,6 +2,8 @@
  * Key names of one zone map deployment. The `{prefix}` hash tag puts every key in the same
  * Redis Cluster slot, which the write script needs (a script may only touch keys of one slot).
  */
+import { DEFAULT_KEY_PREFIX, isValidKeyPrefix } from '../../core/redis-config.js';
+
 export interface ZoneMapKeys {
   /** Hash: `version`, `json` (the whole document, version included). */
   readonly map: string;
@@ -13,12 +15,7 @@ export interface ZoneMapKeys {
   readonly channel: string;
 }
 
-export const DEFAULT_KEY_PREFIX = 'zonegate';
-const PREFIX_PATTERN = /^[A-Za-z0-9_.-]+$/;
-
-export function isValidKeyPrefix(prefix: string): boolean {
-  return PREFIX_PATTERN.test(prefix);
-}
+export { DEFAULT_KEY_PREFIX, isValidKeyPrefix };
 
 export function zoneMapKeys(prefix: string = DEFAULT_KEY_PREFIX): ZoneMapKeys {
   const tag = `{${prefix}}`;

@@ -7,7 +7,7 @@ import type { ZoneMapSource, ZoneMapSourceEvents } from '../source.js';
 import { ZoneMapNotFoundError, ZoneMapStoreUnavailableError } from './errors.js';
 import type { GatewayReport } from './gateway-report.js';
 import { connectClient, createRedisClient, type RedisClient } from './redis-client.js';
-import { REDIS_DEFAULTS, type RedisStoreConfig } from './redis-config.js';
+import { REDIS_DEFAULTS, type RedisStoreConfig } from '../../core/redis-config.js';
 import { RedisZoneMapStore } from './redis-store.js';
 import { readSnapshot, writeSnapshot } from './snapshot.js';
 import { decodeStoredMap } from './stored-map.js';

@@ -5,7 +5,7 @@ import { ZoneMapConflictError, ZoneMapStoreUnavailableError, ZoneMapVersionNotFo
 import { parseGatewayReport, type GatewayReport } from './gateway-report.js';
 import { historyFields, parseHistoryEntry, type HistoryEntry, type HistoryWrite } from './history-entry.js';
 import { connectClient, createRedisClient, type RedisClient } from './redis-client.js';
-import { describeRedisStore, REDIS_DEFAULTS, type RedisStoreConfig } from './redis-config.js';
+import { describeRedisStore, REDIS_DEFAULTS, type RedisStoreConfig } from '../../core/redis-config.js';
 import { zoneMapKeys, type ZoneMapKeys } from './redis-keys.js';
 import { decodeStoredMap } from './stored-map.js';
 import type { RawStoredMap, ZoneMapStore } from './store.js';

@@ -1,5 +1,18 @@
-import type { Problem } from '../../core/errors.js';
-import { DEFAULT_KEY_PREFIX, isValidKeyPrefix } from './redis-keys.js';
+/**
+ * The Redis zone map store's config (`zonemap.redis` in the gateway config, and the drill
+ * commands' `--redis*` options): its shape, defaults and cross-field checks. It lives in core
+ * because config validation needs it and core imports no other folder; the store
+ * (src/zonemap/stores/) reads it from here.
+ */
+import type { Problem } from './errors.js';
+
+/** Every key of a deployment starts with `{prefix}`; see src/zonemap/stores/redis-keys.ts. */
+export const DEFAULT_KEY_PREFIX = 'zonegate';
+const PREFIX_PATTERN = /^[A-Za-z0-9_.-]+$/;
+
+export function isValidKeyPrefix(prefix: string): boolean {
+  return PREFIX_PATTERN.test(prefix);
+}
 
 export interface RedisHostPort {
   readonly host: string;

@@ -1,7 +1,18 @@
-import { UsageError } from '../core/errors.js';
-import type { OptionValues } from './command.js';
+/**
+ * Small typed readers over `node:util` parseArgs values, each naming the option it complains
+ * about. In core so that every folder that declares command-line options (the CLI, the drill's
+ * store and change flags) reads them the same way without importing the CLI.
+ */
+import { UsageError } from './errors.js';
 
-/** Small typed readers over parseArgs values, each naming the option it complains about. */
+/** Where a command writes its result (out) and its complaints (err); main() or a test provides it. */
+export interface CliIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+}
+
+/** What parseArgs hands back for the options. */
+export type OptionValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 export function optionalString(values: OptionValues, name: string): string | undefined {
   const v = values[name];
