@@ -8,13 +8,13 @@ import { after, before, describe, it } from 'node:test';
 import type { IDisconnectPacket } from 'mqtt-packet';
 import mqttPacket from 'mqtt-packet';
 import type { MqttClient } from 'mqtt';
-import { MqttServer } from '../../src/mqtt/index.js';
 import {
   connectClient,
   endClient,
   rawExchange,
   sleep,
   startFixture,
+  startStage,
   waitFor,
   type Fixture,
 } from './fixture.js';
@@ -136,16 +136,12 @@ describe('mqtt limits and liveness', () => {
 
   it('inflight window: reading from a client pauses at inflightWindow unacknowledged QoS 1, and resumes', async () => {
     // Its own server: default broker liveness timeouts (this file's are short on purpose).
-    const server = new MqttServer({
-      holder: f.holder,
-      self: { idc: 'hz-1', crossIdc: 'direct' },
-      config: { limits: { inflightWindow: 8 } },
-    });
-    const listener = await server.listen({ port: 0 });
+    const gw = await startStage(f.holder, { config: { limits: { inflightWindow: 8 } } });
+    const server = gw.server;
     const pid = f.brokers.get('rz00')?.pid as number;
     const inflight = (): number => server.describeConnections()[0]?.inflightOut ?? -1;
     try {
-      const c = await connectClient(listener.port, {
+      const c = await connectClient(gw.port, {
         clientId: '209-window',
         protocolVersion: 4,
         keepalive: 0,
@@ -170,8 +166,7 @@ describe('mqtt limits and liveness', () => {
       assert.equal(inflight(), 0);
     } finally {
       process.kill(pid, 'SIGCONT');
-      await server.close();
-      await listener.close();
+      await gw.close();
     }
   });
 

@@ -40,11 +40,20 @@ describe('mqtt transparent migration on a zone flip', () => {
       clients.push(client);
       let closed = false;
       client.on('close', () => (closed = true));
+      // Each message is published at both brokers, tagged with where: o<i> at rz00, n<i> at rz02.
       const received = new Set<number>();
+      const fromOld = new Set<number>();
+      const fromNew = new Set<number>();
       let afterMove = false;
       client.on('message', (_t, m) => {
-        if (m.toString() === 'after') afterMove = true;
-        else received.add(Number(m.toString()));
+        const text = m.toString();
+        if (text === 'after') {
+          afterMove = true;
+          return;
+        }
+        const i = Number(text.slice(1));
+        received.add(i);
+        (text[0] === 'o' ? fromOld : fromNew).add(i);
       });
       await client.subscribeAsync(`down/${tag}`, { qos: 1 });
 
@@ -62,25 +71,26 @@ describe('mqtt transparent migration on a zone flip', () => {
 
       const total = 300;
       const acked: number[] = [];
-      let flipped = false;
+      const flipAt = 100;
       const pending: Promise<unknown>[] = [];
       for (let i = 0; i < total; i++) {
-        pending.push(pubOld.publishAsync(`down/${tag}`, String(i), { qos: 1 }));
-        pending.push(pubNew.publishAsync(`down/${tag}`, String(i), { qos: 1 }));
+        pending.push(pubOld.publishAsync(`down/${tag}`, `o${i}`, { qos: 1 }));
+        pending.push(pubNew.publishAsync(`down/${tag}`, `n${i}`, { qos: 1 }));
         pending.push(client.publishAsync(`up/${tag}`, String(i), { qos: 1 }).then(() => acked.push(i)));
-        if (i === 100) {
-          f.setZoneStatus('rz00', 'down');
-          flipped = true;
-        }
+        if (i === flipAt) f.setZoneStatus('rz00', 'down');
         await sleep(3);
       }
       await Promise.all(pending);
-      assert.ok(flipped);
       await waitFor('every message at the client', () => received.size === total, 10_000).catch(
         () => undefined,
       );
       const missing = Array.from({ length: total }, (_, i) => i).filter((i) => !received.has(i));
       assert.deepEqual(missing, [], `client missed ${missing.length} messages`);
+      // What the client saw of the flip: before it, everything from rz00 and nothing from rz02
+      // (not subscribed there); after it, messages that only rz02 had.
+      for (let i = 0; i < flipAt; i++) assert.ok(fromOld.has(i), `o${i} before the flip`);
+      assert.equal([...fromNew].filter((i) => i < flipAt).length, 0, 'nothing from rz02 before the flip');
+      assert.ok(fromNew.size > 0, 'messages published only at rz02 arrived');
       await waitFor('every acked message at a broker', () => acked.every((i) => arrived.has(i)), 5000).catch(
         () => undefined,
       );

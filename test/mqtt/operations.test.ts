@@ -26,7 +26,7 @@ describe('mqtt operations', () => {
 
   it('feeds connects, packets and moves into the Prometheus registry, never a uid', async () => {
     const metrics = createMetrics();
-    const f = await startFixture({ zones: ['rz00', 'rz02'], server: { metrics } });
+    const f = await startFixture({ zones: ['rz00', 'rz02'], stage: { metrics } });
     fixtures.push(f);
     const c = await connectClient(f.port, { clientId: '100-metrics', protocolVersion: 4 });
     clients.push(c);
@@ -71,7 +71,7 @@ describe('mqtt operations', () => {
     const lines: { zone: string | null; result: number; end: string }[] = [];
     const f = await startFixture({
       zones: ['rz00'],
-      server: { metrics, accessLog: { mqtt: (e) => lines.push(e) } },
+      stage: { metrics, accessLog: { mqtt: (e) => lines.push(e) } },
     });
     fixtures.push(f);
     // 3.1.1: a client id without a uid gets return code 0x02 (MQTT 5 would get 0x85).

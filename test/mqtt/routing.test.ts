@@ -8,8 +8,15 @@ import { execFile, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { MqttClient } from 'mqtt';
-import { MqttServer } from '../../src/mqtt/index.js';
-import { connectClient, endClient, sleep, startFixture, waitFor, type Fixture } from './fixture.js';
+import {
+  connectClient,
+  endClient,
+  sleep,
+  startFixture,
+  startStage,
+  waitFor,
+  type Fixture,
+} from './fixture.js';
 
 const run = promisify(execFile);
 
@@ -84,14 +91,10 @@ describe('mqtt routing by uid', () => {
   });
 
   it('anonymous: "route" sends a client without uid to a weighted live RZone of its IDC, and keeps it there', async () => {
-    const anon = new MqttServer({
-      holder: f.holder,
-      self: { idc: 'hz-1', crossIdc: 'direct' },
-      config: { uid: { anonymous: 'route' } },
-    });
-    const l = await anon.listen({ port: 0 });
+    const gw = await startStage(f.holder, { config: { uid: { anonymous: 'route' } } });
+    const anon = gw.server;
     try {
-      const c = await connectClient(l.port, { clientId: 'phone-without-uid', protocolVersion: 4 });
+      const c = await connectClient(gw.port, { clientId: 'phone-without-uid', protocolVersion: 4 });
       clients.push(c);
       const where = (): string | null | undefined => anon.describeConnections()[0]?.zone;
       const zone = where();
@@ -102,8 +105,7 @@ describe('mqtt routing by uid', () => {
       assert.equal(anon.stats.movesOk + anon.stats.movesDisconnected, 0);
       f.setZoneStatus('rz02', 'up');
     } finally {
-      await anon.close();
-      await l.close();
+      await gw.close();
     }
   });
 
