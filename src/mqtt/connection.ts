@@ -528,11 +528,15 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable, RelayHost 
     return true;
   }
 
-  /** A connect to `link`'s broker failed: passive ejection (src/upstream), told once per ejection. */
+  /**
+   * A connect to `link`'s broker failed: passive ejection (src/upstream). Told when it takes the
+   * broker out, not for each client that still tries it while every broker of its zone is out.
+   */
   private brokerFailed(link: UpstreamLink, why: string): void {
-    if (this.ctx.brokers.get(link.address).failed(Date.now())) {
-      this.ctx.brokerEjected(link.address, link.zone, why);
-    }
+    const broker = this.ctx.brokers.get(link.address);
+    const now = Date.now();
+    const wasIn = broker.available(now);
+    if (broker.failed(now) && wasIn) this.ctx.brokerEjected(link.address, link.zone, why);
   }
 
   /* ------------------------------------------------------------------ state changes asked by the relays and moves */
@@ -732,11 +736,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable, RelayHost 
   }
 
   /** A link misbehaved or failed. Returns false (stop reading its bytes). */
-  linkBroken(
-    link: UpstreamLink,
-    error: ZonegateError,
-    failure: MoveFailure = 'unreachable',
-  ): boolean {
+  linkBroken(link: UpstreamLink, error: ZonegateError, failure: MoveFailure = 'unreachable'): boolean {
     if (this._phase === 'closed') return false;
     if (error instanceof MqttMalformedPacketError || error instanceof MqttProtocolError) {
       this.ctx.stats.malformedFromBrokers++;

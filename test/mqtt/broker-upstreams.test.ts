@@ -27,7 +27,19 @@ const run = promisify(execFile);
 
 /** Publish a retained message straight at a broker (it is delivered to whoever subscribes later). */
 async function retain(port: number, topic: string, message: string): Promise<void> {
-  await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-t', topic, '-m', message, '-r', '-q', '1']);
+  await run('mosquitto_pub', [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-t',
+    topic,
+    '-m',
+    message,
+    '-r',
+    '-q',
+    '1',
+  ]);
 }
 
 /** mosquitto_sub through the gateway: the first message it gets on `topic` (exits 27 after 5 s without one). */

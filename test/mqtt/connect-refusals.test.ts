@@ -49,7 +49,7 @@ describe('mqtt CONNECT refusals', () => {
     const s1 = await startStage(f.holder, {
       config: { uid: { source: 'username', pattern: '^u(?<uid>[0-9]+)$' } },
     });
-    closers.push(s1.close);
+    closers.push(() => s1.close());
     usernamePort = s1.port;
     // Each listener holds at most maxConnections; the stage's limit counts them all together.
     const s2 = await startStage(f.holder, {
@@ -59,7 +59,7 @@ describe('mqtt CONNECT refusals', () => {
         { name: 'b', protocol: 'mqtt', host: '127.0.0.1', port: 0 },
       ],
     });
-    closers.push(s2.close);
+    closers.push(() => s2.close());
     tiny = s2.server;
     tinyPort = s2.portOf('b');
     tinyFirstPort = s2.portOf('a');
