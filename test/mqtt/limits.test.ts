@@ -15,7 +15,6 @@ import {
   sleep,
   startFixture,
   startStage,
-  waitFor,
   type Fixture,
 } from './fixture.js';
 
@@ -182,26 +181,29 @@ describe('mqtt limits and liveness', () => {
       },
       { protocolVersion: 4 },
     );
-    const t0 = Date.now();
     const r = await rawExchange(f.port, connect, 4000);
-    const took = Date.now() - t0;
     assert.ok(r.closed, 'closed');
     assert.deepEqual(r.data.subarray(0, 4), Buffer.from([0x20, 0x02, 0x00, 0x00]));
-    assert.ok(took >= 1400 && took < 3500, `closed after ${took} ms`);
+    // The gateway's own account: closed for silence, after 1.5 x the keepalive of 1 s.
+    const line = f.logs.find(
+      (l) => l.fields.code === 'ZG_ERR_MQTT_KEEPALIVE_TIMEOUT' && l.fields.side === 'client',
+    );
+    const silentMs = Number(/silent for ([0-9.]+) ms/.exec(line?.msg ?? '')?.[1]);
+    assert.ok(silentMs >= 1500, line?.msg);
   });
 
   it('a broker that stops answering is noticed (gateway PINGREQ unanswered) and its client closed', async () => {
     const c = await client('108-deadbroker', 4);
-    await sleep(50);
     const e = ended(c);
     const pid = f.brokers.get('rz00')?.pid as number;
     process.kill(pid, 'SIGSTOP');
     try {
-      const t0 = Date.now();
-      const how = await Promise.race([e, sleep(3000).then(() => 'timeout' as const)]);
-      assert.equal(how, 'closed');
-      assert.ok(Date.now() - t0 < 2000);
-      await waitFor('counted', () => f.server.stats.brokersLost > 0, 1000);
+      assert.equal(await e, 'closed');
+      assert.ok(f.server.stats.brokersLost > 0);
+      assert.ok(
+        f.logs.some((l) => l.fields.code === 'ZG_ERR_MQTT_KEEPALIVE_TIMEOUT' && l.msg === 'mqtt broker lost'),
+        'lost for its silence after the gateway PINGREQ',
+      );
     } finally {
       process.kill(pid, 'SIGCONT');
     }

@@ -106,11 +106,9 @@ describe('mqtt operations', () => {
     clients.push(a, b);
     const ea = ended(a);
     const eb = ended(b);
-    const t0 = Date.now();
     f.server.drain(300);
     assert.equal(((await ea) as IDisconnectPacket).reasonCode, 0x9c);
     assert.equal(await eb, 'closed');
-    assert.ok(Date.now() - t0 < 1500);
     const c = await connectClient(f.port, { clientId: '103-shutdown', protocolVersion: 5 });
     clients.push(c);
     const ec = ended(c);
