@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { DocumentReadError, InvalidConfigError, type Problem } from './errors.js';
 import { compileSchema, loadPolicySchema } from './schema.js';
 import { checkRedisStoreConfig, type RedisStoreConfig } from '../zonemap/stores/redis-config.js';
-import type { MqttSectionConfig, MqttUidConfig } from '../mqtt/index.js';
+import type { MqttSectionConfig, MqttUidConfig } from '../mqtt/options.js';
 import { cidrProblem, cidrSet } from '../listeners/cidr.js';
 import type { ClientLimitsConfig } from '../listeners/client-limits.js';
 
