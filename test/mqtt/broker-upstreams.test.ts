@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { MqttClient } from 'mqtt';
@@ -64,6 +65,21 @@ async function firstMessage(port: number, clientId: string, topic: string): Prom
 }
 
 const UID = '100'; // shard 00: zone rz00
+
+/** A "broker" that answers every CONNECT with CONNACK 3.1.1 0x03 "Server unavailable". */
+async function unavailableBroker(): Promise<{ server: net.Server; address: string; connects: () => number }> {
+  let connects = 0;
+  const server = net.createServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.once('data', () => {
+      connects++;
+      socket.end(Buffer.from([0x20, 0x02, 0x00, 0x03]));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return { server, address: `127.0.0.1:${port}`, connects: () => connects };
+}
 
 describe('mqtt brokers as upstreams: ejection and health checks', () => {
   let first: Mosquitto; // the uid's own broker (it starts there), killed below
@@ -154,5 +170,33 @@ describe('mqtt brokers as upstreams: ejection and health checks', () => {
         [first.address, true],
       ],
     );
+  });
+
+  it('a broker answering CONNACK "server unavailable" is ejected; the client gets the zone\'s other broker', async () => {
+    const refusing = await unavailableBroker();
+    try {
+      const doc = loadExampleDoc();
+      const listed =
+        fnv1a32(UID) % 2 === 0 ? [refusing.address, second.address] : [second.address, refusing.address];
+      for (const zone of Object.values(doc.zones)) zone.upstreams = { ...zone.upstreams, mqtt: listed };
+      const gw = await startStage(new ZoneMapHolder(compileZoneMap(doc)), {
+        upstream: { healthCheck: { enabled: false } },
+      });
+      stages.push(gw);
+      // 3.1.1 through the gateway: it hears the answer of the broker that took it, not 0x03.
+      assert.equal(await firstMessage(gw.port, `${UID}-connack`, 'eject/x'), 'at-second');
+      assert.equal(refusing.connects(), 1);
+      assert.deepEqual(
+        gw.logs
+          .filter((l) => l.msg === 'mqtt broker ejected')
+          .map((l) => [l.fields.upstream, l.fields.reason]),
+        [[refusing.address, 'CONNACK 0x3']],
+      );
+      // Ejected: the next connect of the same uid does not try it.
+      assert.equal(await firstMessage(gw.port, `${UID}-connack2`, 'eject/x'), 'at-second');
+      assert.equal(refusing.connects(), 1);
+    } finally {
+      refusing.server.close();
+    }
   });
 });
