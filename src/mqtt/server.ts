@@ -163,7 +163,7 @@ export class MqttServer implements ConnectionContext {
     this.metrics?.connectionsActive.inc({ protocol });
   }
 
-  /** Listen on a port of its own (tests, benchmarks; the gateway runtime uses src/listeners). */
+  /** Listen on a port of its own (bench/mqtt.ts; the gateway runtime and the tests accept through createMqttStage). */
   async listen(options: MqttListenOptions): Promise<MqttListener> {
     const protocol = options.tls === undefined ? 'mqtt' : 'mqtts';
     const onSocket = (socket: Socket): void => this.handleSocket(socket, protocol);
