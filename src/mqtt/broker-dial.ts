@@ -1,43 +1,68 @@
 /**
- * Dialling a zone's brokers for a session, in a stable order: a uid always starts at the same
- * broker, so its persistent session stays put. Used to open the first session and each move.
+ * The order a session tries its zone's brokers in. Stable: a uid always starts at the same
+ * broker, so its persistent session stays put. Brokers out of service (ejected after a failed
+ * connect, or failing the active health check: src/upstream) go last, so the next connect
+ * goes straight to a healthy one; they are still tried when no healthy one is left (a guess
+ * beats a certain refusal). Used to open the first session and each move.
  */
 import { fnv1a32 } from '../router/index.js';
-import type { CompiledZoneMap } from '../zonemap/index.js';
-import { moveConnect } from './connect.js';
-import type { MqttConnection } from './connection.js';
-import { UpstreamLink } from './upstream-link.js';
+import type { BrokerSet } from '../upstream/index.js';
 
-/** Open a link to the zone's brokers, starting at the uid's broker (stable: same broker, same session). */
-export function openLink(c: MqttConnection, map: CompiledZoneMap, zoneName: string): boolean {
-  const zi = map.zoneIndex.get(zoneName);
-  const brokers = zi === undefined ? [] : (map.zones[zi]?.upstreams.mqtt ?? []);
-  if (brokers.length === 0) return false;
-  const uid = c.identity?.uid ?? null;
-  const start = uid === null ? Math.floor(c.ctx.random() * brokers.length) : fnv1a32(uid) % brokers.length;
-  c.candidates = brokers;
-  c.firstCandidate = start;
-  c.tried = 0;
-  c.targetZone = zoneName;
-  dialNext(c);
-  return true;
-}
+const NO_BROKERS: readonly string[] = Object.freeze([]);
 
-export function dialNext(c: MqttConnection): void {
-  const address = c.candidates[(c.firstCandidate + c.tried++) % c.candidates.length] as string;
-  const t = c.ctx.config.timeouts;
-  const link = new UpstreamLink(
-    c,
-    c.targetZone,
-    address,
-    c.ctx.config.limits.maxPacketBytes,
-    c.version,
-    c.ctx.clock,
-    c.ctx.clock + t.upstreamConnectTimeoutMs,
-  );
-  const connect = c.connectFrame as Buffer;
-  link.write(c.phase === 'relay' ? moveConnect(connect, c.persistent) : connect);
-  // Not paused by the client's backpressure: its CONNACK and SUBACKs must be read for a
-  // client with a full window to move (connection.ts applyLinkPause).
-  c.next = link;
+export class DialPlan {
+  /** The zone being dialled ('' before the first). */
+  zone = '';
+  /** The zone's brokers in map order, or a reordered copy when some are out of service. */
+  private brokers: readonly string[] = NO_BROKERS;
+  private first = 0;
+  private tried = 0;
+
+  /**
+   * Plan the brokers of `zone`: from the uid's broker on (a random one without uid), the
+   * available ones first. False when the zone lists none.
+   */
+  start(
+    listed: readonly string[],
+    zone: string,
+    uid: string | null,
+    random: () => number,
+    health: BrokerSet,
+  ): boolean {
+    this.zone = zone;
+    this.tried = 0;
+    const n = listed.length;
+    if (n === 0) {
+      this.brokers = NO_BROKERS;
+      return false;
+    }
+    const start = uid === null ? Math.floor(random() * n) : fnv1a32(uid) % n;
+    const now = Date.now();
+    let down = 0;
+    for (const a of listed) if (!health.get(a).available(now)) down++;
+    if (down === 0) {
+      // The common case: no copy.
+      this.brokers = listed;
+      this.first = start;
+      return true;
+    }
+    const up: string[] = [];
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const a = listed[(start + i) % n] as string;
+      (health.get(a).available(now) ? up : out).push(a);
+    }
+    this.brokers = up.concat(out);
+    this.first = 0;
+    return true;
+  }
+
+  get exhausted(): boolean {
+    return this.tried >= this.brokers.length;
+  }
+
+  /** The next broker to try; check `exhausted` first. */
+  next(): string {
+    return this.brokers[(this.first + this.tried++) % this.brokers.length] as string;
+  }
 }

@@ -5,17 +5,17 @@
  * SUBSCRIBE/UNSUBSCRIBE drive the switch (migration.ts).
  */
 import { decodePacket } from './codec.js';
-import type { MqttConnection } from './connection.js';
 import { MqttMalformedPacketError, MqttMigrationFailedError, MqttProtocolError } from './errors.js';
 import { drainedOne, moveFailed, oldLinkLost, syncOrSwitch } from './migration.js';
 import * as T from './packet-type.js';
 import { PAUSE_WINDOW } from './pause.js';
 import { ackFrame, ackId, publishIdOffset, publishQos, topicEnd } from './publish.js';
+import type { RelayHost } from './relay-host.js';
 import { downRun } from './relay-runs.js';
 import type { Delivery } from './session-state.js';
 import type { UpstreamLink } from './upstream-link.js';
 
-export function relayFromBroker(c: MqttConnection, link: UpstreamLink, frame: Buffer, hl: number): boolean {
+export function relayFromBroker(c: RelayHost, link: UpstreamLink, frame: Buffer, hl: number): boolean {
   if (c.phase === 'closed') return false;
   const first = frame[0] as number;
   const type = first >> 4;
@@ -134,7 +134,7 @@ export function relayFromBroker(c: MqttConnection, link: UpstreamLink, frame: Bu
 }
 
 /** Pass a broker's PUBLISH to the client; QoS 1/2 get the gateway's packet id (`at`: where it is, -1 for QoS 0). */
-export function deliverPublish(c: MqttConnection, link: UpstreamLink, frame: Buffer, at: number): void {
+export function deliverPublish(c: RelayHost, link: UpstreamLink, frame: Buffer, at: number): void {
   if (at >= 0) {
     frame.writeUInt16BE(c.session.deliver(link, frame.readUInt16BE(at)), at);
     link.unacked++;
@@ -142,13 +142,13 @@ export function deliverPublish(c: MqttConnection, link: UpstreamLink, frame: Buf
   c.toClient(frame);
 }
 
-function injectedSubackOk(c: MqttConnection, frame: Buffer): boolean {
+function injectedSubackOk(c: RelayHost, frame: Buffer): boolean {
   const r = decodePacket(frame, c.version);
   if (!r.ok || r.packet.cmd !== 'suback') return false;
   return (r.packet.granted as unknown[]).every((g) => typeof g === 'number' && g < 0x80);
 }
 
-function outgoingShrunk(c: MqttConnection): void {
+function outgoingShrunk(c: RelayHost): void {
   if (c.clientPause & PAUSE_WINDOW && c.session.outgoingCount < c.ctx.config.limits.inflightWindow) {
     c.setClientPause(PAUSE_WINDOW, false);
   }

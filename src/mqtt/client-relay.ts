@@ -4,20 +4,19 @@
  * Copies of what a move must resend go to session-state.ts.
  */
 import { decodePacket } from './codec.js';
-import type { MqttConnection } from './connection.js';
 import { MqttMalformedPacketError, MqttProtocolError, MqttTopicInvalidError } from './errors.js';
 import * as T from './packet-type.js';
 import { PAUSE_WINDOW } from './pause.js';
 import { PINGREQ_FRAME, PINGRESP_FRAME } from './pingreq.js';
 import { ackFrame, ackId, publishIdOffset, publishQos, topicEnd, topicStart } from './publish.js';
+import type { RelayHost } from './relay-host.js';
 import { refusingSuback } from './subscribe.js';
 import { checkTopicFilter, checkTopicName } from './topic.js';
 
-export function relayFromClient(c: MqttConnection, frame: Buffer, hl: number): boolean {
+export function relayFromClient(c: RelayHost, frame: Buffer, hl: number): boolean {
   const first = frame[0] as number;
   const type = first >> 4;
-  c.packetsIn++;
-  c.ctx.stats.packetsIn[type] = (c.ctx.stats.packetsIn[type] as number) + 1;
+  c.countFromClient(type);
   const up = c.current;
   switch (type) {
     case T.PUBLISH: {
@@ -104,7 +103,7 @@ export function relayFromClient(c: MqttConnection, frame: Buffer, hl: number): b
   }
 }
 
-function clientSubscribe(c: MqttConnection, frame: Buffer): boolean {
+function clientSubscribe(c: RelayHost, frame: Buffer): boolean {
   const r = decodePacket(frame, c.version);
   if (!r.ok || r.packet.cmd !== 'subscribe') {
     return c.fail(
@@ -128,7 +127,7 @@ function clientSubscribe(c: MqttConnection, frame: Buffer): boolean {
   return true;
 }
 
-function clientUnsubscribe(c: MqttConnection, frame: Buffer): boolean {
+function clientUnsubscribe(c: RelayHost, frame: Buffer): boolean {
   const r = decodePacket(frame, c.version);
   if (!r.ok || r.packet.cmd !== 'unsubscribe') {
     return c.fail(

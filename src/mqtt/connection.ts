@@ -2,18 +2,21 @@
  * One client connection: the per-connection state machine. Bounded CONNECT, routing to its
  * zone's broker, the links to brokers, timers and the one teardown. The relay lives in
  * client-relay.ts (client -> broker) and broker-relay.ts (broker -> client); moving the session
- * to another broker under the client in migration.ts; dialling brokers in broker-dial.ts. Those
- * are plain functions of the connection, so no closure is created per connection or packet.
+ * to another broker under the client in migration.ts; the order brokers are tried in in
+ * broker-dial.ts. Those are plain functions of the connection's RelayHost view (relay-host.ts),
+ * so no closure is created per connection or packet; the connection alone writes its fields.
  */
 import type { Socket } from 'node:net';
 import { NoLiveZoneError, ZonegateError } from '../core/errors.js';
-import { decide, type Identity, type Self } from '../router/index.js';
-import type { CompiledZoneMap, ZoneMapHolder } from '../zonemap/index.js';
-import { dialNext, openLink } from './broker-dial.js';
+import { decide, type Identity, type RoutedDecision } from '../router/index.js';
+import type { BrokerSet } from '../upstream/index.js';
+import type { CompiledZoneMap } from '../zonemap/index.js';
+import { DialPlan } from './broker-dial.js';
+import { isServerFailure } from './broker-probe.js';
 import { deliverPublish, relayFromBroker } from './broker-relay.js';
 import { relayFromClient } from './client-relay.js';
 import { readBrokerConnack, refusalCode, refusalConnack } from './connack.js';
-import { peekConnectLevel, readConnect, upstreamConnect, withClientId } from './connect.js';
+import { moveConnect, peekConnectLevel, readConnect, upstreamConnect, withClientId } from './connect.js';
 import { PLAIN_DISCONNECT, serverDisconnect } from './disconnect.js';
 import {
   MqttConnectTimeoutError,
@@ -30,20 +33,15 @@ import { identifyMqtt, type CertUidReader } from '../identity/index.js';
 import * as migration from './migration.js';
 import type { MoveBatch } from './move-batch.js';
 import type { Movable, MoveScheduler } from './move-scheduler.js';
-import type { ResolvedMqttConfig } from './options.js';
 import * as T from './packet-type.js';
 import { PAUSE_CONNACK, PAUSE_DRAIN, PAUSE_WINDOW } from './pause.js';
 import { keepaliveDeadlineMs, PINGREQ_FRAME } from './pingreq.js';
+import type { HostContext, MoveCause, MoveFailure, Phase, RelayHost } from './relay-host.js';
 import { downRun, upRun } from './relay-runs.js';
-import type { MqttStats } from './stats.js';
 import { SessionState } from './session-state.js';
-import type { DrainEnd, LinkOwner, UpstreamLink } from './upstream-link.js';
+import { UpstreamLink, type DrainEnd, type LinkOwner } from './upstream-link.js';
 
-/** Logging surface this stage needs; a pino Logger fits. */
-export interface MqttLogger {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
+export type { MqttLogger } from './relay-host.js';
 
 /** One line per MQTT session (src/core/logger.ts AccessLog fits). */
 export interface MqttAccessLog {
@@ -62,21 +60,15 @@ export interface MqttAccessLog {
 }
 
 /** What a connection needs from its server. */
-export interface ConnectionContext {
-  readonly config: ResolvedMqttConfig;
-  readonly holder: ZoneMapHolder;
-  readonly self: Self;
-  readonly random: () => number;
-  readonly stats: MqttStats;
-  readonly logger: MqttLogger;
+export interface ConnectionContext extends HostContext {
   readonly accessLog: MqttAccessLog | undefined;
   readonly scheduler: MoveScheduler;
   readonly certUid: CertUidReader | undefined;
-  /** Coarse clock (ms), advanced by the server's sweep. */
-  readonly clock: number;
+  /** The brokers as upstream endpoints: their health orders each connect, each connect's end feeds it. */
+  readonly brokers: BrokerSet;
   atConnectionLimit(): boolean;
-  /** The gateway is draining: every move is a "reconnect elsewhere". */
-  readonly draining: boolean;
+  /** A broker failed a connect (refused, timed out, server failure in its CONNACK) and is now ejected. */
+  brokerEjected(address: string, zone: string, why: string): void;
   connectionClosed(conn: MqttConnection): void;
   connectionUp(conn: MqttConnection): void;
   moveStarted(conn: MqttConnection): void;
@@ -94,8 +86,6 @@ interface Held {
   readonly at: number;
 }
 
-type Phase = 'connect' | 'upstream' | 'relay' | 'closed';
-
 /** Reason codes an MQTT 5 server may put in DISCONNECT (§3.14.2.1). */
 const DISCONNECT_CODES = new Set([
   0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8b, 0x8d, 0x8e, 0x8f, 0x90, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99,
@@ -103,64 +93,59 @@ const DISCONNECT_CODES = new Set([
 ]);
 
 /**
- * Members without `private` are shared with the connection's function modules (client-relay,
- * broker-relay, migration, broker-dial); the class itself stays inside src/mqtt.
+ * The one owner of a client connection's state. Fields other modules may read are public
+ * getters over private state (`_x`); the relays and moves change it through RelayHost methods.
  */
-export class MqttConnection implements FrameSink, LinkOwner, Movable {
+export class MqttConnection implements FrameSink, LinkOwner, Movable, RelayHost {
   readonly socket: Socket;
   readonly protocol: 'mqtt' | 'mqtts';
   readonly ctx: ConnectionContext;
   private readonly reader: FrameReader;
-  phase: Phase = 'connect';
+  private _phase: Phase = 'connect';
   private readonly startedAt: number;
   private readonly connectDeadline: number;
-  version = 4;
-  identity: Identity | null = null;
-  /** Zone the current session lives in. */
-  zone: string | null = null;
-  colour: string | null = null;
-  /** Router reason of the last decision (bounded set, metric label). */
-  reason = '';
-  connectFrame: Buffer | null = null;
-  persistent = false;
+  private _version = 4;
+  private _identity: Identity | null = null;
+  private _zone: string | null = null;
+  private _colour: string | null = null;
+  private _reason = '';
+  private connectFrame: Buffer | null = null;
+  private _persistent = false;
   private keepaliveMs = 0;
   private lastRx: number;
-  current: UpstreamLink | null = null;
+  private _current: UpstreamLink | null = null;
   /** Address of the last broker this session lived at (for the access log). */
-  lastUpstream: string | null = null;
-  next: UpstreamLink | null = null;
-  leaving: UpstreamLink[] | null = null;
-  /** Brokers of the target zone, in try order, and how many were tried. */
-  candidates: readonly string[] = NO_BROKERS;
-  firstCandidate = 0;
-  tried = 0;
-  targetZone = '';
+  private lastUpstream: string | null = null;
+  private _next: UpstreamLink | null = null;
+  private _leaving: UpstreamLink[] | null = null;
+  /** The brokers of the zone being dialled, in try order. */
+  private readonly dial = new DialPlan();
   readonly session = new SessionState<UpstreamLink>();
   /** Frames the client sent after CONNECT, before the CONNACK (§3.1.4 allows it). */
   private early: Buffer[] | null = null;
   private earlyBytes = 0;
-  clientPause = 0;
-  brokerPause = 0;
-  packetsIn = 0;
+  private _clientPause = 0;
+  private brokerPause = 0;
+  private packetsIn = 0;
   private packetsOut = 0;
-  /** CONNACK code the client got (0 once relaying). */
-  connackCode = 0;
-  moving = false;
+  private _connackCode = 0;
+  private _moving = false;
+  /** Movable: set by the scheduler while queued. */
   moveQueued = false;
+  /** Movable: due time set by the scheduler. */
   moveDue = 0;
-  /** Why this connection is (last) moved: a bounded metric label. */
-  moveCause: 'down' | 'drain' | 'rebalance' | 'shutdown' = 'rebalance';
+  private _moveCause: MoveCause = 'rebalance';
   /** The batch of moves this connection's move belongs to (move-batch.ts), and whether it waits for it. */
-  batch: MoveBatch<MqttConnection> | null = null;
+  private _batch: MoveBatch<MqttConnection> | null = null;
   /** Its new session was ready (told to the batch); it is held back until the batch is. */
-  batchReady = false;
-  batchWaiting = false;
+  private batchReady = false;
+  private batchWaiting = false;
   /**
    * Broker -> client QoS 1/2 deliveries the client may have unacknowledged: the inflight window,
    * and for MQTT 5 no more than the client's Receive Maximum (§3.3.4), whichever brokers they
    * come from (an old and a new session deliver at once during a move).
    */
-  window: number;
+  private window: number;
   /** Deliveries beyond the window, in arrival order, until the client acknowledges some. */
   private held: Held[] | null = null;
 
@@ -190,17 +175,86 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     return this.ctx.clock;
   }
 
+  get phase(): Phase {
+    return this._phase;
+  }
+
+  get version(): number {
+    return this._version;
+  }
+
+  get identity(): Identity | null {
+    return this._identity;
+  }
+
+  /** Zone the current session lives in. */
+  get zone(): string | null {
+    return this._zone;
+  }
+
+  /** The zone a refused or failed connect was routed to ('' before routing). */
+  get targetZone(): string {
+    return this.dial.zone;
+  }
+
+  get colour(): string | null {
+    return this._colour;
+  }
+
+  /** Router reason of the last decision (bounded set, metric label). */
+  get reason(): string {
+    return this._reason;
+  }
+
+  get persistent(): boolean {
+    return this._persistent;
+  }
+
+  get current(): UpstreamLink | null {
+    return this._current;
+  }
+
+  get next(): UpstreamLink | null {
+    return this._next;
+  }
+
+  get leaving(): readonly UpstreamLink[] | null {
+    return this._leaving;
+  }
+
+  get clientPause(): number {
+    return this._clientPause;
+  }
+
+  /** CONNACK code the client got (0 once relaying). */
+  get connackCode(): number {
+    return this._connackCode;
+  }
+
+  get moving(): boolean {
+    return this._moving;
+  }
+
+  /** Why this connection is (last) moved: a bounded metric label. */
+  get moveCause(): MoveCause {
+    return this._moveCause;
+  }
+
+  get batch(): MoveBatch<MqttConnection> | null {
+    return this._batch;
+  }
+
   get isRelaying(): boolean {
-    return this.phase === 'relay';
+    return this._phase === 'relay';
   }
 
   get closed(): boolean {
-    return this.phase === 'closed';
+    return this._phase === 'closed';
   }
 
   /** Address of the broker the session lives at now. */
   get upstream(): string | null {
-    return this.current?.address ?? null;
+    return this._current?.address ?? null;
   }
 
   get subscriptionCount(): number {
@@ -219,7 +273,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
 
   onClientData(chunk: Buffer): void {
     this.lastRx = this.ctx.clock;
-    const up = this.current;
+    const up = this._current;
     try {
       if (up === null) {
         this.reader.push(chunk);
@@ -228,7 +282,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       }
       this.reader.push(chunk);
       upRun.flush();
-      const now = this.current;
+      const now = this._current;
       if (now !== null && now.socket.writableNeedDrain) this.setClientPause(PAUSE_DRAIN, true);
     } catch (err) {
       // Event handlers never throw: a bug or an input the codec chokes on ends this connection only.
@@ -257,9 +311,9 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   }
 
   onFrame(frame: Buffer, headerLength: number): boolean {
-    if (this.phase === 'relay') return relayFromClient(this, frame, headerLength);
-    if (this.phase === 'connect') return this.onConnect(frame);
-    if (this.phase === 'upstream') {
+    if (this._phase === 'relay') return relayFromClient(this, frame, headerLength);
+    if (this._phase === 'connect') return this.onConnect(frame);
+    if (this._phase === 'upstream') {
       // Pipelined after CONNECT: hold until the CONNACK (bounded by maxConnectBytes).
       this.earlyBytes += frame.length;
       if (this.earlyBytes > this.ctx.config.limits.maxConnectBytes) {
@@ -273,7 +327,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   }
 
   onFrameError(error: ZonegateError, head: Buffer): void {
-    if (this.phase === 'connect') {
+    if (this._phase === 'connect') {
       // Too large or malformed CONNECT: MQTT 5 clients get a CONNACK with the reason (§3.1.4);
       // the level is read from the first bytes when they are there.
       this.refuse(error, head);
@@ -288,7 +342,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       this.refuse(c, frame);
       return false;
     }
-    this.version = c.version;
+    this._version = c.version;
     this.reader.version = c.version;
     this.reader.onlyType = -1;
     if (this.ctx.atConnectionLimit()) {
@@ -306,14 +360,14 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       this.refuse(uidRefusalError(id), frame);
       return false;
     }
-    this.identity = id;
+    this._identity = id;
     const decision = decide(id, 'rzone', this.ctx.holder.current, this.ctx.self, this.ctx.random);
-    this.reason = decision.reason;
+    this._reason = decision.reason;
     if (!decision.ok) {
       this.refuse(new NoLiveZoneError(decision.detail), frame);
       return false;
     }
-    this.colour = decision.colour;
+    this._colour = decision.colour;
     const limits = this.ctx.config.limits;
     const upstream = upstreamConnect(c, frame, limits.inflightWindow, limits.maxPacketBytes);
     if (upstream instanceof ZonegateError) {
@@ -321,13 +375,13 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       return false;
     }
     this.connectFrame = upstream;
-    this.persistent = c.persistent;
+    this._persistent = c.persistent;
     if (c.version === 5) this.window = Math.min(this.window, c.packet.properties?.receiveMaximum ?? 65_535);
     this.keepaliveMs = keepaliveDeadlineMs(c.keepaliveSec);
     this.reader.maxPacketBytes = limits.maxPacketBytes;
-    this.phase = 'upstream';
+    this._phase = 'upstream';
     this.setClientPause(PAUSE_CONNACK, true);
-    if (!openLink(this, this.ctx.holder.current, decision.zone)) {
+    if (!this.dialZone(this.ctx.holder.current, decision.zone)) {
       this.refuse(new MqttUpstreamUnavailableError(`zone ${decision.zone} lists no mqtt upstream`), frame);
       return false;
     }
@@ -336,14 +390,14 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
 
   /** Refuse a CONNECT: CONNACK with the reason where the protocol has one, then close. */
   private refuse(error: ZonegateError, head: Buffer): void {
-    const peeked = this.phase === 'connect' ? peekConnectLevel(head) : -1;
-    const level = peeked === -1 ? this.version : peeked;
+    const peeked = this._phase === 'connect' ? peekConnectLevel(head) : -1;
+    const level = peeked === -1 ? this._version : peeked;
     // Counted and logged as the client received it: a 3.1.1 return code, or -1 (closed, no CONNACK).
-    this.connackCode = refusalCode(error.mqttReasonCode, level);
-    this.ctx.stats.refuse(this.connackCode);
+    this._connackCode = refusalCode(error.mqttReasonCode, level);
+    this.ctx.stats.refuse(this._connackCode);
     if (error instanceof MqttMalformedPacketError) this.ctx.stats.malformedFromClients++;
     this.ctx.logger.warn(
-      { code: error.code, reasonCode: error.mqttReasonCode, protocol: this.protocol, reason: this.reason },
+      { code: error.code, reasonCode: error.mqttReasonCode, protocol: this.protocol, reason: this._reason },
       `mqtt connect refused: ${error.message}`,
     );
     this.teardown('refused', refusalConnack(error.mqttReasonCode, level));
@@ -375,10 +429,10 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   }
 
   setClientPause(bit: number, on: boolean): void {
-    const before = this.clientPause;
-    this.clientPause = on ? before | bit : before & ~bit;
-    if (before === 0 && this.clientPause !== 0) this.socket.pause();
-    else if (before !== 0 && this.clientPause === 0 && this.phase !== 'closed') this.socket.resume();
+    const before = this._clientPause;
+    this._clientPause = on ? before | bit : before & ~bit;
+    if (before === 0 && this._clientPause !== 0) this.socket.pause();
+    else if (before !== 0 && this._clientPause === 0 && this._phase !== 'closed') this.socket.resume();
   }
 
   setBrokerPause(bit: number, on: boolean): void {
@@ -426,7 +480,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     const held = this.held;
     if (held === null) return;
     let n = 0;
-    while (n < held.length && this.phase === 'relay') {
+    while (n < held.length && this._phase === 'relay') {
       const h = held[n] as Held;
       if ((h.at >= 0 && this.session.deliveryCount >= this.window) || this.socket.writableNeedDrain) break;
       n++;
@@ -442,19 +496,157 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
 
   /** Out of its move batch (move not needed, failed, or the connection ends). */
   leaveBatch(): void {
-    const b = this.batch;
+    const b = this._batch;
     if (b === null) return;
-    this.batch = null;
+    this._batch = null;
     b.drop(this, this.batchReady);
     this.batchReady = false;
     this.batchWaiting = false;
   }
 
+  /* ------------------------------------------------------------------ brokers (broker-dial.ts) */
+
+  /** Plan the zone's brokers and dial the first. False when the zone lists none. */
+  private dialZone(map: CompiledZoneMap, zoneName: string): boolean {
+    const zi = map.zoneIndex.get(zoneName);
+    const listed = zi === undefined ? [] : (map.zones[zi]?.upstreams.mqtt ?? []);
+    const uid = this._identity?.uid ?? null;
+    if (!this.dial.start(listed, zoneName, uid, this.ctx.random, this.ctx.brokers)) return false;
+    return this.dialNextBroker();
+  }
+
+  dialNextBroker(): boolean {
+    if (this.dial.exhausted) return false;
+    const t = this.ctx.config.timeouts;
+    const link = new UpstreamLink(
+      this,
+      this.dial.zone,
+      this.dial.next(),
+      this.ctx.config.limits.maxPacketBytes,
+      this._version,
+      this.ctx.clock,
+      this.ctx.clock + t.upstreamConnectTimeoutMs,
+    );
+    const connect = this.connectFrame as Buffer;
+    link.write(this._phase === 'relay' ? moveConnect(connect, this._persistent) : connect);
+    // Not paused by the client's backpressure: its CONNACK and SUBACKs must be read for a
+    // client with a full window to move (applyLinkPause).
+    this._next = link;
+    return true;
+  }
+
+  /**
+   * A connect to `link`'s broker failed: passive ejection (src/upstream). Told when it takes the
+   * broker out, not for each client that still tries it while every broker of its zone is out.
+   */
+  private brokerFailed(link: UpstreamLink, why: string): void {
+    const broker = this.ctx.brokers.get(link.address);
+    const now = Date.now();
+    const wasIn = broker.available(now);
+    if (broker.failed(now) && wasIn) this.ctx.brokerEjected(link.address, link.zone, why);
+  }
+
+  /* ------------------------------------------------------------------ state changes asked by the relays and moves */
+
+  countFromClient(type: number): void {
+    this.packetsIn++;
+    const counts = this.ctx.stats.packetsIn;
+    counts[type] = (counts[type] as number) + 1;
+  }
+
+  setMoveCause(cause: MoveCause): void {
+    this._moveCause = cause;
+  }
+
+  beginMove(d: RoutedDecision, map: CompiledZoneMap): boolean {
+    this._moving = true;
+    this._reason = d.reason;
+    this._colour = d.colour;
+    this.ctx.moveStarted(this);
+    return this.dialZone(map, d.zone);
+  }
+
+  batchPrepared(): boolean {
+    const batch = this._batch;
+    if (batch === null) return true;
+    if (!this.batchReady) {
+      this.batchReady = true;
+      if (!batch.ready(this, this._current !== null)) {
+        this.batchWaiting = true;
+        return false;
+      }
+      return true;
+    }
+    // Re-synced while waiting (the client changed its subscriptions): still waiting.
+    return !this.batchWaiting;
+  }
+
+  /** Join the batch of moves a map change starts (server.ts). */
+  joinBatch(batch: MoveBatch<MqttConnection>): void {
+    batch.join();
+    this._batch = batch;
+  }
+
+  /** The batch released this waiting member, or its own hold ran out: switch if still ready. */
+  switchWaiting(): void {
+    this.batchWaiting = false;
+    migration.switchWaiting(this);
+  }
+
+  adoptSession(link: UpstreamLink): void {
+    const batch = this._batch;
+    if (batch !== null) batch.switched(this);
+    this._batch = null;
+    this.batchReady = false;
+    this.batchWaiting = false;
+    this._next = null;
+    this._current = link;
+    this.lastUpstream = link.address;
+    this._zone = link.zone;
+    this._moving = false;
+  }
+
+  abandonMove(): void {
+    if (this._next !== null) this._next.destroy();
+    this._next = null;
+    this._moving = false;
+    this.leaveBatch();
+  }
+
+  dropCurrent(): void {
+    this._current = null;
+  }
+
+  addLeaving(link: UpstreamLink): void {
+    (this._leaving ??= []).push(link);
+  }
+
+  removeLeaving(link: UpstreamLink): boolean {
+    const leaving = this._leaving;
+    if (leaving === null) return false;
+    const i = leaving.indexOf(link);
+    if (i >= 0) leaving.splice(i, 1);
+    if (leaving.length === 0) this._leaving = null;
+    return true;
+  }
+
+  moveEnded(result: 'ok' | 'failed' | 'disconnected', reason: string): void {
+    this.ctx.moveFinished(this, result, reason);
+  }
+
+  drainEnded(link: UpstreamLink, end: DrainEnd, durationMs: number): void {
+    this.ctx.drainEnded(this, link, end, durationMs);
+  }
+
+  requeue(delayMs: number): void {
+    this.ctx.scheduler.enqueue(this, delayMs);
+  }
+
   private links(): UpstreamLink[] {
     const out: UpstreamLink[] = [];
-    if (this.current !== null) out.push(this.current);
-    if (this.next !== null) out.push(this.next);
-    if (this.leaving !== null) out.push(...this.leaving);
+    if (this._current !== null) out.push(this._current);
+    if (this._next !== null) out.push(this._next);
+    if (this._leaving !== null) out.push(...this._leaving);
     return out;
   }
 
@@ -467,11 +659,23 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
 
   onBrokerConnack(link: UpstreamLink, frame: Buffer): boolean {
     const limits = this.ctx.config.limits;
-    const ack = readBrokerConnack(frame, this.version, limits.inflightWindow, limits.maxPacketBytes);
+    const ack = readBrokerConnack(frame, this._version, limits.inflightWindow, limits.maxPacketBytes);
     if (ack === null)
       return this.linkBroken(link, new MqttMalformedPacketError('malformed CONNACK from broker'));
-    if (this.phase === 'upstream') {
-      this.connackCode = ack.code;
+    if (ack.code !== 0 && isServerFailure(ack.code, this._version)) {
+      // The broker, not the client, is the problem: eject it and try the zone's next broker.
+      this.brokerFailed(link, `CONNACK 0x${ack.code.toString(16)}`);
+      if (!this.dial.exhausted) {
+        link.destroy();
+        this._next = null;
+        this.dialNextBroker();
+        return false;
+      }
+    } else {
+      this.ctx.brokers.get(link.address).succeeded();
+    }
+    if (this._phase === 'upstream') {
+      this._connackCode = ack.code;
       if (ack.code !== 0) {
         // The broker refused (bad credentials, ...): the client hears the broker's answer.
         this.ctx.stats.refuse(ack.code);
@@ -482,13 +686,13 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
         this.keepaliveMs = keepaliveDeadlineMs(ack.serverKeepAliveSec);
       if (ack.assignedClientId !== undefined)
         this.connectFrame = withClientId(this.connectFrame as Buffer, ack.assignedClientId);
-      this.next = null;
+      this._next = null;
       link.state = 'current';
       link.deadline = 0;
-      this.current = link;
+      this._current = link;
       this.lastUpstream = link.address;
-      this.zone = link.zone;
-      this.phase = 'relay';
+      this._zone = link.zone;
+      this._phase = 'relay';
       this.toClient(ack.toClient);
       this.ctx.connectionUp(this);
       const early = this.early;
@@ -499,7 +703,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
         }
         upRun.flush();
       }
-      if (this.phase === 'relay') {
+      if (this._phase === 'relay') {
         this.setClientPause(PAUSE_CONNACK, false);
         // The map may have changed while the session was being opened.
         const again = this.ctx.draining ? 1 : this.reconsider(this.ctx.holder.current);
@@ -516,14 +720,14 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   }
 
   onLinkClose(link: UpstreamLink): void {
-    if (this.phase === 'closed') return;
-    if (link === this.current) {
+    if (this._phase === 'closed') return;
+    if (link === this._current) {
       migration.brokerLost(
         this,
         link,
         new MqttUpstreamUnavailableError(`broker ${link.address} closed the connection`),
       );
-    } else if (link === this.next) {
+    } else if (link === this._next) {
       this.linkBroken(
         link,
         new MqttUpstreamUnavailableError(`broker ${link.address} closed the connection`),
@@ -535,40 +739,32 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
   }
 
   onLinkDrain(link: UpstreamLink): void {
-    if (link === this.current) this.setClientPause(PAUSE_DRAIN, false);
+    if (link === this._current) this.setClientPause(PAUSE_DRAIN, false);
   }
 
   /** A link misbehaved or failed. Returns false (stop reading its bytes). */
-  linkBroken(
-    link: UpstreamLink,
-    error: ZonegateError,
-    failure: migration.MoveFailure = 'unreachable',
-  ): boolean {
-    if (this.phase === 'closed') return false;
+  linkBroken(link: UpstreamLink, error: ZonegateError, failure: MoveFailure = 'unreachable'): boolean {
+    if (this._phase === 'closed') return false;
     if (error instanceof MqttMalformedPacketError || error instanceof MqttProtocolError) {
       this.ctx.stats.malformedFromBrokers++;
     }
-    if (link.state === 'connecting' && this.phase === 'upstream') {
+    // A broker that refused the TCP connect, closed it or timed out before its CONNACK.
+    if (link.state === 'connecting') this.brokerFailed(link, error.message);
+    if (link.state === 'connecting' && this._phase === 'upstream') {
       link.destroy();
-      this.next = null;
-      if (this.tried < this.candidates.length) {
-        dialNext(this);
-        return false;
-      }
+      this._next = null;
+      if (this.dialNextBroker()) return false;
       this.refuse(
         new MqttUpstreamUnavailableError(`no broker of zone ${this.targetZone} answered`, error),
         Buffer.alloc(0),
       );
       return false;
     }
-    if (link === this.next) {
+    if (link === this._next) {
       const wasConnecting = link.state === 'connecting';
       link.destroy();
-      this.next = null;
-      if (wasConnecting && this.tried < this.candidates.length) {
-        dialNext(this);
-        return false;
-      }
+      this._next = null;
+      if (wasConnecting && this.dialNextBroker()) return false;
       migration.moveFailed(
         this,
         null,
@@ -577,7 +773,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       );
       return false;
     }
-    if (link === this.current) {
+    if (link === this._current) {
       if (error instanceof MqttUpstreamUnavailableError) {
         migration.brokerLost(this, link, error);
       } else {
@@ -609,18 +805,18 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
 
   /** Called by the server's sweep with the coarse clock. */
   sweep(now: number): void {
-    if (this.phase === 'connect' || this.phase === 'upstream') {
-      if (now > this.connectDeadline && this.phase === 'connect') {
+    if (this._phase === 'connect' || this._phase === 'upstream') {
+      if (now > this.connectDeadline && this._phase === 'connect') {
         this.refuse(new MqttConnectTimeoutError(this.ctx.config.timeouts.connectTimeoutMs), Buffer.alloc(0));
         return;
       }
     }
-    const next = this.next;
+    const next = this._next;
     if (next !== null && next.deadline > 0 && now > next.deadline) {
       if (this.batchWaiting) {
         // Ready, but the rest of its batch is not: it switches alone rather than fail.
         this.ctx.stats.batchHoldsExpired++;
-        migration.switchWaiting(this);
+        this.switchWaiting();
       } else {
         this.linkBroken(
           next,
@@ -628,18 +824,18 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
           'timeout',
         );
       }
-      if (this.phase === 'closed') return;
+      if (this._phase === 'closed') return;
     }
-    if (this.leaving !== null) {
-      for (const l of [...this.leaving]) migration.drainStep(this, l, now);
-      if (this.phase === 'closed') return;
+    if (this._leaving !== null) {
+      for (const l of [...this._leaving]) migration.drainStep(this, l, now);
+      if (this._phase === 'closed') return;
     }
-    if (this.phase !== 'relay') return;
+    if (this._phase !== 'relay') return;
     if (this.keepaliveMs > 0 && now - this.lastRx > this.keepaliveMs) {
       this.fail(new MqttKeepAliveTimeoutError('client', now - this.lastRx), 'client');
       return;
     }
-    const up = this.current;
+    const up = this._current;
     if (up === null) return;
     const t = this.ctx.config.timeouts;
     if (up.pingSentAt > 0) {
@@ -655,50 +851,50 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
 
   /** Close after a protocol violation or bad input from one side (metric + one log line). */
   fail(error: ZonegateError, side: 'client' | 'broker'): false {
-    if (this.phase === 'closed') return false;
+    if (this._phase === 'closed') return false;
     if (error instanceof MqttMalformedPacketError || error instanceof MqttProtocolError) {
       if (side === 'client') this.ctx.stats.malformedFromClients++;
       else this.ctx.stats.malformedFromBrokers++;
     }
     this.ctx.logger.warn(
-      { code: error.code, reasonCode: error.mqttReasonCode, side, zone: this.zone, protocol: this.protocol },
+      { code: error.code, reasonCode: error.mqttReasonCode, side, zone: this._zone, protocol: this.protocol },
       `mqtt connection closed: ${error.message}`,
     );
     const code = DISCONNECT_CODES.has(error.mqttReasonCode) ? error.mqttReasonCode : 0x80;
     this.teardown(
       `${side}-error`,
-      this.version === 5 && this.phase === 'relay' ? serverDisconnect(code) : null,
+      this._version === 5 && this._phase === 'relay' ? serverDisconnect(code) : null,
     );
     return false;
   }
 
   /** Gateway shutdown: MQTT 5 clients hear 0x8B "Server shutting down" (§3.14.2.1). */
   shutdown(): void {
-    this.teardown('shutdown', this.version === 5 && this.phase === 'relay' ? serverDisconnect(0x8b) : null);
+    this.teardown('shutdown', this._version === 5 && this._phase === 'relay' ? serverDisconnect(0x8b) : null);
   }
 
   /** The one place a connection ends: last words to the client, then every socket closed. */
   teardown(end: string, lastWords: Buffer | null): void {
-    if (this.phase === 'closed') return;
-    const wasRelaying = this.phase === 'relay';
-    const upstream = this.current?.address ?? this.lastUpstream;
-    this.phase = 'closed';
+    if (this._phase === 'closed') return;
+    const wasRelaying = this._phase === 'relay';
+    const upstream = this._current?.address ?? this.lastUpstream;
+    this._phase = 'closed';
     // What was relayed before the end still goes out, in order, before the last words.
     upRun.flush();
     downRun.flush();
     this.moveQueued = false;
     this.leaveBatch();
-    if (this.moving) {
-      this.moving = false;
+    if (this._moving) {
+      this._moving = false;
       this.ctx.moveFinished(this, 'failed', 'client-closed');
     }
-    if (this.leaving !== null) {
-      for (const l of this.leaving)
+    if (this._leaving !== null) {
+      for (const l of this._leaving)
         migration.endDrain(this, l, end === 'shutdown' ? 'shutdown' : 'client-closed');
     }
     const linger = this.ctx.config.timeouts.migrationLingerMs;
     for (const l of this.links()) {
-      if (l === this.current) {
+      if (l === this._current) {
         // After the client's DISCONNECT, let it reach the broker (the Will is discarded, §3.14.4);
         // any other end drops the connection so the broker publishes the Will (§3.1.2.5).
         if (end === 'client-disconnect') {
@@ -718,9 +914,9 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       }
     }
     this.held = null;
-    this.current = null;
-    this.next = null;
-    this.leaving = null;
+    this._current = null;
+    this._next = null;
+    this._leaving = null;
     this.early = null;
     if (lastWords !== null && !this.socket.destroyed) {
       this.socket.end(lastWords);
@@ -732,11 +928,11 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     this.ctx.accessLog?.mqtt({
       protocol: this.protocol,
       // A refusal after routing (no broker of the zone answered) is logged with that zone.
-      zone: this.zone ?? (this.targetZone === '' ? null : this.targetZone),
-      colour: this.colour,
-      reason: this.reason,
+      zone: this._zone ?? (this.targetZone === '' ? null : this.targetZone),
+      colour: this._colour,
+      reason: this._reason,
       upstream,
-      result: wasRelaying ? 0 : this.connackCode,
+      result: wasRelaying ? 0 : this._connackCode,
       durationMs: this.ctx.clock - this.startedAt,
       packetsIn: this.packetsIn,
       packetsOut: this.packetsOut,
@@ -745,8 +941,6 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
     this.ctx.connectionClosed(this);
   }
 }
-
-const NO_BROKERS: readonly string[] = Object.freeze([]);
 
 const kConnection = Symbol('zonegate.mqttConnection');
 type OwnedSocket = Socket & { [kConnection]?: MqttConnection };

@@ -117,15 +117,6 @@ export class MqttTopicInvalidError extends ZonegateError {
   }
 }
 
-/** More unacknowledged QoS 1/2 packets than the inflight window (0x93 Receive Maximum exceeded). */
-export class MqttInflightExceededError extends ZonegateError {
-  constructor(window: number) {
-    super('ZG_ERR_MQTT_INFLIGHT_EXCEEDED', `more than ${window} unacknowledged QoS 1/2 packets`, {
-      mqttReasonCode: 0x93,
-    });
-  }
-}
-
 /** The client or the broker went silent past 1.5 x keepalive (0x8D Keep Alive timeout, §3.1.2.10). */
 export class MqttKeepAliveTimeoutError extends ZonegateError {
   constructor(side: 'client' | 'broker', ms: number) {

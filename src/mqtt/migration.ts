@@ -17,14 +17,12 @@
 import type { ZonegateError } from '../core/errors.js';
 import { decide, type Identity } from '../router/index.js';
 import type { CompiledZoneMap } from '../zonemap/index.js';
-import { openLink } from './broker-dial.js';
-import type { MqttConnection } from './connection.js';
 import { leaveDisconnect, serverDisconnect } from './disconnect.js';
-import type { MoveBatch } from './move-batch.js';
 import { MqttMigrationFailedError } from './errors.js';
 import * as T from './packet-type.js';
 import { PAUSE_DRAIN } from './pause.js';
 import { ackFrame } from './publish.js';
+import type { MoveFailure, RelayHost } from './relay-host.js';
 import { upRun } from './relay-runs.js';
 import { unsubscribePacket } from './unsubscribe.js';
 import type { DrainEnd, UpstreamLink } from './upstream-link.js';
@@ -33,7 +31,7 @@ import type { DrainEnd, UpstreamLink } from './upstream-link.js';
  * Re-decide after a zone map change. Returns the delay (ms) after which to move, or -1 when
  * this connection stays where it is.
  */
-export function reconsider(c: MqttConnection, next: CompiledZoneMap): number {
+export function reconsider(c: RelayHost, next: CompiledZoneMap): number {
   if (c.phase !== 'relay' || c.identity === null) return -1;
   const current = c.zone === null ? undefined : next.zoneIndex.get(c.zone);
   const zone = current === undefined ? undefined : next.zones[current];
@@ -44,19 +42,19 @@ export function reconsider(c: MqttConnection, next: CompiledZoneMap): number {
     return -1;
   }
   if (zone?.effectiveStatus === 'drain') {
-    c.moveCause = 'drain';
+    c.setMoveCause('drain');
     return Math.floor(c.ctx.random() * c.ctx.config.migration.drainWindowMs) + 1;
   }
-  c.moveCause = zone?.live === true ? 'rebalance' : 'down';
+  c.setMoveCause(zone?.live === true ? 'rebalance' : 'down');
   return 0;
 }
 
 /** Movable: called by the scheduler when a token is available. */
-export function runMove(c: MqttConnection): boolean {
+export function runMove(c: RelayHost): boolean {
   if (c.phase !== 'relay' || c.moving) return false;
   if (c.ctx.draining) {
     // The gateway is leaving service: clients reconnect (through LVS) to other gateways.
-    c.moveCause = 'shutdown';
+    c.setMoveCause('shutdown');
     tellToReconnect(c, 'gateway-drain');
     return true;
   }
@@ -72,18 +70,14 @@ export function runMove(c: MqttConnection): boolean {
     tellToReconnect(c, d.ok ? 'moved' : 'no-live-zone');
     return true;
   }
-  c.moving = true;
-  c.reason = d.reason;
-  c.colour = d.colour;
-  c.ctx.moveStarted(c);
-  if (!openLink(c, map, d.zone)) {
+  if (!c.beginMove(d, map)) {
     moveFailed(c, null, new MqttMigrationFailedError(`zone ${d.zone} lists no mqtt upstream`), 'no-broker');
   }
   return true;
 }
 
 /** A move: the new session is open; prepare it, then switch. */
-export function sessionOpened(c: MqttConnection, link: UpstreamLink, code: number): boolean {
+export function sessionOpened(c: RelayHost, link: UpstreamLink, code: number): boolean {
   if (code !== 0) {
     moveFailed(
       c,
@@ -106,7 +100,7 @@ export function sessionOpened(c: MqttConnection, link: UpstreamLink, code: numbe
  * new session is prepared), then switch. The gateway's packet ids here are never seen by the
  * client and are all acknowledged before any client packet reaches this broker.
  */
-export function syncOrSwitch(c: MqttConnection, link: UpstreamLink): void {
+export function syncOrSwitch(c: RelayHost, link: UpstreamLink): void {
   const synced = link.synced as Map<string, string>;
   if (link.syncedVersion === c.session.subsVersion) {
     prepared(c, link);
@@ -125,29 +119,15 @@ export function syncOrSwitch(c: MqttConnection, link: UpstreamLink): void {
  * The new session is subscribed. A member of a batch waits for the others while its old
  * broker still serves it (nothing gained by waiting once that broker is gone).
  */
-function prepared(c: MqttConnection, link: UpstreamLink): void {
-  const batch = c.batch;
-  if (batch !== null) {
-    if (!c.batchReady) {
-      c.batchReady = true;
-      if (!batch.ready(c, c.current !== null)) {
-        c.batchWaiting = true;
-        return;
-      }
-    } else if (c.batchWaiting) {
-      // Re-synced while waiting (the client changed its subscriptions): still waiting.
-      return;
-    }
-  }
-  switchTo(c, link);
+function prepared(c: RelayHost, link: UpstreamLink): void {
+  if (c.batchPrepared()) switchTo(c, link);
 }
 
 /**
  * The batch released a waiting member, or its own move deadline ran out while waiting. One
  * whose re-subscription is under way again switches at its SUBACK (prepared()).
  */
-export function switchWaiting(c: MqttConnection): void {
-  c.batchWaiting = false;
+export function switchWaiting(c: RelayHost): void {
   const link = c.next;
   if (c.phase !== 'relay' || link === null || link.state !== 'preparing') return;
   if (link.injected?.size !== 0 || link.syncedVersion !== c.session.subsVersion) return;
@@ -155,23 +135,15 @@ export function switchWaiting(c: MqttConnection): void {
 }
 
 /** The new session is ready: the client's packets go there from now on. */
-function switchTo(c: MqttConnection, link: UpstreamLink): void {
+function switchTo(c: RelayHost, link: UpstreamLink): void {
   const old = c.current;
   const batch = c.batch;
-  if (batch !== null) batch.switched(c);
-  c.batch = null;
-  c.batchReady = false;
-  c.batchWaiting = false;
-  c.next = null;
+  const from = c.zone;
   link.state = 'current';
   link.deadline = 0;
   link.injected = null;
   link.synced = null;
-  c.current = link;
-  c.lastUpstream = link.address;
-  const from = c.zone;
-  c.zone = link.zone;
-  c.moving = false;
+  c.adoptSession(link);
   // Resend what the client has not seen acknowledged, in the order it was sent (§4.6).
   upRun.flush();
   link.socket.cork();
@@ -181,10 +153,10 @@ function switchTo(c: MqttConnection, link: UpstreamLink): void {
   // From now on this link is the client's session: the client's backpressure applies to it.
   c.applyLinkPause(link);
   c.setClientPause(PAUSE_DRAIN, link.socket.writableNeedDrain);
-  c.ctx.moveFinished(c, 'ok', 'none');
+  c.moveEnded('ok', 'none');
   // The map may have changed again while this move was under way.
   const again = reconsider(c, c.ctx.holder.current);
-  if (again >= 0) c.ctx.scheduler.enqueue(c, again);
+  if (again >= 0) c.requeue(again);
 }
 
 /**
@@ -193,10 +165,10 @@ function switchTo(c: MqttConnection, link: UpstreamLink): void {
  * it, and the client's acknowledgements go back there. drainStep() ends it.
  */
 function startDrain(
-  c: MqttConnection,
+  c: RelayHost,
   link: UpstreamLink,
   zone: string | null,
-  batch: MoveBatch<MqttConnection> | null,
+  batch: { readonly unswitched: number } | null,
 ): void {
   const now = c.ctx.clock;
   link.state = 'draining';
@@ -208,7 +180,7 @@ function startDrain(
   link.drainFilters = c.session.filters();
   link.unsubscribeId = c.session.unusedOutgoingId();
   link.batch = batch;
-  (c.leaving ??= []).push(link);
+  c.addLeaving(link);
   // A paused old link must still read (its broker's acknowledgements of our UNSUBSCRIBE).
   c.applyLinkPause(link);
 }
@@ -220,7 +192,7 @@ function startDrain(
  * unsubscribed (nothing new is added to it, §3.10.4) and the same wait repeats, so what the
  * broker queued before the UNSUBACK is fetched too; then DISCONNECT.
  */
-export function drainStep(c: MqttConnection, link: UpstreamLink, now: number): void {
+export function drainStep(c: RelayHost, link: UpstreamLink, now: number): void {
   if (link.state !== 'draining') {
     if (now > link.deadline) dropLeaving(c, link);
     return;
@@ -246,7 +218,7 @@ export function drainStep(c: MqttConnection, link: UpstreamLink, now: number): v
 }
 
 /** A PUBLISH from an old session: counted; beyond the bound the drain is abandoned. Returns false then. */
-export function drainedOne(c: MqttConnection, link: UpstreamLink): boolean {
+export function drainedOne(c: RelayHost, link: UpstreamLink): boolean {
   link.drained++;
   if (link.drained <= c.ctx.config.limits.migrationDrainMessages) return true;
   endDrain(c, link, 'message-limit');
@@ -259,10 +231,10 @@ export function drainedOne(c: MqttConnection, link: UpstreamLink): boolean {
  * messages for the client is left to expire as the client asked (§3.1.2.11.2): DISCONNECT
  * "Normal disconnection", so the Will is not published there (§3.14.4).
  */
-export function endDrain(c: MqttConnection, link: UpstreamLink, end: DrainEnd): void {
+export function endDrain(c: RelayHost, link: UpstreamLink, end: DrainEnd): void {
   if (!link.drainOpen) return;
   link.drainOpen = false;
-  c.ctx.drainEnded(c, link, end, c.ctx.clock - link.drainStartedAt);
+  c.drainEnded(link, end, c.ctx.clock - link.drainStartedAt);
   if (end !== 'empty') {
     c.ctx.logger.warn(
       {
@@ -286,11 +258,8 @@ export function endDrain(c: MqttConnection, link: UpstreamLink, end: DrainEnd): 
   link.deadline = c.ctx.clock + c.ctx.config.timeouts.migrationLingerMs;
 }
 
-export function dropLeaving(c: MqttConnection, link: UpstreamLink): void {
-  if (c.leaving === null) return;
-  const i = c.leaving.indexOf(link);
-  if (i >= 0) c.leaving.splice(i, 1);
-  if (c.leaving.length === 0) c.leaving = null;
+export function dropLeaving(c: RelayHost, link: UpstreamLink): void {
+  if (!c.removeLeaving(link)) return;
   link.destroy();
   // QoS 2 deliveries whose PUBREL that broker will now never send: the gateway sends it (§4.3.3).
   if (c.phase === 'relay') {
@@ -299,7 +268,7 @@ export function dropLeaving(c: MqttConnection, link: UpstreamLink): void {
 }
 
 /** An old link failed or closed: a drain under way is abandoned (what its broker still held is lost to the client). */
-export function oldLinkLost(c: MqttConnection, link: UpstreamLink): void {
+export function oldLinkLost(c: RelayHost, link: UpstreamLink): void {
   if (link.drainOpen) endDrain(c, link, 'broker-lost');
   else dropLeaving(c, link);
 }
@@ -310,39 +279,28 @@ export function oldLinkLost(c: MqttConnection, link: UpstreamLink): void {
  * waits for the new session and its unacknowledged packets are resent there. Otherwise the client is closed as
  * the broker closed it: re-opening on our own could fight a session takeover (§3.1.4-3).
  */
-export function brokerLost(c: MqttConnection, link: UpstreamLink, error: ZonegateError): void {
+export function brokerLost(c: RelayHost, link: UpstreamLink, error: ZonegateError): void {
   c.ctx.stats.brokersLost++;
   link.destroy();
-  c.current = null;
+  c.dropCurrent();
   // Waiting for a move due now (not one spread over a drain window) is worth it.
   if (c.moving || (c.moveQueued && c.moveDue === 0)) return;
   c.ctx.logger.warn({ code: error.code, zone: c.zone, upstream: link.address }, 'mqtt broker lost');
   c.teardown('broker-lost', null);
 }
 
-/** Why a move failed (metric label `reason`, a bounded set). */
-export type MoveFailure =
-  | 'no-broker'
-  | 'unreachable'
-  | 'refused'
-  | 'resubscribe-refused'
-  | 'timeout'
-  | 'broker-disconnect'
-  | 'client-closed';
+export type { MoveFailure } from './relay-host.js';
 
 export function moveFailed(
-  c: MqttConnection,
+  c: RelayHost,
   link: UpstreamLink | null,
   error: ZonegateError,
   reason: MoveFailure,
 ): void {
   if (link !== null) link.destroy();
-  if (c.next !== null && c.next !== link) c.next.destroy();
-  c.next = null;
-  c.moving = false;
-  c.leaveBatch();
+  c.abandonMove();
   c.ctx.logger.warn({ code: error.code, zone: c.zone, reason }, `mqtt move failed: ${error.message}`);
-  c.ctx.moveFinished(c, 'failed', reason);
+  c.moveEnded('failed', reason);
   tellToReconnect(c, 'move-failed');
 }
 
@@ -350,10 +308,10 @@ export function moveFailed(
  * Fallback: MQTT 5 clients get DISCONNECT 0x9C "Use another server" or 0x9D "Server moved"
  * with the configured Server Reference (§4.11); 3.1.1 has no such packet, the connection closes.
  */
-export function tellToReconnect(c: MqttConnection, why: string): void {
+export function tellToReconnect(c: RelayHost, why: string): void {
   if (c.phase === 'closed') return;
   const m = c.ctx.config.migration;
   const code = m.disconnectReason === 'server-moved' ? 0x9d : 0x9c;
-  if (why !== 'move-failed') c.ctx.moveFinished(c, 'disconnected', 'none');
+  if (why !== 'move-failed') c.moveEnded('disconnected', 'none');
   c.teardown(why, c.version === 5 ? serverDisconnect(code, m.serverReference) : null);
 }

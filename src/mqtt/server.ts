@@ -6,10 +6,10 @@
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import type { Self } from '../router/index.js';
+import { BrokerSet } from '../upstream/index.js';
 import type { CompiledZoneMap, ZoneMapHolder } from '../zonemap/index.js';
 import { MqttConnection, type ConnectionContext, type MqttAccessLog, type MqttLogger } from './connection.js';
 import type { CertUidReader } from '../identity/index.js';
-import * as migration from './migration.js';
 import { MoveBatch } from './move-batch.js';
 import { MoveScheduler } from './move-scheduler.js';
 import { resolveMqttConfig, type MqttConfigInput, type ResolvedMqttConfig } from './options.js';
@@ -27,6 +27,11 @@ export interface MqttServerOptions {
   /** The gateway's client-certificate uid rule (src/identity certUidReader), for `uid.source: cert`. */
   readonly certUid?: CertUidReader;
   readonly random?: () => number;
+  /**
+   * The brokers as upstream endpoints (passive ejection, active checks: createMqttStage builds
+   * them from `upstream.ejection` and `upstream.healthCheck`). Without it no broker is ejected.
+   */
+  readonly brokers?: BrokerSet;
 }
 
 export interface MqttListenOptions {
@@ -71,6 +76,7 @@ export class MqttServer implements ConnectionContext {
   readonly accessLog: MqttAccessLog | undefined;
   readonly scheduler: MoveScheduler;
   readonly certUid: CertUidReader | undefined;
+  readonly brokers: BrokerSet;
   clock: number;
   private readonly metrics: MqttMetricsSink | undefined;
   private readonly connections = new Set<MqttConnection>();
@@ -98,6 +104,8 @@ export class MqttServer implements ConnectionContext {
     this.accessLog = options.accessLog;
     this.metrics = options.metrics;
     this.certUid = options.certUid;
+    this.brokers = options.brokers ?? new BrokerSet({ consecutiveFailures: 1, ejectMs: 0 });
+    this.brokers.sync(this.holder.current);
     this.scheduler = new MoveScheduler(this.config.migration.movesPerSecond, this.random);
     this.clock = performance.now();
     const t = this.config.timeouts;
@@ -155,7 +163,7 @@ export class MqttServer implements ConnectionContext {
     this.metrics?.connectionsActive.inc({ protocol });
   }
 
-  /** Listen on a port of its own (tests, benchmarks; the gateway runtime uses src/listeners). */
+  /** Listen on a port of its own (bench/mqtt.ts; the gateway runtime and the tests accept through createMqttStage). */
   async listen(options: MqttListenOptions): Promise<MqttListener> {
     const protocol = options.tls === undefined ? 'mqtt' : 'mqtts';
     const onSocket = (socket: Socket): void => this.handleSocket(socket, protocol);
@@ -221,6 +229,10 @@ export class MqttServer implements ConnectionContext {
 
   atConnectionLimit(): boolean {
     return this.connections.size > this.config.limits.maxConnections;
+  }
+
+  brokerEjected(address: string, zone: string, why: string): void {
+    this.logger.warn({ upstream: address, zone, reason: why }, 'mqtt broker ejected');
   }
 
   connectionUp(conn: MqttConnection): void {
@@ -299,9 +311,10 @@ export class MqttServer implements ConnectionContext {
    */
   private readonly onMapChange = (next: CompiledZoneMap): void => {
     this.clock = performance.now();
+    this.brokers.sync(next);
     this.scanMap = next;
     this.scanQueued = 0;
-    this.scanBatch = new MoveBatch<MqttConnection>(migration.switchWaiting);
+    this.scanBatch = new MoveBatch<MqttConnection>(releaseMember);
     this.scan = this.connections.values();
     if (!this.scanning) {
       this.scanning = true;
@@ -334,8 +347,7 @@ export class MqttServer implements ConnectionContext {
       if (delay >= 0) {
         const batch = this.scanBatch;
         if (delay === 0 && batch !== null && conn.batch === null && !conn.moving && !conn.moveQueued) {
-          batch.join();
-          conn.batch = batch;
+          conn.joinBatch(batch);
         }
         this.scheduler.enqueue(conn, delay);
         this.scanQueued++;
@@ -343,4 +355,9 @@ export class MqttServer implements ConnectionContext {
     }
     setImmediate(this.scanStep);
   };
+}
+
+/** A batch's last member is ready: the ones waiting for it switch. */
+function releaseMember(conn: MqttConnection): void {
+  conn.switchWaiting();
 }

@@ -1,13 +1,16 @@
 /**
  * The MQTT stage of the gateway runtime (src/gateway/gateway.ts): one MqttServer for the
  * process, fed by the shared listener code (src/listeners: TCP/TLS/mTLS, PROXY protocol) for
- * every `mqtt` / `mqtts` listener in the config.
+ * every `mqtt` / `mqtts` listener in the config, and the zone map's brokers as upstream
+ * endpoints (src/upstream) with the same ejection and active health checks as HTTP endpoints.
  */
 import type { AddressInfo } from 'node:net';
 import type { GatewayConfig } from '../core/config.js';
 import { identityRules } from '../identity/index.js';
 import { createListener, type ClientLimits, type Listener, type ListenerEvent } from '../listeners/index.js';
+import { BrokerSet, EndpointChecker, type EndpointState } from '../upstream/index.js';
 import type { ZoneMapHolder } from '../zonemap/index.js';
+import { probeBroker } from './broker-probe.js';
 import type { MqttAccessLog, MqttLogger } from './connection.js';
 import { MqttServer } from './server.js';
 import type { MqttMetricsSink } from './stats.js';
@@ -27,12 +30,16 @@ export interface MqttStageOptions {
   readonly onEvent?: (e: ListenerEvent) => void;
   /** The process's per-client-address limits, shared with the HTTP listeners. */
   readonly clientLimits?: ClientLimits;
+  /** A broker's active health check changed its state (`upstream.healthCheck` thresholds). */
+  readonly onBrokerHealth?: (address: string, healthy: boolean) => void;
 }
 
 export interface MqttStage {
   readonly server: MqttServer;
   readonly listeners: readonly Listener[];
-  /** Bind every MQTT listener. */
+  /** The zone map's brokers and their health. */
+  readonly brokers: BrokerSet;
+  /** Bind every MQTT listener (and start checking brokers when there is one). */
   start(): Promise<AddressInfo[]>;
   /** Stop accepting, close every MQTT connection, release the listeners. Idempotent. */
   close(): Promise<void>;
@@ -49,7 +56,11 @@ export function createMqttStage(o: MqttStageOptions): MqttStage {
           info: (fields, msg) => log.info(msg, fields as Record<string, unknown>),
           warn: (fields, msg) => log.warn(msg, fields as Record<string, unknown>),
         };
+  // A connect that fails costs its client a whole connect timeout: the first failure ejects
+  // (HTTP requests count `upstream.ejection.consecutiveFailures`, as one failure may be the request's).
+  const brokers = new BrokerSet({ consecutiveFailures: 1, ejectMs: cfg.upstream.ejection.ejectMs });
   const server = new MqttServer({
+    brokers,
     holder: o.holder,
     self: { idc: cfg.idc, crossIdc: cfg.crossIdc },
     config: { uid: cfg.identity.mqtt, ...cfg.mqtt },
@@ -71,17 +82,31 @@ export function createMqttStage(o: MqttStageOptions): MqttStage {
         ...(o.onEvent === undefined ? {} : { onEvent: o.onEvent }),
       }),
     );
+  const onBrokerHealth = o.onBrokerHealth;
+  const health = new EndpointChecker<EndpointState>({
+    config: cfg.upstream.healthCheck,
+    endpoints: () => brokers.endpoints,
+    probe: probeBroker,
+    onChange: (broker, healthy) => {
+      log?.[healthy ? 'info' : 'warn']('mqtt broker health changed', { upstream: broker.address, healthy });
+      onBrokerHealth?.(broker.address, healthy);
+    },
+  });
   let closed: Promise<void> | null = null;
   return {
     server,
     listeners,
+    brokers,
     async start() {
       const out: AddressInfo[] = [];
       for (const l of listeners) out.push(await l.start());
+      // A process without MQTT listeners has no use for its brokers' health.
+      if (listeners.length > 0) health.start();
       return out;
     },
     close() {
       closed ??= (async () => {
+        health.stop();
         const stopped = Promise.all(listeners.map((l) => l.stopAccepting()));
         await server.close();
         for (const l of listeners) l.destroyConnections();

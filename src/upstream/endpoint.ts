@@ -1,11 +1,18 @@
 /**
- * One upstream address ("host:port") with its keep-alive pool and health state. Passive
- * ejection (consecutive failures of real requests) and active checks (health.ts) both feed
- * `available`; a group skips unavailable endpoints while it has others.
+ * One upstream address ("host:port") with its health state, and the HTTP endpoint that adds a
+ * keep-alive pool to it. Passive ejection (consecutive failures of real traffic) and active
+ * checks (health.ts) both feed `available`; a group skips unavailable endpoints while it has
+ * others. MQTT brokers are endpoints too (brokers.ts): the same state, no pool.
  */
 import { Pool } from 'undici';
 
-export interface EndpointOptions {
+/** When passive ejection takes an endpoint out, and for how long. */
+export interface EjectionOptions {
+  readonly consecutiveFailures: number;
+  readonly ejectMs: number;
+}
+
+export interface EndpointOptions extends EjectionOptions {
   readonly connections: number;
   readonly pipelining: number;
   readonly connectTimeoutMs: number;
@@ -14,16 +21,14 @@ export interface EndpointOptions {
   readonly bodyTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly maxHeaderBytes: number;
-  readonly consecutiveFailures: number;
-  readonly ejectMs: number;
 }
 
-export class Endpoint {
+/** An upstream address and its health, whatever the protocol spoken to it. */
+export class EndpointState {
   readonly address: string;
   readonly host: string;
   readonly port: number;
-  readonly pool: Pool;
-  /** Failures of real requests in a row; reset by any success. */
+  /** Failures of real traffic in a row; reset by any success. */
   failures = 0;
   /** Date.now() until which passive ejection keeps this endpoint out. */
   ejectedUntil = 0;
@@ -31,15 +36,40 @@ export class Endpoint {
   healthy = true;
   /** Consecutive active-check results in the current direction (health.ts thresholds). */
   streak = 0;
-  readonly #opts: EndpointOptions;
+  readonly #ejection: EjectionOptions;
 
-  constructor(address: string, opts: EndpointOptions) {
+  constructor(address: string, ejection: EjectionOptions) {
     const colon = address.lastIndexOf(':');
     this.address = address;
     // "[::1]:9000" → "::1"
     this.host = address.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
     this.port = Number(address.slice(colon + 1));
-    this.#opts = opts;
+    this.#ejection = ejection;
+  }
+
+  available(now: number): boolean {
+    return this.healthy && this.ejectedUntil <= now;
+  }
+
+  succeeded(): void {
+    this.failures = 0;
+  }
+
+  /** Real traffic failed (connect error, reset, timeout): eject after enough in a row. True: ejected now. */
+  failed(now: number): boolean {
+    this.failures++;
+    if (this.failures < this.#ejection.consecutiveFailures) return false;
+    this.ejectedUntil = now + this.#ejection.ejectMs;
+    this.failures = 0;
+    return true;
+  }
+}
+
+export class Endpoint extends EndpointState {
+  readonly pool: Pool;
+
+  constructor(address: string, opts: EndpointOptions) {
+    super(address, opts);
     this.pool = new Pool(`http://${address}`, {
       connections: opts.connections,
       pipelining: opts.pipelining,
@@ -55,22 +85,5 @@ export class Endpoint {
     });
     // A pool error outside a request (e.g. while closing) must never crash the gateway.
     this.pool.on('connectionError', () => {});
-  }
-
-  available(now: number): boolean {
-    return this.healthy && this.ejectedUntil <= now;
-  }
-
-  succeeded(): void {
-    this.failures = 0;
-  }
-
-  /** A real request failed (connect error, reset, timeout): eject after enough in a row. */
-  failed(now: number): void {
-    this.failures++;
-    if (this.failures >= this.#opts.consecutiveFailures) {
-      this.ejectedUntil = now + this.#opts.ejectMs;
-      this.failures = 0;
-    }
   }
 }

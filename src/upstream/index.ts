@@ -1,4 +1,12 @@
-export { Endpoint, type EndpointOptions } from './endpoint.js';
+export { Endpoint, EndpointState, type EndpointOptions, type EjectionOptions } from './endpoint.js';
 export { EndpointGroup } from './group.js';
 export { UpstreamRegistry, groupFor, type TargetTable } from './registry.js';
-export { HealthChecker, type HealthCheckerOptions } from './health.js';
+export {
+  EndpointChecker,
+  HealthChecker,
+  type EndpointCheckerOptions,
+  type HealthCheckerOptions,
+  type HealthCheckConfig,
+  type HealthProbe,
+} from './health.js';
+export { BrokerSet } from './brokers.js';

@@ -65,6 +65,8 @@ export interface MosquittoOptions {
   readonly extraConfig?: readonly string[];
   /** Give up when the broker does not accept connections within this time. */
   readonly startTimeoutMs?: number;
+  /** Listen on this port (a broker brought back where one was stopped); default a free one. */
+  readonly port?: number;
 }
 
 function waitExit(child: ChildProcess, timeoutMs: number): Promise<void> {
@@ -85,6 +87,7 @@ function waitExit(child: ChildProcess, timeoutMs: number): Promise<void> {
  * taken between probing and binding (parallel starts) is retried with another one.
  */
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mosquitto> {
+  if (options.port !== undefined) return startOnce(options, options.port);
   for (let attempt = 1; ; attempt++) {
     try {
       return await startOnce(options, await freePort());

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { MqttClient } from 'mqtt';
-import { connectClient, endClient, sleep, startFixture, waitFor, type Fixture } from './fixture.js';
+import { connectClient, endClient, startFixture, waitFor, type Fixture } from './fixture.js';
 
 describe('mqtt failover when the old broker dies', () => {
   let f: Fixture | undefined;
@@ -36,7 +36,8 @@ describe('mqtt failover when the old broker dies', () => {
 
     fx.setZoneStatus('rz00', 'down');
     process.kill(fx.brokers.get('rz00')?.pid as number, 'SIGKILL');
-    await sleep(100);
+    // The client's move waits for its token; its broker's loss is noticed first.
+    await waitFor('broker loss noticed', () => fx.server.stats.brokersLost >= 1);
     const ack = client.publishAsync('up/crash', 'sent-while-brokerless', { qos: 1 });
     await waitFor(
       'moved to rz02',

@@ -1,16 +1,20 @@
 /**
- * The example three-site five-center map with one real mosquitto per zone under test, and an
- * MqttServer routing by it. Zones without a broker point at a closed port.
+ * The example three-site five-center map with one real mosquitto per zone under test, and the
+ * MQTT stage of the gateway built the way `zonegate start` builds it: a config checked by
+ * validateConfig, createMqttStage, and its listeners (src/listeners) accepting the clients.
+ * Zones without a broker point at a closed port.
  */
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { validateConfig } from '../../src/core/config.js';
 import {
-  MqttServer,
+  createMqttStage,
   type MqttConfigInput,
-  type MqttListener,
-  type MqttServerOptions,
+  type MqttServer,
+  type MqttStage,
+  type MqttStageOptions,
 } from '../../src/mqtt/index.js';
 import { compileZoneMap, parseDocument, validateZoneMap, ZoneMapHolder } from '../../src/zonemap/index.js';
 import type { Status, ZoneMapDoc } from '../../src/zonemap/index.js';
@@ -22,15 +26,31 @@ const EXAMPLE = fileURLToPath(
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] extends object ? Mutable<T[K]> : T[K] };
 
-export interface Fixture {
+/** One MQTT stage on real listeners from a config, sharing a zone map holder. */
+export interface GatewayStage {
+  readonly stage: MqttStage;
+  readonly server: MqttServer;
+  /** Port of the first listener. */
+  readonly port: number;
+  /** Bound port of a listener by name. */
+  portOf(listener: string): number;
+  /** What the stage logged (when the test gave it no log of its own). */
+  readonly logs: readonly LogLine[];
+  close(): Promise<void>;
+}
+
+export interface LogLine {
+  readonly level: 'info' | 'warn';
+  readonly msg: string;
+  readonly fields: Record<string, unknown>;
+}
+
+export interface Fixture extends GatewayStage {
   readonly brokers: ReadonlyMap<string, Mosquitto>;
   readonly holder: ZoneMapHolder;
-  readonly server: MqttServer;
-  readonly port: number;
   /** Rewrite the map (a deep copy of the current doc) and swap it in, version + 1. */
   change(edit: (doc: Mutable<ZoneMapDoc>) => void): void;
   setZoneStatus(zone: string, status: Status): void;
-  close(): Promise<void>;
 }
 
 export function loadExampleDoc(): Mutable<ZoneMapDoc> {
@@ -44,11 +64,67 @@ export async function deadAddress(): Promise<string> {
   return `127.0.0.1:${await freePort()}`;
 }
 
-export interface FixtureOptions {
-  readonly zones: readonly string[];
+export interface StageOptions {
+  /** The `mqtt` section, and `uid` for `identity.mqtt`, as a config file has them. */
   readonly config?: MqttConfigInput;
   readonly idc?: string;
-  readonly server?: Partial<MqttServerOptions>;
+  /** Listener configs; default one plain `mqtt` listener on 127.0.0.1, port 0. */
+  readonly listeners?: readonly Record<string, unknown>[];
+  /** More of the `identity` section (e.g. certUid). */
+  readonly identity?: Record<string, unknown>;
+  /** The `upstream` section; default: active health checks off (a test turns them on). */
+  readonly upstream?: Record<string, unknown>;
+  /** Observers the runtime hands the stage. */
+  readonly stage?: Pick<MqttStageOptions, 'metrics' | 'accessLog' | 'log' | 'onBrokerHealth'>;
+}
+
+const PLAIN_LISTENER = { name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 };
+
+/** Build and start the MQTT stage from a config, as the gateway runtime does. */
+export async function startStage(holder: ZoneMapHolder, o: StageOptions = {}): Promise<GatewayStage> {
+  const { uid, ...section } = o.config ?? {};
+  const config = validateConfig({
+    idc: o.idc ?? 'hz-1',
+    listeners: o.listeners ?? [PLAIN_LISTENER],
+    // Not read: the holder is handed to the stage (the runtime builds it from this source).
+    zonemap: { file: EXAMPLE },
+    identity: { ...o.identity, mqtt: uid ?? {} },
+    upstream: o.upstream ?? { healthCheck: { enabled: false } },
+    mqtt: section,
+  });
+  const logs: LogLine[] = [];
+  // Bounded: a fuzz run logs a refusal per case.
+  const keep = (line: LogLine): void => {
+    if (logs.length < 10_000) logs.push(line);
+  };
+  const log = {
+    info: (msg: string, fields: Record<string, unknown> = {}) => keep({ level: 'info', msg, fields }),
+    warn: (msg: string, fields: Record<string, unknown> = {}) => keep({ level: 'warn', msg, fields }),
+  };
+  const stage = createMqttStage({ config, holder, log, ...o.stage });
+  try {
+    await stage.start();
+  } catch (err) {
+    await stage.close();
+    throw err;
+  }
+  const portOf = (name: string): number => {
+    const port = stage.listeners.find((l) => l.name === name)?.address()?.port;
+    if (port === undefined) throw new Error(`no bound listener named ${name}`);
+    return port;
+  };
+  return {
+    stage,
+    server: stage.server,
+    port: portOf(stage.listeners[0]?.name ?? ''),
+    portOf,
+    logs,
+    close: () => stage.close(),
+  };
+}
+
+export interface FixtureOptions extends StageOptions {
+  readonly zones: readonly string[];
   readonly mosquitto?: MosquittoOptions;
 }
 
@@ -63,16 +139,9 @@ export async function startFixture(options: FixtureOptions): Promise<Fixture> {
     zone.upstreams = { ...zone.upstreams, mqtt: [b === undefined ? dead : b.address] };
   }
   const holder = new ZoneMapHolder(compileZoneMap(doc));
-  let server: MqttServer;
-  let listener: MqttListener;
+  let gw: GatewayStage;
   try {
-    server = new MqttServer({
-      holder,
-      self: { idc: options.idc ?? 'hz-1', crossIdc: 'direct' },
-      config: options.config,
-      ...options.server,
-    });
-    listener = await server.listen({ port: 0 });
+    gw = await startStage(holder, options);
   } catch (err) {
     await Promise.all(started.map((b) => b.stop()));
     throw err;
@@ -87,18 +156,16 @@ export async function startFixture(options: FixtureOptions): Promise<Fixture> {
     holder.swap(compileZoneMap(r.doc));
   };
   return {
+    ...gw,
     brokers,
     holder,
-    server,
-    port: listener.port,
     change,
     setZoneStatus: (zone, status) =>
       change((d) => {
         (d.zones[zone] as { status?: Status }).status = status;
       }),
     close: async () => {
-      await server.close();
-      await listener.close();
+      await gw.close();
       await Promise.all(started.map((b) => b.stop()));
     },
   };

@@ -20,6 +20,13 @@ describe('mqtt transparent migration on a zone flip', () => {
   before(async () => {
     f = await startFixture({ zones: ['rz00', 'rz02'], config: { migration: { movesPerSecond: 1000 } } });
   });
+  /** The moves a reset of the map starts (clients of earlier cases going home) are done. */
+  const inflightOut = (uid: string): number =>
+    f.server.describeConnections().find((c) => c.uid === uid)?.inflightOut ?? -1;
+  const settled = (): Promise<void> =>
+    waitFor('moves done', () => f.server.movesQueued === 0 && movesEnded() >= f.server.stats.movesStarted);
+  const movesEnded = (): number =>
+    f.server.stats.movesOk + f.server.stats.movesFailed + f.server.stats.movesDisconnected;
   after(async () => {
     await Promise.all(clients.map(endClient));
     await f.close();
@@ -28,7 +35,7 @@ describe('mqtt transparent migration on a zone flip', () => {
   for (const version of [4, 5] as const) {
     it(`MQTT ${version === 4 ? '3.1.1' : '5'}: keeps its TCP connection, moves to rz02, loses no QoS 1 message`, async () => {
       f.setZoneStatus('rz00', 'up');
-      await sleep(50);
+      await settled();
       const rz00 = f.brokers.get('rz00')?.port as number;
       const rz02 = f.brokers.get('rz02')?.port as number;
       const tag = `v${version}`;
@@ -40,11 +47,20 @@ describe('mqtt transparent migration on a zone flip', () => {
       clients.push(client);
       let closed = false;
       client.on('close', () => (closed = true));
+      // Each message is published at both brokers, tagged with where: o<i> at rz00, n<i> at rz02.
       const received = new Set<number>();
+      const fromOld = new Set<number>();
+      const fromNew = new Set<number>();
       let afterMove = false;
       client.on('message', (_t, m) => {
-        if (m.toString() === 'after') afterMove = true;
-        else received.add(Number(m.toString()));
+        const text = m.toString();
+        if (text === 'after') {
+          afterMove = true;
+          return;
+        }
+        const i = Number(text.slice(1));
+        received.add(i);
+        (text[0] === 'o' ? fromOld : fromNew).add(i);
       });
       await client.subscribeAsync(`down/${tag}`, { qos: 1 });
 
@@ -62,25 +78,26 @@ describe('mqtt transparent migration on a zone flip', () => {
 
       const total = 300;
       const acked: number[] = [];
-      let flipped = false;
+      const flipAt = 100;
       const pending: Promise<unknown>[] = [];
       for (let i = 0; i < total; i++) {
-        pending.push(pubOld.publishAsync(`down/${tag}`, String(i), { qos: 1 }));
-        pending.push(pubNew.publishAsync(`down/${tag}`, String(i), { qos: 1 }));
+        pending.push(pubOld.publishAsync(`down/${tag}`, `o${i}`, { qos: 1 }));
+        pending.push(pubNew.publishAsync(`down/${tag}`, `n${i}`, { qos: 1 }));
         pending.push(client.publishAsync(`up/${tag}`, String(i), { qos: 1 }).then(() => acked.push(i)));
-        if (i === 100) {
-          f.setZoneStatus('rz00', 'down');
-          flipped = true;
-        }
+        if (i === flipAt) f.setZoneStatus('rz00', 'down');
         await sleep(3);
       }
       await Promise.all(pending);
-      assert.ok(flipped);
       await waitFor('every message at the client', () => received.size === total, 10_000).catch(
         () => undefined,
       );
       const missing = Array.from({ length: total }, (_, i) => i).filter((i) => !received.has(i));
       assert.deepEqual(missing, [], `client missed ${missing.length} messages`);
+      // What the client saw of the flip: before it, everything from rz00 and nothing from rz02
+      // (not subscribed there); after it, messages that only rz02 had.
+      for (let i = 0; i < flipAt; i++) assert.ok(fromOld.has(i), `o${i} before the flip`);
+      assert.equal([...fromNew].filter((i) => i < flipAt).length, 0, 'nothing from rz02 before the flip');
+      assert.ok(fromNew.size > 0, 'messages published only at rz02 arrived');
       await waitFor('every acked message at a broker', () => acked.every((i) => arrived.has(i)), 5000).catch(
         () => undefined,
       );
@@ -108,7 +125,7 @@ describe('mqtt transparent migration on a zone flip', () => {
   it('mosquitto_sub (MQTT 5) through the gateway keeps receiving across the flip without reconnecting', async () => {
     f.setZoneStatus('rz00', 'up');
     f.setZoneStatus('rz02', 'up');
-    await sleep(50);
+    await settled();
     const accepted = f.server.stats.accepted;
     const sub = spawn('mosquitto_sub', [
       '-h',
@@ -172,10 +189,9 @@ describe('mqtt transparent migration on a zone flip', () => {
     process.kill(old?.pid as number, 'SIGSTOP');
     try {
       const acks = Array.from({ length: 20 }, (_, i) => client.publishAsync('hang/x', String(i), { qos: 1 }));
-      await sleep(100);
+      await waitFor('20 unacknowledged at the hung broker', () => inflightOut('101') === 20);
       f.setZoneStatus('rz00', 'down');
-      const done = await Promise.race([Promise.all(acks).then(() => true), sleep(5000).then(() => false)]);
-      assert.ok(done, 'every publish acknowledged after the move');
+      await Promise.all(acks); // every publish acknowledged after the move
       await waitFor('all at rz02', () => arrived.size === 20, 3000).catch(() => undefined);
       assert.equal(arrived.size, 20);
     } finally {
@@ -186,7 +202,7 @@ describe('mqtt transparent migration on a zone flip', () => {
   it('QoS 2 both ways through the gateway, and QoS 2 publishes in flight at a hung broker complete after the move', async () => {
     f.setZoneStatus('rz00', 'up');
     f.setZoneStatus('rz02', 'up');
-    await sleep(50);
+    await settled();
     const old = f.brokers.get('rz00');
     const rz02 = f.brokers.get('rz02')?.port as number;
     const client = await connectClient(f.port, { clientId: '102-qos2', protocolVersion: 5 });
@@ -197,9 +213,10 @@ describe('mqtt transparent migration on a zone flip', () => {
     const pub = await connectClient(old?.port as number, { clientId: 'pub-q2' });
     clients.push(pub);
     for (let i = 0; i < 5; i++) await pub.publishAsync('q2/down', `d${i}`, { qos: 2 });
-    await waitFor('five QoS 2 deliveries', () => down.length >= 5, 3000);
-    await sleep(100);
-    assert.deepEqual(down, ['d0', 'd1', 'd2', 'd3', 'd4']);
+    // A last one marks the end: anything duplicated would have come before it.
+    await pub.publishAsync('q2/down', 'end', { qos: 2 });
+    await waitFor('five QoS 2 deliveries and the end', () => down.includes('end'), 3000);
+    assert.deepEqual(down, ['d0', 'd1', 'd2', 'd3', 'd4', 'end']);
 
     const seen = await connectClient(rz02, { clientId: 'seen-q2' });
     clients.push(seen);
@@ -209,12 +226,13 @@ describe('mqtt transparent migration on a zone flip', () => {
     process.kill(old?.pid as number, 'SIGSTOP');
     try {
       const acks = Array.from({ length: 10 }, (_, i) => client.publishAsync('q2/up', `u${i}`, { qos: 2 }));
-      await sleep(100);
+      await waitFor('10 unacknowledged at the hung broker', () => inflightOut('102') === 10);
       f.setZoneStatus('rz00', 'down');
-      const done = await Promise.race([Promise.all(acks).then(() => true), sleep(5000).then(() => false)]);
-      assert.ok(done, 'every QoS 2 publish completed after the move');
-      await waitFor('ten at rz02', () => arrived.length >= 10, 3000).catch(() => undefined);
-      await sleep(100);
+      await Promise.all(acks); // every QoS 2 publish completed after the move
+      // A QoS 2 marker through the moved session: a duplicate would have come before it.
+      await client.publishAsync('q2/up', 'end', { qos: 2 });
+      await waitFor('ten at rz02 and the end', () => arrived.includes('end'), 3000);
+      arrived.splice(arrived.indexOf('end'), 1);
       assert.deepEqual([...arrived].sort(), Array.from({ length: 10 }, (_, i) => `u${i}`).sort());
     } finally {
       process.kill(old?.pid as number, 'SIGCONT');
@@ -224,7 +242,7 @@ describe('mqtt transparent migration on a zone flip', () => {
   it('a persistent 3.1.1 session is opened with Clean Session 0 at the new broker', async () => {
     f.setZoneStatus('rz00', 'up');
     f.setZoneStatus('rz02', 'up');
-    await sleep(50);
+    await settled();
     const rz02 = f.brokers.get('rz02')?.port as number;
     const client = await connectClient(f.port, { clientId: '105-persist', protocolVersion: 4, clean: false });
     clients.push(client);
@@ -260,7 +278,7 @@ describe('mqtt transparent migration on a zone flip', () => {
   it('an MQTT 5 persistent session is ended at the broker it leaves (no stale session there)', async () => {
     f.setZoneStatus('rz00', 'up');
     f.setZoneStatus('rz02', 'up');
-    await sleep(50);
+    await settled();
     const opts = {
       clientId: '106-v5persist',
       protocolVersion: 5 as const,

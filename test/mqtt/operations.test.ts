@@ -26,7 +26,7 @@ describe('mqtt operations', () => {
 
   it('feeds connects, packets and moves into the Prometheus registry, never a uid', async () => {
     const metrics = createMetrics();
-    const f = await startFixture({ zones: ['rz00', 'rz02'], server: { metrics } });
+    const f = await startFixture({ zones: ['rz00', 'rz02'], stage: { metrics } });
     fixtures.push(f);
     const c = await connectClient(f.port, { clientId: '100-metrics', protocolVersion: 4 });
     clients.push(c);
@@ -71,7 +71,7 @@ describe('mqtt operations', () => {
     const lines: { zone: string | null; result: number; end: string }[] = [];
     const f = await startFixture({
       zones: ['rz00'],
-      server: { metrics, accessLog: { mqtt: (e) => lines.push(e) } },
+      stage: { metrics, accessLog: { mqtt: (e) => lines.push(e) } },
     });
     fixtures.push(f);
     // 3.1.1: a client id without a uid gets return code 0x02 (MQTT 5 would get 0x85).
@@ -106,11 +106,9 @@ describe('mqtt operations', () => {
     clients.push(a, b);
     const ea = ended(a);
     const eb = ended(b);
-    const t0 = Date.now();
     f.server.drain(300);
     assert.equal(((await ea) as IDisconnectPacket).reasonCode, 0x9c);
     assert.equal(await eb, 'closed');
-    assert.ok(Date.now() - t0 < 1500);
     const c = await connectClient(f.port, { clientId: '103-shutdown', protocolVersion: 5 });
     clients.push(c);
     const ec = ended(c);

@@ -8,8 +8,7 @@ import { execFile, spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { MqttClient } from 'mqtt';
-import { MqttServer } from '../../src/mqtt/index.js';
-import { connectClient, endClient, sleep, startFixture, waitFor, type Fixture } from './fixture.js';
+import { connectClient, endClient, startFixture, startStage, waitFor, type Fixture } from './fixture.js';
 
 const run = promisify(execFile);
 
@@ -48,9 +47,11 @@ describe('mqtt routing by uid', () => {
     const rz02 = f.brokers.get('rz02')?.port as number;
     await mosquittoPub(rz00, 'u/x', 'to-rz00');
     await mosquittoPub(rz02, 'u/x', 'to-rz02');
-    await waitFor('both messages', () => got.length >= 2);
-    await sleep(100);
-    assert.deepEqual(got.sort(), ['a u/x to-rz00', 'b u/x to-rz02']);
+    // An end mark at each broker: each client gets only its own broker's, after what came before.
+    await mosquittoPub(rz00, 'u/x', 'end-rz00');
+    await mosquittoPub(rz02, 'u/x', 'end-rz02');
+    await waitFor('both end marks', () => got.includes('a u/x end-rz00') && got.includes('b u/x end-rz02'));
+    assert.deepEqual(got.sort(), ['a u/x end-rz00', 'a u/x to-rz00', 'b u/x end-rz02', 'b u/x to-rz02']);
   });
 
   it('what a client publishes through the gateway reaches its zone broker (mosquitto_sub there)', async () => {
@@ -72,38 +73,35 @@ describe('mqtt routing by uid', () => {
     sub.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((r) => sub.once('exit', (code) => r(code)));
     try {
-      await sleep(200); // let mosquitto_sub subscribe
+      // Retained: mosquitto_sub gets it whether it subscribed before or after it arrived.
       const c = await connectClient(f.port, { clientId: '121-car', protocolVersion: 4 });
       clients.push(c);
-      await c.publishAsync('up/121', 'hello', { qos: 1 });
+      await c.publishAsync('up/121', 'hello', { qos: 1, retain: true });
       assert.equal(await exited, 0);
       assert.equal(out.trim(), 'up/121 hello');
+      await c.publishAsync('up/121', '', { qos: 1, retain: true }); // cleared
     } finally {
       if (sub.exitCode === null) sub.kill('SIGKILL');
     }
   });
 
   it('anonymous: "route" sends a client without uid to a weighted live RZone of its IDC, and keeps it there', async () => {
-    const anon = new MqttServer({
-      holder: f.holder,
-      self: { idc: 'hz-1', crossIdc: 'direct' },
-      config: { uid: { anonymous: 'route' } },
-    });
-    const l = await anon.listen({ port: 0 });
+    const gw = await startStage(f.holder, { config: { uid: { anonymous: 'route' } } });
+    const anon = gw.server;
     try {
-      const c = await connectClient(l.port, { clientId: 'phone-without-uid', protocolVersion: 4 });
+      const c = await connectClient(gw.port, { clientId: 'phone-without-uid', protocolVersion: 4 });
       clients.push(c);
       const where = (): string | null | undefined => anon.describeConnections()[0]?.zone;
       const zone = where();
       assert.ok(zone === 'rz00' || zone === 'rz01', String(zone));
       f.setZoneStatus('rz02', 'drain'); // unrelated change: no move
-      await sleep(200);
+      // The change is re-decided for every connection at once (no connection queued a move).
+      assert.equal(anon.movesQueued, 0);
       assert.equal(where(), zone);
       assert.equal(anon.stats.movesOk + anon.stats.movesDisconnected, 0);
       f.setZoneStatus('rz02', 'up');
     } finally {
-      await anon.close();
-      await l.close();
+      await gw.close();
     }
   });
 

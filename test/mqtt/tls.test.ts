@@ -9,50 +9,28 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import mqttPacket from 'mqtt-packet';
 import type { MqttClient } from 'mqtt';
-import type { ListenerConfig, TlsConfig } from '../../src/core/config.js';
-import { certUidReader } from '../../src/identity/index.js';
-import { createListener, encodeProxyHeader, type Listener } from '../../src/listeners/index.js';
-import { MqttServer } from '../../src/mqtt/index.js';
+import { encodeProxyHeader } from '../../src/listeners/index.js';
+import type { MqttServer } from '../../src/mqtt/index.js';
 import { testCerts, type TestCerts } from '../helpers/certs.js';
-import { connectClient, endClient, startFixture, waitFor, type Fixture } from './fixture.js';
+import {
+  connectClient,
+  endClient,
+  startFixture,
+  startStage,
+  waitFor,
+  type Fixture,
+  type GatewayStage,
+} from './fixture.js';
 
-function tlsConfig(c: TestCerts, requestCert: boolean): TlsConfig {
-  return {
-    cert: c.serverCert,
-    key: c.serverKey,
-    extraCerts: [],
-    ca: c.ca,
-    requestCert,
-    clientCertOptional: false,
-    minVersion: 'TLSv1.2',
-    sni: [],
-    ciphers: 'DEFAULT',
-    ecdhCurve: 'auto',
-    watch: false,
-    watchIntervalMs: 1000,
-  };
-}
-
-async function listen(
-  server: MqttServer,
-  config: ListenerConfig,
-): Promise<{ listener: Listener; port: number }> {
-  const listener = createListener(config, {
-    tlsHandshakeTimeoutMs: 2000,
-    proxyProtocolTimeoutMs: 2000,
-    maxConnections: 1000,
-    maxPendingConnections: 1000,
-    onConnection: (socket) => server.handleSocket(socket, config.protocol === 'mqtts' ? 'mqtts' : 'mqtt'),
-  });
-  const addr = await listener.start();
-  return { listener, port: addr.port };
+function tls(c: TestCerts, requestCert: boolean): Record<string, unknown> {
+  return { cert: c.serverCert, key: c.serverKey, ca: c.ca, requestCert };
 }
 
 describe('mqtt over TLS, mTLS and PROXY protocol', () => {
   let certs: TestCerts;
   let f: Fixture;
   let byCert: MqttServer;
-  const listeners: Listener[] = [];
+  let certStage: GatewayStage;
   const clients: MqttClient[] = [];
   let mqttsPort = 0;
   let mtlsPort = 0;
@@ -61,34 +39,28 @@ describe('mqtt over TLS, mTLS and PROXY protocol', () => {
   before(async () => {
     certs = await testCerts();
     // uid 4242 (the test client certificate) is in shard 42: rz04.
-    f = await startFixture({ zones: ['rz04'] });
-    byCert = new MqttServer({
-      holder: f.holder,
-      self: { idc: 'hz-1', crossIdc: 'direct' },
+    const base = { host: '127.0.0.1', port: 0 };
+    f = await startFixture({
+      zones: ['rz04'],
+      listeners: [
+        { ...base, name: 'mqtts', protocol: 'mqtts', tls: tls(certs, false) },
+        { ...base, name: 'proxied', protocol: 'mqtt', proxyProtocol: true, trustedProxies: ['127.0.0.1'] },
+      ],
+    });
+    // The uid from the certificate is a stage-wide rule: a second stage, as a second gateway would be.
+    certStage = await startStage(f.holder, {
       config: { uid: { source: 'cert' } },
-      certUid: certUidReader({ from: 'cn' }, /^[0-9]{1,20}$/) ?? undefined,
+      identity: { uidPattern: '^[0-9]{1,20}$', certUid: { from: 'cn' } },
+      listeners: [{ ...base, name: 'mtls', protocol: 'mqtts', tls: tls(certs, true) }],
     });
-    const base = { host: '127.0.0.1', port: 0, proxyProtocol: false, trustedProxies: ['127.0.0.1'] };
-    const a = await listen(f.server, {
-      ...base,
-      name: 'mqtts',
-      protocol: 'mqtts',
-      tls: tlsConfig(certs, false),
-    });
-    const b = await listen(byCert, { ...base, name: 'mtls', protocol: 'mqtts', tls: tlsConfig(certs, true) });
-    const c = await listen(f.server, { ...base, name: 'proxied', protocol: 'mqtt', proxyProtocol: true });
-    listeners.push(a.listener, b.listener, c.listener);
-    mqttsPort = a.port;
-    mtlsPort = b.port;
-    proxyPort = c.port;
+    byCert = certStage.server;
+    mqttsPort = f.portOf('mqtts');
+    mtlsPort = certStage.port;
+    proxyPort = f.portOf('proxied');
   });
   after(async () => {
     await Promise.all(clients.map(endClient));
-    for (const l of listeners) {
-      l.destroyConnections();
-      await l.stopAccepting();
-    }
-    await byCert.close();
+    await certStage.close();
     await f.close();
   });
 
