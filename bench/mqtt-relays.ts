@@ -108,11 +108,16 @@ export async function startZonegate(dir: string, tag: string, cpu: string | null
   );
   writeFileSync(logFile, '');
   const out = openSync(logFile, 'a');
+  // ZG_BENCH_ZONEGATE_NODE_FLAGS: extra node flags for profiling, e.g. "--cpu-prof
+  // --cpu-prof-dir=/tmp/prof" (the process then gets SIGTERM and time to write it at the end).
+  const extra = (process.env.ZG_BENCH_ZONEGATE_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
   const node = [
     process.execPath,
     '--expose-gc',
+    ...extra,
     '--import',
-    'tsx',
+    // Resolved here: the process runs in the temp dir, where `tsx` alone would not resolve.
+    import.meta.resolve('tsx'),
     '--import',
     GC_HOOK,
     join(ROOT, 'src/cli/run.ts'),
@@ -144,8 +149,18 @@ export async function startZonegate(dir: string, tag: string, cpu: string | null
       }
       return rssBytes(pid);
     },
-    stop: () => stopGroup(child),
+    stop: extra.length === 0 ? () => stopGroup(child) : () => stopGently(child),
   };
+}
+
+/** SIGTERM (the gateway drains and exits, writing a profile), SIGKILL after 20 s. */
+async function stopGently(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => void stopGroup(child), 20_000);
+  await exited;
+  clearTimeout(timer);
 }
 
 /** HAProxy, one thread, TCP mode, routing by CONNECT client id like Zonegate (haproxy-mqtt.cfg.tmpl). */
