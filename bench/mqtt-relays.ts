@@ -7,6 +7,7 @@ import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+import { createServer as tlsCreateServer } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { GenCommand, GenReply } from './mqtt-gen.js';
 import { sleep } from './mqtt-wire.js';
@@ -248,4 +249,59 @@ export class Gen {
   stop(): void {
     this.child.kill('SIGKILL');
   }
+}
+
+/**
+ * The floor under any Node.js TLS relay: a bare `tls.Server` that answers each client's first
+ * bytes with a 3.1.1 CONNACK and holds the connection, nothing else (no broker leg). Its RSS
+ * per idle connection is what Node and OpenSSL cost before the gateway adds anything.
+ */
+export function roleTlsFloor(certDir: string): void {
+  const held = new Set<net.Socket>();
+  const server = tlsCreateServer({
+    cert: readFileSync(join(certDir, 'server.pem')),
+    key: readFileSync(join(certDir, 'server.key')),
+  });
+  server.on('secureConnection', (s) => {
+    held.add(s);
+    s.once('data', () => s.write(CONNACK_OK));
+    s.on('error', () => undefined);
+    s.on('close', () => held.delete(s));
+  });
+  process.on('SIGUSR2', () => (globalThis as { gc?: () => void }).gc?.());
+  server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as net.AddressInfo).port }));
+}
+
+const CONNACK_OK = Buffer.from([0x20, 0x02, 0x00, 0x00]);
+
+export async function startTlsFloor(self: string, certDir: string, cpu: string | null): Promise<Relay> {
+  const child = fork(self, ['--role', 'tlsfloor', '--certs', certDir], {
+    execArgv: ['--import', 'tsx', '--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  pin(child.pid, cpu);
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { port: number }) => resolve(m.port));
+    child.once('exit', () => reject(new Error('TLS floor server did not start')));
+  });
+  const pid = child.pid as number;
+  return {
+    name: 'Node TLS floor',
+    port,
+    tlsPort: port,
+    pid,
+    async settledRss() {
+      for (let i = 0; i < 2; i++) {
+        process.kill(pid, 'SIGUSR2');
+        await sleep(300);
+      }
+      return rssBytes(pid);
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
+  };
 }

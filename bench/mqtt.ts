@@ -44,7 +44,17 @@ import { compileZoneMap, validateZoneMap, ZoneMapHolder, type ZoneMapDoc } from 
 import { freePort, startMosquitto, type Mosquitto } from '../test/helpers/mosquitto.js';
 import { loadExampleDoc } from '../test/mqtt/fixture.js';
 import { roleGen } from './mqtt-gen.js';
-import { canPin, cpuSeconds, Gen, pin, startHaproxy, startZonegate, type Relay } from './mqtt-relays.js';
+import {
+  canPin,
+  cpuSeconds,
+  Gen,
+  pin,
+  roleTlsFloor,
+  startHaproxy,
+  startTlsFloor,
+  startZonegate,
+  type Relay,
+} from './mqtt-relays.js';
 import { Client, publishPacket, sleep, subscribePacket } from './mqtt-wire.js';
 import { has } from './support.js';
 import { median, table } from './table.js';
@@ -676,6 +686,10 @@ async function main(): Promise<void> {
     await roleGateway(values.map as string, values.certs as string, Number(values.mps));
     return;
   }
+  if (values.role === 'tlsfloor') {
+    roleTlsFloor(values.certs as string);
+    return;
+  }
   if (values.role === 'gen') {
     roleGen();
     return;
@@ -743,7 +757,7 @@ async function main(): Promise<void> {
   };
   try {
     await Promise.all(gens.map((g) => g.ready));
-    const want = new Set((values.targets).split(','));
+    const want = new Set(values.targets.split(','));
     const targets: Target[] = want.has('direct') ? [{ name: 'mosquitto direct', start: null }] : [];
     if (has('haproxy') && want.has('haproxy')) {
       const maxconn = Math.min(conns + 1000, Math.floor((limit - 200) / 2));
@@ -758,6 +772,20 @@ async function main(): Promise<void> {
       for (const [k, t] of targets.entries()) {
         console.log(`round ${round + 1}/${o.rounds}: ${t.name} ...`);
         await speedRound(t, round, gens, brokers[0]?.port as number, o, samples[k] as Samples);
+      }
+    }
+    // What Node and OpenSSL cost per idle TLS connection before any gateway code (no broker leg).
+    const floor: number[] = [];
+    for (let round = 0; round < o.rounds; round++) {
+      const f = await startTlsFloor(SELF, dir, relayCpu);
+      try {
+        await warmUp(gens, f.tlsPort, true, { ...o, concurrency: Math.min(o.concurrency, 20) });
+        const m0 = await f.settledRss();
+        const c = await connectAll(gens, f.tlsPort, true, o, `floor${round}`);
+        floor.push(((await f.settledRss()) - m0) / 1024 / Math.max(1, c.ok));
+        await closeAllGen(gens);
+      } finally {
+        await f.stop();
       }
     }
     const names = targets.map((t) => t.name);
@@ -776,6 +804,10 @@ async function main(): Promise<void> {
     );
     console.log(text);
     console.log(`\nfailed connects / storm reconnects given up (median): ${failures.join(', ')}`);
+    console.log(
+      `floor: a bare Node.js tls.Server holding the same idle TLS connections (CONNACK, no broker leg): ` +
+        `${median(floor).toFixed(1)} KB per connection (RSS)`,
+    );
     const Z = names.indexOf('Zonegate');
     const H = names.indexOf('HAProxy');
     const goal = (ok: boolean): string => (ok ? 'met' : 'NOT met');
