@@ -105,6 +105,9 @@ export async function startZonegate(dir: string, tag: string, cpu: string | null
       'zonemap: { file: map.json }',
       // The admin listener stays on (default) but on a free port, never 9901.
       'admin: { host: 127.0.0.1, port: 0 }',
+      // Diagnostics only (e.g. "logging: { accessSampleRate: 0 }" to price the access log); the
+      // table is made with the default config, so leave it unset for real runs.
+      ...(process.env.ZG_BENCH_ZONEGATE_EXTRA_CONFIG ?? '').split('\n').filter((l) => l !== ''),
     ].join('\n'),
   );
   writeFileSync(logFile, '');
