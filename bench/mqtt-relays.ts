@@ -69,6 +69,27 @@ export interface Relay {
   stop(): Promise<void>;
 }
 
+/** Relay processes running now, so a bench stopped by a signal takes them along (killAllRelays). */
+const running = new Set<ChildProcess>();
+
+/** SIGKILL every relay process group still running (synchronous: safe in a signal handler). */
+export function killAllRelays(): void {
+  for (const child of running) {
+    try {
+      process.kill(-(child.pid as number), 'SIGKILL');
+    } catch {
+      child.kill('SIGKILL');
+    }
+  }
+  running.clear();
+}
+
+function track(child: ChildProcess): ChildProcess {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
 function stopGroup(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
@@ -130,7 +151,7 @@ export async function startZonegate(dir: string, tag: string, cpu: string | null
     cfg,
   ];
   const [cmd, ...args] = cpu === null ? node : ['taskset', '-c', cpu, ...node];
-  const child = spawn(cmd as string, args, { cwd: dir, detached: true, stdio: ['ignore', out, out] });
+  const child = track(spawn(cmd as string, args, { cwd: dir, detached: true, stdio: ['ignore', out, out] }));
   closeSync(out);
   const deadline = Date.now() + 60_000;
   while (!readFileSync(logFile, 'utf8').includes('"msg":"gateway up"')) {
@@ -193,7 +214,7 @@ export async function startHaproxy(
   writeFileSync(file, cfg);
   const hap = ['haproxy', '-db', '-f', file];
   const [cmd, ...args] = cpu === null ? hap : ['taskset', '-c', cpu, ...hap];
-  const child = spawn(cmd as string, args, { detached: true, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = track(spawn(cmd as string, args, { detached: true, stdio: ['ignore', 'ignore', 'inherit'] }));
   const deadline = Date.now() + 10_000;
   while (!(await canConnect(port)) || !(await canConnect(tlsPort))) {
     if (child.exitCode !== null || Date.now() > deadline) {
@@ -278,10 +299,12 @@ export function roleTlsFloor(certDir: string): void {
 const CONNACK_OK = Buffer.from([0x20, 0x02, 0x00, 0x00]);
 
 export async function startTlsFloor(self: string, certDir: string, cpu: string | null): Promise<Relay> {
-  const child = fork(self, ['--role', 'tlsfloor', '--certs', certDir], {
-    execArgv: ['--import', 'tsx', '--expose-gc'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+  const child = track(
+    fork(self, ['--role', 'tlsfloor', '--certs', certDir], {
+      execArgv: ['--import', 'tsx', '--expose-gc'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    }),
+  );
   pin(child.pid, cpu);
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (m: { port: number }) => resolve(m.port));

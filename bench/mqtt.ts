@@ -48,6 +48,7 @@ import {
   canPin,
   cpuSeconds,
   Gen,
+  killAllRelays,
   pin,
   roleTlsFloor,
   startHaproxy,
@@ -750,6 +751,17 @@ async function main(): Promise<void> {
   const mapPath = writeMap('map.json', brokers[0] as Mosquitto, brokers[1] as Mosquitto);
   const gens = Array.from({ length: Math.max(2, Number(values.gens)) }, () => new Gen(SELF, loadCpus));
   const stops: (() => unknown)[] = [() => gens.forEach((g) => g.stop())];
+  // Stopped from outside (bench/run-all.ts's time limit, Ctrl-C): nothing it started outlives it.
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(sig, () => {
+      killAllRelays();
+      gens.forEach((g) => g.stop());
+      void Promise.all(brokers.map((b) => b.stop())).finally(() => {
+        rmSync(dir, { recursive: true, force: true });
+        process.exit(1);
+      });
+    });
+  }
   const cleanup = async (): Promise<void> => {
     for (const s of stops) await s();
     await Promise.all(brokers.map((b) => b.stop()));
