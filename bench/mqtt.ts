@@ -1,162 +1,66 @@
 /**
- * MQTT edge benchmark (issue 5), in one run against
+ * MQTT edge benchmark, in one run and one table:
  *   - the broker (mosquitto) directly,
- *   - Zonegate (its own process, routing by client id on the example map),
- *   - HAProxy routing by CONNECT client id (mqtt_field_value), when installed;
- * measuring connects/s, QoS 0 and QoS 1 messages/s (one publisher, one subscriber, 64-byte
- * payloads, QoS 1 with 64 in flight; median of 3 interleaved rounds), Zonegate's memory per
- * idle connection (plain and TLS), and the time to migrate N subscribed clients on a zone flip
- * with the QoS 1 messages lost; and the same with slow subscribers in the mix (a share of the
- * clients acknowledging each message late, with a backlog queued for them at the old broker
- * when the zone flips): lost, duplicated and drained messages, move and drain time.
+ *   - HAProxy (TCP mode, one thread, routing by CONNECT client id like Zonegate),
+ *   - Zonegate as operators run it (`zonegate start`, DEFAULT config: access line for every
+ *     session, metrics on), routing by client id on the example map;
+ * rows: connects/s (and per relay CPU-second), a reconnect storm (N clients connected, all
+ * dropped at once, all reconnecting at once: time until all N have a CONNACK again), QoS 0 and
+ * QoS 1 messages/s (one publisher and one subscriber in two different generator processes,
+ * 64-byte payloads, QoS 1 with 64 in flight), TLS connects/s, and idle memory per connection
+ * (relay RSS delta / N after GC, on a fresh relay process, plain and TLS). Medians of
+ * `--rounds` interleaved rounds; ratios to HAProxy and to direct.
  *
- *   npx tsx bench/mqtt.ts [--conns 5000] [--messages 100000] [--migrate 2000] [--mps 1000]
- *                         [--slow 400] [--slow-share 0.3] [--late-ms 2000] [--backlog 40]
- *   npx tsx bench/mqtt.ts --conns 20000      # needs ulimit -n >= 2 x conns + slack (gateway side)
+ * The load comes from `--gens` generator child processes (bench/mqtt-gen.ts). Pinning (when
+ * taskset exists and there are >= 2 cores): the relay under test alone on `--relay-cpu`
+ * (default the last core), everything else (orchestrator, generators, mosquitto) on the other
+ * cores. The direct row puts the same generators and broker on the same cores with no relay in
+ * between, so it is the most the load side can do: a relay row within 10% of it is marked
+ * generator-bound (the relay was not the limit), and each row shows how busy the relay's core
+ * was.
+ *
+ * Then (unless --quick or --no-migration) the zone-flip migration of N subscribed clients and
+ * the same with slow subscribers, on an in-process gateway child with its stats.
+ *
+ *   npx tsx bench/mqtt.ts [--conns 5000] [--rounds 3] [--gens 3] [--concurrency 100]
+ *                         [--messages 100000] [--relay-cpu 1] [--no-migration]
+ *                         [--migrate 2000] [--mps 1000] [--slow 400] [--slow-share 0.3]
+ *                         [--late-ms 2000] [--backlog 40]
+ *   npx tsx bench/mqtt.ts --quick            # smoke run: 500 connections, 1 round, no migration
+ *   npx tsx bench/mqtt.ts --conns 20000      # needs ulimit -n >= 2 x conns + slack (relay side)
+ *
+ * Bounded (every wait has a limit), loopback only, ephemeral ports; every process it starts is
+ * killed at the end (relays by process group).
  */
-import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createCa, issueCert } from '../src/certs/index.js';
-import { FrameReader, type FrameSink } from '../src/mqtt/frame-reader.js';
 import { MqttServer } from '../src/mqtt/index.js';
-import { ackId, publishIdOffset, topicEnd } from '../src/mqtt/publish.js';
 import { compileZoneMap, validateZoneMap, ZoneMapHolder, type ZoneMapDoc } from '../src/zonemap/index.js';
 import { freePort, startMosquitto, type Mosquitto } from '../test/helpers/mosquitto.js';
 import { loadExampleDoc } from '../test/mqtt/fixture.js';
+import { roleGen } from './mqtt-gen.js';
+import {
+  canPin,
+  cpuSeconds,
+  Gen,
+  killAllRelays,
+  pin,
+  roleTlsFloor,
+  startHaproxy,
+  startTlsFloor,
+  startZonegate,
+  type Relay,
+} from './mqtt-relays.js';
+import { Client, publishPacket, sleep, subscribePacket } from './mqtt-wire.js';
+import { has } from './support.js';
 import { median, table } from './table.js';
 
 const SELF = fileURLToPath(import.meta.url);
-const HERE = fileURLToPath(new URL('.', import.meta.url));
-
-/* ------------------------------------------------------------------ packets */
-
-function str(s: string): Buffer {
-  const b = Buffer.from(s);
-  const l = Buffer.alloc(2);
-  l.writeUInt16BE(b.length);
-  return Buffer.concat([l, b]);
-}
-
-function frame(first: number, body: Buffer): Buffer {
-  const len: number[] = [];
-  let n = body.length;
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    len.push(b);
-  } while (n > 0);
-  return Buffer.concat([Buffer.from([first, ...len]), body]);
-}
-
-/** MQTT 3.1.1 CONNECT, clean session, no keepalive (idle connections must stay idle). */
-function connectPacket(clientId: string, keepalive = 0): Buffer {
-  const ka = Buffer.alloc(2);
-  ka.writeUInt16BE(keepalive);
-  return frame(0x10, Buffer.concat([str('MQTT'), Buffer.from([4, 0x02]), ka, str(clientId)]));
-}
-
-function subscribePacket(topic: string, qos: number, id = 1): Buffer {
-  const pid = Buffer.alloc(2);
-  pid.writeUInt16BE(id);
-  return frame(0x82, Buffer.concat([pid, str(topic), Buffer.from([qos])]));
-}
-
-function publishPacket(topic: string, payload: Buffer, qos: number, id: number): Buffer {
-  if (qos === 0) return frame(0x30, Buffer.concat([str(topic), payload]));
-  const pid = Buffer.alloc(2);
-  pid.writeUInt16BE(id);
-  return frame(0x30 | (qos << 1), Buffer.concat([str(topic), pid, payload]));
-}
-
-function puback(id: number): Buffer {
-  return Buffer.from([0x40, 0x02, id >> 8, id & 0xff]);
-}
-
-/* ------------------------------------------------------------------ raw client */
-
-class Client implements FrameSink {
-  readonly socket: net.Socket;
-  private readonly reader = new FrameReader(this, 1 << 20);
-  connack: Promise<void>;
-  private connackResolve!: () => void;
-  private connackReject!: (e: Error) => void;
-  suback: Promise<void>;
-  private subackResolve!: () => void;
-  received = 0;
-  acked = 0;
-  onAck: (() => void) | null = null;
-  onPublish: ((payload: Buffer) => void) | null = null;
-  closed = false;
-  /** Acknowledge each QoS 1 delivery this long after it arrived (a slow phone); 0: at once. */
-  ackDelayMs = 0;
-
-  constructor(port: number, clientId: string, secure: tls.ConnectionOptions | null = null) {
-    this.connack = new Promise((res, rej) => {
-      this.connackResolve = res;
-      this.connackReject = rej;
-    });
-    this.suback = new Promise((res) => (this.subackResolve = res));
-    this.connack.catch(() => undefined);
-    const c = connectPacket(clientId);
-    this.socket =
-      secure === null
-        ? net.connect({ host: '127.0.0.1', port, noDelay: true }, () => this.socket.write(c))
-        : tls.connect({ host: '127.0.0.1', port, ...secure }, () => this.socket.write(c));
-    this.socket.on('data', (d: Buffer) => this.reader.push(d));
-    this.socket.on('error', (e) => this.connackReject(e));
-    this.socket.on('close', () => {
-      this.closed = true;
-      this.connackReject(new Error(`${clientId}: closed`));
-    });
-  }
-
-  onFrame(f: Buffer, hl: number): boolean {
-    const type = (f[0] as number) >> 4;
-    if (type === 2) {
-      if (f[3] === 0) this.connackResolve();
-      else this.connackReject(new Error(`CONNACK ${String(f[3])}`));
-    } else if (type === 9) {
-      this.subackResolve();
-    } else if (type === 3) {
-      this.received++;
-      const qos = ((f[0] as number) >> 1) & 3;
-      const te = topicEnd(f, hl);
-      if (qos > 0) {
-        const at = publishIdOffset(f, te);
-        const ack = puback(f.readUInt16BE(at));
-        if (this.ackDelayMs > 0) setTimeout(writeIfOpen, this.ackDelayMs, this.socket, ack);
-        else this.socket.write(ack);
-        this.onPublish?.(f.subarray(at + 2));
-      } else {
-        this.onPublish?.(f.subarray(te));
-      }
-    } else if (type === 4) {
-      this.acked++;
-      void ackId(f, hl);
-      this.onAck?.();
-    }
-    return true;
-  }
-
-  onFrameError(): void {
-    this.socket.destroy();
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
-function writeIfOpen(socket: net.Socket, b: Buffer): void {
-  if (!socket.destroyed) socket.write(b);
-}
 
 /* ------------------------------------------------------------------ gateway child */
 
@@ -267,17 +171,12 @@ class GatewayProcess {
   }
 }
 
-/* ------------------------------------------------------------------ measurements */
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
+/* ------------------------------------------------------------------ migration measurements */
 
 async function connectMany(
   port: number,
   n: number,
   prefix: string,
-  secure: tls.ConnectionOptions | null = null,
 ): Promise<{ clients: Client[]; perSec: number; failed: number }> {
   const clients: Client[] = [];
   let next = 0;
@@ -287,7 +186,7 @@ async function connectMany(
     while (next < n) {
       const i = next++;
       // uids 100..109 (shards 00-09): rz00
-      const c = new Client(port, `10${i % 10}-${prefix}-${i}`, secure);
+      const c = new Client(port, `10${i % 10}-${prefix}-${i}`);
       try {
         await c.connack;
         clients.push(c);
@@ -300,54 +199,6 @@ async function connectMany(
   await Promise.all(Array.from({ length: 100 }, worker));
   const s = (performance.now() - t0) / 1000;
   return { clients, perSec: clients.length / s, failed };
-}
-
-async function throughput(port: number, qos: 0 | 1, messages: number, tag: string): Promise<number> {
-  const sub = new Client(port, `100-sub-${tag}-${qos}`);
-  const pub = new Client(port, `101-pub-${tag}-${qos}`);
-  await Promise.all([sub.connack, pub.connack]);
-  const topic = `bench/${tag}/${qos}`;
-  sub.socket.write(subscribePacket(topic, qos));
-  await sub.suback;
-  const payload = Buffer.alloc(64, 0x61);
-  const t0 = performance.now();
-  if (qos === 0) {
-    const batch = Buffer.concat(Array.from({ length: 100 }, () => publishPacket(topic, payload, 0, 0)));
-    for (let sent = 0; sent < messages; sent += 100) {
-      if (!pub.socket.write(batch)) await new Promise((r) => pub.socket.once('drain', r));
-    }
-  } else {
-    let sent = 0;
-    let id = 0;
-    const window = 64;
-    await new Promise<void>((resolve) => {
-      const pump = (): void => {
-        while (sent < messages && sent - pub.acked < window) {
-          id = id === 65_535 ? 1 : id + 1;
-          pub.socket.write(publishPacket(topic, payload, 1, id));
-          sent++;
-        }
-        if (pub.acked >= messages) resolve();
-      };
-      pub.onAck = pump;
-      pump();
-    });
-  }
-  const deadline = performance.now() + 30_000;
-  let last = -1;
-  let stall = performance.now();
-  while (sub.received < messages && performance.now() < deadline) {
-    await sleep(5);
-    if (sub.received !== last) {
-      last = sub.received;
-      stall = performance.now();
-    } else if (performance.now() - stall > 2000) break; // QoS 0 drops: stop waiting
-  }
-  const s = (performance.now() - t0) / 1000;
-  const rate = sub.received / s;
-  sub.close();
-  pub.close();
-  return rate;
 }
 
 async function closeAll(clients: Client[]): Promise<void> {
@@ -567,14 +418,263 @@ function reexecWithMoreFds(needed: number): boolean {
 
 /* ------------------------------------------------------------------ main */
 
+/* ------------------------------------------------------------------ speed table */
+
+interface Target {
+  readonly name: string;
+  /** Started fresh for each phase of each round (null: the broker itself). */
+  readonly start: ((tag: string) => Promise<Relay>) | null;
+}
+
+/** Per target: every round's value of every measure (missing: not measured for it). */
+type Samples = Map<string, number[]>;
+
+function record(s: Samples, key: string, v: number): void {
+  const xs = s.get(key) ?? [];
+  xs.push(v);
+  s.set(key, xs);
+}
+
+interface SpeedOptions {
+  readonly conns: number;
+  readonly rounds: number;
+  readonly concurrency: number;
+  readonly messages: number;
+  readonly stormTimeoutMs: number;
+}
+
+/** N connects spread over the generators; wall time from the orchestrator. */
+async function connectAll(
+  gens: readonly Gen[],
+  port: number,
+  tls: boolean,
+  o: SpeedOptions,
+  prefix: string,
+): Promise<{ seconds: number; ok: number; failed: number }> {
+  const per = Math.ceil(o.conns / gens.length);
+  const conc = Math.max(1, Math.round(o.concurrency / gens.length));
+  const t0 = performance.now();
+  const rs = await Promise.all(
+    gens.map((g, k) =>
+      g.ask({
+        cmd: 'connect',
+        port,
+        tls,
+        from: k * per,
+        to: Math.min(o.conns, (k + 1) * per),
+        prefix,
+        concurrency: conc,
+      }),
+    ),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  return {
+    seconds,
+    ok: rs.reduce((a, r) => a + (r.ok ?? 0), 0),
+    failed: rs.reduce((a, r) => a + (r.failed ?? 0), 0),
+  };
+}
+
+async function closeAllGen(gens: readonly Gen[]): Promise<void> {
+  await Promise.all(gens.map((g) => g.ask({ cmd: 'close' })));
+  await sleep(200);
+}
+
+/** Messages/s from one publisher (generator 0) to one subscriber (generator 1) through `port`. */
+async function throughput(
+  gens: readonly Gen[],
+  port: number,
+  qos: 0 | 1,
+  messages: number,
+  tag: string,
+): Promise<number> {
+  const pubGen = gens[0] as Gen;
+  const subGen = gens[1 % gens.length] as Gen;
+  const topic = `bench/${tag}/${qos}`;
+  await subGen.ask({ cmd: 'sub', port, topic, qos });
+  const waiting = subGen.ask({ cmd: 'subwait', expect: messages });
+  const pub = await pubGen.ask({ cmd: 'pub', port, topic, qos, messages });
+  const sub = await waiting;
+  const ms = (sub.lastAt ?? 0) - (pub.startAt ?? 0);
+  return ms > 0 ? ((sub.received ?? 0) * 1000) / ms : 0;
+}
+
+async function warmUp(gens: readonly Gen[], port: number, tls: boolean, o: SpeedOptions): Promise<void> {
+  await connectAll(gens, port, tls, { ...o, conns: Math.min(200, o.conns) }, 'warm');
+  await closeAllGen(gens);
+}
+
+async function speedRound(
+  t: Target,
+  round: number,
+  gens: readonly Gen[],
+  directPort: number,
+  o: SpeedOptions,
+  s: Samples,
+): Promise<void> {
+  const tag = `${t.name.slice(0, 3).toLowerCase()}${round}`;
+  // Phase A: plain connects, idle memory, storm, throughput (fresh relay process).
+  const relay = t.start === null ? null : await t.start(`${tag}a`);
+  try {
+    const port = relay?.port ?? directPort;
+    if (relay !== null) await warmUp(gens, port, false, o);
+    const m0 = relay === null ? 0 : await relay.settledRss();
+    const c0 = relay === null ? 0 : cpuSeconds(relay.pid);
+    const c = await connectAll(gens, port, false, o, tag);
+    record(s, 'connects/s', c.ok / c.seconds);
+    record(s, 'connect failures', c.failed);
+    if (relay !== null) {
+      const cpu = cpuSeconds(relay.pid) - c0;
+      record(s, 'connects busy', cpu / c.seconds);
+      if (cpu > 0) record(s, 'connects/cpu-s', c.ok / cpu);
+      const m1 = await relay.settledRss();
+      record(s, 'idle KB plain', (m1 - m0) / 1024 / Math.max(1, c.ok));
+    }
+    // Storm: every client dropped at once, all reconnect at once.
+    const s0 = relay === null ? 0 : cpuSeconds(relay.pid);
+    const t0 = performance.now();
+    const rs = await Promise.all(
+      gens.map((g) => g.ask({ cmd: 'storm', port, tls: false, timeoutMs: o.stormTimeoutMs })),
+    );
+    const stormS = (performance.now() - t0) / 1000;
+    const back = rs.reduce((a, r) => a + (r.ok ?? 0), 0);
+    record(s, 'storm s', stormS);
+    record(
+      s,
+      'storm failed',
+      rs.reduce((a, r) => a + (r.failed ?? 0), 0),
+    );
+    record(
+      s,
+      'storm retries',
+      rs.reduce((a, r) => a + (r.retries ?? 0), 0),
+    );
+    record(s, 'storm reconnects/s', back / stormS);
+    if (relay !== null) record(s, 'storm busy', (cpuSeconds(relay.pid) - s0) / stormS);
+    await closeAllGen(gens);
+    for (const qos of [0, 1] as const) {
+      const n = qos === 0 ? o.messages : Math.floor(o.messages / 2);
+      const q0 = relay === null ? 0 : cpuSeconds(relay.pid);
+      const q = performance.now();
+      record(s, `qos${qos}`, await throughput(gens, port, qos, n, tag));
+      if (relay !== null)
+        record(s, `qos${qos} busy`, (cpuSeconds(relay.pid) - q0) / ((performance.now() - q) / 1000));
+    }
+  } finally {
+    await relay?.stop();
+  }
+  if (t.start === null) return;
+  // Phase B: TLS connects and idle TLS memory (fresh relay process: freed plain connections
+  // would otherwise be reused and hide the cost).
+  const relayB = await t.start(`${tag}b`);
+  try {
+    await warmUp(gens, relayB.tlsPort, true, { ...o, concurrency: Math.min(o.concurrency, 20) });
+    const m0 = await relayB.settledRss();
+    const c0 = cpuSeconds(relayB.pid);
+    const c = await connectAll(gens, relayB.tlsPort, true, o, `${tag}t`);
+    record(s, 'tls connects/s', c.ok / c.seconds);
+    record(s, 'tls busy', (cpuSeconds(relayB.pid) - c0) / c.seconds);
+    const m1 = await relayB.settledRss();
+    record(s, 'idle KB tls', (m1 - m0) / 1024 / Math.max(1, c.ok));
+    await closeAllGen(gens);
+  } finally {
+    await relayB.stop();
+  }
+}
+
+interface Measure {
+  readonly key: string;
+  readonly label: string;
+  /** Lower is better (times, memory). */
+  readonly lower?: boolean;
+  /** Relay core busy share during the measure, for the note. */
+  readonly busy?: string;
+}
+
+const MEASURES: readonly Measure[] = [
+  { key: 'connects/s', label: 'connects/s (plain)', busy: 'connects busy' },
+  { key: 'connects/cpu-s', label: 'connects per relay CPU-second' },
+  { key: 'storm s', label: 'reconnect storm: s until all N have a CONNACK', lower: true, busy: 'storm busy' },
+  { key: 'storm reconnects/s', label: 'reconnect storm: reconnects/s' },
+  { key: 'qos0', label: 'QoS 0 msgs/s', busy: 'qos0 busy' },
+  { key: 'qos1', label: 'QoS 1 msgs/s', busy: 'qos1 busy' },
+  { key: 'tls connects/s', label: 'TLS connects/s (full handshakes)', busy: 'tls busy' },
+  { key: 'idle KB plain', label: 'idle KB per plain connection (RSS)', lower: true },
+  { key: 'idle KB tls', label: 'idle KB per TLS connection (RSS)', lower: true },
+];
+
+function speedTable(
+  names: readonly string[],
+  samples: readonly Samples[],
+): { text: string; med: (t: number, k: string) => number } {
+  const med = (t: number, k: string): number => {
+    const xs = samples[t]?.get(k);
+    return xs === undefined || xs.length === 0 ? NaN : median(xs);
+  };
+  const [D, H, Z] = [names.indexOf('mosquitto direct'), names.indexOf('HAProxy'), names.indexOf('Zonegate')];
+  const cell = (t: number, k: string): string | number => (t < 0 || Number.isNaN(med(t, k)) ? '' : med(t, k));
+  const ratio = (a: number, b: number): string =>
+    Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}x` : '';
+  const rows = MEASURES.map((m) => {
+    const d = D < 0 ? NaN : med(D, m.key);
+    const notes: string[] = [];
+    for (const t of [H, Z]) {
+      if (t < 0) continue;
+      const v = med(t, m.key);
+      if (m.busy !== undefined && !Number.isNaN(med(t, m.busy)))
+        notes.push(`${names[t]} core ${(med(t, m.busy) * 100).toFixed(0)}% busy`);
+      if (Number.isNaN(d) || Number.isNaN(v) || m.key === 'connects/cpu-s') continue;
+      // The direct row is the most the load side can do; a relay within 10% of it was not the limit.
+      const bound = m.lower === true ? v <= d * 1.1 : v >= d * 0.9;
+      if (bound) notes.push(`${names[t]}: GENERATOR-BOUND (within 10% of direct)`);
+    }
+    return [
+      m.label,
+      cell(D, m.key),
+      cell(H, m.key),
+      cell(Z, m.key),
+      Z >= 0 && H >= 0 ? ratio(med(Z, m.key), med(H, m.key)) : '',
+      Z >= 0 ? ratio(med(Z, m.key), d) : '',
+      H >= 0 ? ratio(med(H, m.key), d) : '',
+      notes.join('; '),
+    ];
+  });
+  return {
+    text: table(
+      [
+        'measure',
+        'mosquitto direct',
+        'HAProxy',
+        'Zonegate',
+        'Zonegate / HAProxy',
+        'Zonegate / direct',
+        'HAProxy / direct',
+        'note',
+      ],
+      rows,
+    ),
+    med,
+  };
+}
+
+/* ------------------------------------------------------------------ main */
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       role: { type: 'string' },
       map: { type: 'string' },
       certs: { type: 'string' },
-      conns: { type: 'string', default: '5000' },
-      messages: { type: 'string', default: '100000' },
+      quick: { type: 'boolean', default: false },
+      conns: { type: 'string' },
+      rounds: { type: 'string' },
+      gens: { type: 'string', default: '3' },
+      /** Comma list of direct, haproxy, zonegate (all by default; fewer for profiling). */
+      targets: { type: 'string', default: 'direct,haproxy,zonegate' },
+      concurrency: { type: 'string', default: '100' },
+      messages: { type: 'string' },
+      'relay-cpu': { type: 'string' },
+      'no-migration': { type: 'boolean', default: false },
       migrate: { type: 'string', default: '2000' },
       mps: { type: 'string', default: '1000' },
       slow: { type: 'string', default: '400' },
@@ -587,17 +687,41 @@ async function main(): Promise<void> {
     await roleGateway(values.map as string, values.certs as string, Number(values.mps));
     return;
   }
-  let conns = Number(values.conns);
+  if (values.role === 'tlsfloor') {
+    roleTlsFloor(values.certs as string);
+    return;
+  }
+  if (values.role === 'gen') {
+    roleGen();
+    return;
+  }
+  const quick = values.quick === true;
+  let conns = Number(values.conns ?? (quick ? 500 : 5000));
   reexecWithMoreFds(conns * 2 + 500);
   const limit = fdLimit();
-  // The gateway holds two descriptors per client connection (client + broker).
+  // The relay holds two descriptors per client connection (client + broker).
   if (conns * 2 + 200 > limit) {
     console.log(
       `note: ulimit -n is ${limit}; capping connections at ${Math.floor((limit - 200) / 2)} (raise it for more)`,
     );
     conns = Math.floor((limit - 200) / 2);
   }
-  const messages = Number(values.messages);
+  const o: SpeedOptions = {
+    conns,
+    rounds: Number(values.rounds ?? (quick ? 1 : 3)),
+    concurrency: Number(values.concurrency),
+    messages: Number(values.messages ?? (quick ? 10_000 : 100_000)),
+    stormTimeoutMs: 60_000,
+  };
+  const cpus = availableParallelism();
+  const pinned = canPin(cpus);
+  const relayCpu = pinned ? (values['relay-cpu'] ?? String(cpus - 1)) : null;
+  const loadCpus = pinned
+    ? Array.from({ length: cpus }, (_, i) => i)
+        .filter((i) => String(i) !== relayCpu)
+        .join(',')
+    : null;
+  pin(process.pid, loadCpus);
   const dir = mkdtempSync(join(tmpdir(), 'zg-bench-mqtt-'));
   const ca = await createCa('bench CA');
   const cert = await issueCert(ca, {
@@ -612,6 +736,7 @@ async function main(): Promise<void> {
     await startMosquitto({ extraConfig: ['max_connections -1'] }),
     await startMosquitto({ extraConfig: ['max_connections -1'] }),
   ];
+  for (const b of brokers) pin(b.pid, loadCpus);
   const dead = `127.0.0.1:${await freePort()}`;
   const writeMap = (file: string, rz00: Mosquitto, rz02: Mosquitto): string => {
     const doc = loadExampleDoc();
@@ -624,162 +749,181 @@ async function main(): Promise<void> {
     return path;
   };
   const mapPath = writeMap('map.json', brokers[0] as Mosquitto, brokers[1] as Mosquitto);
-  const gw = new GatewayProcess(mapPath, dir, Number(values.mps));
-  await gw.ready;
-  let haproxy: ChildProcess | null = null;
-  let haproxyPort = 0;
-  if (spawnSync('sh', ['-c', 'command -v haproxy'], { stdio: 'ignore' }).status === 0) {
-    haproxyPort = await freePort();
-    const cfg = readFileSync(join(HERE, 'haproxy-mqtt.cfg.tmpl'), 'utf8')
-      .replace('{{PORT}}', String(haproxyPort))
-      .replace('{{MAXCONN}}', String(Math.min(conns + 1000, Math.floor((limit - 200) / 2))))
-      .replace('{{RZ00}}', brokers[0]?.address as string)
-      .replace('{{RZ02}}', brokers[1]?.address as string);
-    writeFileSync(join(dir, 'haproxy.cfg'), cfg);
-    haproxy = spawn('haproxy', ['-f', join(dir, 'haproxy.cfg')], { stdio: 'ignore' });
-    await sleep(500);
+  const gens = Array.from({ length: Math.max(2, Number(values.gens)) }, () => new Gen(SELF, loadCpus));
+  const stops: (() => unknown)[] = [() => gens.forEach((g) => g.stop())];
+  // Stopped from outside (bench/run-all.ts's time limit, Ctrl-C): nothing it started outlives it.
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(sig, () => {
+      killAllRelays();
+      gens.forEach((g) => g.stop());
+      void Promise.all(brokers.map((b) => b.stop())).finally(() => {
+        rmSync(dir, { recursive: true, force: true });
+        process.exit(1);
+      });
+    });
   }
-  const cleanup = (): void => {
-    gw.stop();
-    haproxy?.kill('SIGKILL');
-    for (const b of brokers) void b.stop();
+  const cleanup = async (): Promise<void> => {
+    for (const s of stops) await s();
+    await Promise.all(brokers.map((b) => b.stop()));
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const targets: { name: string; port: number }[] = [
-      { name: 'mosquitto direct', port: brokers[0]?.port as number },
-      { name: 'Zonegate', port: gw.port },
-    ];
-    if (haproxy !== null) targets.push({ name: 'HAProxy (client-id routing)', port: haproxyPort });
-    const rows: (string | number)[][] = [];
-    let memPlain = 0;
-    let heapPlain = 0;
-    let memTls = 0;
-    let tlsRate = 0;
-    for (const t of targets) {
-      console.log(`measuring ${t.name} ...`);
-      const isGw = t.name === 'Zonegate';
-      const m0 = isGw ? await gw.ask('mem') : null;
-      const r = await connectMany(t.port, conns, `c-${t.name.slice(0, 3)}`);
-      if (m0 !== null) {
-        await sleep(300);
-        const m1 = await gw.ask('mem');
-        memPlain = ((m1.rss as number) - (m0.rss as number)) / r.clients.length;
-        heapPlain = ((m1.heapUsed as number) - (m0.heapUsed as number)) / r.clients.length;
-      }
-      await closeAll(r.clients);
-      rows.push([t.name, r.perSec, r.failed, 0, 0]);
+    await Promise.all(gens.map((g) => g.ready));
+    const want = new Set(values.targets.split(','));
+    const targets: Target[] = want.has('direct') ? [{ name: 'mosquitto direct', start: null }] : [];
+    if (has('haproxy') && want.has('haproxy')) {
+      const maxconn = Math.min(conns + 1000, Math.floor((limit - 200) / 2));
+      const pair: [string, string] = [brokers[0]?.address as string, brokers[1]?.address as string];
+      targets.push({ name: 'HAProxy', start: (tag) => startHaproxy(dir, tag, relayCpu, pair, maxconn) });
     }
-    // Throughput: three rounds, targets interleaved, median of each (a shared machine is noisy).
-    const q0s = targets.map((): number[] => []);
-    const q1s = targets.map((): number[] => []);
-    for (let round = 0; round < 3; round++) {
+    if (want.has('zonegate'))
+      targets.push({ name: 'Zonegate', start: (tag) => startZonegate(dir, tag, relayCpu) });
+    const samples = targets.map((): Samples => new Map());
+    const started = performance.now();
+    for (let round = 0; round < o.rounds; round++) {
       for (const [k, t] of targets.entries()) {
-        const tag = `${t.name.slice(0, 3)}${round}`;
-        q0s[k]?.push(await throughput(t.port, 0, messages, tag));
-        q1s[k]?.push(await throughput(t.port, 1, Math.floor(messages / 2), tag));
+        console.log(`round ${round + 1}/${o.rounds}: ${t.name} ...`);
+        await speedRound(t, round, gens, brokers[0]?.port as number, o, samples[k] as Samples);
       }
     }
-    targets.forEach((_, k) => {
-      const row = rows[k] as (string | number)[];
-      row[3] = median(q0s[k] as number[]);
-      row[4] = median(q1s[k] as number[]);
-    });
-    if (haproxy === null) rows.push(['HAProxy', 'not installed', '', '', '']);
-    {
-      // TLS: Zonegate only (mosquitto is plain here).
-      await sleep(300);
-      const m0 = (await gw.ask('mem')).rss as number;
-      const r = await connectMany(gw.tlsPort, conns, 'tls', { rejectUnauthorized: false });
-      tlsRate = r.perSec;
-      await sleep(300);
-      memTls = (((await gw.ask('mem')).rss as number) - m0) / r.clients.length;
-      await closeAll(r.clients);
+    // What Node and OpenSSL cost per idle TLS connection before any gateway code (no broker leg).
+    const floor: number[] = [];
+    for (let round = 0; round < o.rounds; round++) {
+      const f = await startTlsFloor(SELF, dir, relayCpu);
+      try {
+        await warmUp(gens, f.tlsPort, true, { ...o, concurrency: Math.min(o.concurrency, 20) });
+        const m0 = await f.settledRss();
+        const c = await connectAll(gens, f.tlsPort, true, o, `floor${round}`);
+        floor.push(((await f.settledRss()) - m0) / 1024 / Math.max(1, c.ok));
+        await closeAllGen(gens);
+      } finally {
+        await f.stop();
+      }
     }
-    const mig = await migration(gw, brokers, Number(values.migrate));
-    // Slow subscribers: brokers with mosquitto's default in-flight window (20 per session), so
-    // a backlog queues at the old broker; a Zonegate process of its own, default config.
-    const slowBrokers = [
-      await startMosquitto({ extraConfig: ['max_connections -1', 'max_inflight_messages 20'] }),
-      await startMosquitto({ extraConfig: ['max_connections -1', 'max_inflight_messages 20'] }),
-    ];
-    const gw2 = new GatewayProcess(
-      writeMap('map-slow.json', slowBrokers[0] as Mosquitto, slowBrokers[1] as Mosquitto),
-      dir,
-      Number(values.mps),
+    const names = targets.map((t) => t.name);
+    const { text, med } = speedTable(names, samples);
+    const failures = samples.map(
+      (s, k) =>
+        `${names[k]} ${median(s.get('connect failures') ?? [0])}/${median(s.get('storm failed') ?? [0])}`,
     );
-    let slow: SlowResult;
-    try {
-      await gw2.ready;
-      slow = await slowMigration(
-        gw2,
-        slowBrokers,
-        Number(values.slow),
-        Number(values['slow-share']),
-        Number(values['late-ms']),
-        Number(values.backlog),
+    console.log(
+      `\nMQTT edge, ${conns} connections (${o.concurrency} connecting at a time), ${o.messages} QoS 0 / ${o.messages / 2} QoS 1 messages of 64 bytes; ` +
+        `median of ${o.rounds} round(s), ${((performance.now() - started) / 1000).toFixed(0)} s; ${gens.length} generator processes; ` +
+        (pinned
+          ? `relay pinned to CPU ${relayCpu}, generators + mosquitto + orchestrator to CPU ${loadCpus}`
+          : 'not pinned (no taskset or 1 core)') +
+        `; load average ${loadavg()[0]?.toFixed(1)} on ${cpus} cores\n`,
+    );
+    console.log(text);
+    console.log(`\nfailed connects / storm reconnects given up (median): ${failures.join(', ')}`);
+    console.log(
+      `floor: a bare Node.js tls.Server holding the same idle TLS connections (CONNACK, no broker leg): ` +
+        `${median(floor).toFixed(1)} KB per connection (RSS)`,
+    );
+    const Z = names.indexOf('Zonegate');
+    const H = names.indexOf('HAProxy');
+    const goal = (ok: boolean): string => (ok ? 'met' : 'NOT met');
+    if (H >= 0) {
+      console.log(`goal connects/s >= HAProxy: ${goal(med(Z, 'connects/s') >= med(H, 'connects/s'))}`);
+      console.log(
+        `goal storm re-established no slower than HAProxy: ${goal(med(Z, 'storm s') <= med(H, 'storm s'))}`,
       );
-    } finally {
-      gw2.stop();
-      await Promise.all(slowBrokers.map((b) => b.stop()));
     }
-    const direct = rows[0] as (string | number)[];
-    const ours = rows[1] as (string | number)[];
+    const D = names.indexOf('mosquitto direct');
+    if (D >= 0) console.log(`goal QoS 1 >= 0.95x direct: ${goal(med(Z, 'qos1') >= 0.95 * med(D, 'qos1'))}`);
     console.log(
-      `\nMQTT edge, ${conns} connections, ${messages} QoS 0 / ${messages / 2} QoS 1 messages of 64 bytes\n`,
+      `goal idle <= 6 KB plain: ${goal(med(Z, 'idle KB plain') <= 6)}, <= 20 KB TLS: ${goal(med(Z, 'idle KB tls') <= 20)}`,
     );
-    console.log(table(['target', 'connects/s', 'failed', 'QoS 0 msgs/s', 'QoS 1 msgs/s'], rows));
-    console.log(
-      `\nZonegate / direct: QoS 0 ${((ours[3] as number) / (direct[3] as number)).toFixed(2)}x, ` +
-        `QoS 1 ${((ours[4] as number) / (direct[4] as number)).toFixed(2)}x`,
-    );
-    console.log(
-      `Zonegate memory per idle connection (process RSS delta / connections): plain ${(memPlain / 1024).toFixed(1)} KB ` +
-        `(JS heap ${(heapPlain / 1024).toFixed(1)} KB) ` +
-        `(${conns} conns), TLS ${(memTls / 1024).toFixed(1)} KB (${conns} conns, ${tlsRate.toFixed(0)} TLS connects/s)`,
-    );
-    console.log(
-      `Migration: ${mig.n} subscribed clients moved rz00 -> rz02 in ${mig.seconds.toFixed(2)} s ` +
-        `(${(mig.n / mig.seconds).toFixed(0)}/s, movesPerSecond ${values.mps}; ${mig.failed} failed); ` +
-        `QoS 1 messages lost: ${mig.lost} of ${mig.messages} published to the moving clients`,
-    );
-    console.log(
-      `\nMigration with slow subscribers (${slow.slow} of ${slow.n + slow.failed} acknowledging ${values['late-ms']} ms late, ` +
-        `${values.backlog} messages each queued at rz00 at the flip, 10 more at rz02 after it):\n`,
-    );
-    console.log(
-      table(
-        [
-          'clients',
-          'failed',
-          'move s',
-          'drain s',
-          'QoS 1 expected',
-          'lost',
-          'lost (slow)',
-          'duplicated',
-          'drained',
-          'drains abandoned',
-        ],
-        [
-          [
-            slow.n,
-            slow.failed,
-            slow.moveSeconds.toFixed(2),
-            slow.drainSeconds.toFixed(2),
-            slow.expected,
-            slow.lost,
-            slow.lostSlow,
-            slow.duplicated,
-            slow.drained,
-            slow.abandoned,
-          ],
-        ],
-      ),
+    for (const s of stops) await s();
+    stops.length = 0;
+    if (!quick && values['no-migration'] !== true) await migrations(dir, brokers, writeMap, mapPath, values);
+  } finally {
+    await cleanup();
+  }
+}
+
+/* ------------------------------------------------------------------ migration tables */
+
+async function migrations(
+  dir: string,
+  brokers: Mosquitto[],
+  writeMap: (file: string, rz00: Mosquitto, rz02: Mosquitto) => string,
+  mapPath: string,
+  values: Record<string, string | boolean | undefined>,
+): Promise<void> {
+  const gw = new GatewayProcess(mapPath, dir, Number(values.mps));
+  let mig: Awaited<ReturnType<typeof migration>>;
+  try {
+    await gw.ready;
+    mig = await migration(gw, brokers, Number(values.migrate));
+  } finally {
+    gw.stop();
+  }
+  // Slow subscribers: brokers with mosquitto's default in-flight window (20 per session), so
+  // a backlog queues at the old broker; a Zonegate process of its own, default config.
+  const slowBrokers = [
+    await startMosquitto({ extraConfig: ['max_connections -1', 'max_inflight_messages 20'] }),
+    await startMosquitto({ extraConfig: ['max_connections -1', 'max_inflight_messages 20'] }),
+  ];
+  const gw2 = new GatewayProcess(
+    writeMap('map-slow.json', slowBrokers[0] as Mosquitto, slowBrokers[1] as Mosquitto),
+    dir,
+    Number(values.mps),
+  );
+  let slow: SlowResult;
+  try {
+    await gw2.ready;
+    slow = await slowMigration(
+      gw2,
+      slowBrokers,
+      Number(values.slow),
+      Number(values['slow-share']),
+      Number(values['late-ms']),
+      Number(values.backlog),
     );
   } finally {
-    cleanup();
+    gw2.stop();
+    await Promise.all(slowBrokers.map((b) => b.stop()));
   }
+  console.log(
+    `\nMigration: ${mig.n} subscribed clients moved rz00 -> rz02 in ${mig.seconds.toFixed(2)} s ` +
+      `(${(mig.n / mig.seconds).toFixed(0)}/s, movesPerSecond ${String(values.mps)}; ${mig.failed} failed); ` +
+      `QoS 1 messages lost: ${mig.lost} of ${mig.messages} published to the moving clients`,
+  );
+  console.log(
+    `\nMigration with slow subscribers (${slow.slow} of ${slow.n + slow.failed} acknowledging ${String(values['late-ms'])} ms late, ` +
+      `${String(values.backlog)} messages each queued at rz00 at the flip, 10 more at rz02 after it):\n`,
+  );
+  console.log(
+    table(
+      [
+        'clients',
+        'failed',
+        'move s',
+        'drain s',
+        'QoS 1 expected',
+        'lost',
+        'lost (slow)',
+        'duplicated',
+        'drained',
+        'drains abandoned',
+      ],
+      [
+        [
+          slow.n,
+          slow.failed,
+          slow.moveSeconds.toFixed(2),
+          slow.drainSeconds.toFixed(2),
+          slow.expected,
+          slow.lost,
+          slow.lostSlow,
+          slow.duplicated,
+          slow.drained,
+          slow.abandoned,
+        ],
+      ],
+    ),
+  );
 }
 
 await main();

@@ -49,6 +49,9 @@ export function refusalConnack(reasonCode: number, version: number): Buffer | nu
   return Buffer.from([0x20, 0x02, 0x00, rc]);
 }
 
+const ACCEPTED = Buffer.from([0x20, 0x02, 0x00, 0x00]);
+const ACCEPTED_PRESENT = Buffer.from([0x20, 0x02, 0x01, 0x00]);
+
 export interface BrokerConnack {
   /** 0 when the broker accepted the session. */
   readonly code: number;
@@ -70,6 +73,25 @@ export function readBrokerConnack(
   inflightWindow: number,
   maxPacketBytes: number,
 ): BrokerConnack | null {
+  if (
+    version !== 5 &&
+    frame.length === 4 &&
+    frame[0] === 0x20 &&
+    frame[1] === 2 &&
+    (frame[2] as number) <= 1
+  ) {
+    // 3.1.1 §3.2: the whole CONNACK is these four bytes; read them without a parser (every
+    // connect passes here). The accepted ones go out as shared constants, never written to.
+    const code = frame[3] as number;
+    const sessionPresent = frame[2] === 1;
+    return {
+      code,
+      sessionPresent,
+      serverKeepAliveSec: undefined,
+      assignedClientId: undefined,
+      toClient: code === 0 ? (sessionPresent ? ACCEPTED_PRESENT : ACCEPTED) : Buffer.from(frame),
+    };
+  }
   const r = decodePacket(frame, version);
   if (!r.ok || r.packet.cmd !== 'connack') return null;
   const p: IConnackPacket = r.packet;

@@ -45,10 +45,13 @@ export function readConnect(frame: Buffer): ClientConnect | ZonegateError {
   const level = peekConnectLevel(frame);
   if (level !== -1 && level !== 3 && level !== 4 && level !== 5)
     return new MqttUnsupportedProtocolError(level);
-  const r = decodePacket(frame, level === 5 ? 5 : 4);
-  if (!r.ok) return new MqttMalformedPacketError(`malformed CONNECT: ${r.error.message}`, r.error);
-  if (r.packet.cmd !== 'connect') return new MqttMalformedPacketError('first packet is not CONNECT');
-  const packet = r.packet;
+  let packet = level === 3 || level === 4 ? readConnectV4(frame) : null;
+  if (packet === null) {
+    const r = decodePacket(frame, level === 5 ? 5 : 4);
+    if (!r.ok) return new MqttMalformedPacketError(`malformed CONNECT: ${r.error.message}`, r.error);
+    if (r.packet.cmd !== 'connect') return new MqttMalformedPacketError('first packet is not CONNECT');
+    packet = r.packet;
+  }
   const version = packet.protocolVersion ?? 4;
   if (version !== 3 && version !== 4 && version !== 5) return new MqttUnsupportedProtocolError(version);
   const clean = packet.clean !== false;
@@ -62,6 +65,87 @@ export function readConnect(frame: Buffer): ClientConnect | ZonegateError {
   const expiry = packet.properties?.sessionExpiryInterval ?? 0;
   const persistent = version === 5 ? expiry > 0 : !clean;
   return { packet, version, persistent, keepaliveSec: packet.keepalive ?? 0 };
+}
+
+/**
+ * An MQTT 3.1 / 3.1.1 CONNECT read straight from its frame: the common case, every connect of
+ * a reconnect storm, without a parser object per connection (mqtt-packet adopts each CONNECT as
+ * its parser's settings, so CONNECT needs a fresh one). Only what mqtt-packet reads the same way
+ * is accepted here: name and level `MQTT` 4 or `MQIsdp` 3, reserved flag 0, Will flags
+ * consistent, Will QoS 0-2, every field inside the frame and the frame used up exactly.
+ * Anything else returns null and goes through mqtt-packet, so refusals and their messages keep
+ * one source.
+ */
+function readConnectV4(frame: Buffer): IConnectPacket | null {
+  const end = frame.length;
+  if (frame[0] !== 0x10) return null;
+  let i = 1;
+  while (i < 5 && ((frame[i] as number) & 0x80) !== 0) i++;
+  i++;
+  const length = end - i;
+  if (end < i + 2) return null;
+  const nameLength = frame.readUInt16BE(i);
+  i += 2;
+  let protocolId: 'MQTT' | 'MQIsdp';
+  if (nameLength === 4 && end >= i + 4 && frame.toString('latin1', i, i + 4) === 'MQTT') protocolId = 'MQTT';
+  else if (nameLength === 6 && end >= i + 6 && frame.toString('latin1', i, i + 6) === 'MQIsdp')
+    protocolId = 'MQIsdp';
+  else return null;
+  i += nameLength;
+  // Level, Connect Flags, Keep Alive (§3.1.2.2-10).
+  if (end < i + 4) return null;
+  const level = frame[i] as number;
+  if ((protocolId === 'MQTT' ? 4 : 3) !== level) return null;
+  const flags = frame[i + 1] as number;
+  const willQos = (flags >> 3) & 3;
+  const will = (flags & 0x04) !== 0;
+  if ((flags & 0x01) !== 0 || willQos === 3 || (!will && (flags & 0x38) !== 0)) return null;
+  const keepalive = frame.readUInt16BE(i + 2);
+  i += 4;
+  const clientIdEnd = fieldEnd(frame, i);
+  if (clientIdEnd < 0) return null;
+  const packet: IConnectPacket = {
+    cmd: 'connect',
+    length,
+    protocolId,
+    protocolVersion: level,
+    clean: (flags & CLEAN_FLAG) !== 0,
+    keepalive,
+    clientId: frame.toString('utf8', i + 2, clientIdEnd),
+  };
+  i = clientIdEnd;
+  if (will) {
+    const topicEnd = fieldEnd(frame, i);
+    const payloadEnd = topicEnd < 0 ? -1 : fieldEnd(frame, topicEnd);
+    if (payloadEnd < 0) return null;
+    packet.will = {
+      topic: frame.toString('utf8', i + 2, topicEnd),
+      payload: Buffer.from(frame.subarray(topicEnd + 2, payloadEnd)),
+      qos: willQos as 0 | 1 | 2,
+      retain: (flags & 0x20) !== 0,
+    };
+    i = payloadEnd;
+  }
+  if ((flags & 0x80) !== 0) {
+    const e = fieldEnd(frame, i);
+    if (e < 0) return null;
+    packet.username = frame.toString('utf8', i + 2, e);
+    i = e;
+  }
+  if ((flags & 0x40) !== 0) {
+    const e = fieldEnd(frame, i);
+    if (e < 0) return null;
+    packet.password = Buffer.from(frame.subarray(i + 2, e));
+    i = e;
+  }
+  return i === end ? packet : null;
+}
+
+/** End of the length-prefixed field at `at` (§1.5.4 / §1.5.6), or -1 when it overruns the frame. */
+function fieldEnd(frame: Buffer, at: number): number {
+  if (frame.length < at + 2) return -1;
+  const e = at + 2 + frame.readUInt16BE(at);
+  return e <= frame.length ? e : -1;
 }
 
 /**
