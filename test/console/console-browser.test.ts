@@ -16,7 +16,8 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { compileZoneMap, validateZoneMap, type CompiledZoneMap } from '../../src/zonemap/index.js';
 import { RedisZoneMapStore, writeZoneMap } from '../../src/zonemap/stores/index.js';
 import { REPO_ROOT } from '../helpers/cli.js';
-import { startRedis, waitFor, type RedisServer } from '../helpers/redis.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 import { closeAgent, routeOf, startUpstreams, type Upstreams } from '../drills/fleet.js';
 import {
   CHROMIUM,

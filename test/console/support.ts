@@ -11,7 +11,9 @@ import { startConsoleServer, type ConsoleServer, type ConsoleTlsFiles } from '..
 import { RedisZoneMapStore, writeZoneMap } from '../../src/zonemap/stores/index.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { exampleDoc } from '../helpers/maps.js';
-import { freePort, startRedis, track, waitFor } from '../helpers/redis.js';
+import { freePort, track } from '../helpers/child-processes.js';
+import { startRedis } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 import { routeOf } from '../drills/fleet.js';
 
 export const CHROMIUM = '/usr/bin/chromium';

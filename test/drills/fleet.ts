@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import type { ZoneMapDoc } from '../../src/zonemap/index.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { exampleDoc } from '../helpers/maps.js';
-import { freePort, track, waitFor } from '../helpers/redis.js';
+import { freePort, track } from '../helpers/child-processes.js';
+import { waitFor } from '../helpers/wait.js';
 
 export interface Upstreams {
   /** zone name → requests it answered */

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RedisZoneMapStore, writeZoneMap, zoneMapKeys } from '../../src/zonemap/stores/index.js';
 import { runCli } from '../helpers/cli.js';
-import { startRedis, startTcpProxy, waitFor, type RedisServer, type TcpProxy } from '../helpers/redis.js';
+import { startRedis, startTcpProxy, type RedisServer, type TcpProxy } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 import {
   closeAgent,
   gatewayProcess,

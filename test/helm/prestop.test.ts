@@ -6,26 +6,15 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { freePort } from '../helpers/child-processes.js';
 import { EXAMPLE_MAP_PATH } from '../helpers/maps.js';
 import { spawnGateway } from '../helpers/gateway-process.js';
 import { EXISTING_SECRETS, helmMerge, one, renderChart } from './chart-fixture.js';
 
 const TOKEN_PATH = '/etc/zonegate/admin/token';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function run(argv: readonly string[]): Promise<number> {
   return new Promise((resolve) => {

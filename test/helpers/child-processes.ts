@@ -4,7 +4,6 @@
  * SIGTERM (a runner timeout, Ctrl-C), when `exit` does not fire.
  */
 import type { ChildProcess } from 'node:child_process';
-import net from 'node:net';
 
 const live = new Set<ChildProcess>();
 
@@ -40,18 +39,8 @@ export function untrack(child: ChildProcess): void {
   live.delete(child);
 }
 
-/** A free TCP port on 127.0.0.1, found by binding port 0 (never the standard 6379 / 1883). */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = net.createServer();
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => {
-        const addr = srv.address();
-        const p = typeof addr === 'object' && addr !== null ? addr.port : 0;
-        srv.close(() => resolve(p));
-      });
-    });
-    if (port !== 6379 && port !== 1883 && port !== 0) return port;
-  }
-}
+/**
+ * A free TCP port on 127.0.0.1: the lab's copy (src/lab/processes.ts), which the lab, the
+ * benches and the tests all need identically, so there is one.
+ */
+export { freePort } from '../../src/lab/processes.js';

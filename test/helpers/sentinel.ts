@@ -8,7 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, redisCommand, startRedis, track, waitFor, type RedisServer } from './redis.js';
+import { freePort, track } from './child-processes.js';
+import { redisCommand, startRedis, type RedisServer } from './redis.js';
+import { waitFor } from './wait.js';
 
 export const SENTINEL_MASTER_NAME = 'zgmaster';
 

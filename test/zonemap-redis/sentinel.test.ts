@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { RedisZoneMapSource, type RedisStoreConfig } from '../../src/zonemap/stores/index.js';
 import { runCli } from '../helpers/cli.js';
-import { waitFor } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 import { SENTINEL_MASTER_NAME, startSentinelSetup, type SentinelSetup } from '../helpers/sentinel.js';
 import { docAt, mapVersion, servingZone, write } from './support.js';
 

@@ -10,7 +10,8 @@ import {
   ZoneMapStoreUnavailableError,
   zoneMapKeys,
 } from '../../src/zonemap/stores/index.js';
-import { startRedis, startTcpProxy, waitFor, type RedisServer, type TcpProxy } from '../helpers/redis.js';
+import { startRedis, startTcpProxy, type RedisServer, type TcpProxy } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 import { docAt, mapVersion, servingZone, write } from './support.js';
 
 describe('RedisZoneMapSource: a gateway following the shared map', () => {

@@ -60,10 +60,6 @@ export function mapVersion(
   });
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 /** The zone serving a shard in a compiled map (after failover). */
 export function servingZone(map: CompiledZoneMap, shard: number): string | null {
   const owner = map.zones[map.shardOwner[shard] ?? -1];
