@@ -6,24 +6,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ZoneMapDoc } from '../../src/zonemap/index.js';
 import { FileZoneMapStore, historyFileOf } from '../../src/zonemap/stores/index.js';
-import { main } from '../../src/cli/main.js';
-import { REPO_ROOT, type CliResult } from '../helpers/cli.js';
+import { REPO_ROOT, runCli, type CliResult } from '../helpers/cli.js';
 import { EXAMPLE_MAP_PATH } from '../helpers/maps.js';
 import { startHarness, type Harness } from '../http/harness.js';
-
-/**
- * The CLI's own entry point in this process: the same parsing, commands and exit codes as
- * `zonegate ...`, without a process start per command (the writers below are real processes).
- */
-async function runCli(args: readonly string[]): Promise<CliResult> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    out: (t) => (stdout += t.endsWith('\n') ? t : `${t}\n`),
-    err: (t) => (stderr += t.endsWith('\n') ? t : `${t}\n`),
-  });
-  return { code, stdout, stderr };
-}
 
 const zoneOf = async (url: string, uid: string): Promise<string> => {
   const r = await fetch(`${url}/orders`, { headers: { 'x-ldc-uid': uid } });
