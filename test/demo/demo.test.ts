@@ -15,6 +15,7 @@ import { track } from '../helpers/child-processes.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { watchLines, type GatewayProcess } from '../helpers/gateway-process.js';
 import { curl } from '../helpers/http-client.js';
+import { waitFor } from '../helpers/wait.js';
 
 const hasMosquittoClients =
   spawnSync('sh', ['-c', 'command -v mosquitto_sub && command -v mosquitto_pub']).status === 0;
@@ -93,12 +94,8 @@ describe('npm start: the demo with MQTT and a drill on its own map file', () => 
           }
         }
       };
-      const untilZone = async (zone: string): Promise<void> => {
-        for (let i = 0; (await zoneOf(curlUid)) !== zone; i++) {
-          assert.ok(i < 100, `HTTP never answered from ${zone}`);
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      };
+      const untilZone = (zone: string): Promise<void> =>
+        waitFor(`HTTP to answer from ${zone}`, async () => (await zoneOf(curlUid)) === zone, 10_000, 50);
 
       await pongFrom('rz03');
       assert.equal(await zoneOf(curlUid), 'rz03');
