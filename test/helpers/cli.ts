@@ -1,13 +1,10 @@
-import { execFile } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { exec, track, type ExecOptions, type ExecResult } from './child-processes.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-export interface CliResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type CliResult = ExecResult;
 
 export interface CliOptions {
   /**
@@ -53,36 +50,32 @@ function setEnv(env: Readonly<Record<string, string | undefined>>): () => void {
   return () => apply(saved);
 }
 
-/** Runs the CLI from source in a process of its own (`node --import tsx src/cli/run.ts ...`). */
+/** The command line that runs the CLI from source: `node --import tsx src/cli/run.ts ARGS`. */
+export function zonegateCommand(args: readonly string[]): [string, string[]] {
+  return [process.execPath, ['--import', 'tsx', `${REPO_ROOT}src/cli/run.ts`, ...args]];
+}
+
+/** Runs the CLI from source in a process of its own, to its end. */
 export function runCliProcess(
   args: readonly string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  opts: Omit<ExecOptions, 'input'> = {},
 ): Promise<CliResult> {
-  return runNode(['--import', 'tsx', `${REPO_ROOT}src/cli/run.ts`, ...args], opts);
+  const [file, argv] = zonegateCommand(args);
+  return exec(file, argv, { cwd: REPO_ROOT, ...opts });
 }
 
 /** Runs the installed entry point (bin/zonegate.js → dist/), as `npx zonegate` does. */
 export function runInstalledCli(args: readonly string[]): Promise<CliResult> {
-  return runNode([`${REPO_ROOT}bin/zonegate.js`, ...args], {});
+  return exec(process.execPath, [`${REPO_ROOT}bin/zonegate.js`, ...args], { cwd: REPO_ROOT });
 }
 
-function runNode(
-  args: readonly string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
-): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      args,
-      { cwd: opts.cwd ?? REPO_ROOT, env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 30_000 },
-      (err, stdout, stderr) => {
-        if (err !== null && typeof err.code !== 'number') {
-          // Not an exit status: the process could not be started or was killed by the timeout.
-          reject(new Error(`cli run failed: ${err.message}`, { cause: err }));
-          return;
-        }
-        resolve({ code: err === null ? 0 : (err.code as number), stdout, stderr });
-      },
-    );
-  });
+/**
+ * A long-running `zonegate ARGS` (start, console) from source: tracked (killed if the test
+ * process ends first), stdout and stderr piped for the caller to read.
+ */
+export function spawnZonegate(args: readonly string[]): ChildProcess {
+  const [file, argv] = zonegateCommand(args);
+  const child = spawn(file, argv, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  track(child);
+  return child;
 }

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { exec } from '../helpers/child-processes.js';
 import { runCli, runCliProcess } from '../helpers/cli.js';
 import { curl } from '../helpers/http-client.js';
 import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
@@ -114,12 +114,11 @@ describe('zonegate start / demo / certs init', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'zg-certs-')), 'out');
     const r = await runCli(['certs', 'init', dir, '--uid', '777', '--p12-password', 'pw']);
     assert.equal(r.code, 0, r.stderr);
-    const openssl = (args: string[]): Promise<string> =>
-      new Promise((resolve, reject) =>
-        execFile('openssl', args, (err, out, errOut) =>
-          err === null ? resolve(out + errOut) : reject(new Error(errOut)),
-        ),
-      );
+    const openssl = async (args: string[]): Promise<string> => {
+      const o = await exec('openssl', args);
+      assert.equal(o.code, 0, o.stderr);
+      return o.stdout + o.stderr;
+    };
     assert.match(
       await openssl([
         'verify',
