@@ -133,7 +133,7 @@ describe('RedisZoneMapSource: a gateway following the shared map', () => {
     );
     const m = await flip;
     assert.equal(servingZone(m, 75), 'rz05');
-    const again = mapVersion(source, before.version + 2, 2000);
+    const again = mapVersion(source, before.version + 2);
     await write({ url: redis.url }, docAt(before.version + 2), before.version + 1);
     await again;
   });
@@ -158,7 +158,7 @@ describe('RedisZoneMapSource: a gateway following the shared map', () => {
       const m = await caughtUp;
       assert.equal(servingZone(m, 25), 'rz00');
       // Resubscribed too: the next flip arrives by message (the poll is a minute away here).
-      const again = mapVersion(source, start.version + 2, 2000);
+      const again = mapVersion(source, start.version + 2);
       await write({ url: redis.url }, docAt(start.version + 2), start.version + 1);
       await again;
     } finally {

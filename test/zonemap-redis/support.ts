@@ -34,7 +34,7 @@ export async function write(
 export function mapVersion(
   source: RedisZoneMapSource,
   version: number,
-  timeoutMs = 5000,
+  timeoutMs = 20_000,
 ): Promise<CompiledZoneMap> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
