@@ -16,6 +16,7 @@ import { startDemoUpstreams, type DemoUpstreams } from '../../src/gateway/demo-u
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
 import type { ListenerEvent } from '../../src/listeners/index.js';
 import { exampleDoc } from '../helpers/maps.js';
+import { waitFor } from '../helpers/wait.js';
 
 export interface Edge {
   readonly gw: Gateway;
@@ -125,12 +126,8 @@ export function closedWithin(socket: Socket, waitMs: number, what: string): Prom
 }
 
 /** Poll a condition the gateway reaches on its own (e.g. counting a connection), bounded. */
-export async function until(cond: () => boolean, waitMs: number, what: string): Promise<void> {
-  const end = Date.now() + waitMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`${what}: not reached within ${waitMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+export function until(cond: () => boolean, waitMs: number, what: string): Promise<void> {
+  return waitFor(what, cond, waitMs, 10);
 }
 
 export function httpGet(path: string, headers: Record<string, string> = {}, close = false): string {

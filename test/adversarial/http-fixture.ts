@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { request } from 'undici';
 import type { Endpoint } from '../../src/upstream/index.js';
+import { waitFor } from '../helpers/wait.js';
 import { startHarness, type Harness, type HarnessOptions } from '../http/harness.js';
 
 /** What the recording upstream saw of one request. */
@@ -169,13 +170,11 @@ export async function startRig(
 }
 
 /** Poll `check` until it holds, at most `withinMs`; false when it never did. */
-export async function until(check: () => boolean, withinMs = 5000): Promise<boolean> {
-  const end = Date.now() + withinMs;
-  while (Date.now() < end) {
-    if (check()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return check();
+export function until(check: () => boolean, withinMs = 5000): Promise<boolean> {
+  return waitFor('a condition', check, withinMs, 20).then(
+    () => true,
+    () => check(),
+  );
 }
 
 /** Send raw bytes; resolve with everything read until the server closes (or `waitMs` passes). */

@@ -139,8 +139,8 @@ describe('slow and vanishing clients do not pin upstream connections', () => {
         rig.port,
         'POST /aborted HTTP/1.1\r\nHost: a\r\nx-ldc-uid: 1\r\nTransfer-Encoding: chunked\r\n\r\n',
       );
-      s.write('10\r\n0123456789abcdef\r\n');
-      await new Promise((r) => setTimeout(r, 50));
+      // Aborted once the chunk has left: the gateway reads it, then the end of the stream.
+      await new Promise<void>((r) => s.write('10\r\n0123456789abcdef\r\n', () => r()));
       s.destroy();
       for (const b of busy) b.destroy();
       await assertServed(rig, 'aborted chunked upload');

@@ -1,27 +1,18 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { main } from '../../src/cli/main.js';
 import { commands } from '../../src/cli/commands/index.js';
+import { exec } from '../helpers/child-processes.js';
+import { runCli } from '../helpers/cli.js';
 import { EXAMPLE_MAP_PATH } from '../helpers/maps.js';
 
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) });
-  return { code, out, err };
-}
-
-function exec(file: string, args: string[], input?: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(file, args, (err, out, errOut) =>
-      err === null ? resolve(out + errOut) : reject(new Error(`${file} ${args.join(' ')}: ${errOut}`)),
-    );
-    if (input !== undefined) child.stdin?.end(input);
-  });
+/** A command that must succeed: what it printed (stdout, then stderr). */
+async function ok(file: string, args: string[], input?: string): Promise<string> {
+  const r = await exec(file, args, input === undefined ? {} : { input });
+  if (r.code !== 0) throw new Error(`${file} ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r.stdout + r.stderr;
 }
 
 let dir = '';
@@ -34,16 +25,16 @@ after(async () => {
 
 describe('zonegate CLI habits', () => {
   it('-V and --version print the version', async () => {
-    const a = await run(['-V']);
-    const b = await run(['--version']);
+    const a = await runCli(['-V']);
+    const b = await runCli(['--version']);
     assert.equal(a.code, 0);
-    assert.equal(a.out, b.out);
-    assert.match(a.out, /^zonegate \d+\.\d+\.\d+ \(node v\d+/);
+    assert.equal(a.stdout, b.stdout);
+    assert.match(a.stdout, /^zonegate \d+\.\d+\.\d+ \(node v\d+/);
   });
 
   it('bash completion, generated from the command table, completes every command and its options', async () => {
     const script = join(dir, 'zonegate.bash');
-    await writeFile(script, (await run(['completion', 'bash'])).out);
+    await writeFile(script, (await runCli(['completion', 'bash'])).stdout);
     // One bash run answers every query: each line is the words typed, the last one partial.
     const queries = [
       ['zonegate', ''],
@@ -57,7 +48,7 @@ describe('zonegate CLI habits', () => {
           `COMP_WORDS=(${q.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${q.length - 1}; COMPREPLY=(); _zonegate; echo "\${COMPREPLY[*]}"`,
       )
       .join('\n');
-    const lines = (await exec('bash', ['-c', `source ${script}\n${body}`])).split('\n');
+    const lines = (await ok('bash', ['-c', `source ${script}\n${body}`])).split('\n');
     const top = lines[0]!.split(' ');
     for (const c of commands) assert.ok(top.includes(c.name.split(' ')[0]!), `top level offers ${c.name}`);
     commands.forEach((c, i) => {
@@ -66,15 +57,15 @@ describe('zonegate CLI habits', () => {
     });
     assert.equal(lines[commands.length + 1], '--json');
     assert.deepEqual(lines[commands.length + 2]!.split(' ').sort(), ['--config', '--help', '--json', '-c']);
-    assert.match((await run(['completion', 'zsh'])).out, /^#compdef zonegate\n[\s\S]*bashcompinit/);
-    assert.equal((await run(['completion', 'fish'])).code, 2);
+    assert.match((await runCli(['completion', 'zsh'])).stdout, /^#compdef zonegate\n[\s\S]*bashcompinit/);
+    assert.equal((await runCli(['completion', 'fish'])).code, 2);
   });
 
   it('config check lists every problem without binding a port, and exits 2', async () => {
     const cfg = join(dir, 'bad.yaml');
     // The map is found relative to the config's folder; the cert, the cookie secret and the
     // admin token are missing, and the map has no IDC named nowhere-1.
-    await writeFile(join(dir, 'map.yaml'), await exec('cat', [EXAMPLE_MAP_PATH]));
+    await writeFile(join(dir, 'map.yaml'), await ok('cat', [EXAMPLE_MAP_PATH]));
     await writeFile(
       cfg,
       'idc: nowhere-1\n' +
@@ -84,18 +75,18 @@ describe('zonegate CLI habits', () => {
         'identity: { cookie: { keys: [{ id: k1, secretFile: missing.secret }] } }\n' +
         'admin: { tokenFile: missing.token }\n',
     );
-    const r = await run(['config', 'check', '-c', cfg]);
+    const r = await runCli(['config', 'check', '-c', cfg]);
     assert.equal(r.code, 2);
     assert.match(
-      r.err,
+      r.stderr,
       /FAIL zone map file .*map\.yaml: the config's idc nowhere-1 is not in zone map version 1/,
     );
-    assert.match(r.err, /FAIL listener tls tls: cannot read certificate .*missing\.pem/);
-    assert.match(r.err, /FAIL cookie keys: .*missing\.secret/);
-    assert.match(r.err, /FAIL admin token: .*missing\.token/);
-    assert.match(r.err, /4 problems; start would refuse this configuration/);
-    const j = await run(['config', 'check', '-c', cfg, '--json']);
-    const report = JSON.parse(j.out) as { ok: boolean; zonemapSource: string; items: { ok: boolean }[] };
+    assert.match(r.stderr, /FAIL listener tls tls: cannot read certificate .*missing\.pem/);
+    assert.match(r.stderr, /FAIL cookie keys: .*missing\.secret/);
+    assert.match(r.stderr, /FAIL admin token: .*missing\.token/);
+    assert.match(r.stderr, /4 problems; start would refuse this configuration/);
+    const j = await runCli(['config', 'check', '-c', cfg, '--json']);
+    const report = JSON.parse(j.stdout) as { ok: boolean; zonemapSource: string; items: { ok: boolean }[] };
     assert.equal(report.ok, false);
     assert.equal(report.zonemapSource, 'file');
     assert.equal(report.items.filter((i) => !i.ok).length, 4);
@@ -104,18 +95,18 @@ describe('zonegate CLI habits', () => {
       schema,
       'idc: hz-1\nlisteners: [{ name: web, protocol: htp, port: 99999 }]\nzonemap: {}\n',
     );
-    const s = await run(['config', 'check', '-c', schema]);
+    const s = await runCli(['config', 'check', '-c', schema]);
     assert.equal(s.code, 2);
-    assert.match(s.err, /FAIL config: listeners\[0\]\.protocol/);
-    assert.match(s.err, /FAIL config: listeners\[0\]\.port: must be <= 65535/);
+    assert.match(s.stderr, /FAIL config: listeners\[0\]\.protocol/);
+    assert.match(s.stderr, /FAIL config: listeners\[0\]\.port: must be <= 65535/);
   });
 
   it('map validate --json reports each file', async () => {
     const bad = join(dir, 'bad-map.yaml');
     await writeFile(bad, 'version: 1\nshards: 0\n');
-    const r = await run(['map', 'validate', EXAMPLE_MAP_PATH, bad, '--json']);
+    const r = await runCli(['map', 'validate', EXAMPLE_MAP_PATH, bad, '--json']);
     assert.equal(r.code, 2);
-    const [good, wrong] = JSON.parse(r.out) as { ok: boolean; shards?: number; problems: unknown[] }[];
+    const [good, wrong] = JSON.parse(r.stdout) as { ok: boolean; shards?: number; problems: unknown[] }[];
     assert.equal(good?.ok, true);
     assert.equal(good?.shards, 100);
     assert.equal(wrong?.ok, false);
@@ -124,11 +115,11 @@ describe('zonegate CLI habits', () => {
 
   it('certs init --json lists the files, and openssl reads the PKCS#12 with a key matching its cert', async () => {
     const out = join(dir, 'certs');
-    const r = await run(['certs', 'init', out, '--uid', '777', '--p12-password', 'pw', '--json']);
-    assert.equal(r.code, 0, r.err);
-    const files = (JSON.parse(r.out) as { files: Record<string, string> }).files;
+    const r = await runCli(['certs', 'init', out, '--uid', '777', '--p12-password', 'pw', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const files = (JSON.parse(r.stdout) as { files: Record<string, string> }).files;
     const p12 = files['clientP12']!;
-    const info = await exec('openssl', ['pkcs12', '-info', '-in', p12, '-passin', 'pass:pw', '-noenc']);
+    const info = await ok('openssl', ['pkcs12', '-info', '-in', p12, '-passin', 'pass:pw', '-noenc']);
     assert.match(info, /MAC: sha1, Iteration 2048/);
     assert.match(info, /Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC/);
     assert.match(info, /friendlyName: zonegate uid 777/);
@@ -136,9 +127,9 @@ describe('zonegate CLI habits', () => {
     const key = /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n/.exec(info)?.[0] ?? '';
     const cert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(info)?.[0] ?? '';
     assert.equal(
-      await exec('openssl', ['pkey', '-pubout'], key),
-      await exec('openssl', ['x509', '-noout', '-pubkey'], cert),
+      await ok('openssl', ['pkey', '-pubout'], key),
+      await ok('openssl', ['x509', '-noout', '-pubkey'], cert),
     );
-    await assert.rejects(exec('openssl', ['pkcs12', '-info', '-in', p12, '-passin', 'pass:wrong', '-noenc']));
+    await assert.rejects(ok('openssl', ['pkcs12', '-info', '-in', p12, '-passin', 'pass:wrong', '-noenc']));
   });
 });

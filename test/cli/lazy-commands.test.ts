@@ -10,6 +10,8 @@ import { registerHooks } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+// Loads src/cli/main.ts on first use, so after the hook below.
+import { runCli } from '../helpers/cli.js';
 import { EXAMPLE_MAP_PATH } from '../helpers/maps.js';
 
 const CERT_LIBS = /^(@peculiar\/|node-forge)/;
@@ -23,15 +25,6 @@ registerHooks({
     return next(specifier, context);
   },
 });
-const { main } = await import('../../src/cli/main.js');
-
-async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (t) => (out += `${t}\n`), err: (t) => (err += `${t}\n`) });
-  return { code, out, err };
-}
-
 let dir = '';
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'zg-lazy-'));
@@ -42,38 +35,50 @@ after(async () => {
 
 describe('commands load what they use', () => {
   it('map validate, config check, route, completion, --version and help work without the certificate libraries', async () => {
-    const v = await run(['map', 'validate', EXAMPLE_MAP_PATH]);
-    assert.equal(v.code, 0, v.err);
-    assert.match(v.out, /: ok \(version 1, 100 shards/);
+    const v = await runCli(['map', 'validate', EXAMPLE_MAP_PATH]);
+    assert.equal(v.code, 0, v.stderr);
+    assert.match(v.stdout, /: ok \(version 1, 100 shards/);
 
     const cfg = join(dir, 'gw.yaml');
     await writeFile(
       cfg,
       `idc: hz-1\nlisteners: [{ name: web, protocol: http, port: 8080 }]\nzonemap: { file: ${EXAMPLE_MAP_PATH} }\n`,
     );
-    const c = await run(['config', 'check', '-c', cfg]);
-    assert.equal(c.code, 0, c.err);
-    assert.match(c.out, /configuration ok \(zone map from file\)/);
+    const c = await runCli(['config', 'check', '-c', cfg]);
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(c.stdout, /configuration ok \(zone map from file\)/);
 
-    const r = await run(['route', '--map', EXAMPLE_MAP_PATH, '--idc', 'hz-1', '--uid', '10000042', '--json']);
-    assert.equal(r.code, 0, r.err);
-    assert.equal((JSON.parse(r.out) as { zone: string }).zone, 'rz04');
+    const r = await runCli([
+      'route',
+      '--map',
+      EXAMPLE_MAP_PATH,
+      '--idc',
+      'hz-1',
+      '--uid',
+      '10000042',
+      '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { zone: string }).zone, 'rz04');
 
-    assert.equal((await run(['completion', 'bash'])).code, 0);
+    assert.equal((await runCli(['completion', 'bash'])).code, 0);
     const version = (
       JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
         version: string;
       }
     ).version;
-    assert.match((await run(['--version'])).out, new RegExp(`^zonegate ${version.replaceAll('.', '\\.')} `));
-    assert.equal((await run(['--help'])).code, 0);
+    assert.match(
+      (await runCli(['--version'])).stdout,
+      new RegExp(`^zonegate ${version.replaceAll('.', '\\.')} `),
+    );
+    assert.equal((await runCli(['--help'])).code, 0);
     assert.deepEqual(attempted, [], 'no command above touched the certificate libraries');
   });
 
   it('certs init is the command that needs them, and reports their failure', async () => {
-    const r = await run(['certs', 'init', join(dir, 'certs')]);
+    const r = await runCli(['certs', 'init', join(dir, 'certs')]);
     assert.equal(r.code, 1);
-    assert.match(r.err, /simulated broken certificate library/);
+    assert.match(r.stderr, /simulated broken certificate library/);
     assert.ok(attempted.length > 0);
   });
 });

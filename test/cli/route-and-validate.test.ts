@@ -171,7 +171,7 @@ describe('zonegate map validate', () => {
 });
 
 describe('installed CLI (bin/zonegate.js → dist)', () => {
-  it('runs route and map validate from the compiled build', async () => {
+  it('runs route and map validate from the compiled build, with their exit codes', async () => {
     assert.ok(
       existsSync(join(REPO_ROOT, 'dist/cli/main.js')),
       'dist/ missing: `npm install` (prepare) or `npm run build` builds it',
@@ -190,5 +190,9 @@ describe('installed CLI (bin/zonegate.js → dist)', () => {
     assert.equal((JSON.parse(r.stdout) as { zone: string }).zone, 'rz04');
     const h = await runInstalledCli(['--help']);
     assert.match(h.stdout, /route\s+Print the routing decision/);
+    // The exit status a script sees comes through bin/zonegate.js, not only main()'s return.
+    const bad = await runInstalledCli(['route', '--map', EXAMPLE_MAP_PATH, '--idc', 'hz-1']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /give --uid UID or --cookie VALUE/);
   });
 });

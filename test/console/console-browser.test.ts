@@ -16,7 +16,8 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { compileZoneMap, validateZoneMap, type CompiledZoneMap } from '../../src/zonemap/index.js';
 import { RedisZoneMapStore, writeZoneMap } from '../../src/zonemap/stores/index.js';
 import { REPO_ROOT } from '../helpers/cli.js';
-import { startRedis, waitFor, type RedisServer } from '../helpers/redis.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 import { closeAgent, routeOf, startUpstreams, type Upstreams } from '../drills/fleet.js';
 import {
   CHROMIUM,
@@ -34,7 +35,11 @@ if (skip !== false) console.log(`# ${skip}`);
 const TOKEN = 'console-test-token-0123456789';
 // A Redis ACL user with a password: the console connects with it and must never show it.
 const REDIS_PASSWORD = 'redis-pw-must-not-leak';
-const DOCS = join(REPO_ROOT, 'docs');
+// The screenshots in docs/console.md: rewritten only when asked (ZG_UPDATE_SCREENSHOTS=1), so a
+// test run leaves the working tree clean; otherwise they go to the run's temp folder.
+const updateScreenshots = process.env['ZG_UPDATE_SCREENSHOTS'] === '1';
+const shot = (name: string, tmp: string): string =>
+  join(updateScreenshots ? join(REPO_ROOT, 'docs') : tmp, name);
 
 /** Which zone serves each shard, as a gateway compiles the stored map. */
 async function servingFromStore(
@@ -159,7 +164,7 @@ describe('drill console in chromium', { skip }, () => {
     // Live traffic through a gateway shows up per zone (from its /metrics), without a reload.
     for (let i = 0; i < 20; i++) assert.equal((await routeOf(gateways[0]!.port, '35')).zone, 'rz03');
     await page.waitForSelector('tr[data-stats-zone="rz03"]');
-    await page.screenshot({ path: join(DOCS, 'console-overview.png') });
+    await page.screenshot({ path: shot('console-overview.png', dir) });
     // Never a credential: the Redis password is nowhere in the page or its API.
     assert.ok(!(await page.content()).includes(REDIS_PASSWORD));
     const state = await (await fetch(`${consoleProc.url}/api/state`)).text();
@@ -181,7 +186,7 @@ describe('drill console in chromium', { skip }, () => {
     // Nothing is written by a dry run.
     assert.equal((await store.read())?.version, 1);
     await page.fill('#reason', 'drill: hz-2 rz03 down');
-    await page.screenshot({ path: join(DOCS, 'console-dry-run.png') });
+    await page.screenshot({ path: shot('console-dry-run.png', dir) });
     // Enter in the reason field submits: applying needs no mouse either.
     await page.press('#reason', 'Enter');
     await page.waitForSelector('#apply-result.ok');
@@ -202,7 +207,7 @@ describe('drill console in chromium', { skip }, () => {
       'uid 35 to reach rz01',
       async () => (await routeOf(gateways[0]!.port, '35')).zone === 'rz01',
     );
-    await page.screenshot({ path: join(DOCS, 'console-after-down.png') });
+    await page.screenshot({ path: shot('console-after-down.png', dir) });
   });
 
   it('rolls back from the history with its diff, as `map rollback 1` would', async () => {

@@ -3,15 +3,17 @@
  * scrapes their /metrics), the console itself as `zonegate console`, and Debian's chromium
  * driven by playwright-core (never a downloaded browser).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startConsoleServer, type ConsoleServer, type ConsoleTlsFiles } from '../../src/console/index.js';
 import { RedisZoneMapStore, writeZoneMap } from '../../src/zonemap/stores/index.js';
-import { REPO_ROOT } from '../helpers/cli.js';
+import { REPO_ROOT, spawnZonegate } from '../helpers/cli.js';
 import { exampleDoc } from '../helpers/maps.js';
-import { freePort, startRedis, track, waitFor } from '../helpers/redis.js';
+import { freePort, stopChild } from '../helpers/child-processes.js';
+import { startRedis } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 import { routeOf } from '../drills/fleet.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -44,28 +46,16 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-function spawnZonegate(args: readonly string[]): {
+function zonegate(args: readonly string[]): {
   child: ChildProcess;
   output: () => string;
   stop: () => Promise<void>;
 } {
-  const child = spawn(process.execPath, ['--import', 'tsx', `${REPO_ROOT}src/cli/run.ts`, ...args], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  track(child);
+  const child = spawnZonegate(args);
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString('utf8')));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
-  };
-  return { child, output: () => out, stop };
+  return { child, output: () => out, stop: () => stopChild(child) };
 }
 
 export interface Gateway extends Child {
@@ -102,7 +92,7 @@ export async function startGateway(o: {
       logging: { level: 'warn' },
     }),
   );
-  const z = spawnZonegate(['start', '-c', config]);
+  const z = zonegate(['start', '-c', config]);
   await waitFor(
     `gateway ${o.id} to answer`,
     async () => {
@@ -121,7 +111,7 @@ export interface ConsoleProcess extends Child {
 
 /** `zonegate console ARGS --port 0`; resolves with the URL it prints. */
 export async function startConsole(args: readonly string[]): Promise<ConsoleProcess> {
-  const z = spawnZonegate(['console', '--port', '0', ...args]);
+  const z = zonegate(['console', '--port', '0', ...args]);
   let url = '';
   await waitFor(
     'the console to print its URL',

@@ -8,13 +8,14 @@
  * The MQTT port is always given (0): tests never bind 1883, which this machine's own broker uses.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { track } from '../helpers/child-processes.js';
+import { exec, track, type ExecResult } from '../helpers/child-processes.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { watchLines, type GatewayProcess } from '../helpers/gateway-process.js';
 import { curl } from '../helpers/http-client.js';
+import { waitFor } from '../helpers/wait.js';
 
 const hasMosquittoClients =
   spawnSync('sh', ['-c', 'command -v mosquitto_sub && command -v mosquitto_pub']).status === 0;
@@ -30,12 +31,8 @@ function startDemo(args: readonly string[]): GatewayProcess {
 }
 
 /** Runs one printed shell line from the repository's folder, as a user pastes it. */
-function sh(line: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('sh', ['-c', line], { cwd: REPO_ROOT, timeout: 60_000 }, (err, stdout, stderr) =>
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr }),
-    );
-  });
+function sh(line: string): Promise<ExecResult> {
+  return exec('sh', ['-c', line], { cwd: REPO_ROOT, timeoutMs: 60_000 });
 }
 
 const zoneOf = async (curlLine: string): Promise<string> => {
@@ -93,12 +90,8 @@ describe('npm start: the demo with MQTT and a drill on its own map file', () => 
           }
         }
       };
-      const untilZone = async (zone: string): Promise<void> => {
-        for (let i = 0; (await zoneOf(curlUid)) !== zone; i++) {
-          assert.ok(i < 100, `HTTP never answered from ${zone}`);
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      };
+      const untilZone = (zone: string): Promise<void> =>
+        waitFor(`HTTP to answer from ${zone}`, async () => (await zoneOf(curlUid)) === zone, 10_000, 50);
 
       await pongFrom('rz03');
       assert.equal(await zoneOf(curlUid), 'rz03');

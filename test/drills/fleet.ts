@@ -3,15 +3,16 @@
  * the colour header the gateway sent), a zone map pointing at them, and gateway processes
  * (`zonegate start -c CONFIG`) on ephemeral ports, each with its own snapshot file.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { ZoneMapDoc } from '../../src/zonemap/index.js';
-import { REPO_ROOT } from '../helpers/cli.js';
+import { spawnZonegate } from '../helpers/cli.js';
 import { exampleDoc } from '../helpers/maps.js';
-import { freePort, track, waitFor } from '../helpers/redis.js';
+import { freePort, stopChild } from '../helpers/child-processes.js';
+import { waitFor } from '../helpers/wait.js';
 
 export interface Upstreams {
   /** zone name → requests it answered */
@@ -107,12 +108,7 @@ export async function gatewayProcess(opts: {
   const stop = async (): Promise<void> => {
     const c = child;
     child = undefined;
-    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
-    const exited = new Promise((r) => c.once('exit', r));
-    c.kill('SIGTERM');
-    const timer = setTimeout(() => c.kill('SIGKILL'), 5000);
-    await exited;
-    clearTimeout(timer);
+    if (c !== undefined) await stopChild(c);
   };
   return {
     id: opts.id,
@@ -121,16 +117,8 @@ export async function gatewayProcess(opts: {
     output: () => out,
     reportId: () => `${hostname()}:${child?.pid ?? 0}`,
     async start() {
-      const c = spawn(
-        process.execPath,
-        ['--import', 'tsx', `${REPO_ROOT}src/cli/run.ts`, 'start', '-c', config],
-        {
-          cwd: REPO_ROOT,
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
+      const c = spawnZonegate(['start', '-c', config]);
       child = c;
-      track(c);
       c.stdout?.on('data', (d: Buffer) => (out += d.toString('utf8')));
       c.stderr?.on('data', (d: Buffer) => (out += d.toString('utf8')));
       await waitFor(
@@ -171,16 +159,14 @@ export function routeOf(
   });
 }
 
-/** Polls until `uid` is served by `zone` through `port`; resolves with the time it took. */
-export async function routedTo(port: number, uid: string, zone: string, timeoutMs = 3000): Promise<number> {
-  const t0 = performance.now();
-  await waitFor(
+/** Polls until `uid` is served by `zone` through `port`, failing after timeoutMs. */
+export function routedTo(port: number, uid: string, zone: string, timeoutMs = 10_000): Promise<void> {
+  return waitFor(
     `uid ${uid} to reach ${zone} via :${port}`,
     async () => (await routeOf(port, uid)).zone === zone,
     timeoutMs,
     5,
   );
-  return performance.now() - t0;
 }
 
 export function closeAgent(): void {

@@ -10,7 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import { RedisZoneMapStore, writeZoneMap } from '../../src/zonemap/stores/index.js';
 import { spawnGateway } from '../helpers/gateway-process.js';
 import { exampleDoc } from '../helpers/maps.js';
-import { freePort, startRedis, waitFor, type RedisServer } from '../helpers/redis.js';
+import { freePort } from '../helpers/child-processes.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('gateway report: admin URL', () => {
   let redis: RedisServer;

@@ -4,35 +4,19 @@
  * block the pod's termination.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { exec, freePort } from '../helpers/child-processes.js';
 import { EXAMPLE_MAP_PATH } from '../helpers/maps.js';
 import { spawnGateway } from '../helpers/gateway-process.js';
 import { EXISTING_SECRETS, helmMerge, one, renderChart } from './chart-fixture.js';
 
 const TOKEN_PATH = '/etc/zonegate/admin/token';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function run(argv: readonly string[]): Promise<number> {
-  return new Promise((resolve) => {
-    execFile(argv[0] ?? '', argv.slice(1), { timeout: 20_000 }, (err) =>
-      resolve(err === null ? 0 : typeof err.code === 'number' ? err.code : -1),
-    );
-  });
+async function run(argv: readonly string[]): Promise<number> {
+  return (await exec(argv[0] ?? '', argv.slice(1), { timeoutMs: 20_000 })).code;
 }
 
 async function healthz(port: number): Promise<number> {

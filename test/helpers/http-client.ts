@@ -1,6 +1,7 @@
 /** curl as the outside client: real TLS, HTTP/2, cookie jars and PROXY headers, as users run it. */
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'undici';
+import { sleep, waitFor } from './wait.js';
 
 export interface CurlResult {
   /** curl's exit code: 0 ok; 35 TLS handshake failed, 56 receive failure, 52 empty reply … */
@@ -91,7 +92,8 @@ export function steadyLoad(url: string, clients: number, headers: Record<string,
         const code = (err as { code?: string }).code ?? String(err);
         if (code === 'ECONNREFUSED') {
           state.refused++;
-          await new Promise((r) => setTimeout(r, 20));
+          // Pacing: a closed listener refuses at once; do not spin on it.
+          await sleep(20);
         } else state.lost.push(code);
       }
     }
@@ -120,12 +122,13 @@ export function steadyLoad(url: string, clients: number, headers: Record<string,
 
 /** Polls `GET /healthz` until it answers 503; the time it did, or 0 when not within `withinMs`. */
 export async function waitForHealthzFailure(adminUrl: string, withinMs = 2000): Promise<number> {
-  const start = Date.now();
-  while (Date.now() - start < withinMs) {
+  const failed = async (): Promise<boolean> => {
     const res = await request(`${adminUrl}/healthz`).catch(() => null);
     await res?.body.text();
-    if (res?.statusCode === 503) return Date.now();
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return 0;
+    return res?.statusCode === 503;
+  };
+  return waitFor('/healthz to answer 503', failed, withinMs, 10).then(
+    () => Date.now(),
+    () => 0,
+  );
 }

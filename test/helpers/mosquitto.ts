@@ -11,6 +11,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, track, untrack } from './child-processes.js';
+import { sleep } from './wait.js';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 /**
@@ -152,7 +153,7 @@ async function startOnce(options: MosquittoOptions, port: number): Promise<Mosqu
       await stop();
       throw new Error(`mosquitto did not accept on port ${port}: ${output}`);
     }
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
   return { port, address: `127.0.0.1:${port}`, pid: child.pid, log: () => output, stop };
 }

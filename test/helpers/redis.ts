@@ -8,11 +8,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { freePort, track } from './child-processes.js';
+import { waitFor } from './wait.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const REDIS_SERVER = '/usr/bin/redis-server';
-export { freePort, track } from './child-processes.js';
 
 /** Sends one inline command and resolves with the first reply line, or null on failure. */
 export function redisCommand(port: number, command: string, timeoutMs = 500): Promise<string | null> {
@@ -33,20 +33,6 @@ export function redisCommand(port: number, command: string, timeoutMs = 500): Pr
       if (nl >= 0) done(buf.slice(0, nl));
     });
   });
-}
-
-export async function waitFor(
-  what: string,
-  check: () => Promise<boolean> | boolean,
-  timeoutMs = 10_000,
-  stepMs = 25,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
 }
 
 export interface RedisServerOptions {

@@ -8,7 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, redisCommand, startRedis, track, waitFor, type RedisServer } from './redis.js';
+import { freePort, track } from './child-processes.js';
+import { redisCommand, startRedis, type RedisServer } from './redis.js';
+import { waitFor } from './wait.js';
 
 export const SENTINEL_MASTER_NAME = 'zgmaster';
 
@@ -108,25 +110,51 @@ async function sentinelField(port: number, field: string): Promise<string | null
   return i >= 0 ? (lines[i + 1] ?? null) : null;
 }
 
-/** Whole reply of one inline command, collected until the socket has been quiet for a moment. */
+/** Whole reply of one inline command: read until one complete RESP value has arrived. */
 async function rawReply(port: number, command: string): Promise<string | null> {
   return new Promise((resolve) => {
     const sock = net.connect({ host: '127.0.0.1', port });
     let buf = '';
-    let quiet: NodeJS.Timeout | undefined;
     const done = (v: string | null): void => {
       clearTimeout(hard);
-      clearTimeout(quiet);
       sock.destroy();
       resolve(v);
     };
-    const hard = setTimeout(() => done(buf === '' ? null : buf), 1000);
+    // A server that never answers: null, and the caller's waitFor polls again.
+    const hard = setTimeout(() => done(null), 2000);
     sock.on('error', () => done(null));
+    sock.on('close', () => done(null));
     sock.on('connect', () => sock.write(`${command}\r\n`));
     sock.on('data', (d: Buffer) => {
-      buf += d.toString('utf8');
-      clearTimeout(quiet);
-      quiet = setTimeout(() => done(buf), 30);
+      buf += d.toString('latin1');
+      if (respEnd(buf, 0) === buf.length) done(buf);
     });
   });
+}
+
+/**
+ * Where the RESP value starting at `at` ends, or -1 when `buf` does not hold all of it yet.
+ * Enough of RESP2 for INFO / SENTINEL replies: simple strings, errors, integers, bulk strings
+ * and nested arrays. Lengths are in bytes, hence the latin1 reading above.
+ */
+function respEnd(buf: string, at: number): number {
+  const eol = buf.indexOf('\r\n', at);
+  if (eol < 0) return -1;
+  const type = buf[at];
+  const n = Number(buf.slice(at + 1, eol));
+  if (type === '+' || type === '-' || type === ':') return eol + 2;
+  if (type === '$') {
+    if (n < 0) return eol + 2;
+    const end = eol + 2 + n + 2;
+    return buf.length >= end ? end : -1;
+  }
+  if (type === '*') {
+    let next = eol + 2;
+    for (let i = 0; i < n; i++) {
+      next = respEnd(buf, next);
+      if (next < 0) return -1;
+    }
+    return next;
+  }
+  return -1;
 }

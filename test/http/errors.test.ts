@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import type { DemoAnswer } from '../../src/gateway/demo-upstreams.js';
 import { curl } from '../helpers/http-client.js';
+import { waitFor } from '../helpers/wait.js';
 import { startHarness, type Harness } from './harness.js';
 
 interface Answer {
@@ -102,11 +104,9 @@ describe('errors a client sees, and upstream failure handling', () => {
   });
 
   it('answers 504 when the upstream does not answer in upstreamResponseTimeoutMs', async () => {
-    const t0 = Date.now();
     const r = await call(`${h.url}/x`, { 'x-ldc-uid': '35' });
     assert.equal(r.status, 504);
     assert.equal(r.reason, 'ZG_ERR_UPSTREAM_TIMEOUT');
-    assert.ok(Date.now() - t0 < 3000);
   });
 
   it('answers 413 for a body over maxBodyBytes, by Content-Length and when chunked', async () => {
@@ -164,7 +164,6 @@ describe('client-side limits and timeouts', () => {
 
   it('answers 408 to a client that does not finish its headers in headersTimeoutMs', async () => {
     const port = h.gw.address('web').port;
-    const t0 = Date.now();
     const text = await new Promise<string>((resolve) => {
       const s = connect(port, '127.0.0.1', () => s.write('GET / HTTP/1.1\r\nhost: x\r\n'));
       let buf = '';
@@ -174,19 +173,26 @@ describe('client-side limits and timeouts', () => {
     });
     assert.match(text, /^HTTP\/1\.1 408 /);
     assert.match(text, /x-ldc-reason: ZG_ERR_REQUEST_TIMEOUT/);
-    assert.ok(Date.now() - t0 < 3000);
   });
 
   it('closes connections beyond maxConnections at once', async () => {
     const port = h.gw.address('web').port;
     const open = [connect(port, '127.0.0.1'), connect(port, '127.0.0.1')];
-    await Promise.all(open.map((s) => new Promise((r) => s.once('connect', r))));
-    await new Promise((r) => setTimeout(r, 50));
+    // Counted by the gateway once it has answered a request on each (both stay open, keep-alive).
+    await Promise.all(
+      open.map((s) => {
+        s.write('GET /x HTTP/1.1\r\nhost: x\r\nx-ldc-uid: 1\r\n\r\n');
+        return once(s, 'data');
+      }),
+    );
     const third = await curl([`${h.url}/x`]);
     assert.equal(third.status, 0);
     assert.notEqual(third.exitCode, 0);
     for (const s of open) s.destroy();
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal((await curl(['-H', 'x-ldc-uid: 1', `${h.url}/x`])).status, 200);
+    // The gateway frees the slots when it sees the closes: poll until a request gets through.
+    await waitFor(
+      'a connection to be accepted again',
+      async () => (await curl(['-H', 'x-ldc-uid: 1', `${h.url}/x`])).status === 200,
+    );
   });
 });

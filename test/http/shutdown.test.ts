@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -28,8 +29,10 @@ describe('graceful close', () => {
   });
 
   it('lets an in-flight request finish, then refuses new connections', async () => {
+    const arrived = once(slow, 'request');
     const inflight = request(`${h.url}/slow`, { headers: { 'x-ldc-uid': '1234' } });
-    await new Promise((r) => setTimeout(r, 100));
+    // In flight: the upstream has it, and answers 400 ms later.
+    await arrived;
     const closing = h.gw.close();
     const res = await inflight;
     assert.equal(res.statusCode, 200);

@@ -1,29 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { ZoneMapDoc } from '../../src/zonemap/index.js';
 import { FileZoneMapStore, historyFileOf } from '../../src/zonemap/stores/index.js';
-import { main } from '../../src/cli/main.js';
-import { REPO_ROOT, type CliResult } from '../helpers/cli.js';
+import { exec } from '../helpers/child-processes.js';
+import { REPO_ROOT, runCli, type CliResult } from '../helpers/cli.js';
 import { EXAMPLE_MAP_PATH } from '../helpers/maps.js';
 import { startHarness, type Harness } from '../http/harness.js';
-
-/**
- * The CLI's own entry point in this process: the same parsing, commands and exit codes as
- * `zonegate ...`, without a process start per command (the writers below are real processes).
- */
-async function runCli(args: readonly string[]): Promise<CliResult> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    out: (t) => (stdout += t.endsWith('\n') ? t : `${t}\n`),
-    err: (t) => (stderr += t.endsWith('\n') ? t : `${t}\n`),
-  });
-  return { code, stdout, stderr };
-}
 
 const zoneOf = async (url: string, uid: string): Promise<string> => {
   const r = await fetch(`${url}/orders`, { headers: { 'x-ldc-uid': uid } });
@@ -146,28 +131,23 @@ describe('the drill commands on a map file (--map, -c zonemap.file), and a gatew
     const each = 4;
     const zones = ['rz00', 'rz02', 'rz04'];
     const outputs = await Promise.all(
-      zones
-        .slice(0, writers)
-        .map(
-          (zone, w) =>
-            new Promise<string>((resolve, reject) =>
-              execFile(
-                process.execPath,
-                [
-                  '--import',
-                  'tsx',
-                  join(import.meta.dirname, 'fixtures/bump.ts'),
-                  path,
-                  `w${w}`,
-                  String(each),
-                  zone,
-                ],
-                { cwd: REPO_ROOT, timeout: 60_000 },
-                (err, stdout, stderr) =>
-                  err === null ? resolve(stdout) : reject(new Error(`${err.message}\n${stderr}`)),
-              ),
-            ),
-        ),
+      zones.slice(0, writers).map(async (zone, w) => {
+        const r = await exec(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            join(import.meta.dirname, 'fixtures/bump.ts'),
+            path,
+            `w${w}`,
+            String(each),
+            zone,
+          ],
+          { cwd: REPO_ROOT, timeoutMs: 60_000 },
+        );
+        assert.equal(r.code, 0, r.stderr);
+        return r.stdout;
+      }),
     );
     // Every commit a writer was told about holds a version of its own...
     const committed = outputs.flatMap((o) => o.trim().split('\n'));

