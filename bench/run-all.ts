@@ -207,12 +207,18 @@ export function resultsMarkdown(
   const sections = new Map(previous);
   for (const run of runs) sections.set(run.name, runSection(run));
   const names = [...sections.keys()].sort();
+  const kept = names.filter((n) => !runs.some((r) => r.name === n));
   return [
     '# Benchmark results',
     '',
-    'Written by `npm run bench` (bench/run-all.ts); do not edit by hand. Each section says when it was measured.',
+    'Written by `npm run bench` (bench/run-all.ts); do not edit by hand.',
     '',
     machineSection(),
+    ...(kept.length === 0
+      ? []
+      : [
+          `- Measured in this run: ${runs.map((r) => r.name).join(', ')}; kept from an earlier run (its own machine and versions): ${kept.join(', ')}`,
+        ]),
     '',
     ...names.map((n) => sections.get(n) ?? ''),
     capacitySection(sections),

@@ -103,6 +103,10 @@ describe('bench/run-all: partial runs and the capacity note', () => {
     assert.match(again, /\| nginx \| 99,999 \|/);
     assert.doesNotMatch(again, /\| nginx \| 100,000 \|/);
     assert.equal(again.match(/^## capacity$/gm)?.length, 1, 'one capacity note, rebuilt');
+    assert.match(
+      again,
+      /Measured in this run: http; kept from an earlier run \(its own machine and versions\): mqtt/,
+    );
   });
 
   it('sizes the fleet from the figures, with the arithmetic written out', () => {
