@@ -90,13 +90,14 @@ const CERT_LABEL: Record<CertType, string> = { ecdsa: 'ECDSA P-256', rsa: 'RSA 2
  * CPU seconds (user + system) used so far by a process and all its descendants, from /proc
  * (USER_HZ = 100 on Linux). nginx's and HAProxy's workers and Zonegate's cluster workers count.
  */
-function treeCpuSeconds(pid: number): number {
+function treeCpuSeconds(pid: number, withChildren = true): number {
   let total = 0;
   const visit = (p: number): void => {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       total += (Number(fields[11]) + Number(fields[12])) / 100;
+      if (!withChildren) return;
       for (const t of readdirSync(`/proc/${p}/task`)) {
         const kids = readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim();
         if (kids !== '') for (const k of kids.split(' ')) visit(Number(k));
@@ -341,6 +342,8 @@ interface Row {
   readonly p99: number;
   /** CPU-seconds of the proxy tree per round. */
   readonly cpu: number;
+  /** CPU-seconds of the root process alone (a cluster's primary) per round. */
+  readonly rootCpu: number;
   readonly perCpu: number;
   readonly errors: string;
 }
@@ -348,16 +351,18 @@ interface Row {
 /** Warm every target up, then `ROUNDS` rounds over all of them in turn; medians per target. */
 async function measure(title: string, targets: readonly Target[]): Promise<Row[]> {
   for (const t of targets) await t.run(WARMUP_S); // JIT, pools, keep-alive connections
-  const samples = new Map<string, { s: Sample; cpu: number }[]>();
+  const samples = new Map<string, { s: Sample; cpu: number; rootCpu: number }[]>();
   for (let r = 0; r < ROUNDS; r++) {
     for (const t of targets) {
       const pid = t.child.pid ?? 0;
       const cpu0 = treeCpuSeconds(pid);
+      const root0 = treeCpuSeconds(pid, false);
       const s = await t.run(SECONDS);
       const cpu = treeCpuSeconds(pid) - cpu0;
+      const rootCpu = treeCpuSeconds(pid, false) - root0;
       t.afterRound?.();
       const list = samples.get(t.name) ?? [];
-      list.push({ s, cpu });
+      list.push({ s, cpu, rootCpu });
       samples.set(t.name, list);
       process.stderr.write(
         `${title} round ${r + 1}/${ROUNDS} ${t.name}: ${Math.round(s.rps)}/s, ${cpu.toFixed(2)} CPU-s\n`,
@@ -373,6 +378,7 @@ async function measure(title: string, targets: readonly Target[]): Promise<Row[]
       p50: median(list.map((x) => x.s.p50)),
       p99: median(list.map((x) => x.s.p99)),
       cpu: median(list.map((x) => x.cpu)),
+      rootCpu: median(list.map((x) => x.rootCpu)),
       perCpu: median(list.map((x) => (x.cpu > 0 ? x.s.total / x.cpu : NaN))),
       errors: [...new Set(list.map((x) => x.s.errors).filter((e) => e !== ''))].join('; '),
     };
@@ -694,7 +700,8 @@ function printHttp(rows: readonly Row[], loadBefore: number): void {
       `≥ 1.3× the minimal undici forwarder's req per CPU-second: ${ratio(zg?.perCpu, undici?.perCpu)}, ${verdict(cmp(zg?.perCpu, undici?.perCpu, (x) => x >= 1.3))}.`,
   );
   console.log(
-    `--workers 2 / 1 process, req per CPU-second: ${ratio(zg2?.perCpu, zg?.perCpu)} (1.00× = no cluster tax; both on core 1, so this is cost per request, not scaling).`,
+    `--workers 2 / 1 process, req per CPU-second: ${ratio(zg2?.perCpu, zg?.perCpu)} (1.00× = no cluster tax; both on core 1, so this is cost per request, not scaling); ` +
+      `the primary itself used ${num(zg2?.rootCpu ?? NaN)} of the ${num(zg2?.cpu ?? NaN)} CPU-s, the workers the rest.`,
   );
   console.log('');
   // Capacity: printed here so a re-run refreshes it; run-all rebuilds the fleet-wide note.
