@@ -13,13 +13,17 @@
  * 3. h2 over TLS (ALPN): h2load, same clients and streams for every proxy.
  *
  * Rig: a static nginx upstream (~100-byte answers) and the load generator share core 0; the
- * proxy under test runs alone on core 1 (`taskset`), every proxy the same way. Rounds
- * alternate the targets; the table shows medians. CPU-seconds are read from /proc (utime +
+ * proxy under test runs alone on core 1 (`taskset`; see the core options below), every proxy
+ * the same way. Rounds alternate the targets; the table shows medians. CPU-seconds are read from /proc (utime +
  * stime of the proxy process and all its children) before and after each round, so req per
  * CPU-second holds even on a machine where other processes compete for the cores.
  *
  *   npx tsx bench/http.ts [--rounds 3] [--duration 8] [--connections 50] [--certs ecdsa,rsa]
  *                         [--tables http,tls,h2] [--quick]
+ *                         [--load-cores 0] [--proxy-cores 1] [--workers-cores 1]
+ *
+ * On a machine with more cores, e.g. `--load-cores 0-1 --proxy-cores 2 --workers-cores 2-3`
+ * gives the load more room and `--workers 2` a core per worker.
  *
  * `--quick` (1 round of 2 s, ECDSA only) proves the rig works; it measures nothing.
  * Every process is started in its own process group and the group is stopped at the end.
@@ -63,6 +67,10 @@ const { values } = parseArgs({
     'h2-clients': { type: 'string', default: '10' },
     'h2-streams': { type: 'string', default: '10' },
     'handshake-clients': { type: 'string', default: '4' },
+    // taskset core lists: the load generators and the upstream; every proxy; Zonegate --workers 2.
+    'load-cores': { type: 'string', default: '0' },
+    'proxy-cores': { type: 'string', default: '1' },
+    'workers-cores': { type: 'string' },
     quick: { type: 'boolean', default: false },
   },
   strict: true,
@@ -80,6 +88,9 @@ const H2_CLIENTS = Number(values['h2-clients']);
 const H2_STREAMS = Number(values['h2-streams']);
 const HANDSHAKE_CLIENTS = Number(values['handshake-clients']);
 const PIN = has('taskset');
+const LOAD_CORES = values['load-cores'];
+const PROXY_CORES = values['proxy-cores'];
+const WORKERS_CORES = values['workers-cores'] ?? PROXY_CORES;
 
 type CertType = 'ecdsa' | 'rsa';
 const CERT_LABEL: Record<CertType, string> = { ecdsa: 'ECDSA P-256', rsa: 'RSA 2048' };
@@ -114,16 +125,16 @@ const children = new Set<ChildProcess>();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const running = (c: ChildProcess): boolean => c.exitCode === null && c.signalCode === null;
 
-/** `cmd args`, pinned to `core` when taskset exists. */
-function pinned(core: 0 | 1 | null, cmd: string, args: readonly string[]): [string, string[]] {
-  return core !== null && PIN ? ['taskset', ['-c', String(core), cmd, ...args]] : [cmd, [...args]];
+/** `cmd args`, pinned to the `cores` list (taskset -c syntax) when taskset exists. */
+function pinned(cores: string | null, cmd: string, args: readonly string[]): [string, string[]] {
+  return cores !== null && PIN ? ['taskset', ['-c', cores, cmd, ...args]] : [cmd, [...args]];
 }
 
 interface Launch {
   readonly cmd: string;
   readonly args: readonly string[];
   readonly port: number;
-  readonly core: 0 | 1 | null;
+  readonly cores: string | null;
   /** Where stdout and stderr go (Zonegate's access log): a file, so no pipe costs the bench CPU. */
   readonly logFile?: string;
   /** Text the log must hold `count` times before the server is ready (every worker up). */
@@ -143,7 +154,7 @@ function portOpen(port: number): Promise<boolean> {
 
 /** Start a server in its own process group; resolve once its port accepts (and it said it is up). */
 async function launch(l: Launch): Promise<ChildProcess> {
-  const [file, argv] = pinned(l.core, l.cmd, l.args);
+  const [file, argv] = pinned(l.cores, l.cmd, l.args);
   const fd = l.logFile === undefined ? null : openSync(l.logFile, 'a');
   const child = spawn(file, argv, {
     stdio: fd === null ? ['ignore', 'ignore', 'pipe'] : ['ignore', fd, fd],
@@ -203,7 +214,7 @@ function killAll(): void {
 /** Run a client to its end and resolve with its stdout (killed 30 s after it should have ended). */
 function runClient(cmd: string, args: readonly string[], seconds: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const [file, argv] = pinned(0, cmd, args);
+    const [file, argv] = pinned(LOAD_CORES, cmd, args);
     const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     loads.add(child);
     const out: Buffer[] = [];
@@ -514,7 +525,7 @@ async function zonegate(
     cmd,
     args,
     port,
-    core: 1,
+    cores: workers > 1 ? WORKERS_CORES : PROXY_CORES,
     logFile: log,
     readyText: { text: '"msg":"gateway up"', count: workers },
   });
@@ -542,7 +553,7 @@ async function nginxServer(
     cmd: 'nginx',
     args: ['-e', join(rig.dir, `nginx${suffix}-error.log`), '-c', conf, '-p', rig.dir],
     port,
-    core: 1,
+    cores: PROXY_CORES,
   });
 }
 
@@ -554,7 +565,7 @@ async function haproxyServer(
   suffix: string,
 ) {
   const conf = template(rig.dir, tmpl, { PORT: String(port), UPSTREAM: rig.upstream, ...vars }, suffix);
-  return launch({ cmd: 'haproxy', args: ['-db', '-f', conf], port, core: 1 });
+  return launch({ cmd: 'haproxy', args: ['-db', '-f', conf], port, cores: PROXY_CORES });
 }
 
 /* ---------------------------------------------------------------- table 1: HTTP/1.1 */
@@ -584,7 +595,14 @@ async function httpTable(rig: Rig, upstreamChild: ChildProcess): Promise<Row[]> 
   const how = rig.compiled ? 'compiled dist/' : 'from source via tsx (build failed)';
   try {
     const upPort = Number(rig.upstream.split(':')[1]);
-    started.push(plain('upstream directly', 'nginx `return 200`, on core 0 with wrk', upstreamChild, upPort));
+    started.push(
+      plain(
+        'upstream directly',
+        `nginx \`return 200\`, on core(s) ${LOAD_CORES} with wrk`,
+        upstreamChild,
+        upPort,
+      ),
+    );
     if (has('nginx')) {
       const port = await freePort();
       started.push(
@@ -616,7 +634,7 @@ async function httpTable(rig: Rig, upstreamChild: ChildProcess): Promise<Row[]> 
           cmd: nodeRole('_undici-forwarder.ts', port, rig.upstream)[0],
           args: nodeRole('_undici-forwarder.ts', port, rig.upstream)[1],
           port,
-          core: 1,
+          cores: PROXY_CORES,
         }),
         port,
       ),
@@ -630,7 +648,7 @@ async function httpTable(rig: Rig, upstreamChild: ChildProcess): Promise<Row[]> 
           cmd: nodeRole('_http-proxy-forwarder.ts', port, rig.upstream)[0],
           args: nodeRole('_http-proxy-forwarder.ts', port, rig.upstream)[1],
           port,
-          core: 1,
+          cores: PROXY_CORES,
         }),
         port,
       ),
@@ -639,7 +657,7 @@ async function httpTable(rig: Rig, upstreamChild: ChildProcess): Promise<Row[]> 
     for (const [name, extra, workers, note] of [
       [ZG_DEFAULT, [], 1, `access log on (rate 1) to a file, metrics on; ${how}`],
       [ZG_NOLOG, ['logging: { accessSampleRate: 0 }'], 1, 'same, `logging.accessSampleRate: 0`'],
-      [ZG_WORKERS, [], 2, 'default config, primary + 2 workers, all on core 1 (SO_REUSEPORT)'],
+      [ZG_WORKERS, [], 2, `default config, primary + 2 workers on core(s) ${WORKERS_CORES} (SO_REUSEPORT)`],
     ] as const) {
       port = await freePort();
       const zg = await zonegate(rig, name.replace(/\W+/g, '-'), port, listener(port), workers, extra);
@@ -656,7 +674,7 @@ function printHttp(rows: readonly Row[], loadBefore: number): void {
   const by = (n: string): Row | undefined => rows.find((r) => r.name === n);
   console.log(
     `HTTP/1.1 keep-alive: wrk -t1 -c${CONNECTIONS}, requests alternating \`x-ldc-uid\` and a signed \`ldc\` cookie, ` +
-      `~100-byte answers from a static nginx upstream; ${PIN ? 'upstream + wrk on core 0, the proxy alone on core 1' : 'no taskset: nothing pinned'}; ` +
+      `~100-byte answers from a static nginx upstream; ${PIN ? `upstream + wrk on core(s) ${LOAD_CORES}, the proxy alone on core(s) ${PROXY_CORES}` : 'no taskset: nothing pinned'}; ` +
       `${ROUNDS} round(s) of ${SECONDS} s, medians. CPU-s = utime + stime of the proxy and its children per round. ` +
       `Load average ${loadBefore.toFixed(1)} on ${cpus().length} cores before the run${loadBefore > 0.5 ? ' (other processes were running)' : ''}.`,
   );
@@ -700,7 +718,7 @@ function printHttp(rows: readonly Row[], loadBefore: number): void {
       `≥ 1.3× the minimal undici forwarder's req per CPU-second: ${ratio(zg?.perCpu, undici?.perCpu)}, ${verdict(cmp(zg?.perCpu, undici?.perCpu, (x) => x >= 1.3))}.`,
   );
   console.log(
-    `--workers 2 / 1 process, req per CPU-second: ${ratio(zg2?.perCpu, zg?.perCpu)} (1.00× = no cluster tax; both on core 1, so this is cost per request, not scaling); ` +
+    `--workers 2 / 1 process, req per CPU-second: ${ratio(zg2?.perCpu, zg?.perCpu)} (1.00× = no cluster tax; on core(s) ${WORKERS_CORES} against ${PROXY_CORES}, so this is cost per request, not scaling); ` +
       `the primary itself used ${num(zg2?.rootCpu ?? NaN)} of the ${num(zg2?.cpu ?? NaN)} CPU-s, the workers the rest.`,
   );
   console.log('');
@@ -821,7 +839,7 @@ function printTls(all: readonly TlsRows[]): void {
   if (all.length === 0) return;
   console.log(
     `TLS (TLS 1.3, X25519, certificates made at bench time): full handshakes/s with ${HANDSHAKE_CLIENTS} \`openssl s_time -new\` ` +
-      `clients on core 0 (no session cache, no tickets), and wrk -t1 -c${CONNECTIONS} over TLS keep-alive. ` +
+      `clients on core(s) ${LOAD_CORES} (no session cache, no tickets), and wrk -t1 -c${CONNECTIONS} over TLS keep-alive. ` +
       '"core busy" = the proxy\'s CPU-s ÷ the round\'s seconds: below ~0.9 the client, not the proxy, set the pace ' +
       '(ECDSA verification costs the client more than signing costs the server), so compare handshakes per CPU-second there.',
   );
@@ -881,7 +899,7 @@ function printTls(all: readonly TlsRows[]): void {
   if (h2 === undefined) return;
   const nginx = h2.h2.find((r) => r.name === NGINX);
   console.log(
-    `h2 over TLS (ALPN h2, ${CERT_LABEL[h2.cert]}): h2load -t1 -c${H2_CLIENTS} -m${H2_STREAMS} on core 0, the signed cookie on every request; ` +
+    `h2 over TLS (ALPN h2, ${CERT_LABEL[h2.cert]}): h2load -t1 -c${H2_CLIENTS} -m${H2_STREAMS} on core(s) ${LOAD_CORES}, the signed cookie on every request; ` +
       'h2load reports the mean request time, not percentiles.',
   );
   console.log('');
@@ -932,7 +950,7 @@ async function main(): Promise<void> {
       cmd: 'nginx',
       args: ['-e', join(dir, 'nginx-upstream-error.log'), '-c', upConf, '-p', dir],
       port: upPort,
-      core: 0,
+      cores: LOAD_CORES,
     });
     const upstream = `127.0.0.1:${upPort}`;
 
