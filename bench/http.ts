@@ -1,239 +1,249 @@
 /**
- * HTTP forwarding benchmark (issue 3): in one run, the same load (50 keep-alive connections,
- * ~100-byte answers, a routing cookie on every request) against
- *   - the upstream directly,
- *   - Zonegate with full routing on the example map (cookie verify cache → router → undici Pool),
- *     run as operators run it (`zonegate start -c CONFIG`: metrics on, access log sampled off
- *     like nginx's), once with one process and once with `--workers 2` (issue 6: how far
- *     throughput scales from one worker on this machine),
- *   - a minimal undici Pool forwarder and a minimal http-proxy forwarder (the client choice),
- *   - nginx and HAProxy configured for the same cookie routing, when installed.
- * Each single-process server under test is its own process, pinned to one core when `taskset`
- * exists; `--workers 2` floats on every core (pinning it to one would measure nothing).
- * Load: wrk when installed, else autocannon. Prints req/s, req per CPU-second, p50, p99,
- * Zonegate's ratio to nginx and the 2-worker / 1-worker scaling.
+ * HTTP data-plane benchmark: what one core of Zonegate costs per request next to nginx and
+ * HAProxy, in one run. Three tables and a capacity note:
  *
- * Every server is started in its own process group and the whole group is stopped at the end
- * (SIGTERM, then SIGKILL after a few seconds), so cluster and nginx workers go with it.
+ * 1. HTTP/1.1 keep-alive, one table: the upstream directly, nginx (1 worker), HAProxy
+ *    (1 thread), a minimal undici `Pool.stream` forwarder (bench/_undici-forwarder.ts),
+ *    http-proxy (bench/_http-proxy-forwarder.ts), Zonegate with its DEFAULT config (access log
+ *    on at the default rate, to a file; metrics on), Zonegate with the access log off, and
+ *    Zonegate `--workers 2`. Requests alternate between uid-header and signed-cookie routing.
+ * 2. TLS: full handshakes per second (`openssl s_time -new`, several client processes; no
+ *    session resumption) and requests/s over TLS keep-alive (wrk https), per certificate type
+ *    generated at bench time (ECDSA P-256, RSA 2048), for nginx, HAProxy and Zonegate.
+ * 3. h2 over TLS (ALPN): h2load, same clients and streams for every proxy.
  *
- *   npx tsx bench/http.ts [--duration 10] [--connections 50]
+ * Rig: a static nginx upstream (~100-byte answers) and the load generator share core 0; the
+ * proxy under test runs alone on core 1 (`taskset`; see the core options below), every proxy
+ * the same way. Rounds alternate the targets; the table shows medians. CPU-seconds are read from /proc (utime +
+ * stime of the proxy process and all its children) before and after each round, so req per
+ * CPU-second holds even on a machine where other processes compete for the cores.
+ *
+ *   npx tsx bench/http.ts [--rounds 3] [--duration 8] [--connections 50] [--certs ecdsa,rsa]
+ *                         [--tables http,tls,h2] [--quick]
+ *                         [--load-cores 0] [--proxy-cores 1] [--workers-cores 1]
+ *
+ * On a machine with more cores, e.g. `--load-cores 0-1 --proxy-cores 2 --workers-cores 2-3`
+ * gives the load more room and `--workers 2` a core per worker.
+ *
+ * `--quick` (1 round of 2 s, ECDSA only) proves the rig works; it measures nothing.
+ * Every process is started in its own process group and the group is stopped at the end.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import {
-  createServer,
-  request as httpRequest,
-  Agent,
-  type IncomingMessage,
-  type ServerResponse,
-} from 'node:http';
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { connect as netConnect } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { CookieKeyring } from '../src/identity/index.js';
+import { capacityInputLine, TARGET_REQ_PER_S, type CapacityTarget } from './capacity.js';
 import { freePort, has } from './support.js';
+import { median } from './table.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = join(HERE, '..');
-const BODY =
-  '{"zone":"rz03","colour":"blue","uid":"1234","note":"a fixed answer of about one hundred bytes"}\n';
 const SECRET = 'bench-secret-0123456789abcdef';
+const UID = '1234';
+
+/* ---------------------------------------------------------------- options */
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '3' },
+    duration: { type: 'string', default: '8' },
+    connections: { type: 'string', default: '50' },
+    certs: { type: 'string', default: 'ecdsa,rsa' },
+    tables: { type: 'string', default: 'http,tls,h2' },
+    'h2-clients': { type: 'string', default: '10' },
+    'h2-streams': { type: 'string', default: '10' },
+    'handshake-clients': { type: 'string', default: '4' },
+    // taskset core lists: the load generators and the upstream; every proxy; Zonegate --workers 2.
+    'load-cores': { type: 'string', default: '0' },
+    'proxy-cores': { type: 'string', default: '1' },
+    'workers-cores': { type: 'string' },
+    quick: { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+const QUICK = values.quick;
+const ROUNDS = QUICK ? 1 : Math.max(1, Number(values.rounds));
+const SECONDS = QUICK ? 2 : Math.max(1, Number(values.duration));
+const WARMUP_S = QUICK ? 1 : 2;
+const CONNECTIONS = Number(values.connections);
+const CERTS = (QUICK ? 'ecdsa' : values.certs)
+  .split(',')
+  .filter((c): c is CertType => c === 'ecdsa' || c === 'rsa');
+const TABLES = new Set(values.tables.split(','));
+const H2_CLIENTS = Number(values['h2-clients']);
+const H2_STREAMS = Number(values['h2-streams']);
+const HANDSHAKE_CLIENTS = Number(values['handshake-clients']);
+const PIN = has('taskset');
+const LOAD_CORES = values['load-cores'];
+const PROXY_CORES = values['proxy-cores'];
+const WORKERS_CORES = values['workers-cores'] ?? PROXY_CORES;
+
+type CertType = 'ecdsa' | 'rsa';
+const CERT_LABEL: Record<CertType, string> = { ecdsa: 'ECDSA P-256', rsa: 'RSA 2048' };
+
+/* ---------------------------------------------------------------- processes */
 
 /**
- * CPU seconds (user + system) used so far by a process and all its descendants, from /proc.
- * The machine is shared, so req/s alone says more about the neighbours than about us;
- * requests per CPU-second does not.
+ * CPU seconds (user + system) used so far by a process and all its descendants, from /proc
+ * (USER_HZ = 100 on Linux). nginx's and HAProxy's workers and Zonegate's cluster workers count.
  */
-function treeCpuSeconds(pid: number): number {
-  const tick = 100; // USER_HZ on Linux
+function treeCpuSeconds(pid: number, withChildren = true): number {
   let total = 0;
   const visit = (p: number): void => {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += (Number(fields[11]) + Number(fields[12])) / tick;
+      total += (Number(fields[11]) + Number(fields[12])) / 100;
+      if (!withChildren) return;
       for (const t of readdirSync(`/proc/${p}/task`)) {
         const kids = readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim();
         if (kids !== '') for (const k of kids.split(' ')) visit(Number(k));
       }
     } catch {
-      // The process may be gone or /proc may be missing (not Linux): count what we could read.
+      // Gone, or no /proc (not Linux): count what could be read.
     }
   };
   visit(pid);
   return total;
 }
 
-/* ---------------------------------------------------------------- child roles */
-
-function roleUpstream(port: number): void {
-  createServer({ keepAliveTimeout: 120_000 }, (_req: IncomingMessage, res: ServerResponse) => {
-    res.writeHead(200, {
-      'content-type': 'application/json',
-      'content-length': String(Buffer.byteLength(BODY)),
-    });
-    res.end(BODY);
-  }).listen(port, '127.0.0.1', () => console.log('ready'));
-}
-
-async function roleUndici(port: number, upstream: string): Promise<void> {
-  const { Pool } = await import('undici');
-  const pool = new Pool(`http://${upstream}`, { connections: 128 });
-  createServer((req, res) => {
-    pool.request({ path: req.url ?? '/', method: 'GET', headers: req.headers }).then(
-      (r) => {
-        res.writeHead(r.statusCode, r.headers as Record<string, string>);
-        r.body.pipe(res);
-      },
-      () => res.writeHead(502).end(),
-    );
-  }).listen(port, '127.0.0.1', () => console.log('ready'));
-}
-
-async function roleHttpProxy(port: number, upstream: string): Promise<void> {
-  const { default: httpProxy } = await import('http-proxy');
-  const agent = new Agent({ keepAlive: true, maxSockets: 128 });
-  const proxy = httpProxy.createProxyServer({ target: `http://${upstream}`, agent });
-  proxy.on('error', (_e, _req, res) => {
-    if ('writeHead' in res) res.writeHead(502).end();
-  });
-  createServer((req, res) => proxy.web(req, res)).listen(port, '127.0.0.1', () => console.log('ready'));
-}
-
-/**
- * `zonegate start -c CONFIG --workers N`. Zonegate as installed runs compiled JavaScript
- * (bin/zonegate.js → dist/), so the benchmark does too when the orchestrator's build worked;
- * from source through tsx otherwise.
- */
-function zonegate(configFile: string, workers: number, compiled: boolean): [string, string[]] {
-  const cli = compiled
-    ? [join(ROOT, 'bin', 'zonegate.js')]
-    : ['--import', 'tsx', join(ROOT, 'src/cli/run.ts')];
-  return [process.execPath, [...cli, 'start', '-c', configFile, '--workers', String(workers)]];
-}
-
-/** `npm run build` into dist/; false (and the bench runs from source) when it fails. */
-function build(): boolean {
-  const r = spawnSync(
-    process.execPath,
-    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')],
-    {
-      stdio: 'ignore',
-    },
-  );
-  return r.status === 0;
-}
-
-/* ---------------------------------------------------------------- orchestrator */
-
-interface Target {
-  readonly name: string;
-  readonly url: string;
-  readonly note: string;
-  /** The server process, for its CPU time (null: not measured). */
-  readonly pid: number | null;
-}
-
-interface Result {
-  readonly name: string;
-  readonly rps: number | null;
-  /** Requests per CPU-second of the server process tree: its throughput on one whole core. */
-  readonly perCore: number | null;
-  /**
-   * CPU-seconds of the server tree per second of load: how many cores it got. With workers,
-   * this says whether the second core was there to be had at all on a shared machine.
-   */
-  readonly cores: number | null;
-  readonly p50: number | null;
-  readonly p99: number | null;
-  readonly note: string;
-}
-
-const ZG1 = 'Zonegate, 1 process (full routing)';
-const ZG2 = 'Zonegate, --workers 2';
-
-const children: ChildProcess[] = [];
+const children = new Set<ChildProcess>();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const running = (c: ChildProcess): boolean => c.exitCode === null && c.signalCode === null;
 
-/** What a launched server must print (stdout or stderr) `count` times before it is ready. */
-interface ReadyLine {
-  readonly text: string;
-  readonly count: number;
+/** `cmd args`, pinned to the `cores` list (taskset -c syntax) when taskset exists. */
+function pinned(cores: string | null, cmd: string, args: readonly string[]): [string, string[]] {
+  return cores !== null && PIN ? ['taskset', ['-c', cores, cmd, ...args]] : [cmd, [...args]];
 }
 
-/**
- * Start a server process (pinned to core 1 if `pin` and possible) in its own process group,
- * and wait until it answers on readyPort (and printed `readyLine` often enough: with
- * `--workers 2`, one worker answering does not mean both are up).
- */
-async function launch(
-  cmd: string,
-  args: string[],
-  readyPort: number,
-  pin: boolean,
-  readyLine?: ReadyLine,
-): Promise<ChildProcess> {
-  const [file, argv] = pin && has('taskset') ? ['taskset', ['-c', '1', cmd, ...args]] : [cmd, args];
-  // detached: a process group of its own, so stopAll() reaches the workers it forks too.
-  const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT, detached: true });
-  children.push(child);
-  let out = '';
-  let err = '';
-  // Only startup matters; stop collecting after 64 KiB so a chatty server cannot grow memory.
-  child.stdout?.on('data', (d: Buffer) => {
-    if (out.length < 65_536) out += d.toString();
+interface Launch {
+  readonly cmd: string;
+  readonly args: readonly string[];
+  readonly port: number;
+  readonly cores: string | null;
+  /** Where stdout and stderr go (Zonegate's access log): a file, so no pipe costs the bench CPU. */
+  readonly logFile?: string;
+  /** Text the log must hold `count` times before the server is ready (every worker up). */
+  readonly readyText?: { readonly text: string; readonly count: number };
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = netConnect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
   });
+}
+
+/** Start a server in its own process group; resolve once its port accepts (and it said it is up). */
+async function launch(l: Launch): Promise<ChildProcess> {
+  const [file, argv] = pinned(l.cores, l.cmd, l.args);
+  const fd = l.logFile === undefined ? null : openSync(l.logFile, 'a');
+  const child = spawn(file, argv, {
+    stdio: fd === null ? ['ignore', 'ignore', 'pipe'] : ['ignore', fd, fd],
+    cwd: ROOT,
+    detached: true,
+  });
+  if (fd !== null) closeSync(fd);
+  children.add(child);
+  let err = '';
   child.stderr?.on('data', (d: Buffer) => {
     if (err.length < 65_536) err += d.toString();
   });
-  const seen = (): number => (readyLine === undefined ? 0 : (out + err).split(readyLine.text).length - 1);
-  const deadline = Date.now() + 20_000;
+  const log = (): string => (l.logFile === undefined ? '' : readFileSync(l.logFile, 'utf8'));
+  const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${cmd} exited: ${err}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const r = httpRequest({ host: '127.0.0.1', port: readyPort, path: '/', method: 'GET' }, (res) => {
-        res.resume();
-        resolve(true);
-      });
-      r.on('error', () => resolve(false));
-      r.end();
-    });
-    if (ok && (readyLine === undefined || seen() >= readyLine.count)) return child;
-    if (Date.now() > deadline) throw new Error(`${cmd} not ready on ${readyPort}: ${err}`);
+    if (!running(child)) throw new Error(`${l.cmd} exited: ${err}${log().slice(-2000)}`);
+    const up = await portOpen(l.port);
+    if (up && (l.readyText === undefined || log().split(l.readyText.text).length - 1 >= l.readyText.count))
+      return child;
+    if (Date.now() > deadline) throw new Error(`${l.cmd} not ready on ${l.port}: ${err}`);
     await sleep(100);
   }
 }
 
-/** SIGKILL every process group we started (a group outlives its leader while members remain). */
-function killGroups(): void {
-  load?.kill('SIGKILL');
-  for (const c of children) {
-    if (c.pid === undefined) continue;
+/** SIGTERM the process group (Zonegate drains, nginx quits), SIGKILL it after 5 s. */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.pid !== undefined && running(child)) {
     try {
-      process.kill(-c.pid, 'SIGKILL');
+      process.kill(-child.pid, 'SIGTERM');
     } catch {
-      // ESRCH: the whole group is gone already.
+      // ESRCH: gone already.
     }
+    const deadline = Date.now() + 5000;
+    while (running(child) && Date.now() < deadline) await sleep(50);
+  }
+  killGroup(child);
+  children.delete(child);
+}
+
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // ESRCH: the whole group is gone.
   }
 }
 
-/** SIGTERM to every server (Zonegate drains, nginx shuts down), up to 5 s for them, then SIGKILL. */
-async function stopAll(): Promise<void> {
-  for (const c of children) if (running(c)) c.kill('SIGTERM');
-  const deadline = Date.now() + 5000;
-  while (children.some(running) && Date.now() < deadline) await sleep(50);
-  killGroups();
+/** The load generator running now: killed with the servers if the bench is stopped mid-run. */
+const loads = new Set<ChildProcess>();
+
+function killAll(): void {
+  for (const c of loads) c.kill('SIGKILL');
+  for (const c of children) killGroup(c);
 }
 
-function node(role: string, ...args: string[]): [string, string[]] {
-  return [process.execPath, ['--import', 'tsx', join(HERE, 'http.ts'), '--role', role, ...args]];
+/** Run a client to its end and resolve with its stdout (killed 30 s after it should have ended). */
+function runClient(cmd: string, args: readonly string[], seconds: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const [file, argv] = pinned(LOAD_CORES, cmd, args);
+    const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    loads.add(child);
+    const out: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => out.push(d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      loads.delete(child);
+      reject(e);
+    });
+    child.on('close', () => {
+      clearTimeout(timer);
+      loads.delete(child);
+      resolve(Buffer.concat(out).toString('utf8'));
+    });
+  });
 }
 
-function loadTool(): 'wrk' | 'autocannon' {
-  return has('wrk') ? 'wrk' : 'autocannon';
+/* ---------------------------------------------------------------- load generators */
+
+interface Sample {
+  readonly rps: number;
+  /** Milliseconds; NaN where the tool does not report it. */
+  readonly p50: number;
+  readonly p99: number;
+  /** Requests (or handshakes) completed in the measured window. */
+  readonly total: number;
+  readonly errors: string;
 }
 
 function ms(text: string): number {
@@ -243,322 +253,754 @@ function ms(text: string): number {
   return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
 }
 
-/** The load generator running now: killed with the servers if the bench is stopped mid-run. */
-let load: ChildProcess | null = null;
-
-/**
- * Run the load generator and resolve with its stdout. Asynchronous on purpose: while a
- * spawnSync blocks the event loop, a SIGINT / SIGTERM to the bench is not handled until it
- * returns. A run that hangs (a stuck server) is killed 30 s after it should have ended.
- */
-function runTool(args: readonly string[], seconds: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'ignore'] });
-    load = child;
-    const out: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 30) * 1000);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', () => {
-      clearTimeout(timer);
-      load = null;
-      resolve(Buffer.concat(out).toString('utf8'));
-    });
-  });
+/** wrk, one thread, keep-alive, the uid / cookie request mix from `script`. */
+async function wrk(url: string, seconds: number, script: string): Promise<Sample> {
+  const out = await runClient(
+    'wrk',
+    ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-s', script, url],
+    seconds,
+  );
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  if (non2xx !== null) throw new Error(`${url}: ${non2xx[1]} non-2xx answers`);
+  const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
+  if (!(total > 0)) throw new Error(`${url}: wrk measured nothing:\n${out}`);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
+    p50: ms(/\s50%\s+(\S+)/.exec(out)?.[1] ?? ''),
+    p99: ms(/\s99%\s+(\S+)/.exec(out)?.[1] ?? ''),
+    total,
+    errors: /Socket errors: [^\n]+/.exec(out)?.[0] ?? '',
+  };
 }
 
-async function runLoad(
-  url: string,
-  cookie: string,
-  seconds: number,
-  connections: number,
-): Promise<{ rps: number; p50: number; p99: number; total: number }> {
-  const pin = has('taskset') ? ['taskset', '-c', '0'] : [];
-  if (loadTool() === 'wrk') {
-    const args = [
-      ...pin,
-      'wrk',
+/**
+ * Full TLS handshakes: `HANDSHAKE_CLIENTS` `openssl s_time -new` processes at once (each one
+ * connects, handshakes, closes, again), so the server always has a handshake waiting.
+ */
+async function handshakes(port: number, seconds: number): Promise<Sample> {
+  const outs = await Promise.all(
+    Array.from({ length: HANDSHAKE_CLIENTS }, () =>
+      runClient(
+        'openssl',
+        ['s_time', '-connect', `127.0.0.1:${port}`, '-new', '-time', String(seconds)],
+        seconds,
+      ),
+    ),
+  );
+  let total = 0;
+  for (const out of outs) {
+    const m = /(\d+) connections in [\d.]+ real seconds/.exec(out);
+    if (m === null) throw new Error(`s_time on ${port} measured nothing:\n${out}`);
+    total += Number(m[1]);
+  }
+  return { rps: total / seconds, p50: NaN, p99: NaN, total, errors: '' };
+}
+
+/** h2load, one thread; h2load reports the mean request time, not percentiles. */
+async function h2load(url: string, seconds: number, cookie: string): Promise<Sample> {
+  const out = await runClient(
+    'h2load',
+    [
       '-t1',
-      `-c${connections}`,
-      `-d${seconds}s`,
-      '--latency',
+      '-c',
+      String(H2_CLIENTS),
+      '-m',
+      String(H2_STREAMS),
+      '-D',
+      String(seconds),
       '-H',
       `cookie: ldc=${cookie}`,
       url,
-    ];
-    const out = await runTool(args, seconds);
-    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
-    const p50 = ms(/\s50%\s+(\S+)/.exec(out)?.[1] ?? '');
-    const p99 = ms(/\s99%\s+(\S+)/.exec(out)?.[1] ?? '');
-    const errors = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-    if (errors !== null) throw new Error(`${url}: ${errors[1]} non-2xx answers`);
-    const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
-    return { rps, p50, p99, total };
-  }
-  const bin = join(ROOT, 'node_modules', '.bin', 'autocannon');
-  const args = [
-    ...pin,
-    bin,
-    '-j',
-    '-c',
-    String(connections),
-    '-d',
-    String(seconds),
-    '-H',
-    `cookie=ldc=${cookie}`,
-    url,
-  ];
-  const j = JSON.parse(await runTool(args, seconds)) as {
-    requests: { average: number; total: number };
-    latency: { p50: number; p99: number };
-    non2xx: number;
+    ],
+    seconds,
+  );
+  const req =
+    /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(
+      out,
+    );
+  const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
+  if (req === null || codes === null) throw new Error(`h2load on ${url} measured nothing:\n${out}`);
+  const bad = Number(codes[3]) + Number(codes[4]);
+  if (bad > 0) throw new Error(`${url}: ${bad} 4xx/5xx answers over h2`);
+  if (!/Application protocol: h2/.test(out)) throw new Error(`${url}: h2 not negotiated:\n${out}`);
+  const time = /time for request:\s+(\S+)\s+(\S+)\s+(\S+)/.exec(out);
+  return {
+    rps: Number(/finished in [\d.]+s, ([\d.]+) req\/s/.exec(out)?.[1] ?? NaN),
+    p50: ms(time?.[3] ?? ''),
+    p99: NaN,
+    total: Number(req[4]),
+    errors: Number(req[5]) + Number(req[6]) > 0 ? `${req[5]} failed, ${req[6]} errored` : '',
   };
-  if (j.non2xx > 0) throw new Error(`${url}: ${j.non2xx} non-2xx answers`);
-  return { rps: j.requests.average, p50: j.latency.p50, p99: j.latency.p99, total: j.requests.total };
 }
 
-function fmt(n: number | null, digits = 2): string {
-  return n === null || !Number.isFinite(n)
+/* ---------------------------------------------------------------- rounds */
+
+interface Target {
+  readonly name: string;
+  readonly note: string;
+  readonly child: ChildProcess;
+  /** Runs one measurement of `seconds` against this target. */
+  readonly run: (seconds: number) => Promise<Sample>;
+  /** Called after each round (truncate an access log so the disk does not fill). */
+  readonly afterRound?: () => void;
+}
+
+interface Row {
+  readonly name: string;
+  readonly note: string;
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+  /** CPU-seconds of the proxy tree per round. */
+  readonly cpu: number;
+  /** CPU-seconds of the root process alone (a cluster's primary) per round. */
+  readonly rootCpu: number;
+  readonly perCpu: number;
+  readonly errors: string;
+}
+
+/** Warm every target up, then `ROUNDS` rounds over all of them in turn; medians per target. */
+async function measure(title: string, targets: readonly Target[]): Promise<Row[]> {
+  for (const t of targets) await t.run(WARMUP_S); // JIT, pools, keep-alive connections
+  const samples = new Map<string, { s: Sample; cpu: number; rootCpu: number }[]>();
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const t of targets) {
+      const pid = t.child.pid ?? 0;
+      const cpu0 = treeCpuSeconds(pid);
+      const root0 = treeCpuSeconds(pid, false);
+      const s = await t.run(SECONDS);
+      const cpu = treeCpuSeconds(pid) - cpu0;
+      const rootCpu = treeCpuSeconds(pid, false) - root0;
+      t.afterRound?.();
+      const list = samples.get(t.name) ?? [];
+      list.push({ s, cpu, rootCpu });
+      samples.set(t.name, list);
+      process.stderr.write(
+        `${title} round ${r + 1}/${ROUNDS} ${t.name}: ${Math.round(s.rps)}/s, ${cpu.toFixed(2)} CPU-s\n`,
+      );
+    }
+  }
+  return targets.map((t) => {
+    const list = samples.get(t.name) ?? [];
+    return {
+      name: t.name,
+      note: t.note,
+      rps: median(list.map((x) => x.s.rps)),
+      p50: median(list.map((x) => x.s.p50)),
+      p99: median(list.map((x) => x.s.p99)),
+      cpu: median(list.map((x) => x.cpu)),
+      rootCpu: median(list.map((x) => x.rootCpu)),
+      perCpu: median(list.map((x) => (x.cpu > 0 ? x.s.total / x.cpu : NaN))),
+      errors: [...new Set(list.map((x) => x.s.errors).filter((e) => e !== ''))].join('; '),
+    };
+  });
+}
+
+/* ---------------------------------------------------------------- formatting */
+
+function num(n: number, digits = 2): string {
+  if (!Number.isFinite(n)) return '—';
+  return n >= 1000 ? Math.round(n).toLocaleString('en-US') : n.toFixed(digits);
+}
+
+function ratio(a: number | undefined, b: number | undefined): string {
+  return a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b <= 0
     ? '—'
-    : n >= 1000
-      ? Math.round(n).toLocaleString('en-US')
-      : n.toFixed(digits);
+    : `${(a / b).toFixed(2)}×`;
 }
 
-async function orchestrate(seconds: number, connections: number): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'zg-bench-http-'));
-  const template = (name: string, vars: Record<string, string>): string => {
-    let text = readFileSync(join(HERE, name), 'utf8');
-    for (const [k, v] of Object.entries(vars)) text = text.replaceAll(`{{${k}}}`, v);
-    const out = join(dir, name.replace('.tmpl', ''));
-    writeFileSync(out, text);
-    return out;
-  };
-  const nginx = has('nginx');
-  const haproxy = has('haproxy');
+function markdown(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  return [
+    `| ${headers.join(' | ')} |`,
+    `| ${headers.map((h, i) => (i === 0 || h === 'note' ? '---' : '---:')).join(' | ')} |`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
 
-  // The upstream floats on any core: it must never be the bottleneck of what it serves.
-  const upPort = await freePort();
-  const upstream = `127.0.0.1:${upPort}`;
-  let upstreamNote: string;
-  let upPid: number | null;
-  if (nginx) {
-    const conf = template('nginx-upstream.conf.tmpl', { DIR: dir, PORT: String(upPort) });
-    upPid =
-      (
-        await launch(
-          'nginx',
-          ['-e', join(dir, 'nginx-upstream-error.log'), '-c', conf, '-p', dir],
-          upPort,
-          false,
-        )
-      ).pid ?? null;
-    upstreamNote = 'nginx return 200 (1 worker)';
-  } else {
-    upPid = (await launch(...node('upstream', String(upPort)), upPort, false)).pid ?? null;
-    upstreamNote = 'node:http fixed answer';
+/* ---------------------------------------------------------------- the rig */
+
+interface Rig {
+  readonly dir: string;
+  readonly upstream: string;
+  readonly cookie: string;
+  /** wrk script: requests alternate between the uid header and the signed cookie. */
+  readonly mixScript: string;
+  readonly compiled: boolean;
+}
+
+function template(dir: string, name: string, vars: Record<string, string>, suffix = ''): string {
+  let text = readFileSync(join(HERE, name), 'utf8');
+  for (const [k, v] of Object.entries(vars)) text = text.replaceAll(`{{${k}}}`, v);
+  const out = join(dir, name.replace('.tmpl', '').replace(/(\.\w+)$/, `${suffix}$1`));
+  writeFileSync(out, text);
+  return out;
+}
+
+/** `npm run build` into dist/ (Zonegate as installed runs compiled JavaScript); false if it fails. */
+function build(): boolean {
+  const r = spawnSync(
+    process.execPath,
+    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')],
+    { stdio: 'ignore' },
+  );
+  return r.status === 0;
+}
+
+/** A certificate and key of `type` for 127.0.0.1, made by openssl now (never a checked-in key). */
+function makeCert(dir: string, type: CertType): { cert: string; key: string; pem: string } {
+  const cert = join(dir, `${type}.pem`);
+  const key = join(dir, `${type}-key.pem`);
+  const newkey =
+    type === 'ecdsa' ? ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'] : ['-newkey', 'rsa:2048'];
+  const r = spawnSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      ...newkey,
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  if (r.status !== 0) throw new Error(`openssl could not make a ${type} certificate`);
+  const pem = join(dir, `${type}-haproxy.pem`);
+  writeFileSync(pem, readFileSync(cert, 'utf8') + readFileSync(key, 'utf8'));
+  return { cert, key, pem };
+}
+
+/** `zonegate start -c CONFIG --workers N`, compiled (bin/zonegate.js → dist/) when the build worked. */
+function zonegateCommand(rig: Rig, config: string, workers: number): [string, string[]] {
+  const cli = rig.compiled
+    ? [join(ROOT, 'bin', 'zonegate.js')]
+    : ['--import', 'tsx', join(ROOT, 'src/cli/run.ts')];
+  return [process.execPath, [...cli, 'start', '-c', config, '--workers', String(workers)]];
+}
+
+/**
+ * A Zonegate config that is the default but for what a bench needs: the listener, the map,
+ * a cookie key, the admin listener on a free port (metrics stay on), and a short drain so the
+ * bench can stop it. `extra` adds lines (the access log off, a TLS listener).
+ */
+function zonegateConfig(rig: Rig, name: string, listener: string, extra: readonly string[] = []): string {
+  const file = join(rig.dir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    [
+      'idc: hz-1',
+      `listeners: [${listener}]`,
+      'zonemap: { file: map.json }',
+      `identity: { cookie: { keys: [{ id: k1, secret: "${SECRET}" }] } }`,
+      'admin: { host: 127.0.0.1, port: 0 }',
+      'drain: { delayMs: 0, timeoutMs: 2000 }',
+      'timeouts: { shutdownGraceMs: 1000 }',
+      ...extra,
+    ].join('\n'),
+  );
+  return file;
+}
+
+async function zonegate(
+  rig: Rig,
+  name: string,
+  port: number,
+  listener: string,
+  workers: number,
+  extra: readonly string[] = [],
+): Promise<{ child: ChildProcess; log: string }> {
+  const config = zonegateConfig(rig, name, listener, extra);
+  const log = join(rig.dir, `${name}.log`);
+  const [cmd, args] = zonegateCommand(rig, config, workers);
+  // Every worker logs "gateway up" once it serves (src/gateway/process.ts).
+  const child = await launch({
+    cmd,
+    args,
+    port,
+    cores: workers > 1 ? WORKERS_CORES : PROXY_CORES,
+    logFile: log,
+    readyText: { text: '"msg":"gateway up"', count: workers },
+  });
+  return { child, log };
+}
+
+function nodeRole(file: string, port: number, upstream: string): [string, string[]] {
+  return [process.execPath, ['--import', 'tsx', join(HERE, file), String(port), upstream]];
+}
+
+async function nginxServer(
+  rig: Rig,
+  tmpl: string,
+  port: number,
+  vars: Record<string, string>,
+  suffix: string,
+) {
+  const conf = template(
+    rig.dir,
+    tmpl,
+    { DIR: rig.dir, PORT: String(port), UPSTREAM: rig.upstream, ...vars },
+    suffix,
+  );
+  return launch({
+    cmd: 'nginx',
+    args: ['-e', join(rig.dir, `nginx${suffix}-error.log`), '-c', conf, '-p', rig.dir],
+    port,
+    cores: PROXY_CORES,
+  });
+}
+
+async function haproxyServer(
+  rig: Rig,
+  tmpl: string,
+  port: number,
+  vars: Record<string, string>,
+  suffix: string,
+) {
+  const conf = template(rig.dir, tmpl, { PORT: String(port), UPSTREAM: rig.upstream, ...vars }, suffix);
+  return launch({ cmd: 'haproxy', args: ['-db', '-f', conf], port, cores: PROXY_CORES });
+}
+
+/* ---------------------------------------------------------------- table 1: HTTP/1.1 */
+
+const NGINX = 'nginx, 1 worker';
+const HAPROXY = 'HAProxy, 1 thread';
+const UNDICI = 'minimal undici forwarder';
+const ZG_DEFAULT = 'Zonegate, default config';
+const ZG_NOLOG = 'Zonegate, access log off';
+const ZG_WORKERS = 'Zonegate, default config, --workers 2';
+
+async function httpTable(rig: Rig, upstreamChild: ChildProcess): Promise<Row[]> {
+  const started: Target[] = [];
+  const plain = (
+    name: string,
+    note: string,
+    child: ChildProcess,
+    port: number,
+    afterRound?: () => void,
+  ): Target => ({
+    name,
+    note,
+    child,
+    run: (s) => wrk(`http://127.0.0.1:${port}/orders`, s, rig.mixScript),
+    ...(afterRound === undefined ? {} : { afterRound }),
+  });
+  const how = rig.compiled ? 'compiled dist/' : 'from source via tsx (build failed)';
+  try {
+    const upPort = Number(rig.upstream.split(':')[1]);
+    started.push(
+      plain(
+        'upstream directly',
+        `nginx \`return 200\`, on core(s) ${LOAD_CORES} with wrk`,
+        upstreamChild,
+        upPort,
+      ),
+    );
+    if (has('nginx')) {
+      const port = await freePort();
+      started.push(
+        plain(
+          NGINX,
+          'cookie routing by map, keepalive 64',
+          await nginxServer(rig, 'nginx-http.conf.tmpl', port, {}, ''),
+          port,
+        ),
+      );
+    }
+    if (has('haproxy')) {
+      const port = await freePort();
+      started.push(
+        plain(
+          HAPROXY,
+          'cookie routing by req.cook, http-reuse always',
+          await haproxyServer(rig, 'haproxy-http.cfg.tmpl', port, {}, ''),
+          port,
+        ),
+      );
+    }
+    let port = await freePort();
+    started.push(
+      plain(
+        UNDICI,
+        '`Pool.stream`, no routing (bench/_undici-forwarder.ts)',
+        await launch({
+          cmd: nodeRole('_undici-forwarder.ts', port, rig.upstream)[0],
+          args: nodeRole('_undici-forwarder.ts', port, rig.upstream)[1],
+          port,
+          cores: PROXY_CORES,
+        }),
+        port,
+      ),
+    );
+    port = await freePort();
+    started.push(
+      plain(
+        'http-proxy',
+        'keep-alive agent, no routing (bench/_http-proxy-forwarder.ts)',
+        await launch({
+          cmd: nodeRole('_http-proxy-forwarder.ts', port, rig.upstream)[0],
+          args: nodeRole('_http-proxy-forwarder.ts', port, rig.upstream)[1],
+          port,
+          cores: PROXY_CORES,
+        }),
+        port,
+      ),
+    );
+    const listener = (p: number): string => `{ name: web, protocol: http, port: ${p}, host: 127.0.0.1 }`;
+    for (const [name, extra, workers, note] of [
+      [ZG_DEFAULT, [], 1, `access log on (rate 1) to a file, metrics on; ${how}`],
+      [ZG_NOLOG, ['logging: { accessSampleRate: 0 }'], 1, 'same, `logging.accessSampleRate: 0`'],
+      [ZG_WORKERS, [], 2, `default config, primary + 2 workers on core(s) ${WORKERS_CORES} (SO_REUSEPORT)`],
+    ] as const) {
+      port = await freePort();
+      const zg = await zonegate(rig, name.replace(/\W+/g, '-'), port, listener(port), workers, extra);
+      started.push(plain(name, note, zg.child, port, () => truncateSync(zg.log, 0)));
+    }
+    return await measure('http', started);
+  } finally {
+    for (const t of started) if (t.child !== upstreamChild) await stop(t.child);
   }
-  const targets: Target[] = [
-    { name: 'upstream directly', url: `http://${upstream}/`, note: upstreamNote, pid: upPid },
-  ];
+}
 
-  // Zonegate: the example map with every zone's upstreams pointed at the bench upstream.
-  const doc = parseYaml(
-    readFileSync(join(ROOT, 'policies/examples/three-site-five-center.yaml'), 'utf8'),
-  ) as {
-    zones: Record<string, { upstreams?: { http?: { blue?: string[]; green?: string[] } } }>;
-  };
-  for (const z of Object.values(doc.zones))
-    z.upstreams = { ...(z.upstreams ?? {}), http: { blue: [upstream], green: [upstream] } };
-  writeFileSync(join(dir, 'map.json'), JSON.stringify(doc));
-  /** A `zonegate start` config of its own (port, admin port) per Zonegate row. */
-  const zonegateConfig = (name: string, port: number): string => {
-    const file = join(dir, `${name}.yaml`);
-    writeFileSync(
-      file,
+function printHttp(rows: readonly Row[], loadBefore: number): void {
+  const nginx = rows.find((r) => r.name === NGINX);
+  const by = (n: string): Row | undefined => rows.find((r) => r.name === n);
+  console.log(
+    `HTTP/1.1 keep-alive: wrk -t1 -c${CONNECTIONS}, requests alternating \`x-ldc-uid\` and a signed \`ldc\` cookie, ` +
+      `~100-byte answers from a static nginx upstream; ${PIN ? `upstream + wrk on core(s) ${LOAD_CORES}, the proxy alone on core(s) ${PROXY_CORES}` : 'no taskset: nothing pinned'}; ` +
+      `${ROUNDS} round(s) of ${SECONDS} s, medians. CPU-s = utime + stime of the proxy and its children per round. ` +
+      `Load average ${loadBefore.toFixed(1)} on ${cpus().length} cores before the run${loadBefore > 0.5 ? ' (other processes were running)' : ''}.`,
+  );
+  console.log('');
+  console.log(
+    markdown(
       [
-        'idc: hz-1',
-        `listeners: [{ name: web, protocol: http, port: ${port}, host: 127.0.0.1 }]`,
-        'zonemap: { file: map.json }',
-        `identity: { cookie: { keys: [{ id: k1, secret: "${SECRET}" }] } }`,
-        'upstream: { connectionsPerEndpoint: 64 }',
-        // Admin on a free port (never the 9901 default someone may use); access log off like
-        // nginx's (rate 0 still logs 5xx), startup lines on: launch() waits for "gateway up".
-        'admin: { host: 127.0.0.1, port: 0 }',
-        'logging: { level: info, accessSampleRate: 0 }',
-        // The bench stops it with SIGTERM: no LVS to wait for, and a short bounded drain.
-        'drain: { delayMs: 0, timeoutMs: 2000 }',
-        'timeouts: { shutdownGraceMs: 1000 }',
+        'target',
+        'req/s',
+        'p50 ms',
+        'p99 ms',
+        'CPU-s',
+        'req per CPU-s',
+        'req/CPU-s vs nginx',
+        'p99 vs nginx',
+        'note',
+      ],
+      rows.map((r) => [
+        r.name,
+        num(r.rps, 0),
+        num(r.p50),
+        num(r.p99),
+        num(r.cpu),
+        num(r.perCpu, 0),
+        ratio(r.perCpu, nginx?.perCpu),
+        ratio(r.p99, nginx?.p99),
+        r.note + (r.errors === '' ? '' : `; wrk: ${r.errors}`),
+      ]),
+    ),
+  );
+  console.log('');
+  const zg = by(ZG_DEFAULT);
+  const undici = by(UNDICI);
+  const zg2 = by(ZG_WORKERS);
+  const verdict = (ok: boolean | null): string => (ok === null ? 'not measured' : ok ? 'met' : 'NOT met');
+  const cmp = (a: number | undefined, b: number | undefined, f: (x: number) => boolean): boolean | null =>
+    a === undefined || b === undefined || !(b > 0) ? null : f(a / b);
+  console.log(
+    `Goal, default config: ≥ 0.5× nginx's req per CPU-second: ${ratio(zg?.perCpu, nginx?.perCpu)}, ${verdict(cmp(zg?.perCpu, nginx?.perCpu, (x) => x >= 0.5))}; ` +
+      `p99 ≤ 2× nginx's: ${ratio(zg?.p99, nginx?.p99)}, ${verdict(cmp(zg?.p99, nginx?.p99, (x) => x <= 2))}; ` +
+      `≥ 1.3× the minimal undici forwarder's req per CPU-second: ${ratio(zg?.perCpu, undici?.perCpu)}, ${verdict(cmp(zg?.perCpu, undici?.perCpu, (x) => x >= 1.3))}.`,
+  );
+  console.log(
+    `--workers 2 / 1 process, req per CPU-second: ${ratio(zg2?.perCpu, zg?.perCpu)} (1.00× = no cluster tax; on core(s) ${WORKERS_CORES} against ${PROXY_CORES}, so this is cost per request, not scaling); ` +
+      `the primary itself used ${num(zg2?.rootCpu ?? NaN)} of the ${num(zg2?.cpu ?? NaN)} CPU-s, the workers the rest.`,
+  );
+  console.log('');
+  // Capacity: printed here so a re-run refreshes it; run-all rebuilds the fleet-wide note.
+  console.log(
+    `Cores for ${TARGET_REQ_PER_S.toLocaleString('en-US')} req/s at these per-core figures (${TARGET_REQ_PER_S.toLocaleString('en-US')} ÷ req per CPU-second):`,
+  );
+  const cap: [CapacityTarget, Row | undefined][] = [
+    ['Zonegate', zg],
+    ['nginx', nginx],
+    ['HAProxy', by(HAPROXY)],
+  ];
+  for (const [target, row] of cap) {
+    if (row === undefined || !(row.perCpu > 0)) continue;
+    console.log(
+      `- ${target}: ${TARGET_REQ_PER_S.toLocaleString('en-US')} / ${num(row.perCpu, 0)} = ${Math.ceil(TARGET_REQ_PER_S / row.perCpu).toLocaleString('en-US')} cores`,
+    );
+    console.log(
+      capacityInputLine({
+        metric: 'http-req-per-cpu-s',
+        target,
+        value: Math.round(row.perCpu),
+        source: `bench/http.ts "${row.name}"`,
+      }),
+    );
+  }
+  console.log('');
+}
+
+/* ---------------------------------------------------------------- tables 2 and 3: TLS, h2 */
+
+interface TlsRows {
+  readonly cert: CertType;
+  readonly handshakes: Row[];
+  readonly keepAlive: Row[];
+  readonly h2: Row[];
+}
+
+async function tlsTables(rig: Rig, cert: CertType, withH2: boolean): Promise<TlsRows> {
+  const files = makeCert(rig.dir, cert);
+  const servers: { name: string; child: ChildProcess; port: number; note: string }[] = [];
+  try {
+    if (has('nginx')) {
+      const port = await freePort();
+      const child = await nginxServer(
+        rig,
+        'nginx-tls.conf.tmpl',
+        port,
+        { CERT: files.cert, KEY: files.key },
+        `-${cert}`,
+      );
+      servers.push({ name: NGINX, child, port, note: 'ssl_session_cache off, no tickets' });
+    }
+    if (has('haproxy')) {
+      const port = await freePort();
+      const child = await haproxyServer(rig, 'haproxy-tls.cfg.tmpl', port, { PEM: files.pem }, `-${cert}`);
+      servers.push({ name: HAPROXY, child, port, note: 'cachesize 0, no-tls-tickets' });
+    }
+    const port = await freePort();
+    const zg = await zonegate(
+      rig,
+      `zonegate-tls-${cert}`,
+      port,
+      `{ name: web, protocol: https, port: ${port}, host: 127.0.0.1, tls: { cert: ${files.cert}, key: ${files.key} } }`,
+      1,
+    );
+    servers.push({
+      name: ZG_DEFAULT,
+      child: zg.child,
+      port,
+      note: 'default config (access log on, to a file)',
+    });
+    const truncate = (): void => truncateSync(zg.log, 0);
+    const hs = !TABLES.has('tls')
+      ? []
+      : await measure(
+          `tls ${cert} handshakes`,
+          servers.map((s) => ({
+            name: s.name,
+            note: s.note,
+            child: s.child,
+            run: (sec: number) => handshakes(s.port, sec),
+            afterRound: truncate,
+          })),
+        );
+    const ka = !TABLES.has('tls')
+      ? []
+      : await measure(
+          `tls ${cert} keep-alive`,
+          servers.map((s) => ({
+            name: s.name,
+            note: s.note,
+            child: s.child,
+            run: (sec: number) => wrk(`https://127.0.0.1:${s.port}/orders`, sec, rig.mixScript),
+            afterRound: truncate,
+          })),
+        );
+    const h2 =
+      withH2 && has('h2load')
+        ? await measure(
+            `h2 ${cert}`,
+            servers.map((s) => ({
+              name: s.name,
+              note: s.note,
+              child: s.child,
+              run: (sec: number) => h2load(`https://127.0.0.1:${s.port}/orders`, sec, rig.cookie),
+              afterRound: truncate,
+            })),
+          )
+        : [];
+    return { cert, handshakes: hs, keepAlive: ka, h2 };
+  } finally {
+    for (const s of servers) await stop(s.child);
+  }
+}
+
+function printTls(all: readonly TlsRows[]): void {
+  if (all.length === 0) return;
+  console.log(
+    `TLS (TLS 1.3, X25519, certificates made at bench time): full handshakes/s with ${HANDSHAKE_CLIENTS} \`openssl s_time -new\` ` +
+      `clients on core(s) ${LOAD_CORES} (no session cache, no tickets), and wrk -t1 -c${CONNECTIONS} over TLS keep-alive. ` +
+      '"core busy" = the proxy\'s CPU-s ÷ the round\'s seconds: below ~0.9 the client, not the proxy, set the pace ' +
+      '(ECDSA verification costs the client more than signing costs the server), so compare handshakes per CPU-second there.',
+  );
+  console.log('');
+  const rows: string[][] = [];
+  for (const t of all) {
+    const nginxHs = t.handshakes.find((r) => r.name === NGINX);
+    const nginxKa = t.keepAlive.find((r) => r.name === NGINX);
+    for (const hs of t.handshakes) {
+      const ka = t.keepAlive.find((r) => r.name === hs.name);
+      rows.push([
+        hs.name,
+        CERT_LABEL[t.cert],
+        num(hs.rps, 0),
+        num(hs.cpu / SECONDS),
+        num(hs.perCpu, 0),
+        ratio(hs.perCpu, nginxHs?.perCpu),
+        num(ka?.rps ?? NaN, 0),
+        num(ka?.p99 ?? NaN),
+        num(ka?.perCpu ?? NaN, 0),
+        ratio(ka?.perCpu, nginxKa?.perCpu),
+        ratio(ka?.p99, nginxKa?.p99),
+      ]);
+    }
+  }
+  console.log(
+    markdown(
+      [
+        'target',
+        'certificate',
+        'handshakes/s',
+        'core busy',
+        'handshakes per CPU-s',
+        'vs nginx',
+        'TLS keep-alive req/s',
+        'p99 ms',
+        'req per CPU-s',
+        'vs nginx',
+        'p99 vs nginx',
+      ],
+      rows,
+    ),
+  );
+  console.log('');
+  for (const t of all) {
+    const zg = t.handshakes.find((r) => r.name === ZG_DEFAULT);
+    const nginx = t.handshakes.find((r) => r.name === NGINX);
+    const zgKa = t.keepAlive.find((r) => r.name === ZG_DEFAULT);
+    const nginxKa = t.keepAlive.find((r) => r.name === NGINX);
+    console.log(
+      `Goal, ${CERT_LABEL[t.cert]}: handshakes ≥ 0.9× nginx per CPU-second: ${ratio(zg?.perCpu, nginx?.perCpu)} ` +
+        `(per second: ${ratio(zg?.rps, nginx?.rps)}); TLS keep-alive ≥ 0.5× nginx per CPU-second: ${ratio(zgKa?.perCpu, nginxKa?.perCpu)}.`,
+    );
+  }
+  console.log('');
+  const h2 = all.find((t) => t.h2.length > 0);
+  if (h2 === undefined) return;
+  const nginx = h2.h2.find((r) => r.name === NGINX);
+  console.log(
+    `h2 over TLS (ALPN h2, ${CERT_LABEL[h2.cert]}): h2load -t1 -c${H2_CLIENTS} -m${H2_STREAMS} on core(s) ${LOAD_CORES}, the signed cookie on every request; ` +
+      'h2load reports the mean request time, not percentiles.',
+  );
+  console.log('');
+  console.log(
+    markdown(
+      [
+        'target',
+        'req/s',
+        'mean ms',
+        'CPU-s',
+        'req per CPU-s',
+        'req/CPU-s vs nginx',
+        'req/s vs nginx',
+        'note',
+      ],
+      h2.h2.map((r) => [
+        r.name,
+        num(r.rps, 0),
+        num(r.p50),
+        num(r.cpu),
+        num(r.perCpu, 0),
+        ratio(r.perCpu, nginx?.perCpu),
+        ratio(r.rps, nginx?.rps),
+        r.note + (r.errors === '' ? '' : `; h2load: ${r.errors}`),
+      ]),
+    ),
+  );
+  console.log('');
+  const zg = h2.h2.find((r) => r.name === ZG_DEFAULT);
+  console.log(
+    `Goal, h2: ≥ 0.5× nginx: ${ratio(zg?.perCpu, nginx?.perCpu)} per CPU-second, ${ratio(zg?.rps, nginx?.rps)} per second.`,
+  );
+  console.log('');
+}
+
+/* ---------------------------------------------------------------- main */
+
+async function main(): Promise<void> {
+  for (const tool of ['wrk', 'openssl'])
+    if (!has(tool)) throw new Error(`${tool} is required (apt-get install ${tool})`);
+  if (!has('nginx')) throw new Error('nginx is required: it is the upstream and the reference');
+  const loadBefore = loadavg()[0] ?? 0;
+  const dir = mkdtempSync(join(tmpdir(), 'zg-bench-http-'));
+  try {
+    const upPort = await freePort();
+    const upConf = template(dir, 'nginx-upstream.conf.tmpl', { DIR: dir, PORT: String(upPort) });
+    const upstreamChild = await launch({
+      cmd: 'nginx',
+      args: ['-e', join(dir, 'nginx-upstream-error.log'), '-c', upConf, '-p', dir],
+      port: upPort,
+      cores: LOAD_CORES,
+    });
+    const upstream = `127.0.0.1:${upPort}`;
+
+    // The example map, every zone's upstreams pointed at the bench upstream.
+    const doc = parseYaml(
+      readFileSync(join(ROOT, 'policies/examples/three-site-five-center.yaml'), 'utf8'),
+    ) as {
+      zones: Record<string, { upstreams?: { http?: { blue?: string[]; green?: string[] } } }>;
+    };
+    for (const z of Object.values(doc.zones))
+      z.upstreams = { ...(z.upstreams ?? {}), http: { blue: [upstream], green: [upstream] } };
+    writeFileSync(join(dir, 'map.json'), JSON.stringify(doc));
+
+    const keyring = await CookieKeyring.create([{ id: 'k1', secret: SECRET }]);
+    const cookie = await keyring.sign({ uid: UID, zone: 'rz03' });
+    const mixScript = join(dir, 'mix.lua');
+    writeFileSync(
+      mixScript,
+      [
+        '-- Alternate the two ways a user is routed: the uid header and the signed zone cookie.',
+        'local reqs = {}',
+        'local i = 0',
+        'function init(args)',
+        `  reqs[1] = wrk.format("GET", nil, { ["x-ldc-uid"] = "${UID}" })`,
+        `  reqs[2] = wrk.format("GET", nil, { ["cookie"] = "ldc=${cookie}" })`,
+        'end',
+        'function request()',
+        '  i = i + 1',
+        '  return reqs[(i % 2) + 1]',
+        'end',
       ].join('\n'),
     );
-    return file;
-  };
-  const server = async (
-    name: string,
-    port: number,
-    note: string,
-    path: string,
-    cmd: [string, string[]],
-    pin = true,
-    readyLine?: ReadyLine,
-  ): Promise<void> => {
-    const child = await launch(cmd[0], cmd[1], port, pin, readyLine);
-    targets.push({ name, url: `http://127.0.0.1:${port}${path}`, note, pid: child.pid ?? null });
-  };
-  const compiled = build();
-  const how = compiled ? 'compiled dist/' : 'from source via tsx (build failed)';
-  // Every worker logs this once it serves (src/gateway/process.ts).
-  const up = (count: number): ReadyLine => ({ text: '"msg":"gateway up"', count });
-  const zg1Port = await freePort();
-  await server(
-    ZG1,
-    zg1Port,
-    `zonegate start; signed cookie → rz03 (hz-2), undici Pool, metrics on; ${how}`,
-    '/orders',
-    zonegate(zonegateConfig('zonegate-1', zg1Port), 1, compiled),
-    true,
-    up(1),
-  );
-  const zg2Port = await freePort();
-  await server(
-    ZG2,
-    zg2Port,
-    `same, primary + 2 workers, not pinned (shares the cores with ${loadTool()} and the upstream)`,
-    '/orders',
-    zonegate(zonegateConfig('zonegate-2', zg2Port), 2, compiled),
-    false,
-    up(2),
-  );
-  const unPort = await freePort();
-  await server(
-    'bare undici forwarder',
-    unPort,
-    'Pool.request, no routing',
-    '/',
-    node('undici', String(unPort), upstream),
-  );
-  const hpPort = await freePort();
-  await server(
-    'bare http-proxy forwarder',
-    hpPort,
-    'keep-alive agent, no routing',
-    '/',
-    node('http-proxy', String(hpPort), upstream),
-  );
+    const rig: Rig = { dir, upstream, cookie, mixScript, compiled: build() };
 
-  const missing: Result[] = [];
-  if (nginx) {
-    const port = await freePort();
-    const conf = template('nginx-http.conf.tmpl', { DIR: dir, PORT: String(port), UPSTREAM: upstream });
-    await server('nginx (cookie routing)', port, '1 worker, keepalive 64', '/orders', [
-      'nginx',
-      ['-e', join(dir, 'nginx-error.log'), '-c', conf, '-p', dir],
-    ]);
-  } else
-    missing.push({
-      name: 'nginx (cookie routing)',
-      rps: null,
-      perCore: null,
-      cores: null,
-      p50: null,
-      p99: null,
-      note: 'not installed',
-    });
-  if (haproxy) {
-    const port = await freePort();
-    const conf = template('haproxy-http.cfg.tmpl', { PORT: String(port), UPSTREAM: upstream });
-    await server('HAProxy (cookie routing)', port, 'nbthread 1, http-reuse always', '/orders', [
-      'haproxy',
-      ['-db', '-f', conf],
-    ]);
-  } else
-    missing.push({
-      name: 'HAProxy (cookie routing)',
-      rps: null,
-      perCore: null,
-      cores: null,
-      p50: null,
-      p99: null,
-      note: 'not installed',
-    });
-
-  const keyring = await CookieKeyring.create([{ id: 'k1', secret: SECRET }]);
-  const cookie = await keyring.sign({ uid: '1234', zone: 'rz03' });
-  const results: Result[] = [];
-  for (const t of targets) {
-    await runLoad(t.url, cookie, 2, connections); // warm-up: JIT, pools, keep-alive connections
-    const cpu0 = t.pid === null ? NaN : treeCpuSeconds(t.pid);
-    const r = await runLoad(t.url, cookie, seconds, connections);
-    const cpu = t.pid === null ? NaN : treeCpuSeconds(t.pid) - cpu0;
-    const perCore = cpu > 0 ? r.total / cpu : null;
-    const cores = cpu > 0 ? cpu / seconds : null;
-    results.push({ name: t.name, rps: r.rps, perCore, cores, p50: r.p50, p99: r.p99, note: t.note });
-    process.stderr.write(`${t.name}: ${fmt(r.rps)} req/s, ${fmt(perCore)} req per CPU-second\n`);
-  }
-  results.push(...missing);
-
-  const nginxRow = results.find((r) => r.name.startsWith('nginx'));
-  const zgRow = results.find((r) => r.name === ZG1);
-  const zg2Row = results.find((r) => r.name === ZG2);
-  const ratio = (a: number | null | undefined, b: number | null | undefined): string =>
-    a === null || a === undefined || b === null || b === undefined
-      ? 'n/a (nginx not installed)'
-      : `${((a / b) * 100).toFixed(0)}%`;
-  const times = (a: number | null | undefined, b: number | null | undefined): string =>
-    a === null || a === undefined || b === null || b === undefined || !(b > 0)
-      ? 'n/a'
-      : `${(a / b).toFixed(2)}×`;
-  const lines = [
-    `HTTP forwarding, ${connections} keep-alive connections, ${seconds}s per target, ${Buffer.byteLength(BODY)}-byte answers, load by ${loadTool()}${has('taskset') ? '; servers under test pinned to core 1, load generator to core 0' : ''}; load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`,
-    '',
-    '| target | req/s | req per CPU-second | cores used | p50 ms | p99 ms | note |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | --- |',
-    ...results.map(
-      (r) =>
-        `| ${r.name} | ${fmt(r.rps, 0)} | ${fmt(r.perCore, 0)} | ${fmt(r.cores)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.note} |`,
-    ),
-    '',
-    `Zonegate / nginx: ${ratio(zgRow?.rps, nginxRow?.rps)} of req/s, ${ratio(zgRow?.perCore, nginxRow?.perCore)} of req per CPU-second.`,
-    `Zonegate --workers 2 / 1 worker: ${times(zg2Row?.rps, zgRow?.rps)} req/s, ${times(zg2Row?.perCore, zgRow?.perCore)} req per CPU-second, ${times(zg2Row?.cores, zgRow?.cores)} cores used`,
-    `(on ${cpus().length} cores shared with the load generator and the upstream, so the ideal ${cpus().length}× is out of reach here;`,
-    'the req per CPU-second ratio is what the cluster costs per request: 1× = no overhead from the primary and IPC).',
-    'req per CPU-second = requests served / CPU time of the server process tree: its throughput on one whole core,',
-    'independent of what else the (shared) machine was doing.',
-  ];
-  console.log(lines.join('\n'));
-}
-
-const { values } = parseArgs({
-  options: {
-    role: { type: 'string' },
-    duration: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '50' },
-  },
-  allowPositionals: true,
-  strict: false,
-});
-const [a1, a2] = process.argv.slice(4);
-switch (values.role) {
-  case 'upstream':
-    roleUpstream(Number(a1));
-    break;
-  case 'undici':
-    await roleUndici(Number(a1), a2 ?? '');
-    break;
-  case 'http-proxy':
-    await roleHttpProxy(Number(a1), a2 ?? '');
-    break;
-  default:
-    // Whatever way the bench ends, no server it started outlives it.
-    process.on('exit', killGroups);
-    process.on('SIGINT', () => process.exit(130));
-    process.on('SIGTERM', () => process.exit(143));
-    try {
-      await orchestrate(Number(values.duration), Number(values.connections));
-    } finally {
-      await stopAll();
+    if (TABLES.has('http')) printHttp(await httpTable(rig, upstreamChild), loadBefore);
+    const tls: TlsRows[] = [];
+    if (TABLES.has('tls') || TABLES.has('h2')) {
+      for (const [i, cert] of CERTS.entries())
+        tls.push(await tlsTables(rig, cert, i === 0 && TABLES.has('h2')));
+      printTls(tls);
     }
+    await stop(upstreamChild);
+  } finally {
+    killAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
+
+// Whatever way the bench ends, no process it started outlives it.
+process.on('exit', killAll);
+process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
+await main();

@@ -1,21 +1,24 @@
 /**
  * `npm run bench [-- NAME...]`: runs every bench/*.ts (except this file) one after another —
  * never in parallel, they would measure each other — and writes bench/RESULTS.md with the
- * machine, the versions, and every markdown table each benchmark printed.
+ * machine, the versions, and every markdown table each benchmark printed. With names, only
+ * those benchmarks run and only their sections of RESULTS.md are replaced; the others stay.
+ * The capacity note at the end is rebuilt from the figures in every section (bench/capacity.ts).
  *
- * Env: BENCH_TIMEOUT_MS bounds one benchmark (default 600000).
+ * Env: BENCH_TIMEOUT_MS bounds one benchmark (default 1200000: bench/http.ts takes ~11 min).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, release, totalmem, type } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { capacityNote, mqttFiguresFromTable, parseCapacityInputs } from './capacity.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const rootDir = dirname(benchDir);
-const timeoutMs = Number(process.env.BENCH_TIMEOUT_MS ?? '600000');
+const timeoutMs = Number(process.env.BENCH_TIMEOUT_MS ?? '1200000');
 
-interface BenchRun {
+export interface BenchRun {
   readonly name: string;
   readonly code: number | null;
   readonly ms: number;
@@ -142,32 +145,84 @@ function runOne(file: string): Promise<BenchRun> {
   });
 }
 
-function resultsMarkdown(runs: readonly BenchRun[]): string {
+/** One benchmark's section of RESULTS.md: heading, status (when and on which Node), report. */
+function runSection(run: BenchRun): string {
+  const status = run.code === 0 ? 'ok' : `FAILED (exit ${String(run.code)})`;
   const parts = [
+    `## ${run.name}`,
+    '',
+    `\`bench/${run.name}.ts\` — ${status}, ${(run.ms / 1000).toFixed(1)} s, ${new Date().toISOString()}, Node.js ${process.version}`,
+    '',
+  ];
+  if (run.tables.length > 0) {
+    parts.push(extractReport(run.output), '');
+  } else {
+    // No table: keep the tail of what it printed so the failure can be read here.
+    const tail = run.output.trim().split('\n').slice(-20).join('\n');
+    parts.push('```', tail === '' ? '(no output)' : tail, '```', '');
+  }
+  return parts.join('\n');
+}
+
+const CAPACITY = 'capacity';
+
+/** The `## name` sections of a RESULTS.md, by name (the capacity note is rebuilt, never kept). */
+export function splitSections(markdown: string): Map<string, string> {
+  const sections = new Map<string, string>();
+  let name: string | null = null;
+  let lines: string[] = [];
+  const flush = (): void => {
+    if (name !== null && name !== CAPACITY) sections.set(name, `${lines.join('\n').trimEnd()}\n`);
+  };
+  for (const line of markdown.split('\n')) {
+    const m = /^## (\S+)\s*$/.exec(line);
+    if (m !== null) {
+      flush();
+      name = m[1] ?? null;
+      lines = [line];
+    } else if (name !== null) lines.push(line);
+  }
+  flush();
+  return sections;
+}
+
+/**
+ * The capacity section from every benchmark section's figures: capacity-input lines first,
+ * and MQTT figures read from bench/mqtt.ts's table where it printed none.
+ */
+export function capacitySection(sections: ReadonlyMap<string, string>): string {
+  const text = [...sections.values()].join('\n');
+  const figures = parseCapacityInputs(text);
+  const mqtt = sections.get('mqtt');
+  if (mqtt !== undefined)
+    for (const f of mqttFiguresFromTable(mqtt))
+      if (!figures.some((g) => g.metric === f.metric && g.target === f.target)) figures.push(f);
+  return [`## ${CAPACITY}`, '', capacityNote(figures), ''].join('\n');
+}
+
+export function resultsMarkdown(
+  runs: readonly BenchRun[],
+  previous: ReadonlyMap<string, string> = new Map(),
+): string {
+  const sections = new Map(previous);
+  for (const run of runs) sections.set(run.name, runSection(run));
+  const names = [...sections.keys()].sort();
+  const kept = names.filter((n) => !runs.some((r) => r.name === n));
+  return [
     '# Benchmark results',
     '',
     'Written by `npm run bench` (bench/run-all.ts); do not edit by hand.',
     '',
     machineSection(),
+    ...(kept.length === 0
+      ? []
+      : [
+          `- Measured in this run: ${runs.map((r) => r.name).join(', ')}; kept from an earlier run (its own machine and versions): ${kept.join(', ')}`,
+        ]),
     '',
-  ];
-  for (const run of runs) {
-    const status = run.code === 0 ? 'ok' : `FAILED (exit ${String(run.code)})`;
-    parts.push(
-      `## ${run.name}`,
-      '',
-      `\`bench/${run.name}.ts\` — ${status}, ${(run.ms / 1000).toFixed(1)} s`,
-      '',
-    );
-    if (run.tables.length > 0) {
-      parts.push(extractReport(run.output), '');
-    } else {
-      // No table: keep the tail of what it printed so the failure can be read here.
-      const tail = run.output.trim().split('\n').slice(-20).join('\n');
-      parts.push('```', tail === '' ? '(no output)' : tail, '```', '');
-    }
-  }
-  return parts.join('\n');
+    ...names.map((n) => sections.get(n) ?? ''),
+    capacitySection(sections),
+  ].join('\n');
 }
 
 /**
@@ -200,7 +255,12 @@ async function main(): Promise<number> {
   const runs: BenchRun[] = [];
   for (const f of files) runs.push(await runOne(f));
   const out = join(benchDir, 'RESULTS.md');
-  writeFileSync(out, resultsMarkdown(runs));
+  // A partial run replaces its own sections and keeps the rest of the last full one.
+  const previous =
+    filters.length > 0 && existsSync(out)
+      ? splitSections(readFileSync(out, 'utf8'))
+      : new Map<string, string>();
+  writeFileSync(out, resultsMarkdown(runs, previous));
   process.stdout.write(`\nwrote ${out}\n`);
   return runs.every((r) => r.code === 0) ? 0 : 1;
 }

@@ -7,7 +7,8 @@
  *   workers' metrics on scrape, and coordinates drain and reload; the process around it
  *   (./process.ts) serves those through the admin listener (one port per pod, so LVS and
  *   Prometheus see one gateway).
- * - Each worker is a whole gateway (the listeners are shared through the cluster module) and
+ * - Each worker is a whole gateway (its listeners bind their own SO_REUSEPORT sockets on Linux,
+ *   src/listeners/listener.ts; elsewhere the cluster module shares the primary's) and
  *   runs its own zone map source, so a map update reaches every worker as fast as it reaches a
  *   single-process gateway, with no relay hop that could lag or die. Workers tell the primary
  *   which map they route by; /readyz and /zonemap show the oldest one still in use.

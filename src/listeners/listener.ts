@@ -4,6 +4,7 @@
  * reload), then hands the clean socket and its ConnectionInfo to the stage above (HTTP or
  * MQTT). The stage owns the socket from then on.
  */
+import cluster from 'node:cluster';
 import { randomBytes } from 'node:crypto';
 import { unwatchFile, watchFile } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -73,6 +74,37 @@ export interface Listener {
 }
 
 const noop = (): void => {};
+
+/** Kernels where Node's `reusePort` (SO_REUSEPORT balancing across processes) is available. */
+const REUSE_PORT_PLATFORMS: ReadonlySet<string> = new Set(['linux', 'freebsd', 'sunos', 'aix']);
+
+/**
+ * `reusePort` came in Node 22.12 / 23.1; an older Node ignores it, and two workers binding
+ * `exclusive` sockets to one port would then fail with EADDRINUSE.
+ */
+function nodeHasReusePort(version: string): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
+/**
+ * A cluster worker binds its own listening socket with SO_REUSEPORT, so the kernel spreads
+ * connections over the workers' accept queues: no round-robin hop through the primary, and
+ * no worker starving another as with a shared accept. Port 0 keeps the shared socket (each
+ * worker would otherwise get a port of its own); elsewhere (a single process, a platform
+ * without SO_REUSEPORT) the listen is what it always was.
+ */
+export function listenOptions(
+  port: number,
+  host: string,
+  worker: boolean = cluster.isWorker,
+  platform: string = process.platform,
+  nodeVersion: string = process.versions.node,
+): { port: number; host: string; exclusive?: true; reusePort?: true } {
+  return worker && port !== 0 && REUSE_PORT_PLATFORMS.has(platform) && nodeHasReusePort(nodeVersion)
+    ? { port, host, exclusive: true, reusePort: true }
+    : { port, host };
+}
 
 export function createListener(config: ListenerConfig, options: ListenerOptions): Listener {
   const onEvent = options.onEvent ?? noop;
@@ -311,7 +343,7 @@ export function createListener(config: ListenerConfig, options: ListenerOptions)
             ),
           );
         server.once('error', onError);
-        server.listen(config.port, config.host, () => {
+        server.listen(listenOptions(config.port, config.host), () => {
           server.off('error', onError);
           resolve();
         });
