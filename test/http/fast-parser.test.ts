@@ -6,7 +6,6 @@ import {
   parseRequestHead,
   rawFields,
   type ChunkSink,
-  type HeadRejection,
   type RequestHead,
 } from '../../src/http/fast/parser.js';
 
@@ -16,13 +15,13 @@ function head(text: string, max = MAX): RequestHead {
   const r = parseRequestHead(Buffer.from(text, 'latin1'), max);
   assert.ok(r !== null, 'incomplete');
   assert.equal(r.rejected, undefined, `rejected: ${r.rejected}`);
-  return r as RequestHead;
+  return r;
 }
 
 function rejected(text: string, max = MAX): string {
   const r = parseRequestHead(Buffer.from(text, 'latin1'), max);
   assert.ok(r !== null && r.rejected !== undefined, `accepted: ${JSON.stringify(text)}`);
-  return (r as HeadRejection).rejected;
+  return r.rejected;
 }
 
 class Collect implements ChunkSink {

@@ -326,8 +326,8 @@ export function rawFields(buf: Buffer, head: RequestHead): string[] {
   const f = head.fields;
   const out = new Array<string>(f.length / 2);
   for (let i = 0, j = 0; i < f.length; i += 4, j += 2) {
-    out[j] = buf.toString('latin1', f[i]!, f[i + 1]!);
-    out[j + 1] = buf.toString('latin1', f[i + 2]!, f[i + 3]!);
+    out[j] = buf.toString('latin1', f[i], f[i + 1]);
+    out[j + 1] = buf.toString('latin1', f[i + 2], f[i + 3]);
   }
   return out;
 }
