@@ -26,7 +26,15 @@ import {
   UpstreamFailedError,
   UpstreamTimeoutError,
 } from '../errors.js';
-import { CLIENT_CLOSED, CLIENT_STALLED, CONNECT_ERRORS, IDEMPOTENT, routeTo, upstreamHeaders, type Routed } from '../forward.js';
+import {
+  CLIENT_CLOSED,
+  CLIENT_STALLED,
+  CONNECT_ERRORS,
+  IDEMPOTENT,
+  routeTo,
+  upstreamHeaders,
+  type Routed,
+} from '../forward.js';
 import { filterResponseHeaders, scanRequestHeaders, type ScannedRequest } from '../headers.js';
 import { checkRequest, type CheckedTarget } from '../request-check.js';
 import { REQUEST_ID_HEADER } from '../request-id.js';
@@ -244,7 +252,18 @@ class FastConnection implements PoolUser, Watched {
       const e = new InternalError(err);
       const close = this.uploading || this.clientClose || ctx.closing || this.closeAfter;
       this.writeError(e, this.trace, close);
-      publishDone(ctx, '', '', e.code, e.httpStatus, Date.now() - this.requestStarted, this.method, this.target, '', this.trace);
+      publishDone(
+        ctx,
+        '',
+        '',
+        e.code,
+        e.httpStatus,
+        Date.now() - this.requestStarted,
+        this.method,
+        this.target,
+        '',
+        this.trace,
+      );
       this.endExchange();
       this.next(close);
     } catch {
@@ -336,7 +355,11 @@ class FastConnection implements PoolUser, Watched {
       this.handOffNow(buf);
       return;
     }
-    const scanned = scanRequestHeaders(rawFields(buf, head), cfg.identity.uidHeader, cfg.identity.cookie.name);
+    const scanned = scanRequestHeaders(
+      rawFields(buf, head),
+      cfg.identity.uidHeader,
+      cfg.identity.cookie.name,
+    );
     const checked: CheckedTarget = { path: '/', host: undefined };
     if (
       checkRequest(head.method, head.target, '1.1', false, scanned, checked) !== null ||
@@ -731,7 +754,7 @@ class FastConnection implements PoolUser, Watched {
       const raw: Buffer[] = [];
       const f = h.fields;
       for (let i = 0; i < f.length; i += 4) {
-        raw.push(buf.subarray(f[i]!, f[i + 1]!), buf.subarray(f[i + 2]!, f[i + 3]!));
+        raw.push(buf.subarray(f[i], f[i + 1]), buf.subarray(f[i + 2], f[i + 3]));
       }
       const rest = buf.length > h.length ? buf.subarray(h.length) : null;
       this.startResponse(raw, rest);
@@ -989,4 +1012,3 @@ class FastConnection implements PoolUser, Watched {
     }
   }
 }
-

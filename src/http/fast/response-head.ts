@@ -54,7 +54,11 @@ function hasToken(buf: Buffer, start: number, end: number, token: string): boole
  * Parse `buf[0, …)`: the head, 'bad' for a malformed or ambiguous one, null when more bytes are
  * needed. `head`: the request was HEAD (no body whatever the fields say).
  */
-export function parseResponseHead(buf: Buffer, maxHeadBytes: number, head: boolean): ResponseHead | 'bad' | null {
+export function parseResponseHead(
+  buf: Buffer,
+  maxHeadBytes: number,
+  head: boolean,
+): ResponseHead | 'bad' | null {
   const limited = buf.length > maxHeadBytes;
   const end = limited ? maxHeadBytes : buf.length;
   const short = (): 'bad' | null => (limited ? 'bad' : null);
