@@ -50,7 +50,7 @@ export const CONNECT_ERRORS = new Set([
   'ENOTFOUND',
 ]);
 /** undici refusing what we asked it to send: a gap in the request check, never the upstream's fault. */
-const REQUEST_REFUSED = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
+export const REQUEST_REFUSED = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
 /** RFC 9110 §9.2.2 idempotent methods. */
 export const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 

@@ -304,7 +304,6 @@ export class HttpStage {
     this.ctx.transfers.close();
     // Stops the timeout sweeper started in the constructor (the server itself never listened).
     this.#h1.close(() => {});
-    this.#fast.close();
     await this.ctx.registry.close();
   }
 }

@@ -190,7 +190,7 @@ describe('HTTP/1.1 fast path', () => {
     s.destroy();
   });
 
-  it('relays Content-Length and chunked request bodies, extensions and trailers dropped', async () => {
+  it('forwards Content-Length and chunked request bodies (through Node’s path), extensions and trailers dropped', async () => {
     seen.length = 0;
     const { s, r } = await open(port);
     s.write('POST /cl HTTP/1.1\r\nHost: gw\r\nx-ldc-uid: 1\r\nContent-Length: 11\r\n\r\nhello');
@@ -203,7 +203,6 @@ describe('HTTP/1.1 fast path', () => {
     assert.equal((await r.response()).body, 'echo PUT /te 11');
     assert.equal(seen[0]!.body, 'hello world');
     assert.equal(seen[1]!.body, 'hello world');
-    assert.equal(seen[1]!.headers['transfer-encoding'], 'chunked');
     assert.equal(seen[1]!.headers['x-trailer'], undefined);
     s.destroy();
   });

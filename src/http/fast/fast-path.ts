@@ -1,36 +1,35 @@
 /**
- * The HTTP/1.1 keep-alive fast path on raw sockets. A plain client connection is read here
- * first: a request head that arrives whole, parses under the strict parser (parser.ts), is
- * HTTP/1.1, asks for no Upgrade and no Expect, and passes the same request check as Node's path
- * is served here — identity, routing, header rewriting and error answers through the very
- * functions forward.ts uses — with its body and its response relayed by their framing to a
- * pooled keep-alive upstream connection. Anything else (a partial head, a refusal, HTTP/1.0, a
- * WebSocket, a request the check refuses) is handed with the bytes already read to Node's
- * server, which answers it exactly as it answers every request today.
+ * The HTTP/1.1 keep-alive fast path. A plain client connection is read here first, on the raw
+ * socket: a request head that arrives whole, parses under the strict parser (parser.ts), is
+ * HTTP/1.1 without a body, asks for no Upgrade and no Expect, and passes the same request check
+ * as Node's path is served here — identity, routing, header rewriting, the endpoint's undici
+ * pool (so its limits, timeouts, retries and ejection are the ones forward.ts has) and error
+ * answers through the very functions forward.ts uses — without Node's IncomingMessage and
+ * ServerResponse. Anything else (a partial head, a refusal, HTTP/1.0, a body, a WebSocket, a
+ * request the check refuses) is handed, with the bytes already read, to Node's server, which
+ * answers it exactly as it answers every request today. Bodies go there because that path holds
+ * a slow client's small body before it takes an upstream connection (`requestBufferBytes`) and
+ * owns the body limits and `100-continue`.
  *
  * One exchange at a time per connection; bytes a client pipelines behind it wait (the socket is
  * paused) until its response is done.
  */
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Dispatcher } from 'undici';
 import { ZonegateError } from '../../core/errors.js';
 import type { Identity } from '../../router/index.js';
 import { shardOf } from '../../router/index.js';
 import type { EdgePolicy } from '../../listeners/index.js';
 import type { Endpoint } from '../../upstream/index.js';
 import type { HttpContext } from '../context.js';
-import {
-  BadRequestError,
-  BodyTooLargeError,
-  InternalError,
-  UpstreamFailedError,
-  UpstreamTimeoutError,
-} from '../errors.js';
+import { BadRequestError, InternalError, UpstreamFailedError, UpstreamTimeoutError } from '../errors.js';
 import {
   CLIENT_CLOSED,
   CLIENT_STALLED,
   CONNECT_ERRORS,
   IDEMPOTENT,
+  REQUEST_REFUSED,
   routeTo,
   upstreamHeaders,
   type Routed,
@@ -41,17 +40,15 @@ import { REQUEST_ID_HEADER } from '../request-id.js';
 import { beginRequest, type RequestTrace } from '../request-trace.js';
 import { errorBody } from '../respond.js';
 import type { Watched } from '../transfer-watch.js';
-import { ChunkedDecoder, parseRequestHead, rawFields, type ChunkSink, type Framing } from './parser.js';
-import { parseResponseHead, type ResponseFraming } from './response-head.js';
-import { RawPool, type PoolUser } from './upstream-pool.js';
+import { parseRequestHead, rawFields } from './parser.js';
 
 /** nginx's "client closed request"; only counted, never sent. */
 const STATUS_CLIENT_CLOSED = 499;
-/** The upstream answered something that is not a well-framed HTTP/1.1 response head. */
-const BAD_RESPONSE = 'ZG_FAST_BAD_RESPONSE';
 const CRLF = '\r\n';
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 const CRLF_BUF = Buffer.from(CRLF, 'latin1');
+/** The abort reason given to undici when the client side ended an exchange (one shared object). */
+const CLIENT_GONE = new Error('the client closed, reset or stalled the exchange');
 
 /**
  * Every finished or refused request is published here and only here: the one place to switch
@@ -95,7 +92,6 @@ export class FastPath {
   readonly ctx: HttpContext;
   readonly edge: EdgePolicy;
   readonly handOff: (socket: Socket, bytes: Buffer | null) => void;
-  readonly #pools = new Map<Endpoint, RawPool>();
   readonly #conns = new Set<FastConnection>();
 
   constructor(o: FastPathOptions) {
@@ -113,48 +109,61 @@ export class FastPath {
     this.#conns.delete(c);
   }
 
-  pool(ep: Endpoint): RawPool {
-    let p = this.#pools.get(ep);
-    if (p === undefined) {
-      const cfg = this.ctx.config;
-      p = new RawPool(ep, {
-        connections: cfg.upstream.connectionsPerEndpoint,
-        connectTimeoutMs: cfg.timeouts.upstreamConnectTimeoutMs,
-        idleTimeoutMs: cfg.timeouts.upstreamIdleTimeoutMs,
-      });
-      this.#pools.set(ep, p);
-    }
-    return p;
-  }
-
   /** Graceful close: connections between requests go now; busy ones close after their response. */
   closeIdle(): void {
     for (const c of this.#conns) c.closeIfIdle();
   }
+}
 
-  close(): void {
-    for (const p of this.#pools.values()) p.close();
-    this.#pools.clear();
+/**
+ * undici's handler for one dispatch: forwards to the connection while that exchange is still
+ * the connection's current one, so a late callback of an aborted exchange never touches the
+ * next request on the same connection.
+ */
+class DispatchFor implements Dispatcher.DispatchHandler {
+  readonly c: FastConnection;
+  readonly gen: number;
+  constructor(c: FastConnection, gen: number) {
+    this.c = c;
+    this.gen = gen;
+  }
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    if (this.c.gen === this.gen) this.c.onRequestStart(controller);
+    else controller.abort(CLIENT_GONE);
+  }
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
+    if (this.c.gen === this.gen) this.c.onResponseStart(controller, statusCode);
+  }
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.c.gen === this.gen) this.c.onResponseData(controller, chunk);
+  }
+  onResponseEnd(): void {
+    if (this.c.gen === this.gen) this.c.onResponseEnd();
+  }
+  onResponseError(controller: Dispatcher.DispatchController | null, err: Error): void {
+    if (this.c.gen === this.gen) this.c.onResponseError(controller, err);
   }
 }
 
 /** Connection phases. */
 const IDLE = 0;
-/** Head read; identifying, routing, or waiting for an upstream connection. */
+/** Head read; identifying and routing. */
 const ROUTING = 1;
-/** An upstream connection carries the exchange. */
+/** Dispatched to the endpoint's pool. */
 const ACTIVE = 2;
 /** Handed to Node's server, or gone. */
 const GONE = 3;
 
-class FastConnection implements PoolUser, Watched {
+class FastConnection implements Watched {
   readonly fp: FastPath;
   readonly ctx: HttpContext;
   readonly socket: Socket;
   /** What routeTo / beginRequest read of a request: its socket (and the trace hung on it). */
   readonly reqLike: IncomingMessage;
   phase = IDLE;
-  /** Read and not yet consumed: a partial next head, pipelined requests, body before the upstream. */
+  /** Counts exchanges on this connection: callbacks of an earlier one are ignored. */
+  gen = 0;
+  /** Read and not yet consumed: a partial next head, pipelined requests. */
   pending: Buffer | null = null;
   /** No request finished on this connection yet (its head timeout answers 408). */
   first = true;
@@ -167,32 +176,17 @@ class FastConnection implements PoolUser, Watched {
   trace: RequestTrace | null = null;
   routed: Routed | null = null;
   endpoint: Endpoint | null = null;
+  headers: string[] | null = null;
   hsts: string | undefined = undefined;
   counted: boolean | null = null;
   started = 0;
-  requestStarted = 0;
   clientClose = false;
   closeAfter = false;
-  upHead = '';
-  reqFraming: Framing = 'none';
-  reqRemaining = 0;
-  reqDecoder: ChunkedDecoder | null = null;
-  bodyBytes = 0;
-  overLimit = false;
-  uploading = false;
   retried = false;
-  staleRetries = 0;
-  up: Socket | null = null;
-  upReused = false;
-  upError: (Error & { code?: string }) | null = null;
-  upBytes = false;
-  resBuf: Buffer | null = null;
-  headDone = false;
+  controller: Dispatcher.DispatchController | null = null;
   status = 0;
-  resFraming: ResponseFraming = 'none';
-  resRemaining = 0;
-  resDecoder: ChunkedDecoder | null = null;
-  reusable = false;
+  /** The response body goes to the client chunked (the upstream gave no length). */
+  chunked = false;
   responded = false;
   paused = false;
   tick = 0;
@@ -216,61 +210,19 @@ class FastConnection implements PoolUser, Watched {
 
   readonly onClientData = (chunk: Buffer): void => {
     try {
-      this.clientData(chunk);
+      if (this.phase === IDLE) {
+        const buf = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+        this.pending = null;
+        this.begin(buf);
+      } else {
+        // Pipelined behind the request being answered: read on once it is done.
+        this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+        this.socket.pause();
+      }
     } catch (err) {
       this.internal(err);
     }
   };
-
-  clientData(chunk: Buffer): void {
-    if (this.phase === IDLE) {
-      const buf = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
-      this.pending = null;
-      this.begin(buf);
-    } else if (this.phase === ACTIVE && this.uploading && this.pending === null) {
-      this.relayBody(chunk, 0);
-    } else {
-      this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
-      this.socket.pause();
-    }
-  }
-
-  /** A bug surfaced while serving a request: a 500 for the client, the stack for the operator (forward.ts). */
-  internal(err: unknown): void {
-    const ctx = this.ctx;
-    ctx.hooks.onInternalError?.(err);
-    try {
-      if (this.phase === GONE || this.socket.destroyed) return;
-      this.abortUpstream();
-      if (this.responded) {
-        this.socket.destroy();
-        this.report(CLIENT_CLOSED, this.status);
-        this.endExchange();
-        this.phase = GONE;
-        return;
-      }
-      const e = new InternalError(err);
-      const close = this.uploading || this.clientClose || ctx.closing || this.closeAfter;
-      this.writeError(e, this.trace, close);
-      publishDone(
-        ctx,
-        '',
-        '',
-        e.code,
-        e.httpStatus,
-        Date.now() - this.requestStarted,
-        this.method,
-        this.target,
-        '',
-        this.trace,
-      );
-      this.endExchange();
-      this.next(close);
-    } catch {
-      this.phase = GONE;
-      this.socket.destroy();
-    }
-  }
 
   /** The client ended its side (a request then FIN still gets its answer: stage.ts). */
   readonly onClientEnd = (): void => {
@@ -279,17 +231,12 @@ class FastConnection implements PoolUser, Watched {
       else this.handOffNow(this.takePending());
       return;
     }
-    if (this.uploading) {
-      this.clientGone(CLIENT_CLOSED);
-      this.socket.destroy();
-      return;
-    }
     this.closeAfter = true;
   };
 
   readonly onClientClose = (): void => {
     this.fp.forget(this);
-    if (this.phase === ROUTING || this.phase === ACTIVE) this.clientGone(CLIENT_CLOSED);
+    if (this.phase === ROUTING || this.phase === ACTIVE) this.clientGone();
     this.phase = GONE;
   };
 
@@ -297,7 +244,7 @@ class FastConnection implements PoolUser, Watched {
     if (!this.paused || this.phase !== ACTIVE) return;
     this.paused = false;
     this.tick = this.ctx.transfers.tick;
-    this.up?.resume();
+    this.controller?.resume();
   };
 
   /** Between requests: the head timeout (first request) or the keep-alive idle timeout. */
@@ -346,12 +293,16 @@ class FastConnection implements PoolUser, Watched {
     const ctx = this.ctx;
     const cfg = ctx.config;
     const head = parseRequestHead(buf, cfg.limits.maxHeaderBytes);
-    if (head === null) {
-      // A head in pieces: Node's parser reads it with its own head timeout.
-      this.handOffNow(buf);
-      return;
-    }
-    if (head.rejected !== undefined || head.upgrade || head.expect || head.minor !== 1) {
+    if (
+      head === null ||
+      head.rejected !== undefined ||
+      head.upgrade ||
+      head.expect ||
+      head.minor !== 1 ||
+      head.framing !== 'none'
+    ) {
+      // A head in pieces, refused, or not the ordinary case: Node's parser reads it (with its
+      // own head timeout) and Node's path answers it.
       this.handOffNow(buf);
       return;
     }
@@ -361,11 +312,8 @@ class FastConnection implements PoolUser, Watched {
       cfg.identity.cookie.name,
     );
     const checked: CheckedTarget = { path: '/', host: undefined };
-    if (
-      checkRequest(head.method, head.target, '1.1', false, scanned, checked) !== null ||
-      scanned.contentLength > cfg.limits.maxBodyBytes
-    ) {
-      // Refused the way Node's path refuses it (400 / 413 and close).
+    if (checkRequest(head.method, head.target, '1.1', false, scanned, checked) !== null) {
+      // Refused the way Node's path refuses it (400 and close).
       this.handOffNow(buf);
       return;
     }
@@ -380,22 +328,18 @@ class FastConnection implements PoolUser, Watched {
     this.scanned = scanned;
     this.checked = checked;
     this.clientClose = head.close;
-    this.reqFraming = head.framing;
-    this.reqRemaining = head.framing === 'length' ? head.contentLength : 0;
-    this.uploading = head.framing === 'chunked' || this.reqRemaining > 0;
-    this.reqDecoder = head.framing === 'chunked' ? new ChunkedDecoder(cfg.limits.maxHeaderBytes) : null;
     if (buf.length > head.length) this.pending = buf.subarray(head.length);
-    this.requestStarted = Date.now();
+    this.started = Date.now();
     const edge = this.fp.edge;
     this.hsts = edge.hsts(socket);
     const counted = edge.allowRequest(socket) ? edge.startRequest(socket) : false;
     if (counted === false) {
-      // As stage.ts answers it; the body (if any) is not read, so the connection closes.
+      // As stage.ts answers it.
       const e = edge.rateLimited;
-      this.writeError(e, null, this.uploading || this.clientClose || ctx.closing);
+      this.writeError(e, null, this.clientClose || ctx.closing);
       publishDone(ctx, '', '', e.code, 429, 0, '', '', '', null);
       this.endExchange();
-      this.next(this.uploading);
+      this.next(false);
       return;
     }
     this.counted = counted;
@@ -437,17 +381,24 @@ class FastConnection implements PoolUser, Watched {
     this.endpoint = r.endpoint;
     const headers = upstreamHeaders(ctx, this.scanned!, r, identity.uid, this.checked.host);
     this.trace?.pushUpstreamHeaders(headers);
-    let h = `${this.method} ${this.path} HTTP/1.1\r\n`;
-    for (let i = 0; i < headers.length; i += 2) h += `${headers[i]}: ${headers[i + 1]}\r\n`;
-    if (this.reqFraming === 'chunked') h += 'transfer-encoding: chunked\r\n';
-    this.upHead = h + CRLF;
+    this.headers = headers;
     ctx.transfers.add(this);
-    this.fp.pool(r.endpoint).acquire(this);
+    this.dispatch();
+  }
+
+  dispatch(): void {
+    this.phase = ACTIVE;
+    this.controller = null;
+    this.endpoint!.pool.dispatch(
+      { path: this.path, method: this.method, headers: this.headers, body: null },
+      new DispatchFor(this, this.gen),
+    );
   }
 
   /** Answer a request the gateway does not forward (routing found nothing), as forward.ts does. */
   refuse(err: ZonegateError): void {
-    this.writeError(err, this.trace, this.uploading || this.clientClose || this.ctx.closing);
+    const close = this.clientClose || this.ctx.closing;
+    this.writeError(err, this.trace, close);
     publishDone(
       this.ctx,
       '',
@@ -461,217 +412,190 @@ class FastConnection implements PoolUser, Watched {
       this.trace,
     );
     this.endExchange();
-    this.next(this.uploading);
+    this.next(close);
   }
 
-  // --- request body --------------------------------------------------------------------------
-
-  readonly reqSink: ChunkSink = {
-    chunkData: (buf: Buffer, start: number, end: number): void => {
-      const n = end - start;
-      this.bodyBytes += n;
-      if (this.bodyBytes > this.ctx.config.limits.maxBodyBytes) {
-        this.overLimit = true;
-        return;
-      }
-      if (this.overLimit) return;
-      const up = this.up!;
-      up.write(`${n.toString(16)}\r\n`, 'latin1');
-      up.write(buf.subarray(start, end));
-      up.write(CRLF_BUF);
-    },
-  };
-
-  relayBody(buf: Buffer, start: number): void {
-    const up = this.up!;
+  /** A bug surfaced while serving a request: a 500 for the client, the stack for the operator (forward.ts). */
+  internal(err: unknown): void {
     const ctx = this.ctx;
-    this.tick = ctx.transfers.tick;
-    if (Date.now() - this.requestStarted > ctx.config.timeouts.requestTimeoutMs) {
-      this.clientStalled(true);
-      return;
-    }
-    let ok = true;
-    let stop = buf.length;
-    if (this.reqFraming === 'length') {
-      const n = Math.min(this.reqRemaining, buf.length - start);
-      stop = start + n;
-      ok = up.write(start === 0 && n === buf.length ? buf : buf.subarray(start, stop));
-      this.reqRemaining -= n;
-      if (this.reqRemaining === 0) this.uploading = false;
-    } else {
-      const d = this.reqDecoder!;
-      up.cork();
-      const r = d.feed(buf, start, buf.length, this.reqSink);
-      if (this.trace !== null) this.trace.bytesIn = this.bodyBytes;
-      if (this.overLimit) {
-        up.uncork();
-        this.bodyTooLarge();
+    ctx.hooks.onInternalError?.(err);
+    try {
+      if (this.phase === GONE || this.socket.destroyed) return;
+      this.abortUpstream();
+      if (this.responded) {
+        this.socket.destroy();
+        this.report(CLIENT_CLOSED, this.status);
+        this.endExchange();
+        this.phase = GONE;
         return;
       }
-      if (typeof r === 'string') {
-        up.uncork();
-        this.badBody(r);
-        return;
-      }
-      stop = r;
-      if (d.done) {
-        up.write(LAST_CHUNK);
-        this.uploading = false;
-      }
-      up.uncork();
-      ok = up.writableLength < ctx.config.limits.requestBufferBytes;
-    }
-    if (stop < buf.length) {
-      this.pending = buf.subarray(stop);
-      this.socket.pause();
-    } else if (!ok) {
-      // Upstream backpressure: read no more from the client until it drains.
-      this.socket.pause();
-    } else if (this.uploading) {
-      this.socket.resume();
-    }
-    if (!this.uploading) this.socket.pause();
-  }
-
-  bodyTooLarge(): void {
-    const err = new BodyTooLargeError(this.ctx.config.limits.maxBodyBytes);
-    this.abortUpstream();
-    if (!this.responded) {
-      this.writeError(err, this.trace, true);
-    } else {
+      const e = new InternalError(err);
+      const close = this.clientClose || ctx.closing || this.closeAfter;
+      this.writeError(e, this.trace, close);
+      publishDone(
+        ctx,
+        '',
+        '',
+        e.code,
+        e.httpStatus,
+        Date.now() - this.started,
+        this.method,
+        this.target,
+        '',
+        this.trace,
+      );
+      this.endExchange();
+      this.next(close);
+    } catch {
+      this.phase = GONE;
       this.socket.destroy();
     }
-    this.report(err.code, err.httpStatus);
-    this.endExchange();
-    this.phase = GONE;
-  }
-
-  /** A chunked body that breaks its framing: 400 and close, as Node's parser answers it. */
-  badBody(code: string): void {
-    const err = new BadRequestError(`malformed request: ${code}`);
-    this.abortUpstream();
-    if (!this.responded) this.writeError(err, this.trace, true);
-    else this.socket.destroy();
-    this.report(err.code, err.httpStatus);
-    this.endExchange();
-    this.phase = GONE;
-  }
-
-  // --- upstream side -------------------------------------------------------------------------
-
-  upstreamReady(socket: Socket, reused: boolean): void {
-    if (this.phase !== ROUTING) {
-      // The client left while we waited: the connection is clean, give it back.
-      this.fp.pool(this.endpoint!).release(socket);
-      return;
-    }
-    this.phase = ACTIVE;
-    this.up = socket;
-    this.upReused = reused;
-    this.upError = null;
-    this.upBytes = false;
-    socket.on('data', this.onUpData);
-    socket.on('end', this.onUpEnd);
-    socket.on('close', this.onUpClose);
-    socket.on('error', this.onUpError);
-    socket.on('timeout', this.onUpTimeout);
-    socket.on('drain', this.onUpDrain);
-    socket.setTimeout(this.ctx.config.timeouts.upstreamResponseTimeoutMs);
-    socket.write(this.upHead, 'latin1');
-    const p = this.takePending();
-    if (p !== null && this.uploading) this.relayBody(p, 0);
-    else {
-      if (p !== null) this.pending = p;
-      if (this.uploading) this.socket.resume();
-    }
-  }
-
-  upstreamFailed(err: Error & { code?: string }): void {
-    if (this.phase !== ROUTING) return;
-    this.upstreamError(err.code ?? 'UNKNOWN', err);
-  }
-
-  detachUp(): Socket | null {
-    const s = this.up;
-    if (s === null) return null;
-    this.up = null;
-    s.removeListener('data', this.onUpData);
-    s.removeListener('end', this.onUpEnd);
-    s.removeListener('close', this.onUpClose);
-    s.removeListener('error', this.onUpError);
-    s.removeListener('timeout', this.onUpTimeout);
-    s.removeListener('drain', this.onUpDrain);
-    s.setTimeout(0);
-    if (s.isPaused()) s.resume();
-    return s;
   }
 
   abortUpstream(): void {
-    const s = this.detachUp();
-    if (s !== null) this.fp.pool(this.endpoint!).discard(s);
-    else if (this.phase === ROUTING && this.endpoint !== null) this.fp.pool(this.endpoint).cancel(this);
+    const c = this.controller;
+    if (c !== null && !c.aborted) c.abort(CLIENT_GONE);
   }
 
-  readonly onUpDrain = (): void => {
-    if (this.uploading && this.pending === null) this.socket.resume();
-  };
+  // --- undici's dispatch handler (as forward.ts's Exchange) --------------------------------------
 
-  readonly onUpError = (err: Error & { code?: string }): void => {
-    this.upError = err;
-  };
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.phase !== ACTIVE) controller.abort(CLIENT_GONE);
+  }
 
-  readonly onUpTimeout = (): void => {
-    if (this.paused) return;
-    const e = new Error('upstream did not answer in time') as Error & { code: string };
-    e.code = this.headDone ? 'UND_ERR_BODY_TIMEOUT' : 'UND_ERR_HEADERS_TIMEOUT';
-    this.upstreamError(e.code, e);
-  };
-
-  readonly onUpEnd = (): void => {
-    if (this.headDone && this.resFraming === 'close') {
-      this.reusable = false;
-      this.responseDone();
-      return;
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
+    // 1xx (103) are not relayed.
+    if (statusCode < 200 || this.phase !== ACTIVE) return;
+    try {
+      const ctx = this.ctx;
+      const out: string[] = [];
+      const uid = filterResponseHeaders(
+        controller.rawHeaders as Buffer[],
+        out,
+        ctx.config.identity.uidHeader,
+      );
+      const d = this.routed!.decision;
+      if (d.via !== 'gateway') out.push('x-ldc-zone', d.zone, 'x-ldc-colour', d.colour);
+      if (this.trace !== null) out.push(REQUEST_ID_HEADER, this.trace.id);
+      this.status = statusCode;
+      if (uid !== undefined && uid !== '' && ctx.keyring !== null) {
+        // First visit: pin the user to the uid's home zone with the cookie (forward.ts).
+        const map = ctx.table.map;
+        const home = map.zones[map.shardOwner[shardOf(uid, map.shards)] ?? -1]?.name ?? d.zone;
+        controller.pause();
+        const gen = this.gen;
+        ctx.keyring.sign({ uid, zone: home }).then(
+          (value) => {
+            out.push('set-cookie', `${ctx.config.identity.cookie.name}=${value}${ctx.cookieAttributes}`);
+            if (this.gen === gen) this.writeHeadSafely(out, controller);
+          },
+          // A uid that cannot go in a cookie (too long, odd zone name): answer without one.
+          () => {
+            if (this.gen === gen) this.writeHeadSafely(out, controller);
+          },
+        );
+        return;
+      }
+      this.writeHead(out);
+    } catch (err) {
+      this.internal(err);
     }
-    this.onUpClose();
-  };
+  }
 
-  readonly onUpClose = (): void => {
+  writeHeadSafely(out: string[], controller: Dispatcher.DispatchController): void {
+    try {
+      this.writeHead(out);
+      controller.resume();
+    } catch (err) {
+      this.internal(err);
+    }
+  }
+
+  writeHead(out: string[]): void {
     if (this.phase !== ACTIVE) return;
-    const err = this.upError ?? Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
-    // A kept-alive connection the upstream closed just as we reused it: nothing was read or
-    // acted on, so a body-less request goes again on another connection, as undici does.
-    if (this.upReused && !this.upBytes && this.reqFraming === 'none' && this.staleRetries < 2) {
-      this.staleRetries++;
-      this.detachUp();
-      this.fp.pool(this.endpoint!).closed();
-      this.phase = ROUTING;
-      this.fp.pool(this.endpoint!).acquire(this);
+    const ctx = this.ctx;
+    const status = this.status;
+    let h = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`;
+    let hasDate = false;
+    let hasLength = false;
+    for (let i = 0; i < out.length; i += 2) {
+      const name = out[i]!;
+      if (name.length === 4 && name.toLowerCase() === 'date') hasDate = true;
+      else if (name.length === 14 && name.toLowerCase() === 'content-length') hasLength = true;
+      h += `${name}: ${out[i + 1]}\r\n`;
+    }
+    if (this.hsts !== undefined) h += `strict-transport-security: ${this.hsts}\r\n`;
+    if (!hasDate) h += `date: ${httpDate()}\r\n`;
+    // RFC 9112 §6.3: HEAD, 204 and 304 have no body; anything else without a length is chunked.
+    this.chunked = !hasLength && this.method !== 'HEAD' && status !== 204 && status !== 304;
+    if (this.chunked) h += 'transfer-encoding: chunked\r\n';
+    if (ctx.closing || this.clientClose || this.closeAfter) {
+      this.closeAfter = true;
+      h += 'connection: close\r\n';
+    } else {
+      h += `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(ctx.config.timeouts.idleTimeoutMs / 1000)}\r\n`;
+    }
+    this.responded = true;
+    this.socket.write(h + CRLF, 'latin1');
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.phase !== ACTIVE) return;
+    const s = this.socket;
+    if (this.trace !== null) this.trace.bytesOut += chunk.length;
+    if (this.chunked) {
+      s.cork();
+      s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      s.write(chunk);
+      s.write(CRLF_BUF);
+      s.uncork();
+    } else {
+      s.write(chunk);
+    }
+    // The client reads slower than the upstream sends: keep taking bytes up to our own bound
+    // (a short answer then frees its upstream connection at once), then pause the upstream.
+    if (this.paused || s.writableLength < this.ctx.config.limits.responseBufferBytes) return;
+    this.paused = true;
+    this.tick = this.ctx.transfers.tick;
+    controller.pause();
+  }
+
+  onResponseEnd(): void {
+    if (this.phase !== ACTIVE) return;
+    if (this.chunked) this.socket.write(LAST_CHUNK);
+    this.endpoint!.succeeded();
+    this.report(this.routed!.decision.reason, this.status);
+    this.endExchange();
+    this.next(false);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
+    // Ended by the client side: handled there, and never the upstream's fault.
+    if (this.phase !== ACTIVE) return;
+    const ctx = this.ctx;
+    const code = (err as { code?: string }).code ?? 'UNKNOWN';
+    if (REQUEST_REFUSED.has(code)) {
+      this.internal(err);
       return;
     }
-    this.upstreamError(err.code ?? 'UND_ERR_SOCKET', err);
-  };
-
-  upstreamError(code: string, err: Error): void {
-    const ctx = this.ctx;
     const now = Date.now();
     const ep = this.endpoint!;
-    this.abortUpstream();
     ep.failed(now);
     ctx.hooks.onUpstreamError?.(ep.address, code);
     if (!this.responded && CONNECT_ERRORS.has(code) && this.canRetry()) {
       const next = this.routed!.group.pick(ep, now);
       if (next !== null) {
-        // Once, and only within the same zone and colour (forward.ts).
+        // Once, and only within the same zone and colour: never silently in another zone.
         this.retried = true;
         ctx.hooks.onRetry?.(ep.address, next.address);
         this.endpoint = next;
-        this.phase = ROUTING;
-        this.fp.pool(next).acquire(this);
+        this.dispatch();
         return;
       }
     }
     if (this.responded) {
+      // Headers are out: all we can do is cut the response so the client sees it incomplete.
       this.socket.destroy();
       this.report(code, this.status);
       this.endExchange();
@@ -683,7 +607,7 @@ class FastConnection implements PoolUser, Watched {
       code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT'
         ? new UpstreamTimeoutError(`upstream ${where} timed out (${code})`, err)
         : new UpstreamFailedError(`upstream ${where} failed: ${err.message}`, err);
-    const close = this.uploading || this.clientClose || ctx.closing || this.closeAfter;
+    const close = this.clientClose || ctx.closing || this.closeAfter;
     this.writeError(e, this.trace, close);
     this.report(e.code, e.httpStatus);
     this.endExchange();
@@ -692,235 +616,29 @@ class FastConnection implements PoolUser, Watched {
 
   canRetry(): boolean {
     return (
-      !this.retried &&
-      this.reqFraming === 'none' &&
-      this.ctx.config.upstream.retryIdempotentOnConnectError &&
-      IDEMPOTENT.has(this.method)
+      !this.retried && this.ctx.config.upstream.retryIdempotentOnConnectError && IDEMPOTENT.has(this.method)
     );
-  }
-
-  // --- response ------------------------------------------------------------------------------
-
-  readonly resSink: ChunkSink = {
-    chunkData: (buf: Buffer, start: number, end: number): void => {
-      const n = end - start;
-      const s = this.socket;
-      s.write(`${n.toString(16)}\r\n`, 'latin1');
-      s.write(buf.subarray(start, end));
-      s.write(CRLF_BUF);
-      if (this.trace !== null) this.trace.bytesOut += n;
-    },
-  };
-
-  readonly onUpData = (chunk: Buffer): void => {
-    try {
-      this.upData(chunk);
-    } catch (err) {
-      this.internal(err);
-    }
-  };
-
-  upData(chunk: Buffer): void {
-    this.upBytes = true;
-    if (this.headDone) {
-      this.relayResponse(chunk, 0);
-      return;
-    }
-    let buf = this.resBuf === null ? chunk : Buffer.concat([this.resBuf, chunk]);
-    this.resBuf = null;
-    for (;;) {
-      const cfg = this.ctx.config;
-      const h = parseResponseHead(buf, Math.max(cfg.limits.maxHeaderBytes, 16384), this.method === 'HEAD');
-      if (h === null) {
-        this.resBuf = buf;
-        return;
-      }
-      if (h === 'bad' || h.status === 101) {
-        this.upstreamError(BAD_RESPONSE, new Error('upstream sent a malformed response head'));
-        return;
-      }
-      if (h.status < 200) {
-        // 1xx are not relayed (forward.ts); the final answer follows.
-        buf = buf.subarray(h.length);
-        if (buf.length === 0) return;
-        continue;
-      }
-      this.headDone = true;
-      this.status = h.status;
-      this.resFraming = h.framing;
-      this.resRemaining = h.framing === 'length' ? h.contentLength : 0;
-      this.reusable = h.reusable;
-      if (h.framing === 'chunked') this.resDecoder = new ChunkedDecoder(16384);
-      const raw: Buffer[] = [];
-      const f = h.fields;
-      for (let i = 0; i < f.length; i += 4) {
-        raw.push(buf.subarray(f[i], f[i + 1]), buf.subarray(f[i + 2], f[i + 3]));
-      }
-      const rest = buf.length > h.length ? buf.subarray(h.length) : null;
-      this.startResponse(raw, rest);
-      return;
-    }
-  }
-
-  startResponse(raw: Buffer[], rest: Buffer | null): void {
-    const ctx = this.ctx;
-    const out: string[] = [];
-    const uid = filterResponseHeaders(raw, out, ctx.config.identity.uidHeader);
-    const d = this.routed!.decision;
-    if (d.via !== 'gateway') out.push('x-ldc-zone', d.zone, 'x-ldc-colour', d.colour);
-    if (this.trace !== null) out.push(REQUEST_ID_HEADER, this.trace.id);
-    if (uid !== undefined && uid !== '' && ctx.keyring !== null) {
-      // First visit: pin the user to the uid's home zone with the cookie (forward.ts).
-      const map = ctx.table.map;
-      const home = map.zones[map.shardOwner[shardOf(uid, map.shards)] ?? -1]?.name ?? d.zone;
-      const up = this.up!;
-      up.pause();
-      ctx.keyring.sign({ uid, zone: home }).then(
-        (value) => {
-          out.push('set-cookie', `${ctx.config.identity.cookie.name}=${value}${ctx.cookieAttributes}`);
-          this.writeHeadSafely(out, rest, up);
-        },
-        // A uid that cannot go in a cookie (too long, odd zone name): answer without one.
-        () => this.writeHeadSafely(out, rest, up),
-      );
-      return;
-    }
-    this.writeHead(out, rest);
-  }
-
-  writeHeadSafely(out: string[], rest: Buffer | null, up: Socket): void {
-    try {
-      this.writeHead(out, rest);
-      if (this.up === up) up.resume();
-    } catch (err) {
-      this.internal(err);
-    }
-  }
-
-  writeHead(out: string[], rest: Buffer | null): void {
-    if (this.phase !== ACTIVE) return;
-    const ctx = this.ctx;
-    const status = this.status;
-    let h = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`;
-    let hasDate = false;
-    for (let i = 0; i < out.length; i += 2) {
-      const name = out[i]!;
-      if (name.length === 4 && name.toLowerCase() === 'date') hasDate = true;
-      h += `${name}: ${out[i + 1]}\r\n`;
-    }
-    if (this.hsts !== undefined) h += `strict-transport-security: ${this.hsts}\r\n`;
-    if (!hasDate) h += `date: ${httpDate()}\r\n`;
-    const f = this.resFraming;
-    if (f === 'chunked' || f === 'close') h += 'transfer-encoding: chunked\r\n';
-    if (ctx.closing || this.clientClose || this.closeAfter) {
-      this.closeAfter = true;
-      h += 'connection: close\r\n';
-    } else {
-      h += `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(ctx.config.timeouts.idleTimeoutMs / 1000)}\r\n`;
-    }
-    this.responded = true;
-    this.up?.setTimeout(ctx.config.timeouts.upstreamResponseTimeoutMs);
-    this.socket.write(h + CRLF, 'latin1');
-    if (rest !== null) this.relayResponse(rest, 0);
-    else if (f === 'none' || (f === 'length' && this.resRemaining === 0)) this.responseDone();
-  }
-
-  relayResponse(buf: Buffer, start: number): void {
-    if (this.phase !== ACTIVE || !this.responded) return;
-    const s = this.socket;
-    const f = this.resFraming;
-    if (f === 'length') {
-      const n = Math.min(this.resRemaining, buf.length - start);
-      if (n > 0) s.write(start === 0 && n === buf.length ? buf : buf.subarray(start, start + n));
-      this.resRemaining -= n;
-      if (this.trace !== null) this.trace.bytesOut += n;
-      if (start + n < buf.length) this.reusable = false; // bytes past the response: not ours to guess
-      if (this.resRemaining === 0) {
-        this.responseDone();
-        return;
-      }
-    } else if (f === 'chunked') {
-      s.cork();
-      const r = this.resDecoder!.feed(buf, start, buf.length, this.resSink);
-      if (typeof r === 'string') {
-        s.uncork();
-        this.upstreamError(BAD_RESPONSE, new Error(`upstream sent a malformed chunked body (${r})`));
-        return;
-      }
-      if (this.resDecoder!.done) {
-        s.write(LAST_CHUNK);
-        s.uncork();
-        if (r < buf.length) this.reusable = false;
-        this.responseDone();
-        return;
-      }
-      s.uncork();
-    } else if (f === 'close') {
-      if (buf.length > start) this.resSink.chunkData(buf, start, buf.length);
-    } else {
-      // No body expected, yet bytes came: the connection is out of step; do not reuse it.
-      this.reusable = false;
-      return;
-    }
-    if (!this.paused && s.writableLength >= this.ctx.config.limits.responseBufferBytes) {
-      // The client reads slower than the upstream sends: stop the upstream until it drains.
-      this.paused = true;
-      this.tick = this.ctx.transfers.tick;
-      this.up?.setTimeout(0);
-      this.up?.pause();
-    }
-  }
-
-  responseDone(): void {
-    if (this.phase !== ACTIVE) return;
-    const ep = this.endpoint!;
-    if (this.resFraming === 'close') this.socket.write(LAST_CHUNK);
-    const up = this.detachUp();
-    if (up !== null) {
-      const pool = this.fp.pool(ep);
-      if (this.reusable && !this.uploading && this.resBuf === null) pool.release(up);
-      else pool.discard(up);
-    }
-    ep.succeeded();
-    this.report(this.routed!.decision.reason, this.status);
-    const close = this.closeAfter || this.uploading;
-    this.endExchange();
-    this.next(close);
   }
 
   // --- the exchange's end --------------------------------------------------------------------
 
   /** The client closed or reset before its answer was done. */
-  clientGone(reason: string): void {
+  clientGone(): void {
     this.abortUpstream();
-    this.report(reason, STATUS_CLIENT_CLOSED);
+    this.report(CLIENT_CLOSED, STATUS_CLIENT_CLOSED);
     this.endExchange();
   }
 
   waitingOnClient(): boolean {
-    return this.paused || (this.uploading && this.phase === ACTIVE && (this.up?.writableLength ?? 0) === 0);
+    return this.paused;
   }
 
-  /** The transfer watch: the client sent or read nothing for too long. */
+  /** The transfer watch: the client read nothing for `timeouts.transferIdleTimeoutMs`. */
   idle(): void {
-    this.clientStalled(false);
-  }
-
-  clientStalled(requestTimeout: boolean): void {
-    if (this.phase !== ACTIVE && this.phase !== ROUTING) return;
-    const uploading = this.uploading;
+    if (this.phase !== ACTIVE) return;
     this.abortUpstream();
-    if (uploading && !this.responded) {
-      const err = new BadRequestError(
-        requestTimeout ? 'request not received in time' : 'request body not received in time',
-        408,
-      );
-      this.writeError(err, this.trace, true);
-      this.report(err.code, err.httpStatus);
-    } else {
-      this.socket.destroy();
-      this.report(CLIENT_STALLED, STATUS_CLIENT_CLOSED);
-    }
+    this.socket.destroy();
+    this.report(CLIENT_STALLED, STATUS_CLIENT_CLOSED);
     this.endExchange();
     this.phase = GONE;
   }
@@ -943,6 +661,7 @@ class FastConnection implements PoolUser, Watched {
 
   /** Free what the exchange held; the connection is IDLE again unless something else says. */
   endExchange(): void {
+    this.gen++;
     this.ctx.transfers.delete(this);
     if (this.counted === true) this.fp.edge.endRequest(this.socket);
     this.counted = null;
@@ -951,17 +670,12 @@ class FastConnection implements PoolUser, Watched {
     this.trace = null;
     this.routed = null;
     this.endpoint = null;
-    this.reqDecoder = null;
-    this.resDecoder = null;
-    this.resBuf = null;
-    this.headDone = false;
+    this.headers = null;
+    this.controller = null;
     this.responded = false;
     this.paused = false;
     this.retried = false;
-    this.staleRetries = 0;
-    this.bodyBytes = 0;
-    this.overLimit = false;
-    this.upHead = '';
+    this.chunked = false;
   }
 
   /** After an answer: close, or read the next request (already buffered, or to come). */
@@ -974,7 +688,6 @@ class FastConnection implements PoolUser, Watched {
       s.destroySoon();
       return;
     }
-    this.uploading = false;
     this.first = false;
     s.setTimeout(this.ctx.config.timeouts.idleTimeoutMs);
     const p = this.takePending();
