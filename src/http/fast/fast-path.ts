@@ -454,6 +454,10 @@ class FastConnection implements Watched {
 
   abortUpstream(): void {
     const c = this.controller;
+    this.controller = null;
+    // First leave the exchange: undici reports the abort back (onResponseError) at once, and
+    // an abort of ours is never the upstream's failure.
+    this.gen++;
     if (c !== null && !c.aborted) c.abort(CLIENT_GONE);
   }
 
