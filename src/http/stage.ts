@@ -1,6 +1,7 @@
 /**
  * The HTTP stage: takes connections from listeners and serves them with Node's HTTP/1.1
- * parser, or its HTTP/2 one when TLS ALPN chose h2 (h2 in, h1 out to upstreams). Owns the
+ * parser, or its HTTP/2 one when TLS ALPN chose h2 (h2 in, h1 out to upstreams). Plain HTTP/1.1
+ * connections go through the fast path (fast/) first, which hands Node what it does not serve. Owns the
  * client-side timeouts and limits, the zone map → upstream table swap, and graceful close.
  */
 import {
