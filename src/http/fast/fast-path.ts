@@ -69,6 +69,10 @@ function publishDone(
   ctx.hooks.onResponse?.('http1', zone, colour, reason, status, ms, method, target, upstream, trace);
 }
 
+function uncork(s: Socket): void {
+  s.uncork();
+}
+
 let cachedDate = '';
 let cachedDateAt = 0;
 /** The Date field Node adds to each response, formatted once per second. */
@@ -541,6 +545,9 @@ class FastConnection implements Watched {
       h += `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(ctx.config.timeouts.idleTimeoutMs / 1000)}\r\n`;
     }
     this.responded = true;
+    // Head and the first body bytes (usually in the same upstream read) leave in one writev.
+    this.socket.cork();
+    process.nextTick(uncork, this.socket);
     this.socket.write(h + CRLF, 'latin1');
   }
 
