@@ -46,7 +46,7 @@ import type { Watched } from './transfer-watch.js';
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 
 /** Errors meaning "the TCP connect failed": nothing reached the upstream, so a retry is safe. */
-const CONNECT_ERRORS = new Set([
+export const CONNECT_ERRORS = new Set([
   'ECONNREFUSED',
   'EHOSTUNREACH',
   'ENETUNREACH',
@@ -55,9 +55,9 @@ const CONNECT_ERRORS = new Set([
   'ENOTFOUND',
 ]);
 /** undici refusing what we asked it to send: a gap in the request check, never the upstream's fault. */
-const REQUEST_REFUSED = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
+export const REQUEST_REFUSED = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
 /** RFC 9110 §9.2.2 idempotent methods. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+export const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /** Reasons (metrics / access log) for exchanges the client ended. */
 export const CLIENT_CLOSED = 'client-closed';

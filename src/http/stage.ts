@@ -1,6 +1,7 @@
 /**
  * The HTTP stage: takes connections from listeners and serves them with Node's HTTP/1.1
- * parser, or its HTTP/2 one when TLS ALPN chose h2 (h2 in, h1 out to upstreams). Owns the
+ * parser, or its HTTP/2 one when TLS ALPN chose h2 (h2 in, h1 out to upstreams). Plain HTTP/1.1
+ * connections go through the fast path (fast/) first, which hands Node what it does not serve. Owns the
  * client-side timeouts and limits, the zone map → upstream table swap, and graceful close.
  */
 import {
@@ -32,6 +33,7 @@ import { handleRequest, internalError, rememberCertUid } from './forward.js';
 import { sendError, writeRawError } from './respond.js';
 import { TransferWatch } from './transfer-watch.js';
 import { handleUpgrade } from './websocket.js';
+import { FastPath } from './fast/index.js';
 
 /** Event handlers never throw (a throw here would take the whole process down): a bug costs one 500. */
 function safely(
@@ -95,6 +97,8 @@ export class HttpStage {
   /** Requests that were still being answered when close() had to cut their connections. */
   cutAtClose = 0;
   readonly #edge: EdgePolicy;
+  /** Plain HTTP/1.1 connections are read here first (src/http/fast/); Node's server gets the rest. */
+  readonly #fast: FastPath;
 
   constructor(o: HttpStageOptions) {
     const cfg = o.config;
@@ -224,6 +228,17 @@ export class HttpStage {
       s.setTimeout(t.idleTimeoutMs, () => s.close());
     });
 
+    this.#fast = new FastPath({
+      ctx,
+      edge,
+      handOff: (socket, bytes) => {
+        if (bytes !== null) socket.unshift(bytes);
+        this.#h1.emit('connection', socket);
+        // Node's parser reads the handle itself: what waits in the stream's buffer flows once.
+        socket.resume();
+      },
+    });
+
     this.#health = new HealthChecker({
       config: cfg.upstream.healthCheck,
       endpoints: () => registry.endpoints,
@@ -253,6 +268,10 @@ export class HttpStage {
     }
     // See httpAllowHalfOpen above: the socket must not end its side when the client ends its own.
     socket.allowHalfOpen = true;
+    if (!info.secure) {
+      this.#fast.serve(socket);
+      return;
+    }
     this.#h1.emit('connection', socket);
     // Bytes read past a PROXY header wait in the socket's buffer; Node's HTTP parser reads
     // the handle directly and would never see them unless the stream flows once.
@@ -276,6 +295,7 @@ export class HttpStage {
     const deadline = Date.now() + graceMs;
     while (this.#sockets.size > 0 && Date.now() < deadline) {
       this.#h1.closeIdleConnections();
+      this.#fast.closeIdle();
       await new Promise((r) => setTimeout(r, 50));
     }
     // Requests still being answered at the deadline are cut: the drain must not call that clean.

@@ -1,0 +1,738 @@
+/**
+ * The HTTP/1.1 keep-alive fast path. A plain client connection is read here first, on the raw
+ * socket: a request head that arrives whole, parses under the strict parser (parser.ts), is
+ * HTTP/1.1 without a body, asks for no Upgrade and no Expect, and passes the same request check
+ * as Node's path is served here — identity, routing, header rewriting, the endpoint's undici
+ * pool (so its limits, timeouts, retries and ejection are the ones forward.ts has) and error
+ * answers through the very functions forward.ts uses — without Node's IncomingMessage and
+ * ServerResponse. Anything else (a partial head, a refusal, HTTP/1.0, a body, a WebSocket, a
+ * request the check refuses) is handed, with the bytes already read, to Node's server, which
+ * answers it exactly as it answers every request today. Bodies go there because that path holds
+ * a slow client's small body before it takes an upstream connection (`requestBufferBytes`) and
+ * owns the body limits and `100-continue`.
+ *
+ * One exchange at a time per connection; bytes a client pipelines behind it wait (the socket is
+ * paused) until its response is done.
+ */
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Dispatcher } from 'undici';
+import { ZonegateError } from '../../core/errors.js';
+import type { Identity } from '../../router/index.js';
+import { shardOf } from '../../router/index.js';
+import type { EdgePolicy } from '../../listeners/index.js';
+import type { Endpoint } from '../../upstream/index.js';
+import type { HttpContext } from '../context.js';
+import { BadRequestError, InternalError, UpstreamFailedError, UpstreamTimeoutError } from '../errors.js';
+import {
+  CLIENT_CLOSED,
+  CLIENT_STALLED,
+  CONNECT_ERRORS,
+  IDEMPOTENT,
+  REQUEST_REFUSED,
+  routeTo,
+  upstreamHeaders,
+  type Routed,
+} from '../forward.js';
+import { filterResponseHeaders, scanRequestHeaders, type ScannedRequest } from '../headers.js';
+import { checkRequest, type CheckedTarget } from '../request-check.js';
+import { REQUEST_ID_HEADER } from '../request-id.js';
+import { beginRequest, type RequestTrace } from '../request-trace.js';
+import { errorBody } from '../respond.js';
+import type { Watched } from '../transfer-watch.js';
+import { parseRequestHead, rawFields } from './parser.js';
+
+/** nginx's "client closed request"; only counted, never sent. */
+const STATUS_CLIENT_CLOSED = 499;
+const CRLF = '\r\n';
+const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+const CRLF_BUF = Buffer.from(CRLF, 'latin1');
+/** The abort reason given to undici when the client side ended an exchange (one shared object). */
+const CLIENT_GONE = new Error('the client closed, reset or stalled the exchange');
+
+/**
+ * Every finished or refused request is published here and only here: the one place to switch
+ * from the hooks to another event stream.
+ */
+function publishDone(
+  ctx: HttpContext,
+  zone: string,
+  colour: string,
+  reason: string,
+  status: number,
+  ms: number,
+  method: string,
+  target: string,
+  upstream: string,
+  trace: RequestTrace | null,
+): void {
+  ctx.hooks.onResponse?.('http1', zone, colour, reason, status, ms, method, target, upstream, trace);
+}
+
+function uncork(s: Socket): void {
+  s.uncork();
+}
+
+let cachedDate = '';
+let cachedDateAt = 0;
+/** The Date field Node adds to each response, formatted once per second. */
+function httpDate(): string {
+  const now = Date.now();
+  if (now - cachedDateAt >= 1000) {
+    cachedDateAt = now - (now % 1000);
+    cachedDate = new Date(now).toUTCString();
+  }
+  return cachedDate;
+}
+
+export interface FastPathOptions {
+  readonly ctx: HttpContext;
+  readonly edge: EdgePolicy;
+  /** Give the connection to Node's HTTP server, with the bytes already read from it. */
+  readonly handOff: (socket: Socket, bytes: Buffer | null) => void;
+}
+
+export class FastPath {
+  readonly ctx: HttpContext;
+  readonly edge: EdgePolicy;
+  readonly handOff: (socket: Socket, bytes: Buffer | null) => void;
+  readonly #conns = new Set<FastConnection>();
+
+  constructor(o: FastPathOptions) {
+    this.ctx = o.ctx;
+    this.edge = o.edge;
+    this.handOff = o.handOff;
+  }
+
+  /** Take a plain HTTP/1 client connection. */
+  serve(socket: Socket): void {
+    this.#conns.add(new FastConnection(this, socket));
+  }
+
+  forget(c: FastConnection): void {
+    this.#conns.delete(c);
+  }
+
+  /** Graceful close: connections between requests go now; busy ones close after their response. */
+  closeIdle(): void {
+    for (const c of this.#conns) c.closeIfIdle();
+  }
+}
+
+/**
+ * undici's handler for one dispatch: forwards to the connection while that exchange is still
+ * the connection's current one, so a late callback of an aborted exchange never touches the
+ * next request on the same connection.
+ */
+class DispatchFor implements Dispatcher.DispatchHandler {
+  readonly c: FastConnection;
+  readonly gen: number;
+  constructor(c: FastConnection, gen: number) {
+    this.c = c;
+    this.gen = gen;
+  }
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    if (this.c.gen === this.gen) this.c.onRequestStart(controller);
+    else controller.abort(CLIENT_GONE);
+  }
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
+    if (this.c.gen === this.gen) this.c.onResponseStart(controller, statusCode);
+  }
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.c.gen === this.gen) this.c.onResponseData(controller, chunk);
+  }
+  onResponseEnd(): void {
+    if (this.c.gen === this.gen) this.c.onResponseEnd();
+  }
+  onResponseError(controller: Dispatcher.DispatchController | null, err: Error): void {
+    if (this.c.gen === this.gen) this.c.onResponseError(controller, err);
+  }
+}
+
+/** Connection phases. */
+const IDLE = 0;
+/** Head read; identifying and routing. */
+const ROUTING = 1;
+/** Dispatched to the endpoint's pool. */
+const ACTIVE = 2;
+/** Handed to Node's server, or gone. */
+const GONE = 3;
+
+class FastConnection implements Watched {
+  readonly fp: FastPath;
+  readonly ctx: HttpContext;
+  readonly socket: Socket;
+  /** What routeTo / beginRequest read of a request: its socket (and the trace hung on it). */
+  readonly reqLike: IncomingMessage;
+  phase = IDLE;
+  /** Counts exchanges on this connection: callbacks of an earlier one are ignored. */
+  gen = 0;
+  /** Read and not yet consumed: a partial next head, pipelined requests. */
+  pending: Buffer | null = null;
+  /** No request finished on this connection yet (its head timeout answers 408). */
+  first = true;
+  // --- the current exchange ----------------------------------------------------------------
+  method = '';
+  target = '';
+  path = '';
+  scanned: ScannedRequest | null = null;
+  checked: CheckedTarget = { path: '/', host: undefined };
+  trace: RequestTrace | null = null;
+  routed: Routed | null = null;
+  endpoint: Endpoint | null = null;
+  headers: string[] | null = null;
+  hsts: string | undefined = undefined;
+  counted: boolean | null = null;
+  started = 0;
+  clientClose = false;
+  closeAfter = false;
+  retried = false;
+  controller: Dispatcher.DispatchController | null = null;
+  status = 0;
+  /** The response body goes to the client chunked (the upstream gave no length). */
+  chunked = false;
+  responded = false;
+  paused = false;
+  tick = 0;
+
+  constructor(fp: FastPath, socket: Socket) {
+    this.fp = fp;
+    this.ctx = fp.ctx;
+    this.socket = socket;
+    this.reqLike = { socket } as unknown as IncomingMessage;
+    socket.on('data', this.onClientData);
+    socket.on('end', this.onClientEnd);
+    socket.on('close', this.onClientClose);
+    socket.on('drain', this.onClientDrain);
+    socket.on('timeout', this.onClientTimeout);
+    socket.setTimeout(this.ctx.config.timeouts.headersTimeoutMs);
+    // Bytes read past a PROXY header may already wait in the stream (stage.ts).
+    socket.resume();
+  }
+
+  // --- client side -------------------------------------------------------------------------
+
+  readonly onClientData = (chunk: Buffer): void => {
+    try {
+      if (this.phase === IDLE) {
+        const buf = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+        this.pending = null;
+        this.begin(buf);
+      } else {
+        // Pipelined behind the request being answered: read on once it is done.
+        this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+        this.socket.pause();
+      }
+    } catch (err) {
+      this.internal(err);
+    }
+  };
+
+  /** The client ended its side (a request then FIN still gets its answer: stage.ts). */
+  readonly onClientEnd = (): void => {
+    if (this.phase === IDLE) {
+      if (this.pending === null) this.socket.end();
+      else this.handOffNow(this.takePending());
+      return;
+    }
+    this.closeAfter = true;
+  };
+
+  readonly onClientClose = (): void => {
+    this.fp.forget(this);
+    if (this.phase === ROUTING || this.phase === ACTIVE) this.clientGone();
+    this.phase = GONE;
+  };
+
+  readonly onClientDrain = (): void => {
+    if (!this.paused || this.phase !== ACTIVE) return;
+    this.paused = false;
+    this.tick = this.ctx.transfers.tick;
+    this.controller?.resume();
+  };
+
+  /** Between requests: the head timeout (first request) or the keep-alive idle timeout. */
+  readonly onClientTimeout = (): void => {
+    if (this.phase !== IDLE) return;
+    if (this.first && this.pending === null) {
+      // As stage.ts answers Node's own head timeout.
+      const e = new BadRequestError('request not received in time', 408);
+      this.writeError(e, null, true);
+      publishDone(this.ctx, '', '', e.code, e.httpStatus, 0, '', '', '', null);
+      return;
+    }
+    this.phase = GONE;
+    this.socket.destroy();
+  };
+
+  closeIfIdle(): void {
+    if (this.phase === IDLE && this.pending === null) {
+      this.phase = GONE;
+      this.socket.destroy();
+    }
+  }
+
+  takePending(): Buffer | null {
+    const p = this.pending;
+    this.pending = null;
+    return p;
+  }
+
+  handOffNow(bytes: Buffer | null): void {
+    this.phase = GONE;
+    this.fp.forget(this);
+    const s = this.socket;
+    s.removeListener('data', this.onClientData);
+    s.removeListener('end', this.onClientEnd);
+    s.removeListener('close', this.onClientClose);
+    s.removeListener('drain', this.onClientDrain);
+    s.removeListener('timeout', this.onClientTimeout);
+    s.setTimeout(0);
+    s.pause();
+    this.fp.handOff(s, bytes);
+  }
+
+  /** A request head starts at `buf[0]`. */
+  begin(buf: Buffer): void {
+    const ctx = this.ctx;
+    const cfg = ctx.config;
+    const head = parseRequestHead(buf, cfg.limits.maxHeaderBytes);
+    if (
+      head === null ||
+      head.rejected !== undefined ||
+      head.upgrade ||
+      head.expect ||
+      head.minor !== 1 ||
+      head.framing !== 'none'
+    ) {
+      // A head in pieces, refused, or not the ordinary case: Node's parser reads it (with its
+      // own head timeout) and Node's path answers it.
+      this.handOffNow(buf);
+      return;
+    }
+    const scanned = scanRequestHeaders(
+      rawFields(buf, head),
+      cfg.identity.uidHeader,
+      cfg.identity.cookie.name,
+    );
+    const checked: CheckedTarget = { path: '/', host: undefined };
+    if (checkRequest(head.method, head.target, '1.1', false, scanned, checked) !== null) {
+      // Refused the way Node's path refuses it (400 and close).
+      this.handOffNow(buf);
+      return;
+    }
+    // Ours from here.
+    const socket = this.socket;
+    socket.setTimeout(0);
+    socket.pause();
+    this.phase = ROUTING;
+    this.method = head.method;
+    this.target = head.target;
+    this.path = checked.path;
+    this.scanned = scanned;
+    this.checked = checked;
+    this.clientClose = head.close;
+    if (buf.length > head.length) this.pending = buf.subarray(head.length);
+    this.started = Date.now();
+    const edge = this.fp.edge;
+    this.hsts = edge.hsts(socket);
+    const counted = edge.allowRequest(socket) ? edge.startRequest(socket) : false;
+    if (counted === false) {
+      // As stage.ts answers it.
+      const e = edge.rateLimited;
+      this.writeError(e, null, this.clientClose || ctx.closing);
+      publishDone(ctx, '', '', e.code, 429, 0, '', '', '', null);
+      this.endExchange();
+      this.next(false);
+      return;
+    }
+    this.counted = counted;
+    this.trace = beginRequest(this.reqLike, {
+      requestId: scanned.requestId,
+      traceparent: scanned.traceparent,
+      host: checked.host ?? scanned.host,
+      contentLength: scanned.contentLength,
+    });
+    const identity = ctx.identifier.identify(scanned.uid, scanned.cookie, null);
+    if (identity instanceof Promise) {
+      identity.then(
+        (id) => this.routeSafely(id),
+        () => this.routeSafely({ uid: null, source: 'none' }),
+      );
+    } else {
+      this.route(identity);
+    }
+  }
+
+  routeSafely(identity: Identity): void {
+    try {
+      this.route(identity);
+    } catch (err) {
+      this.internal(err);
+    }
+  }
+
+  route(identity: Identity): void {
+    if (this.phase !== ROUTING) return;
+    const ctx = this.ctx;
+    this.started = Date.now();
+    const r = routeTo(ctx, this.reqLike, this.path, this.scanned!, identity);
+    if (r instanceof ZonegateError) {
+      this.refuse(r);
+      return;
+    }
+    this.routed = r;
+    this.endpoint = r.endpoint;
+    const headers = upstreamHeaders(ctx, this.scanned!, r, identity.uid, this.checked.host);
+    this.trace?.pushUpstreamHeaders(headers);
+    this.headers = headers;
+    ctx.transfers.add(this);
+    this.dispatch();
+  }
+
+  dispatch(): void {
+    this.phase = ACTIVE;
+    this.controller = null;
+    this.endpoint!.pool.dispatch(
+      { path: this.path, method: this.method, headers: this.headers, body: null },
+      new DispatchFor(this, this.gen),
+    );
+  }
+
+  /** Answer a request the gateway does not forward (routing found nothing), as forward.ts does. */
+  refuse(err: ZonegateError): void {
+    const close = this.clientClose || this.ctx.closing;
+    this.writeError(err, this.trace, close);
+    publishDone(
+      this.ctx,
+      '',
+      '',
+      err.code,
+      err.httpStatus,
+      Date.now() - this.started,
+      this.method,
+      this.target,
+      '',
+      this.trace,
+    );
+    this.endExchange();
+    this.next(close);
+  }
+
+  /** A bug surfaced while serving a request: a 500 for the client, the stack for the operator (forward.ts). */
+  internal(err: unknown): void {
+    const ctx = this.ctx;
+    ctx.hooks.onInternalError?.(err);
+    try {
+      if (this.phase === GONE || this.socket.destroyed) return;
+      this.abortUpstream();
+      if (this.responded) {
+        this.socket.destroy();
+        this.report(CLIENT_CLOSED, this.status);
+        this.endExchange();
+        this.phase = GONE;
+        return;
+      }
+      const e = new InternalError(err);
+      const close = this.clientClose || ctx.closing || this.closeAfter;
+      this.writeError(e, this.trace, close);
+      publishDone(
+        ctx,
+        '',
+        '',
+        e.code,
+        e.httpStatus,
+        Date.now() - this.started,
+        this.method,
+        this.target,
+        '',
+        this.trace,
+      );
+      this.endExchange();
+      this.next(close);
+    } catch {
+      this.phase = GONE;
+      this.socket.destroy();
+    }
+  }
+
+  abortUpstream(): void {
+    const c = this.controller;
+    this.controller = null;
+    // First leave the exchange: undici reports the abort back (onResponseError) at once, and
+    // an abort of ours is never the upstream's failure.
+    this.gen++;
+    if (c !== null && !c.aborted) c.abort(CLIENT_GONE);
+  }
+
+  // --- undici's dispatch handler (as forward.ts's Exchange) --------------------------------------
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.phase !== ACTIVE) controller.abort(CLIENT_GONE);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
+    // 1xx (103) are not relayed.
+    if (statusCode < 200 || this.phase !== ACTIVE) return;
+    try {
+      const ctx = this.ctx;
+      const out: string[] = [];
+      const uid = filterResponseHeaders(
+        controller.rawHeaders as Buffer[],
+        out,
+        ctx.config.identity.uidHeader,
+      );
+      const d = this.routed!.decision;
+      if (d.via !== 'gateway') out.push('x-ldc-zone', d.zone, 'x-ldc-colour', d.colour);
+      if (this.trace !== null) out.push(REQUEST_ID_HEADER, this.trace.id);
+      this.status = statusCode;
+      if (uid !== undefined && uid !== '' && ctx.keyring !== null) {
+        // First visit: pin the user to the uid's home zone with the cookie (forward.ts).
+        const map = ctx.table.map;
+        const home = map.zones[map.shardOwner[shardOf(uid, map.shards)] ?? -1]?.name ?? d.zone;
+        controller.pause();
+        const gen = this.gen;
+        ctx.keyring.sign({ uid, zone: home }).then(
+          (value) => {
+            out.push('set-cookie', `${ctx.config.identity.cookie.name}=${value}${ctx.cookieAttributes}`);
+            if (this.gen === gen) this.writeHeadSafely(out, controller);
+          },
+          // A uid that cannot go in a cookie (too long, odd zone name): answer without one.
+          () => {
+            if (this.gen === gen) this.writeHeadSafely(out, controller);
+          },
+        );
+        return;
+      }
+      this.writeHead(out);
+    } catch (err) {
+      this.internal(err);
+    }
+  }
+
+  writeHeadSafely(out: string[], controller: Dispatcher.DispatchController): void {
+    try {
+      this.writeHead(out);
+      controller.resume();
+    } catch (err) {
+      this.internal(err);
+    }
+  }
+
+  writeHead(out: string[]): void {
+    if (this.phase !== ACTIVE) return;
+    const ctx = this.ctx;
+    const status = this.status;
+    let h = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`;
+    let hasDate = false;
+    let hasLength = false;
+    for (let i = 0; i < out.length; i += 2) {
+      const name = out[i]!;
+      if (name.length === 4 && name.toLowerCase() === 'date') hasDate = true;
+      else if (name.length === 14 && name.toLowerCase() === 'content-length') hasLength = true;
+      h += `${name}: ${out[i + 1]}\r\n`;
+    }
+    if (this.hsts !== undefined) h += `strict-transport-security: ${this.hsts}\r\n`;
+    if (!hasDate) h += `date: ${httpDate()}\r\n`;
+    // RFC 9112 §6.3: HEAD, 204 and 304 have no body; anything else without a length is chunked.
+    this.chunked = !hasLength && this.method !== 'HEAD' && status !== 204 && status !== 304;
+    if (this.chunked) h += 'transfer-encoding: chunked\r\n';
+    if (ctx.closing || this.clientClose || this.closeAfter) {
+      this.closeAfter = true;
+      h += 'connection: close\r\n';
+    } else {
+      h += `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(ctx.config.timeouts.idleTimeoutMs / 1000)}\r\n`;
+    }
+    this.responded = true;
+    // Head and the first body bytes (usually in the same upstream read) leave in one writev.
+    this.socket.cork();
+    process.nextTick(uncork, this.socket);
+    this.socket.write(h + CRLF, 'latin1');
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.phase !== ACTIVE) return;
+    const s = this.socket;
+    if (this.trace !== null) this.trace.bytesOut += chunk.length;
+    if (this.chunked) {
+      s.cork();
+      s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      s.write(chunk);
+      s.write(CRLF_BUF);
+      s.uncork();
+    } else {
+      s.write(chunk);
+    }
+    // The client reads slower than the upstream sends: keep taking bytes up to our own bound
+    // (a short answer then frees its upstream connection at once), then pause the upstream.
+    if (this.paused || s.writableLength < this.ctx.config.limits.responseBufferBytes) return;
+    this.paused = true;
+    this.tick = this.ctx.transfers.tick;
+    controller.pause();
+  }
+
+  onResponseEnd(): void {
+    if (this.phase !== ACTIVE) return;
+    if (this.chunked) this.socket.write(LAST_CHUNK);
+    this.endpoint!.succeeded();
+    this.report(this.routed!.decision.reason, this.status);
+    this.endExchange();
+    this.next(false);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
+    // Ended by the client side: handled there, and never the upstream's fault.
+    if (this.phase !== ACTIVE) return;
+    const ctx = this.ctx;
+    const code = (err as { code?: string }).code ?? 'UNKNOWN';
+    if (REQUEST_REFUSED.has(code)) {
+      this.internal(err);
+      return;
+    }
+    const now = Date.now();
+    const ep = this.endpoint!;
+    ep.failed(now);
+    ctx.hooks.onUpstreamError?.(ep.address, code);
+    if (!this.responded && CONNECT_ERRORS.has(code) && this.canRetry()) {
+      const next = this.routed!.group.pick(ep, now);
+      if (next !== null) {
+        // Once, and only within the same zone and colour: never silently in another zone.
+        this.retried = true;
+        ctx.hooks.onRetry?.(ep.address, next.address);
+        this.endpoint = next;
+        this.dispatch();
+        return;
+      }
+    }
+    if (this.responded) {
+      // Headers are out: all we can do is cut the response so the client sees it incomplete.
+      this.socket.destroy();
+      this.report(code, this.status);
+      this.endExchange();
+      this.phase = GONE;
+      return;
+    }
+    const where = `${ep.address} (zone ${this.routed!.decision.zone})`;
+    const e =
+      code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT'
+        ? new UpstreamTimeoutError(`upstream ${where} timed out (${code})`, err)
+        : new UpstreamFailedError(`upstream ${where} failed: ${err.message}`, err);
+    const close = this.clientClose || ctx.closing || this.closeAfter;
+    this.writeError(e, this.trace, close);
+    this.report(e.code, e.httpStatus);
+    this.endExchange();
+    this.next(close);
+  }
+
+  canRetry(): boolean {
+    return (
+      !this.retried && this.ctx.config.upstream.retryIdempotentOnConnectError && IDEMPOTENT.has(this.method)
+    );
+  }
+
+  // --- the exchange's end --------------------------------------------------------------------
+
+  /** The client closed or reset before its answer was done. */
+  clientGone(): void {
+    this.abortUpstream();
+    this.report(CLIENT_CLOSED, STATUS_CLIENT_CLOSED);
+    this.endExchange();
+  }
+
+  waitingOnClient(): boolean {
+    return this.paused;
+  }
+
+  /** The transfer watch: the client read nothing for `timeouts.transferIdleTimeoutMs`. */
+  idle(): void {
+    if (this.phase !== ACTIVE) return;
+    this.abortUpstream();
+    this.socket.destroy();
+    this.report(CLIENT_STALLED, STATUS_CLIENT_CLOSED);
+    this.endExchange();
+    this.phase = GONE;
+  }
+
+  report(reason: string, status: number): void {
+    const d = this.routed?.decision;
+    publishDone(
+      this.ctx,
+      d?.zone ?? '',
+      d?.colour ?? '',
+      reason,
+      status,
+      Date.now() - this.started,
+      this.method,
+      this.target,
+      this.endpoint?.address ?? '',
+      this.trace,
+    );
+  }
+
+  /** Free what the exchange held; the connection is IDLE again unless something else says. */
+  endExchange(): void {
+    this.gen++;
+    this.ctx.transfers.delete(this);
+    if (this.counted === true) this.fp.edge.endRequest(this.socket);
+    this.counted = null;
+    this.phase = IDLE;
+    this.scanned = null;
+    this.trace = null;
+    this.routed = null;
+    this.endpoint = null;
+    this.headers = null;
+    this.controller = null;
+    this.responded = false;
+    this.paused = false;
+    this.retried = false;
+    this.chunked = false;
+  }
+
+  /** After an answer: close, or read the next request (already buffered, or to come). */
+  next(close: boolean): void {
+    const s = this.socket;
+    if (close || this.ctx.closing || this.clientClose || this.closeAfter || s.readableEnded) {
+      this.phase = GONE;
+      this.pending = null;
+      s.end();
+      s.destroySoon();
+      return;
+    }
+    this.first = false;
+    s.setTimeout(this.ctx.config.timeouts.idleTimeoutMs);
+    const p = this.takePending();
+    if (p !== null) this.begin(p);
+    else s.resume();
+  }
+
+  /** An error answer on the raw socket, shaped as respond.ts sendError shapes it. */
+  writeError(err: ZonegateError, trace: RequestTrace | null, close: boolean): void {
+    const s = this.socket;
+    if (trace !== null) trace.detail = err.message;
+    if (!s.writable) {
+      s.destroy();
+      return;
+    }
+    const text = errorBody(err, trace?.id);
+    const len = Buffer.byteLength(text);
+    if (trace !== null) trace.bytesOut = len;
+    let h =
+      `HTTP/1.1 ${err.httpStatus} ${STATUS_CODES[err.httpStatus] ?? 'Error'}\r\n` +
+      `content-type: application/json\r\ncontent-length: ${len}\r\nx-ldc-reason: ${err.code}\r\n` +
+      'cache-control: no-store\r\n';
+    if (trace !== null) h += `${REQUEST_ID_HEADER}: ${trace.id}\r\n`;
+    if (this.hsts !== undefined) h += `strict-transport-security: ${this.hsts}\r\n`;
+    h += `date: ${httpDate()}\r\n`;
+    h += close
+      ? 'connection: close\r\n'
+      : `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(this.ctx.config.timeouts.idleTimeoutMs / 1000)}\r\n`;
+    s.write(h + CRLF, 'latin1');
+    s.write(text);
+    if (close) {
+      this.phase = GONE;
+      s.end();
+      s.destroySoon();
+    }
+  }
+}
