@@ -36,7 +36,7 @@ import {
 } from '../forward.js';
 import { filterResponseHeaders, scanRequestHeaders, type ScannedRequest } from '../headers.js';
 import { checkRequest, type CheckedTarget } from '../request-check.js';
-import { REQUEST_ID_HEADER } from '../request-id.js';
+import { REQUEST_ID_HEADER } from '../../core/request-id.js';
 import { beginRequest, type RequestTrace } from '../request-trace.js';
 import { errorBody } from '../respond.js';
 import type { Watched } from '../transfer-watch.js';
