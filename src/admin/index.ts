@@ -10,10 +10,10 @@ export {
   type MetricsSnapshot,
 } from './cluster-metrics.js';
 export {
-  httpMetricsHooks,
-  listenerEventMetrics,
+  subscribeMetrics,
   tlsFailureReason,
   upstreamErrorKind,
+  type MetricsSubscriberOptions,
 } from './http-metrics.js';
 // operations.ts (runGatewayProcess, startOperations) is imported directly by `zonegate start`:
 // it depends on the runtime, and the runtime's stages import this index for `metrics`, so

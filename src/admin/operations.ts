@@ -11,9 +11,16 @@
  */
 import type { Logger } from 'pino';
 import type { AdminConfig, DrainConfig, GatewayConfig } from '../core/config.js';
-import { createAccessLog, createLogger } from '../core/logger.js';
+import { EventBus } from '../core/events.js';
+import {
+  createAccessLog,
+  createLogger,
+  loggerSink,
+  subscribeLog,
+  type LineSink,
+} from '../core/logger.js';
 import { DrainController, installSignalHandlers, type DrainParticipant } from '../gateway/drain.js';
-import { startGateway, type Gateway, type GatewayLog } from '../gateway/gateway.js';
+import { startGateway, type Gateway } from '../gateway/gateway.js';
 import {
   attachWorker,
   isClusterWorker,
@@ -25,9 +32,8 @@ import {
 import { createZoneMapSource } from '../zonemap/stores/index.js';
 import type { CompiledZoneMap, ZoneMapHolder, ZoneMapSource } from '../zonemap/index.js';
 import { startAdminServer, type AdminServer, type ReloadReport } from './admin-server.js';
-import { httpMetricsHooks, listenerEventMetrics } from './http-metrics.js';
+import { subscribeMetrics } from './http-metrics.js';
 import { metrics as processMetrics, type Metrics } from './metrics.js';
-import { observeUpstreamLatency } from './upstream-latency.js';
 
 export interface OperationsOptions {
   readonly config: { readonly idc: string; readonly admin: AdminConfig; readonly drain: DrainConfig };
@@ -67,27 +73,10 @@ export async function startOperations(options: OperationsOptions): Promise<Opera
   });
   for (const p of options.participants) drain.register(p);
 
-  // Apply latency: from the source handing over a compiled map until every stage has taken it.
-  // The 'map' listener is prepended so it runs before the runtime's (which swaps the holder);
-  // our 'change' listener is added after the runtime's stages', so it runs after them.
-  const receivedAt = new WeakMap<CompiledZoneMap, bigint>();
-  const onSourceMap = (map: CompiledZoneMap): void => {
-    receivedAt.set(map, process.hrtime.bigint());
-  };
-  // The runtime logs the refusal; we count it.
-  const onInvalid = (): void => {
-    metrics.zonemapInvalid.inc();
-  };
-  source?.prependListener('map', onSourceMap);
-  source?.on('invalid', onInvalid);
-
+  // An applied or refused map is counted and logged by the event subscribers (src/core/events.ts).
   let worker: WorkerAgent | null = null;
-  const onChange = (next: CompiledZoneMap, prev: CompiledZoneMap): void => {
-    const t0 = receivedAt.get(next);
-    const seconds = t0 === undefined ? 0 : Number(process.hrtime.bigint() - t0) / 1e9;
-    metrics.recordApply(next.version, seconds);
+  const onChange = (next: CompiledZoneMap): void => {
     worker?.reportMap(next);
-    logger.info({ version: next.version, previous: prev.version, applySeconds: seconds }, 'zone map applied');
   };
   holder.on('change', onChange);
   // The first map: version and time only — how long the start took is not an apply latency.
@@ -151,8 +140,6 @@ export async function startOperations(options: OperationsOptions): Promise<Opera
       removeSignals();
       worker?.detach();
       holder.off('change', onChange);
-      source?.off('map', onSourceMap);
-      source?.off('invalid', onInvalid);
       await admin?.close();
     },
   };
@@ -167,6 +154,8 @@ export interface GatewayProcessOptions {
   /** `--workers`; default `config.workers.count` (1: in-process, 0: one per core). */
   readonly workers?: number;
   readonly logger?: Logger;
+  /** Where access lines go; default the logger's own destination (`zonegate start`: logDestination(2), buffered). */
+  readonly accessLog?: LineSink;
   readonly metrics?: Metrics;
   /** Default true; an embedding test turns it off and drains through `operations.drain`. */
   readonly handleSignals?: boolean;
@@ -176,15 +165,6 @@ export interface GatewayProcessOptions {
 export type GatewayProcess =
   | { readonly role: 'primary'; readonly primary: ClusterPrimary }
   | { readonly role: 'single' | 'worker'; readonly gateway: Gateway; readonly operations: Operations };
-
-/** pino takes (fields, message); the runtime's log interface (message, fields). */
-export function gatewayLog(logger: Logger): GatewayLog {
-  return {
-    info: (msg, fields) => logger.info(fields ?? {}, msg),
-    warn: (msg, fields) => logger.warn(fields ?? {}, msg),
-    error: (msg, fields) => logger.error(fields ?? {}, msg),
-  };
-}
 
 /**
  * The drain's steps for the whole runtime:
@@ -252,18 +232,13 @@ export async function runGatewayProcess(options: GatewayProcessOptions): Promise
     return { role: 'primary', primary };
   }
 
-  observeUpstreamLatency(metrics);
+  // The event bus and its two subscribers: metrics, and logs (general and access).
+  const events = new EventBus();
+  const accessLog = createAccessLog(options.accessLog ?? loggerSink(logger), config.logging.accessSampleRate);
+  const offMetrics = subscribeMetrics(events, metrics, { listeners: config.listeners });
+  const offLog = subscribeLog(events, logger, accessLog);
   const source = createZoneMapSource(config.zonemap, { idc: config.idc });
-  const accessLog = createAccessLog(logger, config.logging.accessSampleRate);
-  const gateway = await startGateway({
-    config,
-    source,
-    hooks: httpMetricsHooks(metrics, accessLog, logger),
-    log: gatewayLog(logger),
-    onListenerEvent: listenerEventMetrics(metrics, config.listeners, logger),
-    metrics,
-    accessLog,
-  });
+  const gateway = await startGateway({ config, source, events, log: logger, metrics });
   for (const l of gateway.listeners) {
     metrics.trackConnections(l.config.protocol, () => l.connectionCount());
     metrics.trackCertificate(l.name, () => l.certificateNotAfterMs());
@@ -281,7 +256,12 @@ export async function runGatewayProcess(options: GatewayProcessOptions): Promise
     logger,
     metrics,
     ...(options.handleSignals === undefined ? {} : { handleSignals: options.handleSignals }),
-    ...(options.exit === undefined ? {} : { exit: options.exit }),
+    // The drain is over: write the buffered access lines before the process may exit.
+    exit: (code) => {
+      offMetrics();
+      offLog();
+      void accessLog.flush().then(() => (options.exit ?? ((c: number) => process.exit(c)))(code));
+    },
   });
   logger.info({ listeners: gateway.urls(), admin: operations.admin?.url }, 'gateway up');
   return { role: isClusterWorker() ? 'worker' : 'single', gateway, operations };

@@ -307,6 +307,8 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable {
       return false;
     }
     this.colour = decision.colour;
+    // Known now: a refusal from here on (no broker listed or answering: 0x88) is for this zone.
+    this.targetZone = decision.zone;
     const limits = this.ctx.config.limits;
     const upstream = upstreamConnect(c, frame, limits.inflightWindow, limits.maxPacketBytes);
     if (upstream instanceof ZonegateError) {

@@ -5,24 +5,21 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { GatewayConfig } from '../core/config.js';
+import type { EventBus } from '../core/events.js';
 import { certUidReader } from '../identity/index.js';
 import { createListener, type ClientLimits, type Listener, type ListenerEvent } from '../listeners/index.js';
 import type { ZoneMapHolder } from '../zonemap/index.js';
-import type { MqttAccessLog, MqttLogger } from './connection.js';
+import type { MqttLogger } from './connection.js';
 import { MqttServer } from './server.js';
 import type { MqttMetricsSink } from './stats.js';
-
-/** The gateway's log shape (message first). */
-export interface StageLog {
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-}
 
 export interface MqttStageOptions {
   readonly config: GatewayConfig;
   readonly holder: ZoneMapHolder;
-  readonly log?: StageLog;
-  readonly accessLog?: MqttAccessLog;
+  /** pino's shape, `(fields, message)`. */
+  readonly logger?: MqttLogger;
+  /** Connects, refusals, moves and session ends are published here. */
+  readonly events?: EventBus;
   readonly metrics?: MqttMetricsSink;
   readonly onEvent?: (e: ListenerEvent) => void;
   /** The process's per-client-address limits, shared with the HTTP listeners. */
@@ -41,20 +38,13 @@ export interface MqttStage {
 /** Build the stage (nothing is bound until start). A config without MQTT listeners gets an idle stage. */
 export function createMqttStage(o: MqttStageOptions): MqttStage {
   const cfg = o.config;
-  const log = o.log;
-  const logger: MqttLogger | undefined =
-    log === undefined
-      ? undefined
-      : {
-          info: (fields, msg) => log.info(msg, fields as Record<string, unknown>),
-          warn: (fields, msg) => log.warn(msg, fields as Record<string, unknown>),
-        };
+  const logger = o.logger;
   const server = new MqttServer({
     holder: o.holder,
     self: { idc: cfg.idc, crossIdc: cfg.crossIdc },
     config: { uid: cfg.identity.mqtt, ...cfg.mqtt },
     ...(logger === undefined ? {} : { logger }),
-    ...(o.accessLog === undefined ? {} : { accessLog: o.accessLog }),
+    ...(o.events === undefined ? {} : { events: o.events }),
     ...(o.metrics === undefined ? {} : { metrics: o.metrics }),
     certUid: certUidReader(cfg.identity.certUid, new RegExp(cfg.identity.uidPattern)) ?? undefined,
   });
