@@ -114,8 +114,8 @@ function isFlushable(s: LineSink): s is LineSink & Flushable {
   return typeof f.flushSync === 'function' && typeof f.flush === 'function';
 }
 
-/** Bytes of log lines gathered before one write (nginx's `access_log … buffer=`). */
-export const LOG_BUFFER_BYTES = 32 * 1024;
+/** Bytes of log lines gathered before one write (nginx's `access_log … buffer=`); below sonic-boom's 16 KiB write size. */
+export const LOG_BUFFER_BYTES = 8 * 1024;
 /** A quiet gateway's buffered lines are written at least this often (nginx's `flush=`). */
 export const LOG_FLUSH_MS = 1000;
 
