@@ -160,6 +160,8 @@ describe('events through zonegate start: /metrics and the log', () => {
       assert.ok((l.upstreamMs as number) <= (l.durationMs as number));
       assert.match(String(l.zone), /^rz\d\d$/);
     }
+    // Measured, not whole milliseconds of some other span.
+    assert.ok(access.some((l) => !Number.isInteger(l.upstreamMs)));
     assert.doesNotMatch(gw.stderr.join('\n'), /s3cret/);
   });
 
