@@ -5,7 +5,7 @@
  * what each scavenge / mark-compact found allocated since the previous one), so the load
  * generator's allocations are not counted. Access lines go to a file (stderr redirected).
  *
- *   npx tsx bench/access-log.ts [--requests 40000] [--connections 32] [--rounds 3] [--root DIR]
+ *   npx tsx bench/access-log.ts [--requests 40000] [--connections 32] [--rounds 3] [--sample 1] [--root DIR]
  *
  * `--root` runs another checkout's `src/cli/run.ts` (e.g. main) for a before/after in one run.
  */
@@ -27,6 +27,8 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '32' },
     rounds: { type: 'string', default: '3' },
     root: { type: 'string', default: resolve(import.meta.dirname, '..') },
+    /** logging.accessSampleRate; 1 is the default config. */
+    sample: { type: 'string', default: '1' },
   },
 });
 const REQUESTS = Number(values.requests);
@@ -38,7 +40,9 @@ const ROOT = resolve(values.root);
 function allocatedMb(trace: string): number {
   let total = 0;
   let after: number | null = null;
-  for (const m of trace.matchAll(/: (?:Scavenge|Mark-Compact|Minor Mark-Compact)[^\d]*([\d.]+) \([\d.]+\) -> ([\d.]+) \(/g)) {
+  for (const m of trace.matchAll(
+    /: (?:Scavenge|Mark-Compact|Minor Mark-Compact)[^\d]*([\d.]+) \([\d.]+\) -> ([\d.]+) \(/g,
+  )) {
     const before = Number(m[1]);
     if (after !== null && before > after) total += before - after;
     after = Number(m[2]);
@@ -65,6 +69,7 @@ async function round(dir: string, upstream: string): Promise<{ rps: number; byte
       upstream: { healthCheck: { enabled: false } },
       admin: { host: '127.0.0.1', port: admin },
       drain: { delayMs: 0, timeoutMs: 2000 },
+      logging: { level: 'info', accessSampleRate: Number(values.sample) },
     }),
   );
   const logFile = join(dir, `gateway-${port}.log`);
@@ -77,7 +82,11 @@ async function round(dir: string, upstream: string): Promise<{ rps: number; byte
   try {
     const pool = new Pool(`http://127.0.0.1:${port}`, { connections: CONNECTIONS, pipelining: 1 });
     const one = async (i: number): Promise<void> => {
-      const r = await pool.request({ path: `/bench/${i}`, method: 'GET', headers: { 'x-ldc-uid': String(10_000_000 + (i % 100)) } });
+      const r = await pool.request({
+        path: `/bench/${i}`,
+        method: 'GET',
+        headers: { 'x-ldc-uid': String(10_000_000 + (i % 100)) },
+      });
       await r.body.text();
     };
     // Wait for the gateway, then warm up (JIT, pools) before counting.
@@ -122,8 +131,11 @@ for (let i = 0; i < ROUNDS; i++) results.push(await round(dir, upstream));
 up.close();
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 console.log(`root: ${ROOT}`);
-console.log(`requests/round: ${REQUESTS}, connections: ${CONNECTIONS}, rounds: ${ROUNDS}`);
-for (const r of results) console.log(`  ${r.rps.toFixed(0)} req/s, ${r.bytesPerRequest.toFixed(0)} B/request`);
+console.log(
+  `requests/round: ${REQUESTS}, connections: ${CONNECTIONS}, rounds: ${ROUNDS}, accessSampleRate: ${values.sample}`,
+);
+for (const r of results)
+  console.log(`  ${r.rps.toFixed(0)} req/s, ${r.bytesPerRequest.toFixed(0)} B/request`);
 console.log(
   `median: ${median(results.map((r) => r.rps)).toFixed(0)} req/s, ${median(results.map((r) => r.bytesPerRequest)).toFixed(0)} B/request`,
 );

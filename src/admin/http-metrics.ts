@@ -6,7 +6,13 @@
  */
 import type { Counter, Gauge, Histogram, LabelValues } from 'prom-client';
 import type { ListenerConfig } from '../core/config.js';
-import { connackLabel, type EventBus, type HttpProtocol, type ListenerEvent, type RequestDoneEvent } from '../core/events.js';
+import {
+  connackLabel,
+  type EventBus,
+  type HttpProtocol,
+  type ListenerEvent,
+  type RequestDoneEvent,
+} from '../core/events.js';
 import { statusClass, type Metrics, type ProtocolLabel, type TlsFailureReason } from './metrics.js';
 
 const PROTOCOL_LABEL: Readonly<Record<HttpProtocol, ProtocolLabel>> = {
@@ -22,6 +28,9 @@ interface RequestChildren {
   readonly duration: Histogram.Internal<string>;
 }
 
+type ByReason = Map<string, RequestChildren>;
+type ByZone = Map<string, Map<string, ByReason>>;
+
 /** Bound on cached label sets per protocol and status class; beyond it children are looked up each time. */
 const MAX_CACHED = 10_000;
 
@@ -29,23 +38,29 @@ const MAX_CACHED = 10_000;
 class RequestSeries {
   readonly #metrics: Metrics;
   /** [protocol][status class] → zone → colour → reason → children. */
-  readonly #byClass: Map<string, Map<string, Map<string, RequestChildren>>>[][];
+  readonly #byClass: ByZone[][];
   #cached = 0;
 
   constructor(metrics: Metrics) {
     this.#metrics = metrics;
-    this.#byClass = PROTOCOLS.map(() => STATUS_CLASSES.map(() => new Map()));
+    this.#byClass = PROTOCOLS.map(() => STATUS_CLASSES.map((): ByZone => new Map()));
   }
 
   observe(e: RequestDoneEvent): void {
     const pi = e.protocol === 'http1' ? 0 : e.protocol === 'http2' ? 1 : 2;
     const s = e.status;
     const ci = s >= 100 && s < 500 ? ((s / 100) | 0) - 1 : 4;
-    const zones = (this.#byClass[pi] as Map<string, Map<string, Map<string, RequestChildren>>>[])[ci]!;
+    const zones = (this.#byClass[pi] as ByZone[])[ci] as ByZone;
     let colours = zones.get(e.zone);
-    if (colours === undefined) zones.set(e.zone, (colours = new Map()));
+    if (colours === undefined) {
+      colours = new Map<string, ByReason>();
+      zones.set(e.zone, colours);
+    }
     let reasons = colours.get(e.colour);
-    if (reasons === undefined) colours.set(e.colour, (reasons = new Map()));
+    if (reasons === undefined) {
+      reasons = new Map<string, RequestChildren>();
+      colours.set(e.colour, reasons);
+    }
     let c = reasons.get(e.reason);
     if (c === undefined) {
       const protocol = PROTOCOL_LABEL[e.protocol];
@@ -93,7 +108,10 @@ class Children<T> {
   }
 }
 
-function counterChildren<L extends string>(counter: Counter<L>, names: readonly L[]): Children<Counter.Internal> {
+function counterChildren<L extends string>(
+  counter: Counter<L>,
+  names: readonly L[],
+): Children<Counter.Internal> {
   return new Children((values) => {
     const labels: Partial<Record<L, string>> = {};
     names.forEach((n, i) => (labels[n] = values[i] as string));
@@ -118,14 +136,18 @@ export interface MetricsSubscriberOptions {
  * Subscribe `metrics` to everything published on `bus`; returns the function that stops it.
  * The composition root calls this once per gateway (and the log subscriber beside it).
  */
-export function subscribeMetrics(bus: EventBus, metrics: Metrics, options: MetricsSubscriberOptions): () => void {
+export function subscribeMetrics(
+  bus: EventBus,
+  metrics: Metrics,
+  options: MetricsSubscriberOptions,
+): () => void {
   const requests = new RequestSeries(metrics);
   const connections = counterChildren(metrics.connections, ['protocol']);
   const cookieRejections = counterChildren(metrics.cookieRejections, ['reason']);
   const upstreamErrors = counterChildren(metrics.upstreamErrors, ['protocol', 'zone', 'upstream', 'kind']);
   // Upstream requests are HTTP/1.1 whatever the client spoke.
   const upstreamLatency = new Children((v) =>
-    metrics.upstreamLatency.labels({ protocol: 'http', zone: v[0] as string, colour: v[1] as string }),
+    metrics.upstreamLatency.labels({ protocol: 'http', zone: v[0], colour: v[1] }),
   );
   const retries = counterChildren(metrics.upstreamRetries, ['zone', 'colour']);
   const ejections = counterChildren(metrics.upstreamEjections, ['zone', 'upstream']);
@@ -145,7 +167,9 @@ export function subscribeMetrics(bus: EventBus, metrics: Metrics, options: Metri
     bus.connection.subscribe((e) => connections.get(e.protocol).inc()),
     bus.cookieRejected.subscribe((e) => cookieRejections.get(e.reason).inc()),
     bus.upstreamError.subscribe((e) =>
-      upstreamErrors.get(e.protocol === 'ws' ? 'http' : e.protocol, e.zone, e.upstream, upstreamErrorKind(e.code)).inc(),
+      upstreamErrors
+        .get(e.protocol === 'ws' ? 'http' : e.protocol, e.zone, e.upstream, upstreamErrorKind(e.code))
+        .inc(),
     ),
     bus.retry.subscribe((e) => retries.get(e.zone, e.colour).inc()),
     bus.ejection.subscribe((e) => ejections.get(e.zone, e.upstream).inc()),
@@ -161,7 +185,12 @@ export function subscribeMetrics(bus: EventBus, metrics: Metrics, options: Metri
     bus.listener.subscribe(onListener),
     bus.mqttConnect.subscribe((e) =>
       mqttConnects
-        .get(e.zone === '' ? 'none' : e.zone, e.colour === '' ? 'none' : e.colour, e.reason === '' ? 'none' : e.reason, e.result === 0 ? 'ok' : connackLabel(e.result))
+        .get(
+          e.zone === '' ? 'none' : e.zone,
+          e.colour === '' ? 'none' : e.colour,
+          e.reason === '' ? 'none' : e.reason,
+          e.result === 0 ? 'ok' : connackLabel(e.result),
+        )
         .inc(),
     ),
     bus.mqttMove.subscribe((e) => {

@@ -12,13 +12,7 @@
 import type { Logger } from 'pino';
 import type { AdminConfig, DrainConfig, GatewayConfig } from '../core/config.js';
 import { EventBus } from '../core/events.js';
-import {
-  createAccessLog,
-  createLogger,
-  loggerSink,
-  subscribeLog,
-  type LineSink,
-} from '../core/logger.js';
+import { createAccessLog, createLogger, loggerSink, subscribeLog, type LineSink } from '../core/logger.js';
 import { DrainController, installSignalHandlers, type DrainParticipant } from '../gateway/drain.js';
 import { startGateway, type Gateway } from '../gateway/gateway.js';
 import {

@@ -155,11 +155,7 @@ export type ZoneMapEvent =
 
 /** Why a listener closed a connection before any stage saw it. */
 export type RefusalReason =
-  | 'max-connections'
-  | 'client-connections'
-  | 'untrusted-proxy'
-  | 'pending-evicted'
-  | 'resumed-cert-untrusted';
+  'max-connections' | 'client-connections' | 'untrusted-proxy' | 'pending-evicted' | 'resumed-cert-untrusted';
 
 export type ListenerEvent =
   | { readonly type: 'proxy-error'; readonly listener: string; readonly message: string }

@@ -50,10 +50,10 @@ export function createLogger(
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (destination === undefined) return pino(options);
-  if (!isFlushable(destination as unknown as LineSink)) return pino(options, destination);
+  if (!isFlushable(destination)) return pino(options, destination);
   // A buffered destination (logDestination): general lines are rare and an operator watches
   // for them, so each one is written at once; only access lines wait for a full buffer.
-  const d = destination as unknown as LineSink & Flushable;
+  const d = destination;
   return pino(options, {
     write(line: string) {
       d.write(line);
@@ -145,10 +145,10 @@ export function logDestination(fd: number): LineSink & Flushable & DestinationSt
         // An async write still in flight, or the fd is gone: nothing more can be done at exit.
       }
     });
-    d = boom as unknown as LineSink & Flushable;
+    d = boom;
     destinations.set(fd, d);
   }
-  return d as LineSink & Flushable & DestinationStream;
+  return d;
 }
 
 /** The destination a pino logger writes to: access lines share it unless told otherwise. */
@@ -261,13 +261,22 @@ export function subscribeLog(bus: EventBus, logger: Logger, access: AccessLog | 
     // A bug in the gateway: the request itself is in the access log (reason ZG_ERR_INTERNAL);
     // the stack goes to the operator's log whatever the access-log sampling.
     bus.internalError.subscribe((e) =>
-      logger.error({ err: e.err, code: 'ZG_ERR_INTERNAL', protocol: e.protocol }, 'internal error while handling a request'),
+      logger.error(
+        { err: e.err, code: 'ZG_ERR_INTERNAL', protocol: e.protocol },
+        'internal error while handling a request',
+      ),
     ),
     bus.retry.subscribe((e) =>
-      logger.warn({ zone: e.zone, colour: e.colour, from: e.from, to: e.to, code: e.code }, 'upstream connect failed; retried on another endpoint'),
+      logger.warn(
+        { zone: e.zone, colour: e.colour, from: e.from, to: e.to, code: e.code },
+        'upstream connect failed; retried on another endpoint',
+      ),
     ),
     bus.ejection.subscribe((e) =>
-      logger.warn({ zone: e.zone, upstream: e.upstream, ejectMs: e.ejectMs }, 'upstream ejected after consecutive failures'),
+      logger.warn(
+        { zone: e.zone, upstream: e.upstream, ejectMs: e.ejectMs },
+        'upstream ejected after consecutive failures',
+      ),
     ),
     bus.healthChange.subscribe((e) => {
       if (e.healthy) logger.info({ upstream: e.upstream }, 'upstream healthy again');
@@ -275,7 +284,10 @@ export function subscribeLog(bus: EventBus, logger: Logger, access: AccessLog | 
     }),
     bus.zonemap.subscribe((e) => {
       if (e.type === 'applied') {
-        logger.info({ version: e.version, previous: e.previous, applySeconds: e.applySeconds }, 'zone map applied');
+        logger.info(
+          { version: e.version, previous: e.previous, applySeconds: e.applySeconds },
+          'zone map applied',
+        );
       } else if (e.type === 'refused') {
         logger.warn({ error: e.error.message }, 'zone map refused; keeping the last good one');
       } else {
@@ -288,7 +300,10 @@ export function subscribeLog(bus: EventBus, logger: Logger, access: AccessLog | 
           logger.info({ listener: e.listener }, 'certificates reloaded');
           return;
         case 'tls-reload-failed':
-          logger.error({ err: e.error, listener: e.listener }, 'certificate reload failed; old certificates stay');
+          logger.error(
+            { err: e.error, listener: e.listener },
+            'certificate reload failed; old certificates stay',
+          );
           return;
         case 'proxy-error':
           logger.warn({ event: e }, 'listener refused a connection');
@@ -303,7 +318,10 @@ export function subscribeLog(bus: EventBus, logger: Logger, access: AccessLog | 
       }
     }),
     bus.subscriberFailure.subscribe((e) =>
-      logger.error({ err: e.err, channel: e.channel }, 'an event subscriber failed (a bug: a metric or log line is missing)'),
+      logger.error(
+        { err: e.err, channel: e.channel },
+        'an event subscriber failed (a bug: a metric or log line is missing)',
+      ),
     ),
   );
   return () => {

@@ -9,7 +9,13 @@ import { EventBus } from '../core/events.js';
 import type { Logger } from '../core/logger.js';
 import { HttpStage } from '../http/index.js';
 import { loadCookieKeyring, type CookieKeyring } from '../identity/index.js';
-import { ClientLimits, createListener, EdgePolicy, type Listener, type ListenerEvent } from '../listeners/index.js';
+import {
+  ClientLimits,
+  createListener,
+  EdgePolicy,
+  type Listener,
+  type ListenerEvent,
+} from '../listeners/index.js';
 import { createMqttStage, type MqttMetricsSink, type MqttStage } from '../mqtt/index.js';
 import { createZoneMapSource } from '../zonemap/stores/index.js';
 import { ZoneMapHolder, type CompiledZoneMap, type ZoneMapSource } from '../zonemap/index.js';

@@ -169,13 +169,7 @@ function refuse(ctx: HttpContext, req: AnyRequest, res: AnyResponse, h2: boolean
   finish(ctx, req, res, h2, err);
 }
 
-function finish(
-  ctx: HttpContext,
-  req: AnyRequest,
-  res: AnyResponse,
-  h2: boolean,
-  err: ZonegateError,
-): void {
+function finish(ctx: HttpContext, req: AnyRequest, res: AnyResponse, h2: boolean, err: ZonegateError): void {
   const trace = traceOf(req);
   sendError(res, err, trace);
   publishRequestDone(
@@ -611,7 +605,13 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
     const d = this.routed.decision;
     const events = this.ctx.events;
     if (events.upstreamError.active) {
-      events.upstreamError.publish({ protocol: 'http', zone: d.zone, colour: d.colour, upstream: ep.address, code });
+      events.upstreamError.publish({
+        protocol: 'http',
+        zone: d.zone,
+        colour: d.colour,
+        upstream: ep.address,
+        code,
+      });
     }
     if (ep.ejectedUntil !== ejectedBefore && events.ejection.active) {
       events.ejection.publish({ zone: d.zone, upstream: ep.address, ejectMs: ep.ejectedUntil - now });

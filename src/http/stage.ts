@@ -50,7 +50,20 @@ function safely(
     const counted = edge.allowRequest(socket) ? edge.startRequest(socket) : false;
     if (counted === false) {
       sendError(res, edge.rateLimited);
-      publishRequestDone(ctx.events, h2 ? 'http2' : 'http1', '', '', edge.rateLimited.code, 429, 0, '', -1, '', '', null);
+      publishRequestDone(
+        ctx.events,
+        h2 ? 'http2' : 'http1',
+        '',
+        '',
+        edge.rateLimited.code,
+        429,
+        0,
+        '',
+        -1,
+        '',
+        '',
+        null,
+      );
       return;
     }
     // The count is released when the answer is done or the exchange is torn down, whichever
@@ -166,7 +179,20 @@ export class HttpStage {
       socket.on('error', noop);
       const e = new BadRequestError('CONNECT is not supported');
       writeRawError(socket, e);
-      publishRequestDone(events, 'http1', '', '', e.code, e.httpStatus, 0, '', -1, req.method ?? 'CONNECT', req.url ?? '', null);
+      publishRequestDone(
+        events,
+        'http1',
+        '',
+        '',
+        e.code,
+        e.httpStatus,
+        0,
+        '',
+        -1,
+        req.method ?? 'CONNECT',
+        req.url ?? '',
+        null,
+      );
     });
     // Node starts the headersTimeout / requestTimeout sweeper (and the connection list that
     // closeIdleConnections walks) on 'listening'. This server never listens itself (listeners

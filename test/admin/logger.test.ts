@@ -124,7 +124,9 @@ describe('logger', () => {
   it('samples access lines of real requests too', async () => {
     const { stream, lines } = capture();
     const h = await startHarness({
-      events: busOf((b) => subscribeLog(b, createLogger({ level: 'info' }, stream), createAccessLog(stream, 0))),
+      events: busOf((b) =>
+        subscribeLog(b, createLogger({ level: 'info' }, stream), createAccessLog(stream, 0)),
+      ),
     });
     try {
       assert.equal((await curl([`${h.url}/a`, `${h.url}/b`])).exitCode, 0);

@@ -82,7 +82,12 @@ describe('events through zonegate start: /metrics and the log', () => {
     for (const idc of Object.values(doc.idcs ?? {})) idc.gateways = ['192.0.2.1:8080'];
     await writeMap(doc.version);
     const c = await testCerts();
-    ports = { http: await freePort(), https: await freePort(), mqtt: await freePort(), admin: await freePort() };
+    ports = {
+      http: await freePort(),
+      https: await freePort(),
+      mqtt: await freePort(),
+      admin: await freePort(),
+    };
     const config = {
       idc: 'hz-1',
       listeners: [
@@ -178,7 +183,10 @@ describe('events through zonegate start: /metrics and the log', () => {
     await gw.waitFor(/"kind":"access".*"msg":"mqtt"/);
     const text = await metrics();
     const refused = text.split('\n').filter((l) => l.startsWith('zonegate_mqtt_connects_total{'));
-    assert.ok(refused.some((l) => /zone="rz\d\d"/.test(l) && l.includes('result="0x88"')), refused.join('\n'));
+    assert.ok(
+      refused.some((l) => /zone="rz\d\d"/.test(l) && l.includes('result="0x88"')),
+      refused.join('\n'),
+    );
     assert.ok(!refused.some((l) => l.includes('zone="none"')), refused.join('\n'));
   });
 
