@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { request } from 'undici';
+import { subscribeMetrics } from '../../src/admin/http-metrics.js';
 import { createMetrics } from '../../src/admin/metrics.js';
+import { EventBus } from '../../src/core/events.js';
 import { startOperations, type Operations } from '../../src/admin/operations.js';
 import { FileZoneMapSource, ZoneMapHolder, type CompiledZoneMap } from '../../src/zonemap/index.js';
 import { exampleDoc } from '../helpers/maps.js';
@@ -30,9 +32,13 @@ describe('startOperations with a file zone map', () => {
     await writeFile(join(dir, 'token'), 'tok\n');
     await writeFile(mapFile, JSON.stringify({ ...exampleDoc(), version: 3 }));
     source = new FileZoneMapSource({ path: mapFile, debounceMs: 10 });
-    const holder = new ZoneMapHolder(await source.start());
-    // What the runtime does: route by every new map the source hands over.
+    // What the runtime does: route by every new map the source hands over, publish applies and
+    // refusals on the gateway's event bus, which the metrics subscriber counts.
+    const events = new EventBus();
+    subscribeMetrics(events, metrics, { listeners: [] });
+    const holder = new ZoneMapHolder(await source.start(), events);
     source.on('map', (m: CompiledZoneMap) => holder.swap(m));
+    source.on('invalid', (error: Error) => events.zonemap.publish({ type: 'refused', error }));
     ops = await startOperations({
       config: {
         idc: 'hz-1',
