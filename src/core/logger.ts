@@ -41,7 +41,7 @@ export const REDACT_PATHS: readonly string[] = [
 
 export function createLogger(
   config: Pick<LoggingConfig, 'level'> = DEFAULT_LOGGING,
-  destination?: DestinationStream,
+  destination?: DestinationStream | BufferedLog,
 ): Logger {
   const options = {
     level: config.level,
@@ -50,20 +50,18 @@ export function createLogger(
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   if (destination === undefined) return pino(options);
-  if (!isFlushable(destination)) return pino(options, destination);
-  // A buffered destination (logDestination): general lines are rare and an operator watches
-  // for them, so each one is written at once; only access lines wait for a full buffer.
+  if (!(destination instanceof BufferedLog)) return pino(options, destination);
+  // General lines are rare and an operator watches for them: each is written at once. Access
+  // lines (loggerSink finds the buffered destination behind this stream) wait for a batch.
   const d = destination;
-  return pino(options, {
-    write(line: string) {
+  const stream = {
+    [kBuffered]: d,
+    write(line: string): void {
       d.write(line);
-      try {
-        d.flush();
-      } catch {
-        // Destroyed at exit: the line was handed over, nothing more to do.
-      }
+      d.flush();
     },
-  });
+  };
+  return pino(options, stream);
 }
 
 /** Longest path an access line carries: a client must not be able to write megabytes into our logs. */
@@ -100,60 +98,90 @@ export interface LineSink {
   write(line: string): unknown;
 }
 
-/** An access-log destination that buffers (see {@link logDestination}) can be flushed and closed. */
-interface Flushable {
-  flush(cb?: (err?: Error) => void): void;
-  flushSync(): void;
-  end(): void;
-  readonly destroyed?: boolean;
-  once(event: 'close' | 'finish' | 'error', fn: () => void): unknown;
-}
-
-function isFlushable(s: LineSink): s is LineSink & Flushable {
-  const f = s as Partial<Flushable>;
-  return typeof f.flushSync === 'function' && typeof f.flush === 'function';
-}
-
-/** Bytes of log lines gathered before one write (nginx's `access_log … buffer=`); below sonic-boom's 16 KiB write size. */
+/** Bytes of log lines gathered before one write (nginx's `access_log … buffer=`). */
 export const LOG_BUFFER_BYTES = 8 * 1024;
 /** A quiet gateway's buffered lines are written at least this often (nginx's `flush=`). */
 export const LOG_FLUSH_MS = 1000;
 
-const destinations = new Map<number, LineSink & Flushable>();
+interface BoomBuffer {
+  write(data: Buffer): boolean;
+  flush(cb?: (err?: Error | null) => void): void;
+  flushSync(): void;
+  readonly destroyed?: boolean;
+}
 
 /**
- * The process's log destination on `fd` (2 for `zonegate start`): asynchronous writes of
- * LOG_BUFFER_BYTES at a time, flushed every LOG_FLUSH_MS and synchronously when the process
- * exits, so a graceful stop loses no line. One per fd: the general log and the access log share
- * it, so their lines are never torn apart by two writers on one pipe.
+ * A log destination with buffered asynchronous writes: lines are gathered up to
+ * LOG_BUFFER_BYTES and written in one `write(2)`, at least every LOG_FLUSH_MS, and
+ * synchronously when the process exits. sonic-boom in buffer mode does the writing: in its
+ * string mode every write re-measures the whole pending buffer (flattening it), kilobytes of
+ * garbage per line; in buffer mode a line is one small Buffer and a batch is joined once.
  */
-export function logDestination(fd: number): LineSink & Flushable & DestinationStream {
-  let d = destinations.get(fd);
-  if (d === undefined) {
-    const boom = pino.destination({
+export class BufferedLog implements LineSink {
+  readonly #boom: BoomBuffer;
+
+  constructor(fd: number) {
+    this.#boom = pino.destination({
       fd,
       sync: false,
       minLength: LOG_BUFFER_BYTES,
       periodicFlush: LOG_FLUSH_MS,
-    });
-    // Last resort for a process that exits without closing its logs (a crash, process.exit):
-    // write what is buffered now. A graceful stop closes the access log first (AccessLog.close).
-    process.once('exit', () => {
-      try {
-        if ((boom as unknown as { destroyed?: boolean }).destroyed !== true) boom.flushSync();
-      } catch {
-        // An async write still in flight, or the fd is gone: nothing more can be done at exit.
-      }
-    });
-    d = boom;
+      contentMode: 'buffer',
+    }) as unknown as BoomBuffer;
+    // Last resort for a process that exits without flushing (a crash, process.exit): write what
+    // is buffered now. A graceful stop flushes first (AccessLog.flush).
+    process.once('exit', () => this.flushSync());
+  }
+
+  write(line: string): boolean {
+    return this.#boom.write(Buffer.from(line));
+  }
+
+  /** Write what is buffered; `cb` once it is written. */
+  flush(cb?: () => void): void {
+    if (this.#boom.destroyed === true) {
+      cb?.();
+      return;
+    }
+    try {
+      this.#boom.flush(cb === undefined ? undefined : () => cb());
+    } catch {
+      cb?.();
+    }
+  }
+
+  flushSync(): void {
+    try {
+      if (this.#boom.destroyed !== true) this.#boom.flushSync();
+    } catch {
+      // An async write still in flight, or the fd is gone: nothing more can be done at exit.
+    }
+  }
+}
+
+const destinations = new Map<number, BufferedLog>();
+
+/**
+ * The process's log destination on `fd` (2 for `zonegate start`). One per fd: the general log
+ * and the access log share it, so their lines are never torn apart by two writers on one pipe.
+ */
+export function logDestination(fd: number): BufferedLog {
+  let d = destinations.get(fd);
+  if (d === undefined) {
+    d = new BufferedLog(fd);
     destinations.set(fd, d);
   }
   return d;
 }
 
+const kBuffered = Symbol('zonegate.bufferedLog');
+
 /** The destination a pino logger writes to: access lines share it unless told otherwise. */
 export function loggerSink(logger: Logger): LineSink {
-  return (logger as unknown as Record<symbol, LineSink>)[pino.symbols.streamSym] as LineSink;
+  const stream = (logger as unknown as Record<symbol, LineSink & { [kBuffered]?: BufferedLog }>)[
+    pino.symbols.streamSym
+  ] as LineSink & { [kBuffered]?: BufferedLog };
+  return stream[kBuffered] ?? stream;
 }
 
 /** ISO time of the current millisecond, built once per millisecond however many lines share it. */
@@ -229,10 +257,8 @@ export function createAccessLog(
       );
     },
     flush() {
-      if (!isFlushable(sink) || sink.destroyed === true) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        sink.flush(() => resolve());
-      });
+      if (!(sink instanceof BufferedLog)) return Promise.resolve();
+      return new Promise<void>((resolve) => sink.flush(resolve));
     },
   };
 }
