@@ -1,7 +1,7 @@
 /**
  * The cost of observation per request: `zonegate start` with the DEFAULT logging (access log on,
- * every request) and metrics on, under a bounded keep-alive load on loopback. Reports req/s and
- * heap bytes allocated per request, read from the gateway's own `--trace-gc` lines (the sum of
+ * every request) and metrics on, under a bounded keep-alive load on loopback. Reports req/s,
+ * the gateway's CPU time per request (from /proc) and heap bytes allocated per request, read from the gateway's own `--trace-gc` lines (the sum of
  * what each scavenge / mark-compact found allocated since the previous one), so the load
  * generator's allocations are not counted. Access lines go to a file (stderr redirected).
  *
@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { openSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -50,7 +50,20 @@ function allocatedMb(trace: string): number {
   return total;
 }
 
-async function round(dir: string, upstream: string): Promise<{ rps: number; bytesPerRequest: number }> {
+/** CPU seconds (user + system) of one process so far, from /proc (the machine is shared: req/s alone says little). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+interface Round {
+  readonly rps: number;
+  readonly bytesPerRequest: number;
+  readonly cpuUsPerRequest: number;
+}
+
+async function round(dir: string, upstream: string): Promise<Round> {
   const port = await freePort();
   const admin = await freePort();
   const doc = parse(await readFile(join(ROOT, 'policies/examples/three-site-five-center.yaml'), 'utf8')) as {
@@ -111,10 +124,16 @@ async function round(dir: string, upstream: string): Promise<{ rps: number; byte
     };
     await run(Math.min(5000, REQUESTS));
     const gcBefore = allocatedMb(await readFile(gcFile, 'utf8'));
+    const cpuBefore = cpuSeconds(child.pid as number);
     const ms = await run(REQUESTS);
+    const cpuAfter = cpuSeconds(child.pid as number);
     const gcAfter = allocatedMb(await readFile(gcFile, 'utf8'));
     await pool.close();
-    return { rps: (REQUESTS / ms) * 1000, bytesPerRequest: ((gcAfter - gcBefore) * 1024 * 1024) / REQUESTS };
+    return {
+      rps: (REQUESTS / ms) * 1000,
+      bytesPerRequest: ((gcAfter - gcBefore) * 1024 * 1024) / REQUESTS,
+      cpuUsPerRequest: ((cpuAfter - cpuBefore) * 1e6) / REQUESTS,
+    };
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
@@ -126,7 +145,7 @@ up.keepAliveTimeout = 60_000;
 await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
 const upstream = `127.0.0.1:${(up.address() as AddressInfo).port}`;
 const dir = await mkdtemp(join(tmpdir(), 'zg-bench-access-'));
-const results: { rps: number; bytesPerRequest: number }[] = [];
+const results: Round[] = [];
 for (let i = 0; i < ROUNDS; i++) results.push(await round(dir, upstream));
 up.close();
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
@@ -134,8 +153,13 @@ console.log(`root: ${ROOT}`);
 console.log(
   `requests/round: ${REQUESTS}, connections: ${CONNECTIONS}, rounds: ${ROUNDS}, accessSampleRate: ${values.sample}`,
 );
-for (const r of results)
-  console.log(`  ${r.rps.toFixed(0)} req/s, ${r.bytesPerRequest.toFixed(0)} B/request`);
+const line = (r: Round): string =>
+  `${r.rps.toFixed(0)} req/s, ${r.cpuUsPerRequest.toFixed(1)} µs CPU/request, ${r.bytesPerRequest.toFixed(0)} B/request`;
+for (const r of results) console.log(`  ${line(r)}`);
 console.log(
-  `median: ${median(results.map((r) => r.rps)).toFixed(0)} req/s, ${median(results.map((r) => r.bytesPerRequest)).toFixed(0)} B/request`,
+  `median: ${line({
+    rps: median(results.map((r) => r.rps)),
+    cpuUsPerRequest: median(results.map((r) => r.cpuUsPerRequest)),
+    bytesPerRequest: median(results.map((r) => r.bytesPerRequest)),
+  })}`,
 );

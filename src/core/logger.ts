@@ -112,39 +112,56 @@ interface BoomBuffer {
 
 /**
  * A log destination with buffered asynchronous writes: lines are gathered up to
- * LOG_BUFFER_BYTES and written in one `write(2)`, at least every LOG_FLUSH_MS, and
- * synchronously when the process exits. sonic-boom in buffer mode does the writing: in its
- * string mode every write re-measures the whole pending buffer (flattening it), kilobytes of
- * garbage per line; in buffer mode a line is one small Buffer and a batch is joined once.
+ * LOG_BUFFER_BYTES and handed over as one Buffer, written by sonic-boom without blocking, at
+ * least every LOG_FLUSH_MS, and synchronously when the process exits. A line costs an array
+ * push; a batch is joined and encoded once. (sonic-boom's own string mode re-measures its
+ * whole pending buffer on every write — kilobytes of garbage per line.)
  */
 export class BufferedLog implements LineSink {
   readonly #boom: BoomBuffer;
+  #pending: string[] = [];
+  #pendingChars = 0;
 
   constructor(fd: number) {
+    // minLength 1: a handed-over batch is written at once, and flush(cb) waits for the write.
     this.#boom = pino.destination({
       fd,
       sync: false,
-      minLength: LOG_BUFFER_BYTES,
-      periodicFlush: LOG_FLUSH_MS,
+      minLength: 1,
       contentMode: 'buffer',
     }) as unknown as BoomBuffer;
+    setInterval(() => this.flush(), LOG_FLUSH_MS).unref();
     // Last resort for a process that exits without flushing (a crash, process.exit): write what
     // is buffered now. A graceful stop flushes first (AccessLog.flush).
     process.once('exit', () => this.flushSync());
   }
 
   write(line: string): boolean {
-    return this.#boom.write(Buffer.from(line));
+    this.#pending.push(line);
+    // Characters, not bytes: a bound on the batch, measured without encoding anything.
+    this.#pendingChars += line.length;
+    if (this.#pendingChars >= LOG_BUFFER_BYTES) this.#handOver();
+    return true;
+  }
+
+  #handOver(): void {
+    if (this.#pendingChars === 0 || this.#boom.destroyed === true) return;
+    const batch = this.#pending.length === 1 ? (this.#pending[0] as string) : this.#pending.join('');
+    this.#pending = [];
+    this.#pendingChars = 0;
+    this.#boom.write(Buffer.from(batch));
   }
 
   /** Write what is buffered; `cb` once it is written. */
   flush(cb?: () => void): void {
+    this.#handOver();
+    if (cb === undefined) return;
     if (this.#boom.destroyed === true) {
       cb?.();
       return;
     }
     try {
-      this.#boom.flush(cb === undefined ? undefined : () => cb());
+      this.#boom.flush(() => cb());
     } catch {
       cb?.();
     }
@@ -152,6 +169,7 @@ export class BufferedLog implements LineSink {
 
   flushSync(): void {
     try {
+      this.#handOver();
       if (this.#boom.destroyed !== true) this.#boom.flushSync();
     } catch {
       // An async write still in flight, or the fd is gone: nothing more can be done at exit.
