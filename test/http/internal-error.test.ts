@@ -42,6 +42,10 @@ describe('a bug while handling a request (ZG_ERR_INTERNAL)', () => {
         await metrics.registry.metrics(),
         /^zonegate_http_requests_total\{protocol="http",zone="",colour="",reason="ZG_ERR_INTERNAL",status_class="5xx"\} 1$/m,
       );
+      assert.match(
+        await metrics.registry.metrics(),
+        /^zonegate_internal_errors_total\{protocol="http"\} 1$/m,
+      );
       const ok = await request(`${h.url}/x`, { headers: { 'x-ldc-uid': '1' } });
       assert.equal(ok.statusCode, 200);
       await ok.body.text();
