@@ -32,7 +32,7 @@ import { metrics as processMetrics, type Metrics } from './metrics.js';
 export interface OperationsOptions {
   readonly config: { readonly idc: string; readonly admin: AdminConfig; readonly drain: DrainConfig };
   readonly holder: ZoneMapHolder;
-  /** To count refused maps and time applies; optional for gateways with a fixed map. */
+  /** To advertise the admin URL through the zone map source; optional for gateways with a fixed map. */
   readonly source?: ZoneMapSource;
   readonly participants: readonly DrainParticipant[];
   /** SIGHUP / POST /reload: certificates and the parts of the config that can change live. */
