@@ -108,6 +108,7 @@ interface BoomBuffer {
   flush(cb?: (err?: Error | null) => void): void;
   flushSync(): void;
   readonly destroyed?: boolean;
+  on(event: 'error', fn: (err: Error) => void): unknown;
 }
 
 /**
@@ -130,6 +131,9 @@ export class BufferedLog implements LineSink {
       minLength: 1,
       contentMode: 'buffer',
     }) as unknown as BoomBuffer;
+    // A log reader that went away (EPIPE) must not take the gateway down with an unhandled
+    // 'error': the lines are lost, as they would be with nobody reading them.
+    this.#boom.on('error', () => undefined);
     setInterval(() => this.flush(), LOG_FLUSH_MS).unref();
     // Last resort for a process that exits without flushing (a crash, process.exit): write what
     // is buffered now. A graceful stop flushes first (AccessLog.flush).
