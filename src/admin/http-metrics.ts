@@ -81,30 +81,40 @@ class RequestSeries {
   }
 }
 
-/** A metric's label children made once per label-value tuple (bounded value sets only). */
+/**
+ * A metric's label children made once per label-value tuple (bounded value sets only), found
+ * again through nested maps: a lookup takes up to four fixed arguments, so it builds no array,
+ * key string or label object.
+ */
 class Children<T> {
+  readonly #arity: number;
   readonly #make: (values: readonly string[]) => T;
   readonly #root = new Map<string, unknown>();
 
-  constructor(make: (values: readonly string[]) => T) {
+  constructor(arity: number, make: (values: readonly string[]) => T) {
+    this.#arity = arity;
     this.#make = make;
   }
 
-  get(...values: string[]): T {
+  get(a: string, b = '', c = '', d = ''): T {
     let m = this.#root;
-    for (let i = 0; i < values.length - 1; i++) {
-      const v = values[i] as string;
+    const n = this.#arity;
+    for (let i = 0; i < n - 1; i++) {
+      const v = i === 0 ? a : i === 1 ? b : c;
       let next = m.get(v) as Map<string, unknown> | undefined;
-      if (next === undefined) m.set(v, (next = new Map()));
+      if (next === undefined) {
+        next = new Map<string, unknown>();
+        m.set(v, next);
+      }
       m = next;
     }
-    const last = values[values.length - 1] as string;
-    let c = m.get(last) as T | undefined;
-    if (c === undefined) {
-      c = this.#make(values);
-      m.set(last, c);
+    const last = n === 1 ? a : n === 2 ? b : n === 3 ? c : d;
+    let child = m.get(last) as T | undefined;
+    if (child === undefined) {
+      child = this.#make([a, b, c, d].slice(0, n));
+      m.set(last, child);
     }
-    return c;
+    return child;
   }
 }
 
@@ -112,7 +122,7 @@ function counterChildren<L extends string>(
   counter: Counter<L>,
   names: readonly L[],
 ): Children<Counter.Internal> {
-  return new Children((values) => {
+  return new Children(names.length, (values) => {
     const labels: Partial<Record<L, string>> = {};
     names.forEach((n, i) => (labels[n] = values[i] as string));
     return counter.labels(labels as LabelValues<L>);
@@ -120,7 +130,7 @@ function counterChildren<L extends string>(
 }
 
 function gaugeChildren<L extends string>(gauge: Gauge<L>, names: readonly L[]): Children<Gauge.Internal<L>> {
-  return new Children((values) => {
+  return new Children(names.length, (values) => {
     const labels: Partial<Record<L, string>> = {};
     names.forEach((n, i) => (labels[n] = values[i] as string));
     return gauge.labels(labels as LabelValues<L>);
@@ -146,7 +156,7 @@ export function subscribeMetrics(
   const cookieRejections = counterChildren(metrics.cookieRejections, ['reason']);
   const upstreamErrors = counterChildren(metrics.upstreamErrors, ['protocol', 'zone', 'upstream', 'kind']);
   // Upstream requests are HTTP/1.1 whatever the client spoke.
-  const upstreamLatency = new Children((v) =>
+  const upstreamLatency = new Children(2, (v) =>
     metrics.upstreamLatency.labels({ protocol: 'http', zone: v[0], colour: v[1] }),
   );
   const retries = counterChildren(metrics.upstreamRetries, ['zone', 'colour']);
