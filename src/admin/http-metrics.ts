@@ -1,142 +1,216 @@
 /**
- * Feeds the registry (and the access log) from the HTTP stage's hooks and the listeners'
- * events. The hooks run once per response, so label children are cached: prom-client would
- * otherwise hash a fresh label object on every request.
+ * The metrics subscriber: the one place where facts published on the gateway's event bus
+ * (src/core/events.ts) become Prometheus series. Requests are counted with label children bound
+ * once per label set and found again through nested maps (zone → colour → reason), so a request
+ * costs a few Map reads and no label object, string key or closure.
  */
-import type { Logger } from 'pino';
-import type { Counter, LabelValues } from 'prom-client';
+import type { Counter, Gauge, Histogram, LabelValues } from 'prom-client';
 import type { ListenerConfig } from '../core/config.js';
-import type { AccessLog } from '../core/logger.js';
-import type { HttpHooks } from '../http/index.js';
-import type { ListenerEvent } from '../listeners/index.js';
+import {
+  connackLabel,
+  type EventBus,
+  type HttpProtocol,
+  type ListenerEvent,
+  type RequestDoneEvent,
+} from '../core/events.js';
 import { statusClass, type Metrics, type ProtocolLabel, type TlsFailureReason } from './metrics.js';
 
-type HookProtocol = 'http1' | 'http2' | 'websocket';
-
-const PROTOCOL_LABEL: Readonly<Record<HookProtocol, ProtocolLabel>> = {
+const PROTOCOL_LABEL: Readonly<Record<HttpProtocol, ProtocolLabel>> = {
   http1: 'http',
   http2: 'h2',
   websocket: 'ws',
 };
+const PROTOCOLS: readonly HttpProtocol[] = ['http1', 'http2', 'websocket'];
+const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
-interface Children {
-  readonly requests: { inc(): void };
-  readonly duration: { observe(v: number): void };
+interface RequestChildren {
+  readonly requests: Counter.Internal;
+  readonly duration: Histogram.Internal<string>;
 }
 
-/** Bound on cached label sets; beyond it we fall back to uncached (still bounded labels). */
+type ByReason = Map<string, RequestChildren>;
+type ByZone = Map<string, Map<string, ByReason>>;
+
+/** Bound on cached label sets per protocol and status class; beyond it children are looked up each time. */
 const MAX_CACHED = 10_000;
 
-/** A one-label counter whose label children are made once per value (bounded value sets only). */
-class CachedCounter<L extends string> {
-  readonly #counter: Counter<L>;
-  readonly #label: L;
-  readonly #children = new Map<string, { inc(): void }>();
+/** Children of `metrics.httpRequests` / `httpRequestDuration`, found by nested maps without a key string. */
+class RequestSeries {
+  readonly #metrics: Metrics;
+  /** [protocol][status class] → zone → colour → reason → children. */
+  readonly #byClass: ByZone[][];
+  #cached = 0;
 
-  constructor(counter: Counter<L>, label: L) {
-    this.#counter = counter;
-    this.#label = label;
+  constructor(metrics: Metrics) {
+    this.#metrics = metrics;
+    this.#byClass = PROTOCOLS.map(() => STATUS_CLASSES.map((): ByZone => new Map()));
   }
 
-  inc(value: string): void {
-    let c = this.#children.get(value);
-    if (c === undefined) {
-      c = this.#counter.labels({ [this.#label]: value } as LabelValues<L>);
-      this.#children.set(value, c);
+  observe(e: RequestDoneEvent): void {
+    const pi = e.protocol === 'http1' ? 0 : e.protocol === 'http2' ? 1 : 2;
+    const s = e.status;
+    const ci = s >= 100 && s < 500 ? ((s / 100) | 0) - 1 : 4;
+    const zones = (this.#byClass[pi] as ByZone[])[ci] as ByZone;
+    let colours = zones.get(e.zone);
+    if (colours === undefined) {
+      colours = new Map<string, ByReason>();
+      zones.set(e.zone, colours);
     }
-    c.inc();
+    let reasons = colours.get(e.colour);
+    if (reasons === undefined) {
+      reasons = new Map<string, RequestChildren>();
+      colours.set(e.colour, reasons);
+    }
+    let c = reasons.get(e.reason);
+    if (c === undefined) {
+      const protocol = PROTOCOL_LABEL[e.protocol];
+      const sc = statusClass(s);
+      const { zone, colour, reason } = e;
+      c = {
+        requests: this.#metrics.httpRequests.labels({ protocol, zone, colour, reason, status_class: sc }),
+        duration: this.#metrics.httpRequestDuration.labels({ protocol, zone, colour, status_class: sc }),
+      };
+      if (this.#cached < MAX_CACHED) {
+        reasons.set(e.reason, c);
+        this.#cached++;
+      }
+    }
+    c.requests.inc();
+    // Prometheus convention: seconds, with the sub-millisecond precision the stage measured.
+    c.duration.observe(e.durationMs / 1000);
   }
 }
 
-export function httpMetricsHooks(metrics: Metrics, accessLog?: AccessLog, logger?: Logger): HttpHooks {
-  const cache = new Map<string, Children>();
-  const children = (
-    protocol: ProtocolLabel,
-    zone: string,
-    colour: string,
-    reason: string,
-    status: number,
-  ): Children => {
-    const sc = statusClass(status);
-    const key = `${protocol}\u0000${zone}\u0000${colour}\u0000${reason}\u0000${sc}`;
-    let c = cache.get(key);
-    if (c === undefined) {
-      c = {
-        requests: metrics.httpRequests.labels({ protocol, zone, colour, reason, status_class: sc }),
-        duration: metrics.httpRequestDuration.labels({ protocol, zone, colour, status_class: sc }),
-      };
-      if (cache.size < MAX_CACHED) cache.set(key, c);
-    }
-    return c;
-  };
-  const cookieRejections = new CachedCounter(metrics.cookieRejections, 'reason');
-  const connections = new CachedCounter(metrics.connections, 'protocol');
-  return {
-    onResponse(protocol, zone, colour, reason, status, ms, method, target, upstream, trace) {
-      const p = PROTOCOL_LABEL[protocol];
-      const c = children(p, zone, colour, reason, status);
-      c.requests.inc();
-      c.duration.observe(ms / 1000);
-      if (accessLog === undefined) return;
-      // The access log samples, and cuts `target` to its path only for lines it writes.
-      if (trace === undefined || trace === null) {
-        accessLog.http({
-          protocol: p,
-          method,
-          path: target,
-          status,
-          zone,
-          colour,
-          reason,
-          upstream,
-          durationMs: ms,
-        });
-        return;
+/**
+ * A metric's label children made once per label-value tuple (bounded value sets only), found
+ * again through nested maps: a lookup takes up to four fixed arguments, so it builds no array,
+ * key string or label object.
+ */
+class Children<T> {
+  readonly #arity: number;
+  readonly #make: (values: readonly string[]) => T;
+  readonly #root = new Map<string, unknown>();
+
+  constructor(arity: number, make: (values: readonly string[]) => T) {
+    this.#arity = arity;
+    this.#make = make;
+  }
+
+  get(a: string, b = '', c = '', d = ''): T {
+    let m = this.#root;
+    const n = this.#arity;
+    for (let i = 0; i < n - 1; i++) {
+      const v = i === 0 ? a : i === 1 ? b : c;
+      let next = m.get(v) as Map<string, unknown> | undefined;
+      if (next === undefined) {
+        next = new Map<string, unknown>();
+        m.set(v, next);
       }
-      const t = trace.trace;
-      accessLog.http({
-        protocol: p,
-        requestId: trace.id,
-        client: trace.clientAddress,
-        host: trace.host,
-        method,
-        path: target,
-        status,
-        bytesIn: trace.bytesIn,
-        bytesOut: trace.bytesOut,
-        zone,
-        colour,
-        reason,
-        upstream,
-        // `ms` runs from the routing decision, i.e. the upstream exchange when there was one.
-        ...(upstream === '' ? {} : { upstreamMs: ms }),
-        durationMs: Date.now() - trace.received,
-        traceId: t.traceId,
-        spanId: t.spanId,
-        ...(t.parentSpanId === null ? {} : { parentSpanId: t.parentSpanId }),
-        ...(trace.detail === '' ? {} : { detail: trace.detail }),
-      });
-    },
+      m = next;
+    }
+    const last = n === 1 ? a : n === 2 ? b : n === 3 ? c : d;
+    let child = m.get(last) as T | undefined;
+    if (child === undefined) {
+      child = this.#make([a, b, c, d].slice(0, n));
+      m.set(last, child);
+    }
+    return child;
+  }
+}
+
+function counterChildren<L extends string>(
+  counter: Counter<L>,
+  names: readonly L[],
+): Children<Counter.Internal> {
+  return new Children(names.length, (values) => {
+    const labels: Partial<Record<L, string>> = {};
+    names.forEach((n, i) => (labels[n] = values[i] as string));
+    return counter.labels(labels as LabelValues<L>);
+  });
+}
+
+function gaugeChildren<L extends string>(gauge: Gauge<L>, names: readonly L[]): Children<Gauge.Internal<L>> {
+  return new Children(names.length, (values) => {
+    const labels: Partial<Record<L, string>> = {};
+    names.forEach((n, i) => (labels[n] = values[i] as string));
+    return gauge.labels(labels as LabelValues<L>);
+  });
+}
+
+export interface MetricsSubscriberOptions {
+  /** The config's listeners: a listener event's name gives the `protocol` label. */
+  readonly listeners: readonly ListenerConfig[];
+}
+
+/**
+ * Subscribe `metrics` to everything published on `bus`; returns the function that stops it.
+ * The composition root calls this once per gateway (and the log subscriber beside it).
+ */
+export function subscribeMetrics(
+  bus: EventBus,
+  metrics: Metrics,
+  options: MetricsSubscriberOptions,
+): () => void {
+  const requests = new RequestSeries(metrics);
+  const connections = counterChildren(metrics.connections, ['protocol']);
+  const cookieRejections = counterChildren(metrics.cookieRejections, ['reason']);
+  const upstreamErrors = counterChildren(metrics.upstreamErrors, ['protocol', 'zone', 'upstream', 'kind']);
+  // Upstream requests are HTTP/1.1 whatever the client spoke.
+  const upstreamLatency = new Children(2, (v) =>
+    metrics.upstreamLatency.labels({ protocol: 'http', zone: v[0], colour: v[1] }),
+  );
+  const retries = counterChildren(metrics.upstreamRetries, ['zone', 'colour']);
+  const ejections = counterChildren(metrics.upstreamEjections, ['zone', 'upstream']);
+  const healthChanges = counterChildren(metrics.upstreamHealthChanges, ['upstream', 'healthy']);
+  const healthy = gaugeChildren(metrics.upstreamHealthy, ['upstream']);
+  const internalErrors = counterChildren(metrics.internalErrors, ['protocol']);
+  const mqttConnects = counterChildren(metrics.mqttConnects, ['zone', 'colour', 'reason', 'result']);
+  const onListener = listenerEventMetrics(metrics, options.listeners);
+  const offs = [
+    bus.requestDone.subscribe((e) => {
+      requests.observe(e);
+      if (e.upstreamMs >= 0 && e.protocol !== 'websocket') {
+        upstreamLatency.get(e.zone, e.colour).observe(e.upstreamMs / 1000);
+      }
+    }),
     // http / https: the listener's protocol, so the label matches zonegate_connections_active.
-    onConnection(protocol) {
-      connections.inc(protocol);
-    },
-    onCookieRejected(reason) {
-      cookieRejections.inc(reason);
-    },
-    // A bug in the gateway: the request itself is counted by onResponse (reason
-    // ZG_ERR_INTERNAL); the stack goes to the operator's log, whatever the access-log sampling.
-    onInternalError(err) {
-      logger?.error({ err, code: 'ZG_ERR_INTERNAL' }, 'internal error while handling an HTTP request');
-    },
-    onUpstreamError(address, code) {
-      metrics.upstreamErrors.inc({
-        protocol: 'http',
-        zone: '',
-        upstream: address,
-        kind: upstreamErrorKind(code),
-      });
-    },
+    bus.connection.subscribe((e) => connections.get(e.protocol).inc()),
+    bus.cookieRejected.subscribe((e) => cookieRejections.get(e.reason).inc()),
+    bus.upstreamError.subscribe((e) =>
+      upstreamErrors
+        .get(e.protocol === 'ws' ? 'http' : e.protocol, e.zone, e.upstream, upstreamErrorKind(e.code))
+        .inc(),
+    ),
+    bus.retry.subscribe((e) => retries.get(e.zone, e.colour).inc()),
+    bus.ejection.subscribe((e) => ejections.get(e.zone, e.upstream).inc()),
+    bus.healthChange.subscribe((e) => {
+      healthChanges.get(e.upstream, e.healthy ? 'true' : 'false').inc();
+      healthy.get(e.upstream).set(e.healthy ? 1 : 0);
+    }),
+    bus.internalError.subscribe((e) => internalErrors.get(PROTOCOL_LABEL[e.protocol]).inc()),
+    bus.zonemap.subscribe((e) => {
+      if (e.type === 'applied') metrics.recordApply(e.version, e.applySeconds);
+      else if (e.type === 'refused') metrics.zonemapInvalid.inc();
+    }),
+    bus.listener.subscribe(onListener),
+    bus.mqttConnect.subscribe((e) =>
+      mqttConnects
+        .get(
+          e.zone === '' ? 'none' : e.zone,
+          e.colour === '' ? 'none' : e.colour,
+          e.reason === '' ? 'none' : e.reason,
+          e.result === 0 ? 'ok' : connackLabel(e.result),
+        )
+        .inc(),
+    ),
+    bus.mqttMove.subscribe((e) => {
+      // mode: why it moved (down | drain | rebalance | shutdown); result: ok | failed | disconnected.
+      metrics.mqttMigrations.inc({ mode: e.cause, result: e.result });
+      metrics.mqttMovesFinished.inc({ cause: e.cause, result: e.result, reason: e.reason });
+    }),
+  ];
+  return () => {
+    for (const off of offs) off();
   };
 }
 
@@ -163,10 +237,9 @@ export function tlsFailureReason(code: string): TlsFailureReason {
   return 'other';
 }
 
-export function listenerEventMetrics(
+function listenerEventMetrics(
   metrics: Metrics,
   listeners: readonly ListenerConfig[],
-  logger?: Logger,
 ): (e: ListenerEvent) => void {
   const protocolOf = new Map<string, ProtocolLabel>(listeners.map((l) => [l.name, l.protocol]));
   return (e) => {
@@ -178,24 +251,15 @@ export function listenerEventMetrics(
       case 'tls-error':
         metrics.tlsHandshakeFailures.inc({ protocol, reason: tlsFailureReason(e.code) });
         return;
-      case 'tls-reload-failed':
-        logger?.error(
-          { err: e.error, listener: e.listener },
-          'certificate reload failed; old certificates stay',
-        );
-        return;
-      case 'tls-reloaded':
-        logger?.info({ listener: e.listener }, 'certificates reloaded');
-        return;
       case 'proxy-error':
         metrics.connectionsRefused.inc({ protocol, reason: 'proxy-error' });
-        logger?.warn({ event: e }, 'listener refused a connection');
         return;
       case 'connection-refused':
         metrics.connectionsRefused.inc({ protocol, reason: e.reason });
-        // A flood refuses thousands a second: the counter tells the story, the log must not.
-        if (e.reason !== 'client-connections' && e.reason !== 'pending-evicted')
-          logger?.warn({ event: e }, 'listener refused a connection');
+        return;
+      case 'tls-reloaded':
+      case 'tls-reload-failed':
+        // The certificate expiry gauge is read at scrape time; the log subscriber reports these.
         return;
     }
   };

@@ -10,10 +10,10 @@ export {
   type MetricsSnapshot,
 } from './cluster-metrics.js';
 export {
-  httpMetricsHooks,
-  listenerEventMetrics,
+  subscribeMetrics,
   tlsFailureReason,
   upstreamErrorKind,
+  type MetricsSubscriberOptions,
 } from './http-metrics.js';
 // A leaf: the admin listener, metrics and their helpers are handed what they serve (a zone map
 // view, a drain switch, a reload function, a registry) by the composition root,

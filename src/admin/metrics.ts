@@ -41,6 +41,11 @@ export interface Metrics {
   readonly connections: Counter<'protocol'>;
   readonly upstreamLatency: Histogram<'protocol' | 'zone' | 'colour'>;
   readonly upstreamErrors: Counter<'protocol' | 'zone' | 'upstream' | 'kind'>;
+  readonly upstreamRetries: Counter<'zone' | 'colour'>;
+  readonly upstreamEjections: Counter<'zone' | 'upstream'>;
+  readonly upstreamHealthChanges: Counter<'upstream' | 'healthy'>;
+  readonly upstreamHealthy: Gauge<'upstream'>;
+  readonly internalErrors: Counter<'protocol'>;
   readonly tlsHandshakes: Counter<'protocol' | 'version'>;
   readonly tlsHandshakeFailures: Counter<'protocol' | 'reason'>;
   /** Connections a listener closed before any stage saw them (RefusalReason or `proxy-error`). */
@@ -153,6 +158,38 @@ export function createMetrics(options: CreateMetricsOptions = {}): Metrics {
       name: `${p}upstream_errors_total`,
       help: 'Failed upstream attempts, by zone, upstream address and kind.',
       labelNames: ['protocol', 'zone', 'upstream', 'kind'] as const,
+      registers,
+    }),
+    upstreamRetries: new Counter({
+      name: `${p}upstream_retries_total`,
+      help: 'Idempotent requests retried once on another endpoint of the same zone and colour after a connect error.',
+      labelNames: ['zone', 'colour'] as const,
+      registers,
+    }),
+    upstreamEjections: new Counter({
+      name: `${p}upstream_ejections_total`,
+      help: 'Endpoints taken out for upstream.ejection.ejectMs after consecutive failed requests, by zone and upstream address.',
+      labelNames: ['zone', 'upstream'] as const,
+      registers,
+    }),
+    upstreamHealthChanges: new Counter({
+      name: `${p}upstream_health_changes_total`,
+      help: 'Verdict changes of the active health check, by upstream address and new state (healthy="true" | "false").',
+      labelNames: ['upstream', 'healthy'] as const,
+      registers,
+    }),
+    upstreamHealthy: new Gauge({
+      name: `${p}upstream_healthy`,
+      help: 'Active health check verdict per upstream address (1 healthy, 0 unhealthy); absent until the first change.',
+      labelNames: ['upstream'] as const,
+      registers,
+      // Workers probe the same endpoints; one unhealthy verdict is the one to see.
+      aggregator: 'min',
+    }),
+    internalErrors: new Counter({
+      name: `${p}internal_errors_total`,
+      help: 'Requests that hit a bug in the gateway (answered 500 ZG_ERR_INTERNAL, stack in the log), by protocol.',
+      labelNames: ['protocol'] as const,
       registers,
     }),
     tlsHandshakes: new Counter({

@@ -1,11 +1,13 @@
 /**
- * pino JSON logging and the access log (issue 6 "Logs").
+ * pino JSON logging, the access log, and the log subscriber of the event bus (docs/design.md
+ * "Logs").
  *
  * The access log is the only per-request logging: one line per HTTP request or MQTT session,
  * sampled, built from fields the hot path already has (no cookie values, no query strings —
- * both can carry credentials).
+ * both can carry credentials), written in buffered asynchronous batches.
  */
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import type { EventBus, MqttSessionEndEvent, RequestDoneEvent } from './events.js';
 
 export type { Logger } from 'pino';
 
@@ -39,7 +41,7 @@ export const REDACT_PATHS: readonly string[] = [
 
 export function createLogger(
   config: Pick<LoggingConfig, 'level'> = DEFAULT_LOGGING,
-  destination?: DestinationStream,
+  destination?: DestinationStream | BufferedLog,
 ): Logger {
   const options = {
     level: config.level,
@@ -47,54 +49,19 @@ export function createLogger(
     redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return destination === undefined ? pino(options) : pino(options, destination);
-}
-
-export interface HttpAccessEntry {
-  readonly protocol: string;
-  readonly method?: string;
-  /**
-   * The request target as received. Only its path is written — see {@link accessPath} — so the
-   * caller can pass `req.url` as it is and pays for the cut only on lines that are logged.
-   */
-  readonly path?: string;
-  readonly status: number;
-  /** Empty when the request was refused before routing. */
-  readonly zone: string;
-  readonly colour: string;
-  /** Router reason, or the error code of a refused request. */
-  readonly reason: string;
-  readonly upstream?: string;
-  readonly durationMs: number;
-  readonly upstreamMs?: number;
-  /** `x-request-id` as kept or generated; answered to the client and sent upstream. */
-  readonly requestId?: string;
-  /** W3C trace: the trace, the gateway's span, and the client's span (absent when we started it). */
-  readonly traceId?: string;
-  readonly spanId?: string;
-  readonly parentSpanId?: string;
-  /** The client as the first hop saw it (PROXY protocol source when there is one). */
-  readonly client?: string;
-  readonly host?: string;
-  readonly bytesIn?: number;
-  readonly bytesOut?: number;
-  /** The full error message (upstream address, cause), which the client is not shown. */
-  readonly detail?: string;
-}
-
-export interface MqttSessionEntry {
-  readonly protocol: string;
-  readonly zone: string | null;
-  readonly colour: string | null;
-  readonly reason: string;
-  readonly upstream: string | null;
-  /** CONNACK reason / return code sent to the client. */
-  readonly result: number;
-  readonly durationMs: number;
-  readonly packetsIn: number;
-  readonly packetsOut: number;
-  /** Why the session ended, e.g. `client-disconnect`, `drain`, `upstream-closed`. */
-  readonly end: string;
+  if (destination === undefined) return pino(options);
+  if (!(destination instanceof BufferedLog)) return pino(options, destination);
+  // General lines are rare and an operator watches for them: each is written at once. Access
+  // lines (loggerSink finds the buffered destination behind this stream) wait for a batch.
+  const d = destination;
+  const stream = {
+    [kBuffered]: d,
+    write(line: string): void {
+      d.write(line);
+      d.flush();
+    },
+  };
+  return pino(options, stream);
 }
 
 /** Longest path an access line carries: a client must not be able to write megabytes into our logs. */
@@ -126,34 +93,286 @@ export function accessPath(target: string): string {
   return start === 0 && end === target.length ? target : target.slice(start, end);
 }
 
+/** Where access lines go: a pino / sonic-boom destination, or any stream that takes strings. */
+export interface LineSink {
+  write(line: string): unknown;
+}
+
+/** Bytes of log lines gathered before one write (nginx's `access_log … buffer=`). */
+export const LOG_BUFFER_BYTES = 8 * 1024;
+/** A quiet gateway's buffered lines are written at least this often (nginx's `flush=`). */
+export const LOG_FLUSH_MS = 1000;
+
+interface BoomBuffer {
+  write(data: Buffer): boolean;
+  flush(cb?: (err?: Error | null) => void): void;
+  flushSync(): void;
+  readonly destroyed?: boolean;
+  on(event: 'error', fn: (err: Error) => void): unknown;
+}
+
+/**
+ * A log destination with buffered asynchronous writes: lines are gathered up to
+ * LOG_BUFFER_BYTES and handed over as one Buffer, written by sonic-boom without blocking, at
+ * least every LOG_FLUSH_MS, and synchronously when the process exits. A line costs an array
+ * push; a batch is joined and encoded once. (sonic-boom's own string mode re-measures its
+ * whole pending buffer on every write — kilobytes of garbage per line.)
+ */
+export class BufferedLog implements LineSink {
+  readonly #boom: BoomBuffer;
+  #pending: string[] = [];
+  #pendingChars = 0;
+
+  constructor(fd: number) {
+    // minLength 1: a handed-over batch is written at once, and flush(cb) waits for the write.
+    this.#boom = pino.destination({
+      fd,
+      sync: false,
+      minLength: 1,
+      contentMode: 'buffer',
+    }) as unknown as BoomBuffer;
+    // A log reader that went away (EPIPE) must not take the gateway down with an unhandled
+    // 'error': the lines are lost, as they would be with nobody reading them.
+    this.#boom.on('error', () => undefined);
+    setInterval(() => this.flush(), LOG_FLUSH_MS).unref();
+    // Last resort for a process that exits without flushing (a crash, process.exit): write what
+    // is buffered now. A graceful stop flushes first (AccessLog.flush).
+    process.once('exit', () => this.flushSync());
+  }
+
+  write(line: string): boolean {
+    this.#pending.push(line);
+    // Characters, not bytes: a bound on the batch, measured without encoding anything.
+    this.#pendingChars += line.length;
+    if (this.#pendingChars >= LOG_BUFFER_BYTES) this.#handOver();
+    return true;
+  }
+
+  #handOver(): void {
+    if (this.#pendingChars === 0 || this.#boom.destroyed === true) return;
+    const batch = this.#pending.length === 1 ? (this.#pending[0] as string) : this.#pending.join('');
+    this.#pending = [];
+    this.#pendingChars = 0;
+    this.#boom.write(Buffer.from(batch));
+  }
+
+  /** Write what is buffered; `cb` once it is written. */
+  flush(cb?: () => void): void {
+    this.#handOver();
+    if (cb === undefined) return;
+    if (this.#boom.destroyed === true) {
+      cb?.();
+      return;
+    }
+    try {
+      this.#boom.flush(() => cb());
+    } catch {
+      cb?.();
+    }
+  }
+
+  flushSync(): void {
+    try {
+      this.#handOver();
+      if (this.#boom.destroyed !== true) this.#boom.flushSync();
+    } catch {
+      // An async write still in flight, or the fd is gone: nothing more can be done at exit.
+    }
+  }
+}
+
+const destinations = new Map<number, BufferedLog>();
+
+/**
+ * The process's log destination on `fd` (2 for `zonegate start`). One per fd: the general log
+ * and the access log share it, so their lines are never torn apart by two writers on one pipe.
+ */
+export function logDestination(fd: number): BufferedLog {
+  let d = destinations.get(fd);
+  if (d === undefined) {
+    d = new BufferedLog(fd);
+    destinations.set(fd, d);
+  }
+  return d;
+}
+
+const kBuffered = Symbol('zonegate.bufferedLog');
+
+/** The destination a pino logger writes to: access lines share it unless told otherwise. */
+export function loggerSink(logger: Logger): LineSink {
+  const stream = (logger as unknown as Record<symbol, LineSink & { [kBuffered]?: BufferedLog }>)[
+    pino.symbols.streamSym
+  ] as LineSink & { [kBuffered]?: BufferedLog };
+  return stream[kBuffered] ?? stream;
+}
+
+/** ISO time of the current millisecond, built once per millisecond however many lines share it. */
+let isoMs = 0;
+let isoText = '';
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    isoText = new Date(now).toISOString();
+  }
+  return isoText;
+}
+
+/** Milliseconds to three decimals (microseconds): enough for a gateway hop, short in the line. */
+function ms3(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}
+
 export interface AccessLog {
-  http(entry: HttpAccessEntry): void;
-  mqtt(entry: MqttSessionEntry): void;
+  http(e: RequestDoneEvent): void;
+  mqtt(e: MqttSessionEndEvent): void;
+  /** Write what is buffered (resolves once it is written). */
+  flush(): Promise<void>;
 }
 
 /**
  * Sampled access log. Failures (HTTP 5xx, a refused MQTT CONNECT) are always written: they are
  * rare and exactly the lines an operator needs when something goes wrong.
+ *
+ * A line is built by hand, not by pino: its fields are known, so there is nothing to redact and
+ * no object to walk — the path is cut before the query string, and no header value is ever
+ * among the fields (cookies and tokens cannot reach it by construction). The line has pino's
+ * shape (`level`, `time`, `pid`, `kind: "access"`, …, `msg`), so one parser reads both logs.
  */
 export function createAccessLog(
-  logger: Logger,
+  sink: LineSink,
   sampleRate: number,
   random: () => number = Math.random,
 ): AccessLog {
   if (!(sampleRate >= 0 && sampleRate <= 1)) {
     throw new RangeError(`invalid accessSampleRate ${String(sampleRate)}: expected 0..1`);
   }
-  const child = logger.child({ kind: 'access' });
+  const prefix = `{"level":30,"time":"`;
+  const pid = `","pid":${process.pid},"kind":"access"`;
+  const q = JSON.stringify;
   const sampled = (): boolean => sampleRate >= 1 || (sampleRate > 0 && random() < sampleRate);
   return {
-    http(entry) {
-      if (!(entry.status >= 500 || sampled())) return;
-      // Only now, for a line that is written, cut the target down to its path.
-      if (entry.path === undefined) child.info(entry, 'http');
-      else child.info({ ...entry, path: accessPath(entry.path) }, 'http');
+    http(e) {
+      if (!(e.status >= 500 || sampled())) return;
+      let line = `${prefix}${isoNow()}${pid},"protocol":"${PROTOCOL_NAMES[e.protocol]}"`;
+      const t = e.trace;
+      if (t !== null) line += `,"requestId":${q(t.id)},"client":${q(t.clientAddress)},"host":${q(t.host)}`;
+      line += `,"method":${q(e.method)},"path":${q(accessPath(e.target))},"status":${e.status}`;
+      if (t !== null) line += `,"bytesIn":${t.bytesIn},"bytesOut":${t.bytesOut}`;
+      line += `,"zone":${q(e.zone)},"colour":${q(e.colour)},"reason":${q(e.reason)},"upstream":${q(e.upstream)}`;
+      if (e.upstreamMs >= 0) line += `,"upstreamMs":${ms3(e.upstreamMs)}`;
+      line += `,"durationMs":${ms3(e.durationMs)}`;
+      if (t !== null) {
+        const tc = t.trace;
+        line += `,"traceId":"${tc.traceId}","spanId":"${tc.spanId}"`;
+        if (tc.parentSpanId !== null) line += `,"parentSpanId":"${tc.parentSpanId}"`;
+        if (t.detail !== '') line += `,"detail":${q(t.detail)}`;
+      }
+      sink.write(`${line},"msg":"http"}\n`);
     },
-    mqtt(entry) {
-      if (entry.result !== 0 || sampled()) child.info(entry, 'mqtt');
+    mqtt(e) {
+      if (!(e.result !== 0 || sampled())) return;
+      sink.write(
+        `${prefix}${isoNow()}${pid},"protocol":${q(e.protocol)},"zone":${q(e.zone)},"colour":${q(e.colour)}` +
+          `,"reason":${q(e.reason)},"upstream":${q(e.upstream)},"result":${e.result},"durationMs":${ms3(e.durationMs)}` +
+          `,"packetsIn":${e.packetsIn},"packetsOut":${e.packetsOut},"end":${q(e.end)},"msg":"mqtt"}\n`,
+      );
     },
+    flush() {
+      if (!(sink instanceof BufferedLog)) return Promise.resolve();
+      return new Promise<void>((resolve) => sink.flush(resolve));
+    },
+  };
+}
+
+/** The access line's `protocol`, as the metrics label it. */
+const PROTOCOL_NAMES: Readonly<Record<RequestDoneEvent['protocol'], string>> = {
+  http1: 'http',
+  http2: 'h2',
+  websocket: 'ws',
+};
+
+/**
+ * The log subscriber: the one place where facts published on the gateway's event bus
+ * (src/core/events.ts) become log lines — each fact once. Per-request facts go to the access
+ * log only (sampled); what an operator must act on (a bug, an upstream ejected or unhealthy, a
+ * map applied or refused, a certificate reload) goes to the general log. Returns the function
+ * that stops it.
+ */
+export function subscribeLog(bus: EventBus, logger: Logger, access: AccessLog | null): () => void {
+  const offs: (() => void)[] = [];
+  if (access !== null) {
+    offs.push(bus.requestDone.subscribe((e) => access.http(e)));
+    offs.push(bus.mqttSessionEnd.subscribe((e) => access.mqtt(e)));
+  }
+  offs.push(
+    // A bug in the gateway: the request itself is in the access log (reason ZG_ERR_INTERNAL);
+    // the stack goes to the operator's log whatever the access-log sampling.
+    bus.internalError.subscribe((e) =>
+      logger.error(
+        { err: e.err, code: 'ZG_ERR_INTERNAL', protocol: e.protocol },
+        'internal error while handling a request',
+      ),
+    ),
+    bus.retry.subscribe((e) =>
+      logger.warn(
+        { zone: e.zone, colour: e.colour, from: e.from, to: e.to, code: e.code },
+        'upstream connect failed; retried on another endpoint',
+      ),
+    ),
+    bus.ejection.subscribe((e) =>
+      logger.warn(
+        { protocol: e.protocol, zone: e.zone, upstream: e.upstream, ejectMs: e.ejectMs, reason: e.reason },
+        'upstream ejected',
+      ),
+    ),
+    bus.healthChange.subscribe((e) => {
+      if (e.healthy) logger.info({ protocol: e.protocol, upstream: e.upstream }, 'upstream healthy again');
+      else logger.warn({ protocol: e.protocol, upstream: e.upstream }, 'upstream unhealthy');
+    }),
+    bus.zonemap.subscribe((e) => {
+      if (e.type === 'applied') {
+        logger.info(
+          { version: e.version, previous: e.previous, applySeconds: e.applySeconds },
+          'zone map applied',
+        );
+      } else if (e.type === 'refused') {
+        logger.warn({ error: e.error.message }, 'zone map refused; keeping the last good one');
+      } else {
+        logger.warn({ error: e.error.message }, 'zone map source trouble');
+      }
+    }),
+    bus.listener.subscribe((e) => {
+      switch (e.type) {
+        case 'tls-reloaded':
+          logger.info({ listener: e.listener }, 'certificates reloaded');
+          return;
+        case 'tls-reload-failed':
+          logger.error(
+            { err: e.error, listener: e.listener },
+            'certificate reload failed; old certificates stay',
+          );
+          return;
+        case 'proxy-error':
+          logger.warn({ event: e }, 'listener refused a connection');
+          return;
+        case 'connection-refused':
+          // A flood refuses thousands a second: the counter tells the story, the log must not.
+          if (e.reason !== 'client-connections' && e.reason !== 'pending-evicted')
+            logger.warn({ event: e }, 'listener refused a connection');
+          return;
+        default:
+          return;
+      }
+    }),
+    bus.subscriberFailure.subscribe((e) =>
+      logger.error(
+        { err: e.err, channel: e.channel },
+        'an event subscriber failed (a bug: a metric or log line is missing)',
+      ),
+    ),
+  );
+  return () => {
+    for (const off of offs) off();
   };
 }

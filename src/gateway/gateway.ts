@@ -7,7 +7,9 @@
 import type { AddressInfo } from 'node:net';
 import type { GatewayConfig, ListenerConfig } from '../core/config.js';
 import { InvalidConfigError } from '../core/errors.js';
-import { HttpStage, type HttpHooks } from '../http/index.js';
+import { EventBus } from '../core/events.js';
+import type { Logger } from '../core/logger.js';
+import { HttpStage } from '../http/index.js';
 import { loadCookieKeyring, type CookieKeyring } from '../identity/index.js';
 import {
   ClientLimits,
@@ -16,27 +18,24 @@ import {
   type Listener,
   type ListenerEvent,
 } from '../listeners/index.js';
-import { createMqttStage, type MqttAccessLog, type MqttMetricsSink, type MqttStage } from '../mqtt/index.js';
+import { createMqttStage, type MqttMetricsSink, type MqttStage } from '../mqtt/index.js';
 import { createZoneMapSource } from '../zonemap/stores/index.js';
 import { ZoneMapHolder, type CompiledZoneMap, type ZoneMapSource } from '../zonemap/index.js';
 import { UndoList } from './undo.js';
-
-export interface GatewayLog {
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
 
 export interface GatewayOptions {
   readonly config: GatewayConfig;
   /** The zone map source; default from `config.zonemap` (a watched file, or Redis). */
   readonly source?: ZoneMapSource;
-  readonly hooks?: HttpHooks;
-  readonly log?: GatewayLog;
-  readonly onListenerEvent?: (e: ListenerEvent) => void;
-  /** MQTT stage metrics and session log (src/admin/metrics.ts, src/core/logger.ts). */
+  /**
+   * Every stage publishes here (src/core/events.ts); the metrics and log subscribers are the
+   * caller's. Default: a bus nobody listens to.
+   */
+  readonly events?: EventBus;
+  /** pino; the MQTT stage's own warnings. */
+  readonly log?: Logger;
+  /** MQTT periodic counters (packets, sessions per zone, drains; src/admin/metrics.ts). */
   readonly metrics?: MqttMetricsSink;
-  readonly accessLog?: MqttAccessLog;
   /**
    * The process's teardown list: every started part pushes its undo here, and a failure
    * anywhere is unwound by the list's owner. Without one, startGateway keeps its own and
@@ -79,8 +78,6 @@ export function checkIdcInMap(idc: string, map: CompiledZoneMap): void {
   ]);
 }
 
-const quiet: GatewayLog = { info: () => {}, warn: () => {}, error: () => {} };
-
 function isHttp(l: ListenerConfig): boolean {
   return l.protocol === 'http' || l.protocol === 'https';
 }
@@ -113,14 +110,12 @@ async function startStages(
   undo: UndoList,
 ): Promise<Gateway> {
   const cfg = o.config;
-  const log = o.log ?? quiet;
+  const events = o.events ?? new EventBus();
   checkIdcInMap(cfg.idc, first);
-  const holder = new ZoneMapHolder(first);
+  const holder = new ZoneMapHolder(first, events);
   source.on('map', (m) => holder.swap(m));
-  source.on('invalid', (err) =>
-    log.warn('zone map refused; keeping the last good one', { error: err.message }),
-  );
-  source.on('error', (err) => log.warn('zone map source trouble', { error: err.message }));
+  source.on('invalid', (error) => events.zonemap.publish({ type: 'refused', error }));
+  source.on('error', (error) => events.zonemap.publish({ type: 'source-error', error }));
 
   // One table for every listener: a client's connections count together, whatever the port.
   const clientLimits = new ClientLimits(cfg.limits.clientIp);
@@ -129,22 +124,13 @@ async function startStages(
     map: first,
     keyring,
     edge: new EdgePolicy(cfg.listeners, clientLimits),
-    ...(o.hooks === undefined ? {} : { hooks: o.hooks }),
+    events,
   });
   undo.push(() => http.close(0));
-  // Logged once, by the process (with the apply latency), not here.
-  holder.on('change', (next) => {
-    http.setMap(next);
-  });
+  holder.on('change', (next) => http.setMap(next));
 
   const onEvent = (e: ListenerEvent): void => {
-    o.onListenerEvent?.(e);
-    if (e.type === 'tls-reload-failed')
-      log.error('certificate reload failed; old certificates stay', {
-        listener: e.listener,
-        error: e.error.message,
-      });
-    else if (e.type === 'tls-reloaded') log.info('certificates reloaded', { listener: e.listener });
+    if (events.listener.active) events.listener.publish(e);
   };
   const listeners: Listener[] = [];
   // MQTT listeners (mqtt / mqtts) are started by the MQTT stage with the same factory.
@@ -168,11 +154,11 @@ async function startStages(
   const mqtt = createMqttStage({
     config: cfg,
     holder,
-    log,
+    ...(o.log === undefined ? {} : { logger: o.log }),
+    events,
     onEvent,
     clientLimits,
     ...(o.metrics === undefined ? {} : { metrics: o.metrics }),
-    ...(o.accessLog === undefined ? {} : { accessLog: o.accessLog }),
   });
   undo.push(() => mqtt.close());
   await mqtt.start();

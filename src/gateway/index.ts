@@ -1,4 +1,4 @@
-export { startGateway, type Gateway, type GatewayLog, type GatewayOptions } from './gateway.js';
+export { startGateway, type Gateway, type GatewayOptions } from './gateway.js';
 export {
   runGatewayProcess,
   gatewayDrainParticipant,

@@ -18,15 +18,15 @@ import {
   type ReloadReport,
   type ZoneMapView,
 } from '../admin/admin-server.js';
-import { httpMetricsHooks, listenerEventMetrics } from '../admin/http-metrics.js';
+import { subscribeMetrics } from '../admin/http-metrics.js';
 import { metrics as processMetrics, type Metrics } from '../admin/metrics.js';
-import { observeUpstreamLatency } from '../admin/upstream-latency.js';
 import type { AdminConfig, GatewayConfig } from '../core/config.js';
-import { createAccessLog, createLogger } from '../core/logger.js';
+import { EventBus } from '../core/events.js';
+import { createAccessLog, createLogger, loggerSink, subscribeLog, type LineSink } from '../core/logger.js';
 import { createZoneMapSource } from '../zonemap/stores/index.js';
-import type { CompiledZoneMap, ZoneMapHolder, ZoneMapSource } from '../zonemap/index.js';
+import type { CompiledZoneMap, ZoneMapHolder } from '../zonemap/index.js';
 import { DrainController, installSignalHandlers, type DrainParticipant } from './drain.js';
-import { startGateway, type Gateway, type GatewayLog, type GatewayOptions } from './gateway.js';
+import { startGateway, type Gateway, type GatewayOptions } from './gateway.js';
 import { UndoList } from './undo.js';
 import {
   attachWorker,
@@ -42,6 +42,8 @@ export interface GatewayProcessOptions {
   /** `--workers`; default `config.workers.count` (1: in-process, 0: one per core). */
   readonly workers?: number;
   readonly logger?: Logger;
+  /** Where access lines go; default the logger's own destination (`zonegate start`: stderr, buffered). */
+  readonly accessLog?: LineSink;
   /** Default: this process's registry (src/admin/metrics.ts). */
   readonly metrics?: Metrics;
   /** Install SIGTERM/SIGINT/SIGHUP handlers (default true; an embedding test turns it off and drains through `drain`). */
@@ -93,6 +95,7 @@ export async function runGatewayProcess(options: GatewayProcessOptions): Promise
     close,
     finishAndExit,
     handleSignals: options.handleSignals !== false,
+    accessSink: options.accessLog,
   };
   metrics.setIdc(config.idc);
   try {
@@ -112,6 +115,7 @@ interface ProcessContext {
   readonly close: () => Promise<void>;
   readonly finishAndExit: (code: number) => void;
   readonly handleSignals: boolean;
+  readonly accessSink: LineSink | undefined;
 }
 
 /* ------------------------------------------------------------------------------------------
@@ -143,7 +147,7 @@ async function buildGateway(p: ProcessContext): Promise<GatewayProcess> {
   drain.register(gatewayDrainParticipant(gateway, Math.floor(config.drain.timeoutMs / 2)));
 
   let agent: WorkerAgent | null = null;
-  observeZoneMap(p, source, gateway.holder, (map) => agent?.reportMap(map));
+  observeZoneMap(p, gateway.holder, (map) => agent?.reportMap(map));
 
   let admin: AdminServer | null = null;
   // SIGHUP / POST /reload: the admin listener's own certificates, then the stages'.
@@ -185,67 +189,44 @@ async function buildGateway(p: ProcessContext): Promise<GatewayProcess> {
 }
 
 /**
- * The one place where the stages are connected to metrics and logs: what the stages report
- * through (HTTP hooks, listener events, the MQTT metrics sink and session log, undici's
- * diagnostics channel for upstream latency). One event bus with a metrics subscriber and a log
- * subscriber replaces these hooks here, and only here:
- *   const events = createEventBus(); undo.push(subscribeMetrics(events, metrics));
- *   undo.push(subscribeLog(events, logger));
+ * The one place where the stages are connected to metrics and logs: every stage publishes on
+ * one event bus (src/core/events.ts); one subscriber feeds the metrics, one the logger (the
+ * general log and the access log). Pushed before the stages, so it is unwound after them: the
+ * last access lines of a drain are written before the process exits.
  */
 function connectObservation(p: ProcessContext): StageObservation {
   const { config, logger, metrics, undo } = p;
-  undo.push(observeUpstreamLatency(metrics));
-  const accessLog = createAccessLog(logger, config.logging.accessSampleRate);
-  return {
-    log: gatewayLog(logger),
-    hooks: httpMetricsHooks(metrics, accessLog, logger),
-    onListenerEvent: listenerEventMetrics(metrics, config.listeners, logger),
-    metrics,
-    accessLog,
-  };
+  const events = new EventBus();
+  const accessLog = createAccessLog(p.accessSink ?? loggerSink(logger), config.logging.accessSampleRate);
+  const offMetrics = subscribeMetrics(events, metrics, { listeners: config.listeners });
+  const offLog = subscribeLog(events, logger, accessLog);
+  undo.push(async () => {
+    offMetrics();
+    offLog();
+    await accessLog.flush();
+  });
+  return { events, log: logger, metrics };
 }
 
-type StageObservation = Required<
-  Pick<GatewayOptions, 'log' | 'hooks' | 'onListenerEvent' | 'metrics' | 'accessLog'>
->;
+type StageObservation = Required<Pick<GatewayOptions, 'events' | 'log' | 'metrics'>>;
 
 /**
- * Zone map metrics and the one "zone map applied" log line. Apply latency runs from the
- * source handing over a compiled map until every stage has taken it: the 'map' listener is
- * prepended so it runs before the holder swap, and the 'change' listener is added after the
- * stages', so it runs after them.
+ * The zone map as the process reports it: the holder publishes each applied map (with its
+ * apply latency) and the source each refused one on the event bus, where the subscribers count
+ * and log them once; here the worker tells the primary which map it routes by, and the first
+ * map's version is set (how long the start took is not an apply latency).
  */
 function observeZoneMap(
   p: ProcessContext,
-  source: ZoneMapSource,
   holder: ZoneMapHolder,
   report: (map: CompiledZoneMap) => void,
 ): void {
-  const { metrics, logger, undo } = p;
-  const receivedAt = new WeakMap<CompiledZoneMap, bigint>();
-  const onSourceMap = (map: CompiledZoneMap): void => {
-    receivedAt.set(map, process.hrtime.bigint());
-  };
-  // The stages log the refusal; it is counted here.
-  const onInvalid = (): void => {
-    metrics.zonemapInvalid.inc();
-  };
-  const onChange = (next: CompiledZoneMap, prev: CompiledZoneMap): void => {
-    const t0 = receivedAt.get(next);
-    const seconds = t0 === undefined ? 0 : Number(process.hrtime.bigint() - t0) / 1e9;
-    metrics.recordApply(next.version, seconds);
-    report(next);
-    logger.info({ version: next.version, previous: prev.version, applySeconds: seconds }, 'zone map applied');
-  };
-  source.prependListener('map', onSourceMap);
-  source.on('invalid', onInvalid);
+  const { metrics, undo } = p;
+  const onChange = (next: CompiledZoneMap): void => report(next);
   holder.on('change', onChange);
   undo.push(() => {
     holder.off('change', onChange);
-    source.off('map', onSourceMap);
-    source.off('invalid', onInvalid);
   });
-  // The first map: version and time only — how long the start took is not an apply latency.
   metrics.zonemapVersion.set(holder.current.version);
   metrics.zonemapLastApplyTimestamp.set(Date.now() / 1000);
 }
@@ -328,15 +309,6 @@ function handleSignals(p: ProcessContext, drain: DrainController, reload: () => 
   if (!p.handleSignals) return;
   const remove = installSignalHandlers({ drain, reload, exit: p.finishAndExit, logger: p.logger });
   p.undo.push(remove);
-}
-
-/** pino takes (fields, message); the stages' log interface (message, fields). */
-export function gatewayLog(logger: Logger): GatewayLog {
-  return {
-    info: (msg, fields) => logger.info(fields ?? {}, msg),
-    warn: (msg, fields) => logger.warn(fields ?? {}, msg),
-    error: (msg, fields) => logger.error(fields ?? {}, msg),
-  };
 }
 
 /**

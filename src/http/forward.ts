@@ -17,6 +17,7 @@ import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { NoLiveZoneError, ZonegateError } from '../core/errors.js';
+import { publishRequestDone } from '../core/events.js';
 import type { Identity, RoutedDecision } from '../router/index.js';
 import { decide, routeKindFor, shardOf } from '../router/index.js';
 import { connectionInfo, type ConnectionInfo } from '../listeners/index.js';
@@ -170,29 +171,24 @@ export function handleRequest(
 function refuse(ctx: HttpContext, req: AnyRequest, res: AnyResponse, h2: boolean, err: ZonegateError): void {
   // HTTP/2 resets just the stream after the answer (and forbids the header).
   if (!h2 && !res.headersSent) res.setHeader('connection', 'close');
-  finish(ctx, req, res, h2, err, Date.now());
+  finish(ctx, req, res, h2, err);
 }
 
-function finish(
-  ctx: HttpContext,
-  req: AnyRequest,
-  res: AnyResponse,
-  h2: boolean,
-  err: ZonegateError,
-  started: number,
-): void {
+function finish(ctx: HttpContext, req: AnyRequest, res: AnyResponse, h2: boolean, err: ZonegateError): void {
   const trace = traceOf(req);
   sendError(res, err, trace);
-  ctx.hooks.onResponse?.(
+  publishRequestDone(
+    ctx.events,
     h2 ? 'http2' : 'http1',
     '',
     '',
     err.code,
     err.httpStatus,
-    Date.now() - started,
+    trace === null ? 0 : performance.now() - trace.t0,
+    '',
+    -1,
     req.method ?? 'GET',
     req.url ?? '/',
-    '',
     trace,
   );
 }
@@ -205,11 +201,12 @@ export function internalError(
   h2: boolean,
   err: unknown,
 ): void {
-  ctx.hooks.onInternalError?.(err);
+  const ev = ctx.events.internalError;
+  if (ev.active) ev.publish({ protocol: h2 ? 'http2' : 'http1', err });
   const e = new InternalError(err);
   if (responseGone(res, h2)) return;
   try {
-    finish(ctx, req, res, h2, e, Date.now());
+    finish(ctx, req, res, h2, e);
   } catch {
     res.destroy();
   }
@@ -290,11 +287,10 @@ function route(
 ): void {
   // The client may have left while its cookie was being verified.
   if (responseGone(res, h2)) return;
-  const started = Date.now();
   const r = routeTo(ctx, req, target.path, scanned, identity);
   if (r instanceof ZonegateError) {
     if (expectContinue && !h2) res.setHeader('connection', 'close');
-    return finish(ctx, req, res, h2, r, started);
+    return finish(ctx, req, res, h2, r);
   }
   const headers = upstreamHeaders(ctx, scanned, r, identity.uid, target.host);
   const trace = traceOf(req);
@@ -303,7 +299,7 @@ function route(
     scanned.contentLength > 0 ||
     scanned.chunked ||
     (h2 && scanned.contentLength !== 0 && !(req as Http2ServerRequest).stream.endAfterHeaders);
-  const ex = new Exchange(ctx, req, res, h2, r, req.method ?? 'GET', target.path, headers, started, trace);
+  const ex = new Exchange(ctx, req, res, h2, r, req.method ?? 'GET', target.path, headers, trace);
   // Only now is the body wanted: never a 100 before a refusal.
   if (expectContinue) res.writeContinue();
   if (hasBody) {
@@ -342,7 +338,10 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
   readonly method: string;
   readonly path: string;
   readonly headers: string[];
-  readonly started: number;
+  /** performance.now() at the first dispatch to an upstream; -1 before. */
+  dispatchedAt = -1;
+  /** First dispatch → upstream response head (queueing for a pooled connection included); -1 until then. */
+  upstreamMs = -1;
   readonly trace: RequestTrace | null;
   endpoint: Endpoint;
   body: RequestBody | null = null;
@@ -367,7 +366,6 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
     method: string,
     path: string,
     headers: string[],
-    started: number,
     trace: RequestTrace | null,
   ) {
     this.trace = trace;
@@ -380,7 +378,6 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
     this.method = method;
     this.path = path;
     this.headers = headers;
-    this.started = started;
     (res as AnyResponse & Carrier)[kExchange] = this;
     (req as AnyRequest & Carrier)[kExchange] = this;
     // 'close' on the response: the h1 socket or the h2 stream went away (for a finished
@@ -432,6 +429,7 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
 
   dispatch(): void {
     this.state = DISPATCHED;
+    if (this.dispatchedAt < 0) this.dispatchedAt = performance.now();
     this.endpoint.pool.dispatch(
       { path: this.path, method: this.method, headers: this.headers, body: this.body },
       this,
@@ -536,6 +534,7 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
     // 1xx (103) are not relayed; Expect is answered by the gateway itself.
     if (statusCode < 200 || this.state === DONE) return;
+    this.upstreamMs = performance.now() - this.dispatchedAt;
     const ctx = this.ctx;
     const out: string[] = [];
     const uid = filterResponseHeaders(controller.rawHeaders as Buffer[], out, ctx.config.identity.uidHeader);
@@ -607,14 +606,36 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
     }
     const now = Date.now();
     const ep = this.endpoint;
+    const ejectedBefore = ep.ejectedUntil;
     ep.failed(now);
-    this.ctx.hooks.onUpstreamError?.(ep.address, code);
+    const d = this.routed.decision;
+    const events = this.ctx.events;
+    if (events.upstreamError.active) {
+      events.upstreamError.publish({
+        protocol: 'http',
+        zone: d.zone,
+        colour: d.colour,
+        upstream: ep.address,
+        code,
+      });
+    }
+    if (ep.ejectedUntil !== ejectedBefore && events.ejection.active) {
+      events.ejection.publish({
+        protocol: 'http',
+        zone: d.zone,
+        upstream: ep.address,
+        ejectMs: ep.ejectedUntil - now,
+        reason: code,
+      });
+    }
     if (!this.responded && CONNECT_ERRORS.has(code) && this.canRetry()) {
       const next = this.routed.group.pick(ep, now);
       if (next !== null) {
         // Once, and only within the same zone and colour: never silently in another zone.
         this.retried = true;
-        this.ctx.hooks.onRetry?.(ep.address, next.address);
+        if (events.retry.active) {
+          events.retry.publish({ zone: d.zone, colour: d.colour, from: ep.address, to: next.address, code });
+        }
         this.endpoint = next;
         this.controller = null;
         this.dispatch();
@@ -653,18 +674,24 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
   }
 
   report(reason: string, status: number): void {
+    if (!this.ctx.events.requestDone.active) return;
     const d = this.routed.decision;
-    this.ctx.hooks.onResponse?.(
+    const now = performance.now();
+    const trace = this.trace;
+    publishRequestDone(
+      this.ctx.events,
       this.h2 ? 'http2' : 'http1',
       d.zone,
       d.colour,
       reason,
       status,
-      Date.now() - this.started,
+      // Without a trace (never on this path today) the exchange's own start is the best bound.
+      trace === null ? now - (this.dispatchedAt < 0 ? now : this.dispatchedAt) : now - trace.t0,
+      this.endpoint.address,
+      this.upstreamMs,
       this.method,
       this.req.url ?? '/',
-      this.endpoint.address,
-      this.trace,
+      trace,
     );
   }
 }

@@ -1,5 +1,5 @@
 export { HttpStage, type HttpStageOptions } from './stage.js';
-export type { HttpContext, HttpHooks } from './context.js';
+export type { HttpContext } from './context.js';
 export {
   BadRequestError,
   BodyTooLargeError,

@@ -6,17 +6,20 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
+import type { RequestTraceView } from '../core/events.js';
 import { connectionInfo } from '../listeners/index.js';
 import { REQUEST_ID_HEADER, requestIdFrom } from '../core/request-id.js';
 import { TRACEPARENT_HEADER, formatTraceparent, traceFrom, type TraceContext } from './trace-context.js';
 
 type AnyRequest = IncomingMessage | Http2ServerRequest;
 
-export class RequestTrace {
+export class RequestTrace implements RequestTraceView {
   readonly id: string;
   readonly trace: TraceContext;
   /** When the request reached the HTTP stage (ms since epoch). */
   readonly received: number;
+  /** performance.now() at the same moment: durations with sub-millisecond precision. */
+  readonly t0: number;
   /** The client as the first hop saw it: the PROXY protocol source when there was one. */
   readonly clientAddress: string;
   readonly host: string;
@@ -37,6 +40,7 @@ export class RequestTrace {
     this.id = requestIdFrom(requestId);
     this.trace = traceFrom(traceparent);
     this.received = Date.now();
+    this.t0 = performance.now();
     this.clientAddress = connectionInfo(req.socket)?.remoteAddress ?? req.socket.remoteAddress ?? '';
     this.host = host ?? '';
     this.bytesIn = contentLength > 0 ? contentLength : 0;

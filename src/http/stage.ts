@@ -21,13 +21,14 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { GatewayConfig } from '../core/config.js';
+import { EventBus, publishRequestDone } from '../core/events.js';
 import type { CookieKeyring } from '../identity/index.js';
 import { Identifier, identityRules } from '../identity/index.js';
 import type { ConnectionInfo, EdgePolicy } from '../listeners/index.js';
 import type { Self } from '../router/index.js';
 import { HealthChecker, UpstreamRegistry } from '../upstream/index.js';
 import type { CompiledZoneMap } from '../zonemap/index.js';
-import type { HttpContext, HttpHooks } from './context.js';
+import type { HttpContext } from './context.js';
 import { BadRequestError, HeadersTooLargeError } from './errors.js';
 import { handleRequest, internalError, rememberCertUid } from './forward.js';
 import { sendError, writeRawError } from './respond.js';
@@ -51,7 +52,20 @@ function safely(
     const counted = edge.allowRequest(socket) ? edge.startRequest(socket) : false;
     if (counted === false) {
       sendError(res, edge.rateLimited);
-      ctx.hooks.onResponse?.(h2 ? 'http2' : 'http1', '', '', edge.rateLimited.code, 429, 0, '', '', '');
+      publishRequestDone(
+        ctx.events,
+        h2 ? 'http2' : 'http1',
+        '',
+        '',
+        edge.rateLimited.code,
+        429,
+        0,
+        '',
+        -1,
+        '',
+        '',
+        null,
+      );
       return;
     }
     // The count is released when the answer is done or the exchange is torn down, whichever
@@ -66,6 +80,10 @@ function safely(
 }
 
 const noop = (): void => {};
+
+/** Connection events carry nothing per connection: two shared, frozen objects. */
+const HTTP_CONNECTION = Object.freeze({ protocol: 'http' as const });
+const HTTPS_CONNECTION = Object.freeze({ protocol: 'https' as const });
 
 /**
  * Parse errors Node reports for bytes that come after a request it already handed us: the
@@ -82,7 +100,8 @@ export interface HttpStageOptions {
   readonly config: GatewayConfig;
   readonly map: CompiledZoneMap;
   readonly keyring: CookieKeyring | null;
-  readonly hooks?: HttpHooks;
+  /** Where the stage publishes (src/core/events.ts); default a bus nobody listens to. */
+  readonly events?: EventBus;
   /** Per-client rate limit and HSTS (src/listeners/edge-policy.ts). */
   readonly edge: EdgePolicy;
 }
@@ -115,7 +134,7 @@ export class HttpStage {
       consecutiveFailures: cfg.upstream.ejection.consecutiveFailures,
       ejectMs: cfg.upstream.ejection.ejectMs,
     });
-    const hooks = o.hooks ?? {};
+    const events = o.events ?? new EventBus();
     const self: Self = { idc: cfg.idc, crossIdc: cfg.crossIdc };
     const c = cfg.identity.cookie;
     this.ctx = {
@@ -128,11 +147,13 @@ export class HttpStage {
         maxAgeSec: c.maxAgeSec,
         cacheSize: c.verifiedCacheSize,
         uidPattern: rules.uidPattern,
-        ...(hooks.onCookieRejected === undefined ? {} : { onCookieRejected: hooks.onCookieRejected }),
+        onCookieRejected: (reason) => {
+          if (events.cookieRejected.active) events.cookieRejected.publish({ reason });
+        },
       }),
       keyring: o.keyring,
       certUid: rules.certUid,
-      hooks,
+      events,
       cookieAttributes: `; Path=/; Max-Age=${c.maxAgeSec}; HttpOnly; SameSite=Lax${c.secure ? '; Secure' : ''}`,
       closing: false,
       transfers: new TransferWatch(t.transferIdleTimeoutMs),
@@ -162,16 +183,19 @@ export class HttpStage {
       socket.on('error', noop);
       const e = new BadRequestError('CONNECT is not supported');
       writeRawError(socket, e);
-      hooks.onResponse?.(
+      publishRequestDone(
+        events,
         'http1',
         '',
         '',
         e.code,
         e.httpStatus,
         0,
+        '',
+        -1,
         req.method ?? 'CONNECT',
         req.url ?? '',
-        '',
+        null,
       );
     });
     // Node starts the headersTimeout / requestTimeout sweeper (and the connection list that
@@ -201,7 +225,7 @@ export class HttpStage {
             ? new BadRequestError('request not received in time', 408)
             : new BadRequestError(`malformed request: ${err.code ?? err.message}`);
       writeRawError(socket, e);
-      hooks.onResponse?.('http1', '', '', e.code, e.httpStatus, 0, '', '', '');
+      publishRequestDone(events, 'http1', '', '', e.code, e.httpStatus, 0, '', -1, '', '', null);
     });
 
     this.#h2 = createH2Server(
@@ -242,6 +266,10 @@ export class HttpStage {
     this.#health = new HealthChecker({
       config: cfg.upstream.healthCheck,
       endpoints: () => registry.endpoints,
+      onChange: (endpoint, healthy) => {
+        if (events.healthChange.active)
+          events.healthChange.publish({ protocol: 'http', upstream: endpoint.address, healthy });
+      },
     });
     this.#health.start();
   }
@@ -253,7 +281,8 @@ export class HttpStage {
 
   /** The listener callback. Must not throw. */
   readonly onConnection = (socket: Socket | TLSSocket, info: ConnectionInfo): void => {
-    this.ctx.hooks.onConnection?.(info.protocol);
+    const ev = this.ctx.events.connection;
+    if (ev.active) ev.publish(info.protocol === 'https' ? HTTPS_CONNECTION : HTTP_CONNECTION);
     socket.on('error', noop);
     this.#sockets.add(socket);
     socket.once('close', () => this.#sockets.delete(socket));

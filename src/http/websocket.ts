@@ -10,6 +10,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage } from
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ZonegateError } from '../core/errors.js';
+import { publishRequestDone } from '../core/events.js';
 import type { Identity } from '../router/index.js';
 import type { HttpContext } from './context.js';
 import { BadRequestError, BodyTooLargeError, UpstreamFailedError, UpstreamTimeoutError } from './errors.js';
@@ -77,16 +78,18 @@ function refuse(
   trace: RequestTrace,
 ): void {
   writeRawError(client, err, trace);
-  ctx.hooks.onResponse?.(
+  publishRequestDone(
+    ctx.events,
     'websocket',
     '',
     '',
     err.code,
     err.httpStatus,
-    0,
+    performance.now() - trace.t0,
+    '',
+    -1,
     req.method ?? 'GET',
     req.url ?? '/',
-    '',
     trace,
   );
 }
@@ -120,7 +123,8 @@ class Tunnel {
   readonly head: Buffer;
   readonly r: Routed;
   readonly trace: RequestTrace;
-  readonly started = Date.now();
+  /** performance.now() when the upgrade went upstream. */
+  readonly started = performance.now();
   readonly up: ClientRequest;
   done = false;
 
@@ -268,23 +272,32 @@ class Tunnel {
       err === null
         ? new UpstreamTimeoutError(`upstream ${ep.address} did not answer the WebSocket upgrade in time`)
         : new UpstreamFailedError(`upstream ${ep.address} failed the WebSocket upgrade: ${err.message}`, err);
-    this.ctx.hooks.onUpstreamError?.(ep.address, err === null ? 'UND_ERR_HEADERS_TIMEOUT' : errCode(err));
+    const d = this.r.decision;
+    const ev = this.ctx.events.upstreamError;
+    if (ev.active) {
+      const code = err === null ? 'UND_ERR_HEADERS_TIMEOUT' : errCode(err);
+      ev.publish({ protocol: 'ws', zone: d.zone, colour: d.colour, upstream: ep.address, code });
+    }
     writeRawError(this.client, e, this.trace);
     this.report(e.code, e.httpStatus);
   }
 
   report(reason: string, status: number): void {
     const d = this.r.decision;
-    this.ctx.hooks.onResponse?.(
+    const now = performance.now();
+    // A tunnel's upstream time runs from the upgrade request to the end of the tunnel.
+    publishRequestDone(
+      this.ctx.events,
       'websocket',
       d.zone,
       d.colour,
       reason,
       status,
-      Date.now() - this.started,
+      now - this.trace.t0,
+      this.r.endpoint.address,
+      now - this.started,
       this.req.method ?? 'GET',
       this.req.url ?? '/',
-      this.r.endpoint.address,
       this.trace,
     );
   }

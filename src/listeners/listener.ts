@@ -10,6 +10,7 @@ import { unwatchFile, watchFile } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { ListenerConfig } from '../core/config.js';
+import type { ListenerEvent, RefusalReason } from '../core/events.js';
 import { ListenError, TlsConfigError } from './errors.js';
 import { readProxyHeader } from './proxy-reader.js';
 import { setConnectionInfo, type ConnectionInfo } from './connection-info.js';
@@ -18,23 +19,8 @@ import type { ProxyHeader } from './proxy-protocol.js';
 import { cidrSet } from '../core/cidr.js';
 import type { ClientLimits } from './client-limits.js';
 
-/** Why a listener closed a connection before the stage above saw it (a bounded metric label). */
-export type RefusalReason =
-  'max-connections' | 'client-connections' | 'untrusted-proxy' | 'pending-evicted' | 'resumed-cert-untrusted';
-
-/** What happened on a listener that operators may want to count or log (never per byte). */
-export type ListenerEvent =
-  | { readonly type: 'proxy-error'; readonly listener: string; readonly message: string }
-  | { readonly type: 'tls-error'; readonly listener: string; readonly code: string; readonly message: string }
-  | {
-      readonly type: 'tls-handshake';
-      readonly listener: string;
-      readonly protocol: string;
-      readonly resumed: boolean;
-    }
-  | { readonly type: 'tls-reloaded'; readonly listener: string }
-  | { readonly type: 'tls-reload-failed'; readonly listener: string; readonly error: Error }
-  | { readonly type: 'connection-refused'; readonly listener: string; readonly reason: RefusalReason };
+/** Why a listener closed a connection (a bounded metric label) and what it publishes: src/core/events.ts. */
+export type { ListenerEvent, RefusalReason } from '../core/events.js';
 
 export interface ListenerOptions {
   readonly tlsHandshakeTimeoutMs: number;

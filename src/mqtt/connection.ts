@@ -68,7 +68,8 @@ export interface ConnectionContext extends HostContext {
   readonly brokers: BrokerSet;
   atConnectionLimit(): boolean;
   /** A broker failed a connect (refused, timed out, server failure in its CONNACK) and is now ejected. */
-  brokerEjected(address: string, zone: string, why: string): void;
+  /** A broker taken out of service for `ejectMs` by this connect's failure (`why`). */
+  brokerEjected(address: string, zone: string, why: string, ejectMs: number): void;
   connectionClosed(conn: MqttConnection): void;
   connectionUp(conn: MqttConnection): void;
   moveStarted(conn: MqttConnection): void;
@@ -543,7 +544,9 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable, RelayHost 
     const broker = this.ctx.brokers.get(link.address);
     const now = Date.now();
     const wasIn = broker.available(now);
-    if (broker.failed(now) && wasIn) this.ctx.brokerEjected(link.address, link.zone, why);
+    if (broker.failed(now) && wasIn) {
+      this.ctx.brokerEjected(link.address, link.zone, why, broker.ejectedUntil - now);
+    }
   }
 
   /* ------------------------------------------------------------------ state changes asked by the relays and moves */

@@ -5,6 +5,7 @@
  */
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
+import type { EventBus } from '../core/events.js';
 import type { Self } from '../router/index.js';
 import { BrokerSet } from '../upstream/index.js';
 import type { CompiledZoneMap, ZoneMapHolder } from '../zonemap/index.js';
@@ -13,7 +14,7 @@ import type { CertUidReader } from '../identity/index.js';
 import { MoveBatch } from './move-batch.js';
 import { MoveScheduler } from './move-scheduler.js';
 import { resolveMqttConfig, type MqttConfigInput, type ResolvedMqttConfig } from './options.js';
-import { connackLabel, MqttStats, type MqttMetricsSink } from './stats.js';
+import { MqttStats, type MqttMetricsSink } from './stats.js';
 import type { DrainEnd, UpstreamLink } from './upstream-link.js';
 
 export interface MqttServerOptions {
@@ -23,7 +24,10 @@ export interface MqttServerOptions {
   readonly config?: MqttConfigInput;
   readonly logger?: MqttLogger;
   readonly accessLog?: MqttAccessLog;
+  /** Periodic counters (packets, sessions per zone, drains), flushed by the sweep. */
   readonly metrics?: MqttMetricsSink;
+  /** Connects, refusals, moves and session ends are published here (src/core/events.ts). */
+  readonly events?: EventBus;
   /** The gateway's client-certificate uid rule (src/identity certUidReader), for `uid.source: cert`. */
   readonly certUid?: CertUidReader;
   readonly random?: () => number;
@@ -79,6 +83,7 @@ export class MqttServer implements ConnectionContext {
   readonly brokers: BrokerSet;
   clock: number;
   private readonly metrics: MqttMetricsSink | undefined;
+  private readonly events: EventBus | undefined;
   private readonly connections = new Set<MqttConnection>();
   private readonly servers = new Set<net.Server>();
   private readonly sweepTimer: NodeJS.Timeout;
@@ -101,7 +106,17 @@ export class MqttServer implements ConnectionContext {
     this.self = options.self;
     this.random = options.random ?? Math.random;
     this.logger = options.logger ?? SILENT;
-    this.accessLog = options.accessLog;
+    const events = options.events;
+    this.events = events;
+    // A session's end is a fact on the bus; the log subscriber writes its access line.
+    this.accessLog =
+      events === undefined
+        ? options.accessLog
+        : {
+            mqtt: (e) => {
+              if (events.mqttSessionEnd.active) events.mqttSessionEnd.publish(e);
+            },
+          };
     this.metrics = options.metrics;
     this.certUid = options.certUid;
     this.brokers = options.brokers ?? new BrokerSet({ consecutiveFailures: 1, ejectMs: 0 });
@@ -231,31 +246,38 @@ export class MqttServer implements ConnectionContext {
     return this.connections.size > this.config.limits.maxConnections;
   }
 
-  brokerEjected(address: string, zone: string, why: string): void {
-    this.logger.warn({ upstream: address, zone, reason: why }, 'mqtt broker ejected');
+  brokerEjected(address: string, zone: string, why: string, ejectMs: number): void {
+    const ev = this.events?.ejection;
+    if (ev?.active === true) ev.publish({ protocol: 'mqtt', zone, upstream: address, ejectMs, reason: why });
   }
 
   connectionUp(conn: MqttConnection): void {
     this.stats.accepted++;
-    this.metrics?.mqttConnects.inc({
-      zone: conn.zone ?? 'none',
-      colour: conn.colour ?? 'none',
-      reason: conn.reason,
-      result: 'ok',
-    });
+    const ev = this.events?.mqttConnect;
+    if (ev?.active === true) {
+      ev.publish({
+        protocol: conn.protocol,
+        zone: conn.zone ?? '',
+        colour: conn.colour ?? '',
+        reason: conn.reason,
+        result: 0,
+      });
+    }
   }
 
   connectionClosed(conn: MqttConnection): void {
     if (!this.connections.delete(conn)) return;
     this.stats.active = this.connections.size;
     this.metrics?.connectionsActive.dec({ protocol: conn.protocol });
-    if (conn.connackCode !== 0) {
-      this.metrics?.mqttConnects.inc({
+    const ev = this.events?.mqttConnect;
+    if (conn.connackCode !== 0 && ev?.active === true) {
+      ev.publish({
+        protocol: conn.protocol,
         // A refusal after routing (no broker of the zone answered: 0x88) counts for that zone.
-        zone: conn.zone ?? (conn.targetZone === '' ? 'none' : conn.targetZone),
-        colour: conn.colour ?? 'none',
-        reason: conn.reason === '' ? 'none' : conn.reason,
-        result: connackLabel(conn.connackCode),
+        zone: conn.zone ?? conn.targetZone,
+        colour: conn.colour ?? '',
+        reason: conn.reason,
+        result: conn.connackCode,
       });
     }
   }
@@ -272,8 +294,8 @@ export class MqttServer implements ConnectionContext {
       this.stats.moveFailed(reason);
     } else this.stats.movesDisconnected++;
     // mode: why it moved (down | drain | rebalance | shutdown); result: ok | failed | disconnected.
-    this.metrics?.mqttMigrations.inc({ mode: conn.moveCause, result });
-    this.metrics?.mqttMovesFinished.inc({ cause: conn.moveCause, result, reason });
+    const ev = this.events?.mqttMove;
+    if (ev?.active === true) ev.publish({ cause: conn.moveCause, result, reason });
   }
 
   drainEnded(_conn: MqttConnection, link: UpstreamLink, end: DrainEnd, durationMs: number): void {

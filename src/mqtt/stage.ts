@@ -6,32 +6,27 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { GatewayConfig } from '../core/config.js';
+import type { EventBus } from '../core/events.js';
 import { identityRules } from '../identity/index.js';
 import { createListener, type ClientLimits, type Listener, type ListenerEvent } from '../listeners/index.js';
 import { BrokerSet, EndpointChecker, type EndpointState } from '../upstream/index.js';
 import type { ZoneMapHolder } from '../zonemap/index.js';
 import { probeBroker } from './broker-probe.js';
-import type { MqttAccessLog, MqttLogger } from './connection.js';
+import type { MqttLogger } from './connection.js';
 import { MqttServer } from './server.js';
 import type { MqttMetricsSink } from './stats.js';
-
-/** The gateway's log shape (message first). */
-export interface StageLog {
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-}
 
 export interface MqttStageOptions {
   readonly config: GatewayConfig;
   readonly holder: ZoneMapHolder;
-  readonly log?: StageLog;
-  readonly accessLog?: MqttAccessLog;
+  /** pino's shape, `(fields, message)`. */
+  readonly logger?: MqttLogger;
+  /** Connects, refusals, moves and session ends are published here. */
+  readonly events?: EventBus;
   readonly metrics?: MqttMetricsSink;
   readonly onEvent?: (e: ListenerEvent) => void;
   /** The process's per-client-address limits, shared with the HTTP listeners. */
   readonly clientLimits?: ClientLimits;
-  /** A broker's active health check changed its state (`upstream.healthCheck` thresholds). */
-  readonly onBrokerHealth?: (address: string, healthy: boolean) => void;
 }
 
 export interface MqttStage {
@@ -48,14 +43,7 @@ export interface MqttStage {
 /** Build the stage (nothing is bound until start). A config without MQTT listeners gets an idle stage. */
 export function createMqttStage(o: MqttStageOptions): MqttStage {
   const cfg = o.config;
-  const log = o.log;
-  const logger: MqttLogger | undefined =
-    log === undefined
-      ? undefined
-      : {
-          info: (fields, msg) => log.info(msg, fields as Record<string, unknown>),
-          warn: (fields, msg) => log.warn(msg, fields as Record<string, unknown>),
-        };
+  const logger = o.logger;
   // A connect that fails costs its client a whole connect timeout: the first failure ejects
   // (HTTP requests count `upstream.ejection.consecutiveFailures`, as one failure may be the request's).
   const brokers = new BrokerSet({ consecutiveFailures: 1, ejectMs: cfg.upstream.ejection.ejectMs });
@@ -65,7 +53,7 @@ export function createMqttStage(o: MqttStageOptions): MqttStage {
     self: { idc: cfg.idc, crossIdc: cfg.crossIdc },
     config: { uid: cfg.identity.mqtt, ...cfg.mqtt },
     ...(logger === undefined ? {} : { logger }),
-    ...(o.accessLog === undefined ? {} : { accessLog: o.accessLog }),
+    ...(o.events === undefined ? {} : { events: o.events }),
     ...(o.metrics === undefined ? {} : { metrics: o.metrics }),
     certUid: identityRules(cfg.identity).certUid ?? undefined,
   });
@@ -82,14 +70,13 @@ export function createMqttStage(o: MqttStageOptions): MqttStage {
         ...(o.onEvent === undefined ? {} : { onEvent: o.onEvent }),
       }),
     );
-  const onBrokerHealth = o.onBrokerHealth;
   const health = new EndpointChecker<EndpointState>({
     config: cfg.upstream.healthCheck,
     endpoints: () => brokers.endpoints,
     probe: probeBroker,
     onChange: (broker, healthy) => {
-      log?.[healthy ? 'info' : 'warn']('mqtt broker health changed', { upstream: broker.address, healthy });
-      onBrokerHealth?.(broker.address, healthy);
+      const ev = o.events?.healthChange;
+      if (ev?.active === true) ev.publish({ protocol: 'mqtt', upstream: broker.address, healthy });
     },
   });
   let closed: Promise<void> | null = null;

@@ -4,19 +4,16 @@
  * would cost more than the relay itself). Labels are bounded: packet type, direction, zone,
  * reason code, result.
  */
+import { connackLabel } from '../core/events.js';
 import { PACKET_NAMES } from './packet-type.js';
 
-/** The part of the admin metrics (src/admin/metrics.ts) this stage feeds; structurally typed. */
+/**
+ * The part of the admin metrics (src/admin/metrics.ts) the sweep feeds with periodic counters;
+ * structurally typed. Connects, refusals and moves are events (src/core/events.ts) instead.
+ */
 export interface MqttMetricsSink {
-  readonly mqttConnects: {
-    inc(labels: Record<'zone' | 'colour' | 'reason' | 'result', string>, value?: number): void;
-  };
   readonly mqttPackets: { inc(labels: Record<'type' | 'direction', string>, value?: number): void };
-  readonly mqttMigrations: { inc(labels: Record<'mode' | 'result', string>, value?: number): void };
   readonly mqttMovesStarted: { inc(labels: Record<'cause', string>, value?: number): void };
-  readonly mqttMovesFinished: {
-    inc(labels: Record<'cause' | 'result' | 'reason', string>, value?: number): void;
-  };
   readonly mqttSessions: { set(labels: Record<'zone', string>, value: number): void };
   readonly mqttDrains: { inc(labels: Record<'zone' | 'result' | 'reason', string>, value?: number): void };
   readonly mqttDrainedMessages: { inc(labels: Record<'zone', string>, value?: number): void };
@@ -110,7 +107,4 @@ export class MqttStats {
   }
 }
 
-/** A CONNACK code as a label: `0x85`, `0x02`, or `closed` when the client got none (-1). */
-export function connackLabel(code: number): string {
-  return code < 0 ? 'closed' : `0x${code.toString(16).padStart(2, '0')}`;
-}
+export { connackLabel } from '../core/events.js';

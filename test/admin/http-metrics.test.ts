@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { httpMetricsHooks, listenerEventMetrics, tlsFailureReason } from '../../src/admin/http-metrics.js';
+import { subscribeMetrics, tlsFailureReason } from '../../src/admin/http-metrics.js';
+import { EventBus, publishRequestDone } from '../../src/core/events.js';
 import { createMetrics } from '../../src/admin/metrics.js';
 import { testCerts } from '../helpers/certs.js';
 import { curl } from '../helpers/http-client.js';
@@ -15,12 +16,45 @@ async function value(text: Promise<string>, line: RegExp): Promise<number> {
 describe('http and listener metrics', () => {
   it('counts responses by protocol, zone, colour, reason and status class', async () => {
     const metrics = createMetrics();
-    const hooks = httpMetricsHooks(metrics);
-    hooks.onResponse?.('http1', 'rz00', 'blue', 'uid-shard', 200, 3, 'GET', '/a', '127.0.0.1:9000');
-    hooks.onResponse?.('http1', 'rz00', 'blue', 'uid-shard', 204, 5, 'GET', '/a', '127.0.0.1:9000');
-    hooks.onResponse?.('http2', '', '', 'ZG_ERR_NO_LIVE_ZONE', 503, 1, 'GET', '/b', '');
-    hooks.onCookieRejected?.('bad-signature');
-    hooks.onUpstreamError?.('127.0.0.1:9000', 'ECONNREFUSED');
+    const bus = new EventBus();
+    subscribeMetrics(bus, metrics, { listeners: [] });
+    publishRequestDone(
+      bus,
+      'http1',
+      'rz00',
+      'blue',
+      'uid-shard',
+      200,
+      3,
+      '127.0.0.1:9000',
+      1,
+      'GET',
+      '/a',
+      null,
+    );
+    publishRequestDone(
+      bus,
+      'http1',
+      'rz00',
+      'blue',
+      'uid-shard',
+      204,
+      5,
+      '127.0.0.1:9000',
+      1,
+      'GET',
+      '/a',
+      null,
+    );
+    publishRequestDone(bus, 'http2', '', '', 'ZG_ERR_NO_LIVE_ZONE', 503, 1, '', -1, 'GET', '/b', null);
+    bus.cookieRejected.publish({ reason: 'bad-signature' });
+    bus.upstreamError.publish({
+      protocol: 'http',
+      zone: 'rz00',
+      colour: 'blue',
+      upstream: '127.0.0.1:9000',
+      code: 'ECONNREFUSED',
+    });
     const text = (): Promise<string> => metrics.registry.metrics();
     assert.equal(
       await value(
@@ -50,8 +84,9 @@ describe('http and listener metrics', () => {
   it('counts every HTTP and HTTPS connection once, by listener protocol, over real sockets', async () => {
     const c = await testCerts();
     const metrics = createMetrics();
+    const bus = new EventBus();
     const h = await startHarness({
-      hooks: httpMetricsHooks(metrics),
+      events: bus,
       config: {
         listeners: [
           { name: 'web', protocol: 'http', port: 0, host: '127.0.0.1' },
@@ -65,6 +100,7 @@ describe('http and listener metrics', () => {
         ],
       },
     });
+    subscribeMetrics(bus, metrics, { listeners: h.gw.config.listeners });
     const connections = (protocol: string): Promise<number> =>
       value(
         metrics.registry.metrics(),
@@ -107,16 +143,20 @@ describe('http and listener metrics', () => {
 
   it('counts TLS handshakes by version and failures by a bounded reason', async () => {
     const metrics = createMetrics();
-    const onEvent = listenerEventMetrics(metrics, [
-      {
-        name: 'web-tls',
-        protocol: 'https',
-        port: 0,
-        host: '127.0.0.1',
-        proxyProtocol: false,
-        trustedProxies: [],
-      },
-    ]);
+    const bus = new EventBus();
+    subscribeMetrics(bus, metrics, {
+      listeners: [
+        {
+          name: 'web-tls',
+          protocol: 'https',
+          port: 0,
+          host: '127.0.0.1',
+          proxyProtocol: false,
+          trustedProxies: [],
+        },
+      ],
+    });
+    const onEvent = (e: Parameters<typeof bus.listener.publish>[0]): void => bus.listener.publish(e);
     onEvent({ type: 'tls-handshake', listener: 'web-tls', protocol: 'TLSv1.3', resumed: false });
     onEvent({
       type: 'tls-error',

@@ -1,17 +1,16 @@
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { httpMetricsHooks } from '../../src/admin/http-metrics.js';
-import { createMetrics } from '../../src/admin/metrics.js';
+import type { RequestDoneEvent } from '../../src/core/events.js';
 import {
   MAX_ACCESS_PATH_CHARS,
   accessPath,
   createAccessLog,
   createLogger,
-  type HttpAccessEntry,
+  subscribeLog,
 } from '../../src/core/logger.js';
 import { curl } from '../helpers/http-client.js';
-import { startHarness } from '../http/harness.js';
+import { busOf, startHarness } from '../http/harness.js';
 
 function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
   const chunks: string[] = [];
@@ -32,10 +31,10 @@ function capture(): { stream: Writable; lines: () => Record<string, unknown>[] }
   };
 }
 
-const entry = (status: number): HttpAccessEntry => ({
-  protocol: 'http',
+const entry = (status: number): RequestDoneEvent => ({
+  protocol: 'http1',
   method: 'GET',
-  path: '/orders',
+  target: '/orders',
   status,
   zone: 'rz00',
   colour: 'blue',
@@ -43,6 +42,7 @@ const entry = (status: number): HttpAccessEntry => ({
   upstream: '127.0.0.1:9000',
   durationMs: 1.5,
   upstreamMs: 1.1,
+  trace: null,
 });
 
 describe('logger', () => {
@@ -64,7 +64,7 @@ describe('logger', () => {
     const { stream, lines } = capture();
     let n = 0;
     // Deterministic "random": 0, 0.25, 0.5, 0.75, 0, ...
-    const access = createAccessLog(createLogger({ level: 'info' }, stream), 0.5, () => (n++ % 4) / 4);
+    const access = createAccessLog(stream, 0.5, () => (n++ % 4) / 4);
     for (let i = 0; i < 8; i++) access.http(entry(200));
     for (let i = 0; i < 3; i++) access.http(entry(502));
     const out = lines();
@@ -88,8 +88,9 @@ describe('logger', () => {
 
   it('writes method, path without query, and upstream for requests through a real gateway', async () => {
     const { stream, lines } = capture();
-    const accessLog = createAccessLog(createLogger({ level: 'info' }, stream), 1);
-    const h = await startHarness({ hooks: httpMetricsHooks(createMetrics(), accessLog) });
+    const accessLog = createAccessLog(stream, 1);
+    const logger = createLogger({ level: 'info' }, stream);
+    const h = await startHarness({ events: busOf((b) => subscribeLog(b, logger, accessLog)) });
     try {
       // uid 10000005: shard 05 → rz00, in this gateway's IDC: served by rz00's own upstream.
       const ok = await curl(['-H', 'x-ldc-uid: 10000005', `${h.url}/orders/42?token=s3cret`]);
@@ -123,7 +124,9 @@ describe('logger', () => {
   it('samples access lines of real requests too', async () => {
     const { stream, lines } = capture();
     const h = await startHarness({
-      hooks: httpMetricsHooks(createMetrics(), createAccessLog(createLogger({ level: 'info' }, stream), 0)),
+      events: busOf((b) =>
+        subscribeLog(b, createLogger({ level: 'info' }, stream), createAccessLog(stream, 0)),
+      ),
     });
     try {
       assert.equal((await curl([`${h.url}/a`, `${h.url}/b`])).exitCode, 0);
@@ -134,6 +137,6 @@ describe('logger', () => {
   });
 
   it('refuses a sample rate outside 0..1', () => {
-    assert.throws(() => createAccessLog(createLogger({ level: 'silent' }), 1.5), /accessSampleRate/);
+    assert.throws(() => createAccessLog(process.stdout, 1.5), /accessSampleRate/);
   });
 });

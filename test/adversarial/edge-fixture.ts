@@ -1,6 +1,6 @@
 /**
  * A gateway for the edge attacks (listener, TLS, admin, per-client limits): demo upstreams,
- * the example map, and a private metrics registry fed by the same hooks the CLI wires, so a
+ * the example map, and a private metrics registry fed by the same metrics subscriber the CLI wires, so a
  * test can read what an operator would see on /metrics. Plus raw-socket helpers: attacks are
  * bytes on `node:net` / `node:tls` sockets, answers are read back as bytes.
  */
@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { createMetrics, type Metrics } from '../../src/admin/metrics.js';
-import { httpMetricsHooks, listenerEventMetrics } from '../../src/admin/http-metrics.js';
+import { subscribeMetrics } from '../../src/admin/http-metrics.js';
+import { EventBus } from '../../src/core/events.js';
 import { validateConfig } from '../../src/core/config.js';
 import { startDemoUpstreams, type DemoUpstreams } from '../../src/gateway/demo-upstreams.js';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
@@ -44,15 +45,10 @@ export async function startEdge(ups: DemoUpstreams, config: Record<string, unkno
   });
   const metrics = createMetrics();
   const events: ListenerEvent[] = [];
-  const onMetrics = listenerEventMetrics(metrics, cfg.listeners);
-  const gw = await startGateway({
-    config: cfg,
-    hooks: httpMetricsHooks(metrics),
-    onListenerEvent: (e) => {
-      events.push(e);
-      onMetrics(e);
-    },
-  });
+  const bus = new EventBus();
+  subscribeMetrics(bus, metrics, { listeners: cfg.listeners });
+  bus.listener.subscribe((e) => events.push(e));
+  const gw = await startGateway({ config: cfg, events: bus });
   return {
     gw,
     metrics,

@@ -7,7 +7,7 @@ import { request } from 'undici';
 import type { DemoAnswer } from '../../src/gateway/demo-upstreams.js';
 import { curl } from '../helpers/http-client.js';
 import { waitFor } from '../helpers/wait.js';
-import { startHarness, type Harness } from './harness.js';
+import { busOf, startHarness, type Harness } from './harness.js';
 
 interface Answer {
   status: number;
@@ -53,7 +53,7 @@ describe('errors a client sees, and upstream failure handling', () => {
           healthCheck: { enabled: false, healthyThreshold: 1, unhealthyThreshold: 1 },
         },
       },
-      hooks: { onRetry: (from, to) => retries.push(`${from}->${to}`) },
+      events: busOf((b) => b.retry.subscribe((e) => retries.push(`${e.from}->${e.to}`))),
       change: (d) => {
         // uid 15 → shard 15 → rz01 (green: 0, so always blue).
         live = d.zones.rz01!.upstreams!.http!.blue![0]!;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { DemoAnswer } from '../../src/gateway/demo-upstreams.js';
 import { curl } from '../helpers/http-client.js';
-import { startHarness, type Harness } from './harness.js';
+import { busOf, startHarness, type Harness } from './harness.js';
 
 function answer(body: string): DemoAnswer {
   return JSON.parse(body) as DemoAnswer;
@@ -25,7 +25,7 @@ describe('the seven steps of a first visit, with curl as the browser', () => {
       change: (d) => {
         d.idcs!['sh-1']!.gateways = ['127.0.0.1:1'];
       },
-      hooks: { onResponse: (_p, zone, _c, reason) => hz2Served.push(`${zone} ${reason}`) },
+      events: busOf((b) => b.requestDone.subscribe((e) => hz2Served.push(`${e.zone} ${e.reason}`))),
     });
     const peer = hz2.gw.address('web');
     hz1 = await startHarness({
@@ -34,7 +34,7 @@ describe('the seven steps of a first visit, with curl as the browser', () => {
       change: (d) => {
         d.idcs!['hz-2']!.gateways = [`127.0.0.1:${peer.port}`];
       },
-      hooks: { onCookieRejected: (r) => rejected.push(r) },
+      events: busOf((b) => b.cookieRejected.subscribe((e) => rejected.push(e.reason))),
     });
   });
   after(async () => {

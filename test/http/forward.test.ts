@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import type { DemoAnswer } from '../../src/gateway/demo-upstreams.js';
-import { startHarness, type Harness } from './harness.js';
+import { busOf, startHarness, type Harness } from './harness.js';
 
 interface Seen {
   status: number;
@@ -26,7 +26,7 @@ describe('HTTP forwarding by the router decision', () => {
   const reasons: string[] = [];
   before(async () => {
     h = await startHarness({
-      hooks: { onResponse: (_p, zone, _c, reason) => reasons.push(`${zone} ${reason}`) },
+      events: busOf((b) => b.requestDone.subscribe((e) => reasons.push(`${e.zone} ${e.reason}`))),
     });
   });
   const last = (): string => reasons.at(-1) ?? '';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { validateConfig, type GatewayConfig } from '../../src/core/config.js';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
 import { startDemoUpstreams, type DemoUpstreams } from '../../src/gateway/demo-upstreams.js';
-import type { HttpHooks } from '../../src/http/index.js';
+import { EventBus } from '../../src/core/events.js';
 import { exampleDoc, type MutableDoc } from '../helpers/maps.js';
 
 export const COOKIE_SECRET = 'test-secret-0123456789abcdef';
@@ -27,9 +27,17 @@ export interface HarnessOptions {
   /** Raw config overrides (merged shallowly over the defaults below, before validation). */
   readonly config?: Record<string, unknown>;
   readonly change?: (doc: MutableDoc) => void;
-  readonly hooks?: HttpHooks;
+  /** The gateway's event bus (subscribe to it to see what it publishes). */
+  readonly events?: EventBus;
   /** Reuse another harness's upstreams (several gateways, one set of zones). */
   readonly upstreams?: DemoUpstreams;
+}
+
+/** A fresh event bus with the test's subscribers on it. */
+export function busOf(setup: (bus: EventBus) => unknown): EventBus {
+  const bus = new EventBus();
+  setup(bus);
+  return bus;
 }
 
 export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
@@ -51,7 +59,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     timeouts: { shutdownGraceMs: 200 },
     ...o.config,
   });
-  const gw = await startGateway({ config, ...(o.hooks === undefined ? {} : { hooks: o.hooks }) });
+  const gw = await startGateway({ config, ...(o.events === undefined ? {} : { events: o.events }) });
   const first = gw.urls()[0];
   if (first === undefined) throw new Error('harness gateway has no HTTP listener');
   return {

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { request } from 'undici';
-import { httpMetricsHooks } from '../../src/admin/http-metrics.js';
+import { subscribeMetrics } from '../../src/admin/http-metrics.js';
 import { createMetrics } from '../../src/admin/metrics.js';
-import { createLogger } from '../../src/core/logger.js';
-import { startHarness } from './harness.js';
+import { createLogger, subscribeLog } from '../../src/core/logger.js';
+import { busOf, startHarness } from './harness.js';
 
 describe('a bug while handling a request (ZG_ERR_INTERNAL)', () => {
   it('answers 500, logs the error with its stack, counts it, and keeps serving', async () => {
@@ -18,7 +18,10 @@ describe('a bug while handling a request (ZG_ERR_INTERNAL)', () => {
     });
     const metrics = createMetrics();
     const h = await startHarness({
-      hooks: httpMetricsHooks(metrics, undefined, createLogger({ level: 'info' }, stream)),
+      events: busOf((b) => {
+        subscribeMetrics(b, metrics, { listeners: [] });
+        subscribeLog(b, createLogger({ level: 'info' }, stream), null);
+      }),
     });
     try {
       const identifier = h.gw.http.ctx.identifier;
@@ -38,6 +41,10 @@ describe('a bug while handling a request (ZG_ERR_INTERNAL)', () => {
       assert.match(
         await metrics.registry.metrics(),
         /^zonegate_http_requests_total\{protocol="http",zone="",colour="",reason="ZG_ERR_INTERNAL",status_class="5xx"\} 1$/m,
+      );
+      assert.match(
+        await metrics.registry.metrics(),
+        /^zonegate_internal_errors_total\{protocol="http"\} 1$/m,
       );
       const ok = await request(`${h.url}/x`, { headers: { 'x-ldc-uid': '1' } });
       assert.equal(ok.statusCode, 200);

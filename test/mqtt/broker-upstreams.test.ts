@@ -12,6 +12,7 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { MqttClient } from 'mqtt';
+import { EventBus } from '../../src/core/events.js';
 import { fnv1a32 } from '../../src/router/index.js';
 import { compileZoneMap, ZoneMapHolder } from '../../src/zonemap/index.js';
 import { startMosquitto, startMosquittos, type Mosquitto } from '../helpers/mosquitto.js';
@@ -121,7 +122,9 @@ describe('mqtt brokers as upstreams: ejection and health checks', () => {
       [[UID, 'rz00', second.address]],
     );
     const ejected = (): unknown[] =>
-      gw.logs.filter((l) => l.msg === 'mqtt broker ejected').map((l) => l.fields.upstream);
+      gw.logs
+        .filter((l) => l.msg === 'upstream ejected' && l.fields.protocol === 'mqtt')
+        .map((l) => l.fields.upstream);
     assert.deepEqual(ejected(), [first.address]);
 
     // The next client of the same uid starts at the same broker: skipped now, not dialled again.
@@ -135,27 +138,32 @@ describe('mqtt brokers as upstreams: ejection and health checks', () => {
     const change = (address: string, healthy: boolean): Promise<void> =>
       new Promise((resolve) => waiters.push({ address, healthy, resolve }));
     const down = change(first.address, false);
+    // What the runtime's subscribers see: the stage publishes each verdict on the event bus.
+    const events = new EventBus();
+    events.healthChange.subscribe(({ protocol, upstream: address, healthy }) => {
+      if (protocol !== 'mqtt') return;
+      changes.push([address, healthy]);
+      for (const w of waiters.splice(0)) {
+        if (w.address === address && w.healthy === healthy) w.resolve();
+        else waiters.push(w);
+      }
+    });
     const gw = await startStage(holder, {
       upstream: {
         // Passive ejection alone would keep it out for a minute: only the check brings it back.
         ejection: { ejectMs: 60_000 },
         healthCheck: { intervalMs: 100, timeoutMs: 2000, healthyThreshold: 1, unhealthyThreshold: 1 },
       },
-      stage: {
-        onBrokerHealth: (address, healthy) => {
-          changes.push([address, healthy]);
-          for (const w of waiters.splice(0)) {
-            if (w.address === address && w.healthy === healthy) w.resolve();
-            else waiters.push(w);
-          }
-        },
-      },
+      stage: { events },
     });
     stages.push(gw);
     await down;
     // Down by its check: the first connect goes straight to the other broker.
     assert.equal(await firstMessage(gw.port, `${UID}-down`, 'eject/x'), 'at-second');
-    assert.equal(gw.logs.filter((l) => l.msg === 'mqtt broker ejected').length, 0);
+    assert.equal(
+      gw.logs.filter((l) => l.msg === 'upstream ejected' && l.fields.protocol === 'mqtt').length,
+      0,
+    );
 
     const up = change(first.address, true);
     first = await startMosquitto({ port: first.port });
@@ -188,7 +196,7 @@ describe('mqtt brokers as upstreams: ejection and health checks', () => {
       assert.equal(refusing.connects(), 1);
       assert.deepEqual(
         gw.logs
-          .filter((l) => l.msg === 'mqtt broker ejected')
+          .filter((l) => l.msg === 'upstream ejected' && l.fields.protocol === 'mqtt')
           .map((l) => [l.fields.upstream, l.fields.reason]),
         [[refusing.address, 'CONNACK 0x3']],
       );

@@ -8,7 +8,10 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { pino } from 'pino';
 import { validateConfig } from '../../src/core/config.js';
+import { EventBus } from '../../src/core/events.js';
+import { subscribeLog } from '../../src/core/logger.js';
 import {
   createMqttStage,
   type MqttConfigInput,
@@ -75,7 +78,7 @@ export interface StageOptions {
   /** The `upstream` section; default: active health checks off (a test turns them on). */
   readonly upstream?: Record<string, unknown>;
   /** Observers the runtime hands the stage. */
-  readonly stage?: Pick<MqttStageOptions, 'metrics' | 'accessLog' | 'log' | 'onBrokerHealth'>;
+  readonly stage?: Pick<MqttStageOptions, 'metrics' | 'events'>;
 }
 
 const PLAIN_LISTENER = { name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: 0 };
@@ -97,15 +100,28 @@ export async function startStage(holder: ZoneMapHolder, o: StageOptions = {}): P
   const keep = (line: LogLine): void => {
     if (logs.length < 10_000) logs.push(line);
   };
-  const log = {
-    info: (msg: string, fields: Record<string, unknown> = {}) => keep({ level: 'info', msg, fields }),
-    warn: (msg: string, fields: Record<string, unknown> = {}) => keep({ level: 'warn', msg, fields }),
+  // What the runtime does: a pino logger for the stage's own lines, and the log subscriber on
+  // the event bus for what the stage publishes (ejections, health changes, ...).
+  const logger = pino(
+    { level: 'info', base: undefined, timestamp: false },
+    {
+      write(line: string): void {
+        const { level, msg, ...fields } = JSON.parse(line) as { level: number; msg: string };
+        keep({ level: level >= 40 ? 'warn' : 'info', msg, fields });
+      },
+    },
+  );
+  const events = o.stage?.events ?? new EventBus();
+  const offLog = subscribeLog(events, logger, null);
+  const stage = createMqttStage({ config, holder, logger, ...o.stage, events });
+  const close = async (): Promise<void> => {
+    offLog();
+    await stage.close();
   };
-  const stage = createMqttStage({ config, holder, log, ...o.stage });
   try {
     await stage.start();
   } catch (err) {
-    await stage.close();
+    await close();
     throw err;
   }
   const portOf = (name: string): number => {
@@ -119,7 +135,7 @@ export async function startStage(holder: ZoneMapHolder, o: StageOptions = {}): P
     port: portOf(stage.listeners[0]?.name ?? ''),
     portOf,
     logs,
-    close: () => stage.close(),
+    close,
   };
 }
 

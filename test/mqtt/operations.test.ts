@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { IDisconnectPacket } from 'mqtt-packet';
 import type { MqttClient } from 'mqtt';
-import { createMetrics } from '../../src/admin/metrics.js';
+import { subscribeMetrics } from '../../src/admin/http-metrics.js';
+import { createMetrics, type Metrics } from '../../src/admin/metrics.js';
+import { EventBus } from '../../src/core/events.js';
 import { connectClient, endClient, startFixture, waitFor, type Fixture } from './fixture.js';
 
 function ended(c: MqttClient): Promise<IDisconnectPacket | 'closed'> {
@@ -14,6 +16,13 @@ function ended(c: MqttClient): Promise<IDisconnectPacket | 'closed'> {
     c.once('disconnect', (p: IDisconnectPacket) => resolve(p));
     c.once('close', () => resolve('closed'));
   });
+}
+
+/** The gateway's event bus with the metrics subscriber on it, as `zonegate start` wires it. */
+function metricsBus(metrics: Metrics): EventBus {
+  const bus = new EventBus();
+  subscribeMetrics(bus, metrics, { listeners: [] });
+  return bus;
 }
 
 describe('mqtt operations', () => {
@@ -26,7 +35,10 @@ describe('mqtt operations', () => {
 
   it('feeds connects, packets and moves into the Prometheus registry, never a uid', async () => {
     const metrics = createMetrics();
-    const f = await startFixture({ zones: ['rz00', 'rz02'], stage: { metrics } });
+    const f = await startFixture({
+      zones: ['rz00', 'rz02'],
+      stage: { metrics, events: metricsBus(metrics) },
+    });
     fixtures.push(f);
     const c = await connectClient(f.port, { clientId: '100-metrics', protocolVersion: 4 });
     clients.push(c);
@@ -71,7 +83,14 @@ describe('mqtt operations', () => {
     const lines: { zone: string | null; result: number; end: string }[] = [];
     const f = await startFixture({
       zones: ['rz00'],
-      stage: { metrics, accessLog: { mqtt: (e) => lines.push(e) } },
+      stage: {
+        metrics,
+        events: (() => {
+          const bus = metricsBus(metrics);
+          bus.mqttSessionEnd.subscribe((e) => lines.push(e));
+          return bus;
+        })(),
+      },
     });
     fixtures.push(f);
     // 3.1.1: a client id without a uid gets return code 0x02 (MQTT 5 would get 0x85).

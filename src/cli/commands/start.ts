@@ -20,12 +20,13 @@ export const start: Command = {
   async run({ values }) {
     // An invalid config throws InvalidConfigError: main() prints every problem and exits 2.
     const { loadConfigFile } = await import('../../core/config.js');
-    const { createLogger } = await import('../../core/logger.js');
+    const { createLogger, logDestination } = await import('../../core/logger.js');
     const { runGatewayProcess } = await import('../../gateway/process.js');
     const config = await loadConfigFile(requiredString(values, 'config'));
     const workers = workersOption(optionalString(values, 'workers'));
-    // Logs go to stderr: stdout stays for results, like every other command.
-    const logger = createLogger(config.logging, process.stderr);
+    // Logs go to stderr: stdout stays for results, like every other command. Buffered
+    // asynchronous writes (general and access log share them), flushed before exit.
+    const logger = createLogger(config.logging, logDestination(2));
     // The whole process (stages, admin listener, metrics, drain on SIGTERM, --workers) is
     // composed in src/gateway/process.ts.
     return new Promise<number>((resolve, reject) => {

@@ -18,6 +18,7 @@ import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { ZonegateError } from '../../core/errors.js';
+import { publishRequestDone } from '../../core/events.js';
 import type { Identity } from '../../router/index.js';
 import { shardOf } from '../../router/index.js';
 import type { EdgePolicy } from '../../listeners/index.js';
@@ -50,10 +51,7 @@ const CRLF_BUF = Buffer.from(CRLF, 'latin1');
 /** The abort reason given to undici when the client side ended an exchange (one shared object). */
 const CLIENT_GONE = new Error('the client closed, reset or stalled the exchange');
 
-/**
- * Every finished or refused request is published here and only here: the one place to switch
- * from the hooks to another event stream.
- */
+/** Every finished or refused request of the fast path is published here and only here. */
 function publishDone(
   ctx: HttpContext,
   zone: string,
@@ -65,8 +63,22 @@ function publishDone(
   target: string,
   upstream: string,
   trace: RequestTrace | null,
+  upstreamMs = -1,
 ): void {
-  ctx.hooks.onResponse?.('http1', zone, colour, reason, status, ms, method, target, upstream, trace);
+  publishRequestDone(
+    ctx.events,
+    'http1',
+    zone,
+    colour,
+    reason,
+    status,
+    ms,
+    upstream,
+    upstreamMs,
+    method,
+    target,
+    trace,
+  );
 }
 
 function uncork(s: Socket): void {
@@ -183,7 +195,12 @@ class FastConnection implements Watched {
   headers: string[] | null = null;
   hsts: string | undefined = undefined;
   counted: boolean | null = null;
+  /** performance.now() when the request head was read. */
   started = 0;
+  /** performance.now() at the first dispatch to an upstream; -1 before. */
+  dispatchedAt = -1;
+  /** First dispatch → upstream response head; -1 until then. */
+  upstreamMs = -1;
   clientClose = false;
   closeAfter = false;
   retried = false;
@@ -333,7 +350,7 @@ class FastConnection implements Watched {
     this.checked = checked;
     this.clientClose = head.close;
     if (buf.length > head.length) this.pending = buf.subarray(head.length);
-    this.started = Date.now();
+    this.started = performance.now();
     const edge = this.fp.edge;
     this.hsts = edge.hsts(socket);
     const counted = edge.allowRequest(socket) ? edge.startRequest(socket) : false;
@@ -375,7 +392,7 @@ class FastConnection implements Watched {
   route(identity: Identity): void {
     if (this.phase !== ROUTING) return;
     const ctx = this.ctx;
-    this.started = Date.now();
+    this.started = performance.now();
     const r = routeTo(ctx, this.reqLike, this.path, this.scanned!, identity);
     if (r instanceof ZonegateError) {
       this.refuse(r);
@@ -392,6 +409,7 @@ class FastConnection implements Watched {
 
   dispatch(): void {
     this.phase = ACTIVE;
+    if (this.dispatchedAt < 0) this.dispatchedAt = performance.now();
     this.controller = null;
     this.endpoint!.pool.dispatch(
       { path: this.path, method: this.method, headers: this.headers, body: null },
@@ -409,7 +427,7 @@ class FastConnection implements Watched {
       '',
       err.code,
       err.httpStatus,
-      Date.now() - this.started,
+      performance.now() - this.started,
       this.method,
       this.target,
       '',
@@ -422,7 +440,8 @@ class FastConnection implements Watched {
   /** A bug surfaced while serving a request: a 500 for the client, the stack for the operator (forward.ts). */
   internal(err: unknown): void {
     const ctx = this.ctx;
-    ctx.hooks.onInternalError?.(err);
+    const ev = ctx.events.internalError;
+    if (ev.active) ev.publish({ protocol: 'http1', err });
     try {
       if (this.phase === GONE || this.socket.destroyed) return;
       this.abortUpstream();
@@ -442,7 +461,7 @@ class FastConnection implements Watched {
         '',
         e.code,
         e.httpStatus,
-        Date.now() - this.started,
+        performance.now() - this.started,
         this.method,
         this.target,
         '',
@@ -475,6 +494,7 @@ class FastConnection implements Watched {
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
     // 1xx (103) are not relayed.
     if (statusCode < 200 || this.phase !== ACTIVE) return;
+    this.upstreamMs = performance.now() - this.dispatchedAt;
     try {
       const ctx = this.ctx;
       const out: string[] = [];
@@ -592,14 +612,36 @@ class FastConnection implements Watched {
     }
     const now = Date.now();
     const ep = this.endpoint!;
+    const ejectedBefore = ep.ejectedUntil;
     ep.failed(now);
-    ctx.hooks.onUpstreamError?.(ep.address, code);
+    const d = this.routed!.decision;
+    const events = ctx.events;
+    if (events.upstreamError.active) {
+      events.upstreamError.publish({
+        protocol: 'http',
+        zone: d.zone,
+        colour: d.colour,
+        upstream: ep.address,
+        code,
+      });
+    }
+    if (ep.ejectedUntil !== ejectedBefore && events.ejection.active) {
+      events.ejection.publish({
+        protocol: 'http',
+        zone: d.zone,
+        upstream: ep.address,
+        ejectMs: ep.ejectedUntil - now,
+        reason: code,
+      });
+    }
     if (!this.responded && CONNECT_ERRORS.has(code) && this.canRetry()) {
       const next = this.routed!.group.pick(ep, now);
       if (next !== null) {
         // Once, and only within the same zone and colour: never silently in another zone.
         this.retried = true;
-        ctx.hooks.onRetry?.(ep.address, next.address);
+        if (events.retry.active) {
+          events.retry.publish({ zone: d.zone, colour: d.colour, from: ep.address, to: next.address, code });
+        }
         this.endpoint = next;
         this.dispatch();
         return;
@@ -662,11 +704,12 @@ class FastConnection implements Watched {
       d?.colour ?? '',
       reason,
       status,
-      Date.now() - this.started,
+      performance.now() - this.started,
       this.method,
       this.target,
       this.endpoint?.address ?? '',
       this.trace,
+      this.upstreamMs,
     );
   }
 
@@ -683,6 +726,8 @@ class FastConnection implements Watched {
     this.endpoint = null;
     this.headers = null;
     this.controller = null;
+    this.dispatchedAt = -1;
+    this.upstreamMs = -1;
     this.responded = false;
     this.paused = false;
     this.retried = false;
