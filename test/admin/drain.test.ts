@@ -17,6 +17,7 @@ import { connectAsync } from 'mqtt';
 import { startGatewayProcess, type StartedGateway } from '../helpers/gateway-process.js';
 import { steadyLoad } from '../helpers/http-client.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { waitFor, within } from '../helpers/wait.js';
 
 /** uid 10000005: shard 05 → rz00, in this gateway's IDC hz-1. */
 const LOCAL_UID = { 'x-ldc-uid': '10000005' };
@@ -80,25 +81,23 @@ describe('graceful drain of zonegate start', () => {
       mqttClient.once('disconnect', (p: { reasonCode?: number }) => resolve(p.reasonCode));
       mqttClient.once('close', () => resolve(undefined));
     });
-    // Traffic flows before the drain: each new upstream request follows an answered one.
-    for (let i = 0; i < 50 && load.ok === 0; i++) await once(upstream, 'request');
-    assert.ok(load.ok > 0, 'traffic flows before the drain');
+    await waitFor('traffic flows before the drain', () => load.ok > 0);
     assert.ok(load.lost.length === 0, `lost before the drain: ${load.lost.join(', ')}`);
 
     gw.child.kill('SIGTERM');
-    await healthzFails(gw.admin);
+    await within('/healthz failing after SIGTERM', healthzFails(gw.admin));
     // The listener is still open during the delay: a fresh request is served after /healthz failed.
     const during = await request(`${gw.http}/during`, { headers: { ...LOCAL_UID, connection: 'close' } });
     assert.equal(during.statusCode, 200, 'served while /healthz fails (the LVS delay window)');
     await during.body.text();
     await gw.waitFor(/drain: no longer accepting connections/);
 
-    assert.equal(await gw.exited, 0, 'drain finished cleanly');
+    assert.equal(await within('the drained gateway to exit', gw.exited), 0, 'drain finished cleanly');
     await load.stop();
     assert.deepEqual(load.lost, [], 'no request that reached the gateway was lost');
     assert.ok(load.refused > 0, 'new connections are refused once the listener closed');
     // Told to reconnect elsewhere (MQTT 5 0x9C "use another server" / 0x9D "server moved"), not dropped.
-    const code = await told;
+    const code = await within('the MQTT client told to move', told);
     assert.ok(code === 0x9c || code === 0x9d, `MQTT DISCONNECT reason ${String(code)}`);
     mqttClient.end(true);
   });
@@ -113,9 +112,9 @@ describe('graceful drain of zonegate start', () => {
       },
       () => 'cut',
     );
-    await arrived;
+    await within('the slow request at the upstream', arrived);
     gw.child.kill('SIGTERM');
-    assert.equal(await gw.exited, 1, 'a drain that had to cut exits 1');
+    assert.equal(await within('the cut gateway to exit', gw.exited), 1, 'a drain that had to cut exits 1');
     assert.match(await slow, /^(cut|answered 5\d\d)$/, 'the client did not get a 200');
   });
 });

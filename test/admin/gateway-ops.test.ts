@@ -15,6 +15,7 @@ import { connectAsync } from 'mqtt';
 import { startGatewayProcess, type StartedGateway } from '../helpers/gateway-process.js';
 import { curl } from '../helpers/http-client.js';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** Sum of every sample of `name` whose label set contains all of `labels`. */
 function sum(text: string, name: string, labels: Record<string, string> = {}): number {
@@ -109,12 +110,12 @@ describe('operating the real gateway', () => {
     });
     await client.publishAsync('t/ops', 'hello', { qos: 1 });
     await client.endAsync();
-    // The gateway counts the PUBLISH as it relays it; scrape until it shows (each try a round trip).
+    // The gateway counts the PUBLISH as it relays it; scrape until it shows.
     let mqttText = '';
-    for (let i = 0; i < 500; i++) {
+    await waitFor('the relayed PUBLISH counted', async () => {
       mqttText = await scrape();
-      if (sum(mqttText, 'zonegate_mqtt_packets_total', { type: 'publish', direction: 'in' }) >= 1) break;
-    }
+      return sum(mqttText, 'zonegate_mqtt_packets_total', { type: 'publish', direction: 'in' }) >= 1;
+    });
     assert.equal(
       sum(mqttText, 'zonegate_mqtt_connects_total', { zone: 'rz00' }),
       1,

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { freePort } from '../helpers/child-processes.js';
 import { startGatewayProcess, type StartedGateway } from '../helpers/gateway-process.js';
+import { waitFor, within } from '../helpers/wait.js';
 
 /** Sum of every sample of `name` whose label set contains all of `labels`. */
 function sum(text: string, name: string, labels: Record<string, string> = {}): number {
@@ -26,15 +27,10 @@ function sum(text: string, name: string, labels: Record<string, string> = {}): n
   return total;
 }
 
-/** GET `url` until `done` holds for the JSON answer (a probe loop: each try is a round trip). */
-async function until<T>(url: string, done: (body: T) => boolean, tries = 2000): Promise<T> {
-  let last: T | undefined;
-  for (let i = 0; i < tries; i++) {
-    const res = await request(url);
-    last = (await res.body.json()) as T;
-    if (done(last)) return last;
-  }
-  throw new Error(`${url}: still ${JSON.stringify(last)}`);
+/** What the primary's /readyz answers. */
+interface Readyz {
+  readonly ready: boolean;
+  readonly zonemapVersion?: number;
 }
 
 describe('zonegate start --workers 2', () => {
@@ -67,9 +63,11 @@ describe('zonegate start --workers 2', () => {
     await new Promise((r) => upstream.close(r));
     await rm(dir, { recursive: true, force: true });
   });
+  const readyz = async (): Promise<Readyz> =>
+    (await (await request(`${gw.admin}/readyz`)).body.json()) as Readyz;
 
   it('serves from both workers and the primary sums their metrics', async () => {
-    await until<{ ready: boolean }>(`${gw.admin}/readyz`, (b) => b.ready);
+    await waitFor('/readyz ready', async () => (await readyz()).ready);
     const pids = new Set(
       (await gw.waitForAll(/"msg":"gateway up"/, 2)).map((m) => (JSON.parse(m.input) as { pid: number }).pid),
     );
@@ -91,7 +89,7 @@ describe('zonegate start --workers 2', () => {
   it('brings a map update to every worker: /readyz shows the oldest version in use', async () => {
     const doc = JSON.parse(await readFile(gw.mapFile, 'utf8')) as { version: number };
     await writeFile(gw.mapFile, JSON.stringify({ ...doc, version: 2 }));
-    await until<{ zonemapVersion?: number }>(`${gw.admin}/readyz`, (b) => b.zonemapVersion === 2);
+    await waitFor('/readyz at map version 2', async () => (await readyz()).zonemapVersion === 2);
     const applied = await (await request(`${gw.admin}/metrics`)).body.text();
     assert.equal(sum(applied, 'zonegate_zonemap_apply_seconds_count'), 2, 'one apply per worker');
     assert.equal(sum(applied, 'zonegate_zonemap_version'), 2);
@@ -106,7 +104,7 @@ describe('zonegate start --workers 2', () => {
     process.kill((JSON.parse(first!.input) as { pid: number }).pid, 'SIGKILL');
     await gw.waitFor(/worker died; replacing it/);
     await gw.waitForAll(/"msg":"gateway up"/, 3);
-    await until<{ ready: boolean }>(`${gw.admin}/readyz`, (b) => b.ready);
+    await waitFor('/readyz ready', async () => (await readyz()).ready);
     const res = await request(`${gw.http}/again`, {
       headers: { 'x-ldc-uid': '10000005', connection: 'close' },
     });
@@ -127,7 +125,7 @@ describe('zonegate start --workers 2', () => {
     });
     assert.equal(res.statusCode, 202);
     await res.body.text();
-    assert.equal(await gw.exited, 0);
+    assert.equal(await within('the drained primary to exit', gw.exited), 0);
     await assert.rejects(request(`${gw.http}/`), /ECONNREFUSED/);
   });
 });

@@ -1,9 +1,8 @@
 /** `zonegate start` / `zonegate demo` as a child process, the way an operator runs them. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { track } from './child-processes.js';
-import { REPO_ROOT } from './cli.js';
+import { spawnZonegate } from './cli.js';
 import { exampleDoc } from './maps.js';
 
 export interface GatewayProcess {
@@ -21,13 +20,9 @@ export interface GatewayProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** `zonegate ARGS` from source through the tracked spawn (killed if the test process ends first). */
 export function spawnGateway(args: readonly string[]): GatewayProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', `${REPO_ROOT}src/cli/run.ts`, ...args], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  track(child);
-  return watchLines(child);
+  return watchLines(spawnZonegate(args));
 }
 
 /** Line-by-line watch of any child started with piped stdout and stderr (a demo, mosquitto_sub). */

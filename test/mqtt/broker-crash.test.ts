@@ -42,12 +42,11 @@ describe('mqtt failover when the old broker dies', () => {
     await waitFor(
       'moved to rz02',
       () => fx.server.describeConnections().find((c) => c.uid === '100')?.zone === 'rz02',
-      5000,
     );
     await ack;
-    await waitFor('publish arrived at rz02', () => arrived.includes('sent-while-brokerless'), 3000);
+    await waitFor('publish arrived at rz02', () => arrived.includes('sent-while-brokerless'));
     await seen.publishAsync('crash/x', 'via-rz02', { qos: 1 });
-    await waitFor('message via rz02', () => got.includes('via-rz02'), 3000);
+    await waitFor('message via rz02', () => got.includes('via-rz02'));
     assert.equal(closed, false);
     assert.ok(fx.server.stats.brokersLost >= 1);
   });

@@ -15,6 +15,7 @@ import {
   startFixture,
   startStage,
   waitFor,
+  within,
   type Fixture,
 } from './fixture.js';
 
@@ -169,7 +170,8 @@ describe('mqtt limits and liveness', () => {
       assert.deepEqual(refused.data, Buffer.from([0x20, 0x02, 0x00, 0x03]));
       assert.equal(inflight(), 8);
       process.kill(pid, 'SIGCONT');
-      await Promise.all(acks); // all 40 acknowledged once the broker answers again
+      // All 40 acknowledged once the broker answers again.
+      await within('all 40 acknowledged after SIGCONT', Promise.all(acks));
       assert.equal(inflight(), 0);
     } finally {
       process.kill(pid, 'SIGCONT');
@@ -206,7 +208,7 @@ describe('mqtt limits and liveness', () => {
     const pid = f.brokers.get('rz00')?.pid as number;
     process.kill(pid, 'SIGSTOP');
     try {
-      assert.equal(await e, 'closed');
+      assert.equal(await within('the client closed after its broker went silent', e), 'closed');
       assert.ok(f.server.stats.brokersLost > 0);
       assert.ok(
         f.logs.some((l) => l.fields.code === 'ZG_ERR_MQTT_KEEPALIVE_TIMEOUT' && l.msg === 'mqtt broker lost'),

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
-import { connectClient, endClient, sleep, startFixture, waitFor, type Fixture } from './fixture.js';
+import { connectClient, endClient, sleep, startFixture, waitFor, within, type Fixture } from './fixture.js';
 
 describe('mqtt transparent migration on a zone flip', () => {
   let f: Fixture;
@@ -98,7 +98,7 @@ describe('mqtt transparent migration on a zone flip', () => {
       for (let i = 0; i < flipAt; i++) assert.ok(fromOld.has(i), `o${i} before the flip`);
       assert.equal([...fromNew].filter((i) => i < flipAt).length, 0, 'nothing from rz02 before the flip');
       assert.ok(fromNew.size > 0, 'messages published only at rz02 arrived');
-      await waitFor('every acked message at a broker', () => acked.every((i) => arrived.has(i)), 5000).catch(
+      await waitFor('every acked message at a broker', () => acked.every((i) => arrived.has(i))).catch(
         () => undefined,
       );
       assert.equal(acked.length, total);
@@ -116,7 +116,7 @@ describe('mqtt transparent migration on a zone flip', () => {
         'rz02',
       );
       await pubNew.publishAsync(`down/${tag}`, 'after', { qos: 1 });
-      await waitFor('message via rz02 after the move', () => afterMove, 3000).catch(() => undefined);
+      await waitFor('message via rz02 after the move', () => afterMove).catch(() => undefined);
       assert.ok(afterMove, 'message published at rz02 after the move arrives');
       assert.ok((f.server.stats.snapshot().movesOk as number) >= 1);
     });
@@ -149,24 +149,21 @@ describe('mqtt transparent migration on a zone flip', () => {
     sub.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((r) => sub.once('exit', (code) => r(code)));
     try {
-      await waitFor(
-        'mosquitto_sub relayed',
-        () => f.server.describeConnections().some((c) => c.uid === '103' && c.subscriptions === 1),
-        5000,
+      await waitFor('mosquitto_sub relayed', () =>
+        f.server.describeConnections().some((c) => c.uid === '103' && c.subscriptions === 1),
       );
       const atOld = await connectClient(f.brokers.get('rz00')?.port as number, { clientId: 'pub-cli-old' });
       const atNew = await connectClient(f.brokers.get('rz02')?.port as number, { clientId: 'pub-cli-new' });
       clients.push(atOld, atNew);
       await atOld.publishAsync('cli/1', 'before', { qos: 1 });
-      await waitFor('first line', () => out.includes('before'), 3000);
+      await waitFor('first line', () => out.includes('before'));
       f.setZoneStatus('rz00', 'down');
       await waitFor(
         'moved',
         () => f.server.describeConnections().find((c) => c.uid === '103')?.zone === 'rz02',
-        5000,
       );
       await atNew.publishAsync('cli/2', 'after', { qos: 1 });
-      assert.equal(await exited, 0);
+      assert.equal(await within('mosquitto_sub to exit', exited, 15_000), 0);
       assert.deepEqual(out.trim().split('\n'), ['before', 'after']);
       assert.equal(f.server.stats.accepted, accepted + 1, 'one CONNECT, no reconnect');
     } finally {
@@ -191,8 +188,8 @@ describe('mqtt transparent migration on a zone flip', () => {
       const acks = Array.from({ length: 20 }, (_, i) => client.publishAsync('hang/x', String(i), { qos: 1 }));
       await waitFor('20 unacknowledged at the hung broker', () => inflightOut('101') === 20);
       f.setZoneStatus('rz00', 'down');
-      await Promise.all(acks); // every publish acknowledged after the move
-      await waitFor('all at rz02', () => arrived.size === 20, 3000).catch(() => undefined);
+      await within('every publish acknowledged after the move', Promise.all(acks));
+      await waitFor('all at rz02', () => arrived.size === 20).catch(() => undefined);
       assert.equal(arrived.size, 20);
     } finally {
       process.kill(old?.pid as number, 'SIGCONT');
@@ -215,7 +212,7 @@ describe('mqtt transparent migration on a zone flip', () => {
     for (let i = 0; i < 5; i++) await pub.publishAsync('q2/down', `d${i}`, { qos: 2 });
     // A last one marks the end: anything duplicated would have come before it.
     await pub.publishAsync('q2/down', 'end', { qos: 2 });
-    await waitFor('five QoS 2 deliveries and the end', () => down.includes('end'), 3000);
+    await waitFor('five QoS 2 deliveries and the end', () => down.includes('end'));
     assert.deepEqual(down, ['d0', 'd1', 'd2', 'd3', 'd4', 'end']);
 
     const seen = await connectClient(rz02, { clientId: 'seen-q2' });
@@ -228,10 +225,10 @@ describe('mqtt transparent migration on a zone flip', () => {
       const acks = Array.from({ length: 10 }, (_, i) => client.publishAsync('q2/up', `u${i}`, { qos: 2 }));
       await waitFor('10 unacknowledged at the hung broker', () => inflightOut('102') === 10);
       f.setZoneStatus('rz00', 'down');
-      await Promise.all(acks); // every QoS 2 publish completed after the move
+      await within('every QoS 2 publish completed after the move', Promise.all(acks));
       // A QoS 2 marker through the moved session: a duplicate would have come before it.
       await client.publishAsync('q2/up', 'end', { qos: 2 });
-      await waitFor('ten at rz02 and the end', () => arrived.includes('end'), 3000);
+      await waitFor('ten at rz02 and the end', () => arrived.includes('end'));
       arrived.splice(arrived.indexOf('end'), 1);
       assert.deepEqual([...arrived].sort(), Array.from({ length: 10 }, (_, i) => `u${i}`).sort());
     } finally {
@@ -250,7 +247,7 @@ describe('mqtt transparent migration on a zone flip', () => {
     f.setZoneStatus('rz00', 'down');
     const at = (): string | null | undefined =>
       f.server.describeConnections().find((c) => c.uid === '105')?.upstream;
-    await waitFor('move to rz02', () => at() === f.brokers.get('rz02')?.address, 5000);
+    await waitFor('move to rz02', () => at() === f.brokers.get('rz02')?.address);
     // Leave, publish at rz02 while away, come back directly to rz02 with clean=false: the
     // session the gateway opened there must have been persistent (queued message delivered).
     await endClient(client);
@@ -265,13 +262,10 @@ describe('mqtt transparent migration on a zone flip', () => {
       reconnectPeriod: 0,
     });
     clients.push(direct);
-    const got = await new Promise<string>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error('no queued message')), 3000);
-      direct.on('message', (_t, m) => {
-        clearTimeout(t);
-        resolve(m.toString());
-      });
-    });
+    const got = await within(
+      'the queued message',
+      new Promise<string>((resolve) => direct.once('message', (_t, m) => resolve(m.toString()))),
+    );
     assert.equal(got, 'queued');
   });
 
@@ -292,13 +286,11 @@ describe('mqtt transparent migration on a zone flip', () => {
     await waitFor(
       'moved',
       () => f.server.describeConnections().find((c) => c.uid === '106')?.zone === 'rz02',
-      5000,
     );
     // Its old session was drained empty (nothing queued for it there), then ended.
     await waitFor(
       'old session drained and left',
       () => f.server.describeConnections().find((c) => c.uid === '106')?.oldSessions === 0,
-      5000,
     );
     const direct = mqtt.connect({
       host: '127.0.0.1',
@@ -307,10 +299,13 @@ describe('mqtt transparent migration on a zone flip', () => {
       ...opts,
     });
     clients.push(direct);
-    const present = await new Promise<boolean>((resolve, reject) => {
-      direct.once('connect', (ack: { sessionPresent: boolean }) => resolve(ack.sessionPresent));
-      direct.once('error', reject);
-    });
+    const present = await within(
+      'the CONNACK at rz00',
+      new Promise<boolean>((resolve, reject) => {
+        direct.once('connect', (ack: { sessionPresent: boolean }) => resolve(ack.sessionPresent));
+        direct.once('error', reject);
+      }),
+    );
     assert.equal(present, false);
   });
 });
