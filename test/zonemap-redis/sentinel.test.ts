@@ -6,8 +6,8 @@ import { waitFor } from '../helpers/wait.js';
 import { SENTINEL_MASTER_NAME, startSentinelSetup, type SentinelSetup } from '../helpers/sentinel.js';
 import { docAt, mapVersion, servingZone, write } from './support.js';
 
-// docs/zonemap-redis.md: a gateway is back on the new primary within about a second of the
-// switch. The deadline is generous for a loaded machine, and far below "never".
+// docs/zonemap-redis.md (Sentinel failover): back on the new primary, map re-read, within about
+// 2 s of the switch. The deadline is generous for a loaded machine and still far below "never".
 const DOCUMENTED_FAILOVER_BOUND_MS = 10_000;
 
 describe('Sentinel: the primary fails over', () => {
