@@ -16,7 +16,7 @@ export interface RedisClientOptions {
 
 // Reconnect quickly at first: a gateway that was cut off should catch up within ~50 ms of
 // Redis coming back, but not hammer it while it stays down.
-function followRetry(times: number): number {
+export function followRetry(times: number): number {
   return Math.min(25 * times, 500);
 }
 

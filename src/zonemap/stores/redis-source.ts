@@ -6,7 +6,7 @@ import type { CompiledZoneMap, ZoneMapDoc } from '../model.js';
 import type { ZoneMapSource, ZoneMapSourceEvents } from '../source.js';
 import { ZoneMapNotFoundError, ZoneMapStoreUnavailableError } from './errors.js';
 import type { GatewayReport } from './gateway-report.js';
-import { connectClient, createRedisClient, type RedisClient } from './redis-client.js';
+import { connectClient, createRedisClient, followRetry, type RedisClient } from './redis-client.js';
 import { REDIS_DEFAULTS, type RedisStoreConfig } from '../../core/redis-config.js';
 import { RedisZoneMapStore } from './redis-store.js';
 import { readSnapshot, writeSnapshot } from './snapshot.js';
@@ -160,6 +160,8 @@ export class RedisZoneMapSource extends EventEmitter<ZoneMapSourceEvents> implem
       );
     });
     subscriber.on('message', () => this.refresh());
+    this.restartWhenGivenUp(client);
+    this.restartWhenGivenUp(subscriber);
     if (client.status !== 'ready') this.connectInBackground(client);
     this.connectInBackground(subscriber);
 
@@ -239,6 +241,7 @@ export class RedisZoneMapSource extends EventEmitter<ZoneMapSourceEvents> implem
       if (c === undefined) continue;
       c.removeAllListeners('ready');
       c.removeAllListeners('message');
+      c.removeAllListeners('end');
       c.disconnect();
     }
   }
@@ -347,6 +350,26 @@ export class RedisZoneMapSource extends EventEmitter<ZoneMapSourceEvents> implem
   private connectInBackground(c: RedisClient): void {
     // A failed first connect is retried by the client's retry strategy; 'ready' then fires.
     c.connect().catch(() => undefined);
+  }
+
+  /**
+   * A follow-mode client retries forever, except in one case ioredis does not retry: in Sentinel
+   * mode, the failover detector left from the previous connection hears +switch-master and
+   * aborts the reconnect that is asking a sentinel for the primary at that moment; that
+   * connect() rejects ("Connection is closed.") and the client ends for good. A busy process
+   * handles a due reconnect and the announcement in the same turn, so it is not rare. Left
+   * alone, the command connection stays down: no read, no poll, no map until a restart.
+   * Restart any connection that ends while we still follow, with the usual back-off.
+   */
+  private restartWhenGivenUp(c: RedisClient): void {
+    let attempts = 0;
+    c.on('ready', () => (attempts = 0));
+    c.on('end', () => {
+      if (this.closed) return;
+      setTimeout(() => {
+        if (!this.closed && c.status === 'end') this.connectInBackground(c);
+      }, followRetry(++attempts)).unref();
+    });
   }
 
   private emitError(err: unknown): void {
