@@ -47,6 +47,10 @@ function safely(
 ): void {
   try {
     const socket = req.socket;
+    if (!h2) {
+      const counted = socket as CountsRequests;
+      counted[kRequests] = (counted[kRequests] ?? 0) + 1;
+    }
     const hsts = edge.hsts(socket);
     if (hsts !== undefined) res.setHeader('strict-transport-security', hsts);
     const counted = edge.allowRequest(socket) ? edge.startRequest(socket) : false;
@@ -81,6 +85,20 @@ function safely(
 
 const noop = (): void => {};
 
+/**
+ * A drain closes a keep-alive connection only once it has been between requests this long: a
+ * client that sent its next request just as the drain began (it cannot know) gets that request
+ * answered, with `connection: close`, instead of a reset. Closing idle connections at once —
+ * Node's closeIdleConnections — loses exactly those requests under steady load.
+ */
+export const DRAIN_IDLE_GRACE_MS = 1000;
+
+/** Requests Node's HTTP/1 server has started on a connection (the drain's idleness check). */
+const kRequests = Symbol('zonegate.requests');
+interface CountsRequests {
+  [kRequests]?: number;
+}
+
 /** Connection events carry nothing per connection: two shared, frozen objects. */
 const HTTP_CONNECTION = Object.freeze({ protocol: 'http' as const });
 const HTTPS_CONNECTION = Object.freeze({ protocol: 'https' as const });
@@ -112,6 +130,8 @@ export class HttpStage {
   readonly #h2: Http2Server;
   readonly #sessions = new Set<Http2Session>();
   readonly #sockets = new Set<Socket>();
+  /** The HTTP/1 connections Node's server reads (TLS, and those the fast path handed over). */
+  readonly #nodeH1 = new WeakSet<Socket>();
   readonly #health: HealthChecker;
   /** Requests that were still being answered when close() had to cut their connections. */
   cutAtClose = 0;
@@ -257,6 +277,7 @@ export class HttpStage {
       edge,
       handOff: (socket, bytes) => {
         if (bytes !== null) socket.unshift(bytes);
+        this.#nodeH1.add(socket);
         this.#h1.emit('connection', socket);
         // Node's parser reads the handle itself: what waits in the stream's buffer flows once.
         socket.resume();
@@ -301,6 +322,7 @@ export class HttpStage {
       this.#fast.serve(socket);
       return;
     }
+    this.#nodeH1.add(socket);
     this.#h1.emit('connection', socket);
     // Bytes read past a PROXY header wait in the socket's buffer; Node's HTTP parser reads
     // the handle directly and would never see them unless the stream flows once.
@@ -313,7 +335,31 @@ export class HttpStage {
   }
 
   /**
-   * Graceful close: idle keep-alive connections now, busy ones after their response
+   * Node-path HTTP/1 connections with no response in flight and no new request for
+   * DRAIN_IDLE_GRACE_MS are closed: `quiet` remembers, per connection, the request count it had
+   * when it was first seen idle (a request started in between, however short, resets it).
+   */
+  #closeQuietH1(
+    quiet: Map<Socket, { readonly requests: number; readonly since: number }>,
+    now: number,
+  ): void {
+    for (const s of this.#sockets) {
+      if (!this.#nodeH1.has(s)) continue;
+      const requests = (s as CountsRequests)[kRequests] ?? 0;
+      const busy = (s as WithResponse)._httpMessage != null;
+      const seen = quiet.get(s);
+      if (busy || seen === undefined || seen.requests !== requests) {
+        if (busy) quiet.delete(s);
+        else quiet.set(s, { requests, since: now });
+      } else if (now - seen.since >= DRAIN_IDLE_GRACE_MS) {
+        quiet.delete(s);
+        s.destroy();
+      }
+    }
+  }
+
+  /**
+   * Graceful close: keep-alive connections once quiet for DRAIN_IDLE_GRACE_MS, busy ones after their response
    * (`connection: close`), HTTP/2 sessions by GOAWAY; whatever remains after graceMs is cut.
    */
   async close(graceMs: number): Promise<void> {
@@ -322,9 +368,11 @@ export class HttpStage {
     this.#health.stop();
     for (const s of this.#sessions) s.close();
     const deadline = Date.now() + graceMs;
+    const quiet = new Map<Socket, { readonly requests: number; readonly since: number }>();
     while (this.#sockets.size > 0 && Date.now() < deadline) {
-      this.#h1.closeIdleConnections();
-      this.#fast.closeIdle();
+      const now = performance.now();
+      this.#closeQuietH1(quiet, now);
+      this.#fast.closeIdle(now, DRAIN_IDLE_GRACE_MS);
       await new Promise((r) => setTimeout(r, 50));
     }
     // Requests still being answered at the deadline are cut: the drain must not call that clean.

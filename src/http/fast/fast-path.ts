@@ -125,9 +125,13 @@ export class FastPath {
     this.#conns.delete(c);
   }
 
-  /** Graceful close: connections between requests go now; busy ones close after their response. */
-  closeIdle(): void {
-    for (const c of this.#conns) c.closeIfIdle();
+  /**
+   * Graceful close: a connection that has been between requests for `graceMs` goes now (a
+   * request already on its way gets its answer with `connection: close` instead of a reset);
+   * busy ones close after their response.
+   */
+  closeIdle(now: number, graceMs: number): void {
+    for (const c of this.#conns) c.closeIfIdle(now, graceMs);
   }
 }
 
@@ -177,6 +181,8 @@ class FastConnection implements Watched {
   /** What routeTo / beginRequest read of a request: its socket (and the trace hung on it). */
   readonly reqLike: IncomingMessage;
   phase = IDLE;
+  /** performance.now() when the connection last became IDLE (its start, or its last answer). */
+  idleSince = performance.now();
   /** Counts exchanges on this connection: callbacks of an earlier one are ignored. */
   gen = 0;
   /** Read and not yet consumed: a partial next head, pipelined requests. */
@@ -282,8 +288,8 @@ class FastConnection implements Watched {
     this.socket.destroy();
   };
 
-  closeIfIdle(): void {
-    if (this.phase === IDLE && this.pending === null) {
+  closeIfIdle(now: number, graceMs: number): void {
+    if (this.phase === IDLE && this.pending === null && now - this.idleSince >= graceMs) {
       this.phase = GONE;
       this.socket.destroy();
     }
@@ -720,6 +726,7 @@ class FastConnection implements Watched {
     if (this.counted === true) this.fp.edge.endRequest(this.socket);
     this.counted = null;
     this.phase = IDLE;
+    this.idleSince = performance.now();
     this.scanned = null;
     this.trace = null;
     this.routed = null;
