@@ -32,6 +32,17 @@ const DAY_MS = 86_400_000;
 /** SAN URI form of a uid in client certs; `certUid: {from: san-uri, pattern: ^urn:zonegate:uid:(.+)$}` reads it back. */
 export const UID_URI_PREFIX = 'urn:zonegate:uid:';
 
+/**
+ * A uid as a SAN URI. URIs are ASCII (IA5String): the uid's UTF-8 bytes outside the URI
+ * characters are percent-encoded, as the certificate reader decodes them (docs/design.md
+ * "Uids are UTF-8 text"); `#` and `?` too, so the whole uid stays in the URN's path.
+ */
+export function uidUri(uid: string): string {
+  return (
+    UID_URI_PREFIX + encodeURI(uid).replace(/[#?]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+  );
+}
+
 function algorithm(type: KeyType): webcrypto.RsaHashedKeyGenParams | webcrypto.EcKeyGenParams {
   return type === 'rsa'
     ? {
@@ -112,7 +123,7 @@ export async function issueCert(ca: CertificateAuthority, o: IssueOptions): Prom
   for (const d of o.dnsNames ?? []) names.push({ type: 'dns', value: d });
   for (const ip of o.ipAddresses ?? []) names.push({ type: 'ip', value: ip });
   for (const e of o.emails ?? []) names.push({ type: 'email', value: e });
-  if (o.uid !== undefined) names.push({ type: 'url', value: `${UID_URI_PREFIX}${o.uid}` });
+  if (o.uid !== undefined) names.push({ type: 'url', value: uidUri(o.uid) });
   const notAfter =
     o.notAfterOffsetMs !== undefined
       ? new Date(Date.now() + o.notAfterOffsetMs)

@@ -3,6 +3,7 @@ export {
   createCrl,
   issueCert,
   UID_URI_PREFIX,
+  uidUri,
   type CertificateAuthority,
   type IssueOptions,
   type Issued,

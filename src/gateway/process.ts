@@ -333,9 +333,17 @@ export function gatewayDrainParticipant(gateway: Gateway, mqttWindowMs: number):
       gateway.mqtt.server.drain(mqttWindowMs);
     },
     finish: async (deadline) => {
-      const until = Math.min(windowEnds, deadline);
-      while (gateway.mqtt.server.connectionCount > 0 && Date.now() < until) {
-        await new Promise((r) => setTimeout(r, 50));
+      // Until every MQTT client has moved, or the window is over, whichever comes first.
+      const wait = Math.min(windowEnds, deadline) - Date.now();
+      if (wait > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          gateway.mqtt.server.whenEmpty(),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, wait);
+          }),
+        ]);
+        clearTimeout(timer);
       }
       await gateway.close();
       // Requests still running at the grace deadline were cut: that is no clean drain.

@@ -1,4 +1,4 @@
-/** The MQTT edge (issue 5): the only public door of src/mqtt. */
+/** The MQTT edge: the only public door of src/mqtt. */
 export {
   MqttServer,
   type MqttServerOptions,

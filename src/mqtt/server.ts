@@ -141,6 +141,15 @@ export class MqttServer implements ConnectionContext {
     return this.connections.size;
   }
 
+  /** Waiting for the last client connection to close (a drain's "everyone has moved"). */
+  #emptyWaiters: (() => void)[] = [];
+
+  /** Resolves once no client connection is open (at once when none is). */
+  whenEmpty(): Promise<void> {
+    if (this.connections.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#emptyWaiters.push(resolve));
+  }
+
   /** Connections queued for a move right now. */
   get movesQueued(): number {
     return this.scheduler.queued;
@@ -268,6 +277,9 @@ export class MqttServer implements ConnectionContext {
   connectionClosed(conn: MqttConnection): void {
     if (!this.connections.delete(conn)) return;
     this.stats.active = this.connections.size;
+    if (this.connections.size === 0 && this.#emptyWaiters.length > 0) {
+      for (const resolve of this.#emptyWaiters.splice(0)) resolve();
+    }
     this.metrics?.connectionsActive.dec({ protocol: conn.protocol });
     const ev = this.events?.mqttConnect;
     if (conn.connackCode !== 0 && ev?.active === true) {
