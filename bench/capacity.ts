@@ -55,43 +55,34 @@ export function parseCapacityInputs(text: string): CapacityFigure[] {
 }
 
 /**
- * MQTT figures from bench/mqtt.ts's printed table when it emits no capacity-input lines:
- * connects/s of the Zonegate and HAProxy rows (each relay runs as one process; on a shared
- * machine its wall-clock rate is a floor of its per-core rate) and Zonegate's plain idle KB.
+ * MQTT figures from bench/mqtt.ts's printed table when it emits no capacity-input lines. The
+ * table has one row per measure and one column per target: "connects per relay CPU-second"
+ * gives the per-core connect rate of HAProxy and Zonegate, "idle KB per plain connection"
+ * their memory per idle connection.
  */
 export function mqttFiguresFromTable(text: string): CapacityFigure[] {
   const out: CapacityFigure[] = [];
-  const lines = text.split('\n');
-  const header = lines.find((l) => l.startsWith('|') && /connects\/s/.test(l));
-  if (header !== undefined) {
-    const col = header.split('|').findIndex((c) => /connects\/s/.test(c));
-    for (const l of lines) {
-      if (!l.startsWith('|')) continue;
-      const cells = l.split('|');
-      const name = (cells[1] ?? '').trim();
-      const target: CapacityTarget | null = /^Zonegate/i.test(name)
-        ? 'Zonegate'
-        : /^HAProxy/i.test(name)
-          ? 'HAProxy'
-          : null;
-      const value = Number((cells[col] ?? '').replace(/,/g, '').trim());
-      if (target !== null && value > 0 && !out.some((f) => f.target === target))
-        out.push({
-          metric: 'mqtt-connects-per-core-s',
-          target,
-          value,
-          source: `bench/mqtt.ts "${name}" row`,
-        });
-    }
+  const rows = text
+    .split('\n')
+    .filter((l) => l.startsWith('|'))
+    .map((l) => l.split('|').map((c) => c.trim()));
+  const header = rows.find((r) => r[1] === 'measure');
+  if (header === undefined) return out;
+  const targets: [CapacityTarget, number][] = [];
+  for (const t of ['HAProxy', 'Zonegate'] as const) {
+    const col = header.findIndex((c) => c === t);
+    if (col > 0) targets.push([t, col]);
   }
-  const kb = /per idle connection[^\n]*?plain ([\d.]+) KB/.exec(text);
-  if (kb !== null)
-    out.push({
-      metric: 'mqtt-idle-kb',
-      target: 'Zonegate',
-      value: Number(kb[1]),
-      source: 'bench/mqtt.ts idle memory (plain)',
-    });
+  const pick = (measure: RegExp, metric: CapacityFigure['metric']): void => {
+    const row = rows.find((r) => measure.test(r[1] ?? ''));
+    if (row === undefined) return;
+    for (const [target, col] of targets) {
+      const value = Number((row[col] ?? '').replace(/,/g, ''));
+      if (value > 0) out.push({ metric, target, value, source: `bench/mqtt.ts "${row[1] ?? ''}" row` });
+    }
+  };
+  pick(/^connects per relay CPU-second/, 'mqtt-connects-per-core-s');
+  pick(/^idle KB per plain connection/, 'mqtt-idle-kb');
   return out;
 }
 

@@ -87,19 +87,17 @@ describe('bench/run-all: partial runs and the capacity note', () => {
   const mqttOut = [
     'MQTT edge',
     '',
-    '| target | connects/s | failed |',
-    '|---|---|---|',
-    '| mosquitto direct | 12,761 | 0 |',
-    '| Zonegate | 6,673 | 0 |',
-    '| HAProxy (client-id routing) | 18,103 | 0 |',
-    '',
-    'Zonegate memory per idle connection (process RSS delta / connections): plain 8.0 KB (JS heap 2.8 KB)',
+    '| measure | mosquitto direct | HAProxy | Zonegate | Zonegate / HAProxy |',
+    '|---|---|---|---|---|',
+    '| connects/s (plain) | 13,538 | 14,032 | 6,589 | 0.47x |',
+    '| connects per relay CPU-second |  | 18,103 | 6,673 | 0.37x |',
+    '| idle KB per plain connection (RSS) |  | 3.40 | 8.0 | 0.80x |',
   ].join('\n');
 
   it('replaces the sections it ran and keeps the others', () => {
     const first = resultsMarkdown([run('http', httpOut), run('mqtt', mqttOut)]);
     const again = resultsMarkdown([run('http', httpOut.replace('100,000', '99,999'))], splitSections(first));
-    assert.match(again, /## mqtt\n[\s\S]*\| Zonegate \| 6,673 \| 0 \|/);
+    assert.match(again, /## mqtt\n[\s\S]*\| connects per relay CPU-second \|  \| 18,103 \| 6,673 \|/);
     assert.match(again, /\| nginx \| 99,999 \|/);
     assert.doesNotMatch(again, /\| nginx \| 100,000 \|/);
     assert.equal(again.match(/^## capacity$/gm)?.length, 1, 'one capacity note, rebuilt');
@@ -118,7 +116,10 @@ describe('bench/run-all: partial runs and the capacity note', () => {
       /\| Zonegate \| 10,000,000 \/ 40,000 = \*\*250\*\* \| 333,333 \/ 6,673 = \*\*50\*\* \| 100,000,000 × 8\.0 KB = \*\*0\.75 TiB\*\* \|/,
     );
     assert.match(note, /\| nginx \| 10,000,000 \/ 100,000 = \*\*100\*\* \| not measured \| not measured \|/);
-    assert.match(note, /\| HAProxy \| not measured \| 333,333 \/ 18,103 = \*\*19\*\* \| not measured \|/);
+    assert.match(
+      note,
+      /\| HAProxy \| not measured \| 333,333 \/ 18,103 = \*\*19\*\* \| 100,000,000 × 3\.4 KB = \*\*0\.32 TiB\*\* \|/,
+    );
   });
 
   it("prefers a benchmark's own capacity figures to the table it printed", () => {
