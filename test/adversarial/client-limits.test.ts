@@ -16,6 +16,7 @@ import {
   exchange,
   httpGet,
   rawConnect,
+  rawConnections,
   startEdge,
   statusOf,
   type Edge,
@@ -54,6 +55,11 @@ const proxied = (src: string, bytes: string): Buffer =>
     encodeProxyHeader(1, { address: src, port: 40000 }, { address: '127.0.0.1', port: 80 }),
     Buffer.from(bytes),
   ]);
+
+/** An MQTT 3.1.1 CONNECT, clean session, keep-alive 60 s, client id "4242". */
+const MQTT_CONNECT = Buffer.from([
+  0x10, 0x10, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x04, 0x34, 0x32, 0x34, 0x32,
+]);
 
 /** One request on a fresh connection from `local`; the status. */
 async function getFrom(local: string): Promise<number> {
@@ -129,30 +135,16 @@ describe('adversarial: per-client-address limits', () => {
   });
 
   it('closes a client connection beyond maxConnections on any listener, HTTP or MQTT, and counts it', async () => {
-    const held: Socket[] = [];
-    for (let i = 0; i < 3; i++) held.push(await rawConnect(edge.port('web'), '127.0.0.5'));
+    const held = await rawConnections(3, edge.port('web'), '127.0.0.5');
     const mq = await rawConnect(edge.port('mq'), '127.0.0.5');
-    const refused = await exchange(
-      mq,
-      Buffer.from([
-        0x10, 0x10, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x04, 0x34, 0x32, 0x34,
-        0x32,
-      ]),
-    );
+    const refused = await exchange(mq, MQTT_CONNECT);
     assert.equal(refused.closed, true);
     assert.equal(refused.text, '');
     const web = await rawConnect(edge.port('web'), '127.0.0.5');
     await closedWithin(web, 5000, 'a fourth connection from the same client');
     // Another client reaches the MQTT listener: a CONNACK (whatever its broker says) comes back.
     const other = await rawConnect(edge.port('mq'), '127.0.0.6');
-    const connack = await exchange(
-      other,
-      Buffer.from([
-        0x10, 0x10, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x04, 0x34, 0x32, 0x34,
-        0x32,
-      ]),
-      (t) => t.length >= 4,
-    );
+    const connack = await exchange(other, MQTT_CONNECT, (t) => t.length >= 4);
     other.destroy();
     assert.equal(connack.text.charCodeAt(0), 0x20, 'CONNACK');
     // Closing one connection frees a slot for the same client.

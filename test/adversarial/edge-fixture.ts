@@ -109,6 +109,13 @@ export function rawConnect(port: number, localAddress = '127.0.0.1'): Promise<So
   });
 }
 
+/** `n` connections opened one after another (so the gateway sees them in order, oldest first). */
+export async function rawConnections(n: number, port: number, localAddress?: string): Promise<Socket[]> {
+  const sockets: Socket[] = [];
+  for (let i = 0; i < n; i++) sockets.push(await rawConnect(port, localAddress));
+  return sockets;
+}
+
 /** Resolves when `socket` is closed by the other side; rejects after `waitMs` with `what`. */
 export function closedWithin(socket: Socket, waitMs: number, what: string): Promise<void> {
   return new Promise((resolve, reject) => {

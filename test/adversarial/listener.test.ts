@@ -4,7 +4,6 @@
  * their first bytes. Each case ends with a normal client served.
  */
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { DemoAnswer, DemoUpstreams } from '../../src/gateway/demo-upstreams.js';
 import { encodeProxyHeader } from '../../src/listeners/index.js';
@@ -14,6 +13,7 @@ import {
   exchange,
   httpGet,
   rawConnect,
+  rawConnections,
   startEdge,
   statusOf,
   until,
@@ -98,10 +98,9 @@ describe('adversarial: PROXY protocol and connection floods', () => {
   });
 
   it('serves a balancer connection while more silent sockets than maxPendingConnections wait for their PROXY header', async () => {
-    const silent: Socket[] = [];
-    const before = edge.gw.listeners.find((l) => l.name === 'lvs')!.connectionCount();
-    for (let i = 0; i < 4; i++) silent.push(await rawConnect(edge.port('lvs')));
     const lvs = edge.gw.listeners.find((l) => l.name === 'lvs')!;
+    const before = lvs.connectionCount();
+    const silent = await rawConnections(4, edge.port('lvs'));
     await until(() => lvs.connectionCount() >= before + 4, 5000, 'the listener counting the silent sockets');
     assert.equal((await viaLvs()).zone, 'rz04');
     await closedWithin(silent[0]!, 5000, 'the oldest silent socket');

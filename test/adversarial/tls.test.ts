@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, writeFile } from 'node:fs/promises';
-import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -21,6 +20,7 @@ import {
   exchange,
   httpGet,
   rawConnect,
+  rawConnections,
   startEdge,
   until,
 } from './edge-fixture.js';
@@ -91,8 +91,7 @@ describe('adversarial: TLS handshakes', () => {
     });
     try {
       const port = edge.port('web');
-      const silent: Socket[] = [];
-      for (let i = 0; i < 12; i++) silent.push(await rawConnect(port));
+      const silent = await rawConnections(12, port);
       await Promise.all(silent.map((s) => closedWithin(s, 8000, 'a silent connection')));
       const r = await curl(['--cacert', c.ca, '-H', 'x-ldc-uid: 4242', `https://localhost:${port}/whoami`]);
       assert.equal(r.status, 200, r.stderr);
@@ -127,8 +126,7 @@ describe('adversarial: TLS handshakes', () => {
     });
     try {
       const port = edge.port('web');
-      const silent: Socket[] = [];
-      for (let i = 0; i < 8; i++) silent.push(await rawConnect(port));
+      const silent = await rawConnections(8, port);
       await until(
         () => edge.gw.listeners[0]!.connectionCount() === 8,
         5000,
@@ -165,8 +163,7 @@ describe('adversarial: TLS handshakes', () => {
     });
     try {
       const port = edge.port('mq');
-      const silent: Socket[] = [];
-      for (let i = 0; i < 5; i++) silent.push(await rawConnect(port));
+      const silent = await rawConnections(5, port);
       await Promise.all(silent.map((s) => closedWithin(s, 8000, 'a silent mqtts connection')));
       const s = await tlsOpen(port, { ALPNProtocols: [] });
       assertOpen(s);

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { commands } from '../../src/cli/commands/index.js';
 import { exec } from '../helpers/child-processes.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, tempDirForFile } from '../helpers/cli.js';
 import { EXAMPLE_MAP_PATH } from '../helpers/maps.js';
 
 /** A command that must succeed: what it printed (stdout, then stderr). */
@@ -15,13 +14,7 @@ async function ok(file: string, args: string[], input?: string): Promise<string>
   return r.stdout + r.stderr;
 }
 
-let dir = '';
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'zg-habits-'));
-});
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = tempDirForFile('zg-habits-');
 
 describe('zonegate CLI habits', () => {
   it('-V and --version print the version', async () => {
@@ -33,7 +26,7 @@ describe('zonegate CLI habits', () => {
   });
 
   it('bash completion, generated from the command table, completes every command and its options', async () => {
-    const script = join(dir, 'zonegate.bash');
+    const script = join(dir(), 'zonegate.bash');
     await writeFile(script, (await runCli(['completion', 'bash'])).stdout);
     // One bash run answers every query: each line is the words typed, the last one partial.
     const queries = [
@@ -62,10 +55,10 @@ describe('zonegate CLI habits', () => {
   });
 
   it('config check lists every problem without binding a port, and exits 2', async () => {
-    const cfg = join(dir, 'bad.yaml');
+    const cfg = join(dir(), 'bad.yaml');
     // The map is found relative to the config's folder; the cert, the cookie secret and the
     // admin token are missing, and the map has no IDC named nowhere-1.
-    await writeFile(join(dir, 'map.yaml'), await ok('cat', [EXAMPLE_MAP_PATH]));
+    await writeFile(join(dir(), 'map.yaml'), await ok('cat', [EXAMPLE_MAP_PATH]));
     await writeFile(
       cfg,
       'idc: nowhere-1\n' +
@@ -90,7 +83,7 @@ describe('zonegate CLI habits', () => {
     assert.equal(report.ok, false);
     assert.equal(report.zonemapSource, 'file');
     assert.equal(report.items.filter((i) => !i.ok).length, 4);
-    const schema = join(dir, 'schema.yaml');
+    const schema = join(dir(), 'schema.yaml');
     await writeFile(
       schema,
       'idc: hz-1\nlisteners: [{ name: web, protocol: htp, port: 99999 }]\nzonemap: {}\n',
@@ -102,7 +95,7 @@ describe('zonegate CLI habits', () => {
   });
 
   it('map validate --json reports each file', async () => {
-    const bad = join(dir, 'bad-map.yaml');
+    const bad = join(dir(), 'bad-map.yaml');
     await writeFile(bad, 'version: 1\nshards: 0\n');
     const r = await runCli(['map', 'validate', EXAMPLE_MAP_PATH, bad, '--json']);
     assert.equal(r.code, 2);
@@ -114,7 +107,7 @@ describe('zonegate CLI habits', () => {
   });
 
   it('certs init --json lists the files, and openssl reads the PKCS#12 with a key matching its cert', async () => {
-    const out = join(dir, 'certs');
+    const out = join(dir(), 'certs');
     const r = await runCli(['certs', 'init', out, '--uid', '777', '--p12-password', 'pw', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const files = (JSON.parse(r.stdout) as { files: Record<string, string> }).files;

@@ -5,13 +5,12 @@
  * Its own process (node --test runs each file in one), so no other test loaded them first.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { registerHooks } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 // Loads src/cli/main.ts on first use, so after the hook below.
-import { runCli } from '../helpers/cli.js';
+import { runCli, tempDirForFile } from '../helpers/cli.js';
 import { EXAMPLE_MAP_PATH } from '../helpers/maps.js';
 
 const CERT_LIBS = /^(@peculiar\/|node-forge)/;
@@ -25,13 +24,7 @@ registerHooks({
     return next(specifier, context);
   },
 });
-let dir = '';
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'zg-lazy-'));
-});
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = tempDirForFile('zg-lazy-');
 
 describe('commands load what they use', () => {
   it('map validate, config check, route, completion, --version and help work without the certificate libraries', async () => {
@@ -39,7 +32,7 @@ describe('commands load what they use', () => {
     assert.equal(v.code, 0, v.stderr);
     assert.match(v.stdout, /: ok \(version 1, 100 shards/);
 
-    const cfg = join(dir, 'gw.yaml');
+    const cfg = join(dir(), 'gw.yaml');
     await writeFile(
       cfg,
       `idc: hz-1\nlisteners: [{ name: web, protocol: http, port: 8080 }]\nzonemap: { file: ${EXAMPLE_MAP_PATH} }\n`,
@@ -76,7 +69,7 @@ describe('commands load what they use', () => {
   });
 
   it('certs init is the command that needs them, and reports their failure', async () => {
-    const r = await runCli(['certs', 'init', join(dir, 'certs')]);
+    const r = await runCli(['certs', 'init', join(dir(), 'certs')]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /simulated broken certificate library/);
     assert.ok(attempted.length > 0);

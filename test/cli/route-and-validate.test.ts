@@ -1,21 +1,14 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import { CookieKeyring } from '../../src/identity/cookie.js';
-import { REPO_ROOT, runCli, runInstalledCli } from '../helpers/cli.js';
+import { REPO_ROOT, runCli, runInstalledCli, tempDirForFile } from '../helpers/cli.js';
 import { EXAMPLE_MAP_PATH, exampleDoc } from '../helpers/maps.js';
 
-let dir = '';
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'zg-cli-'));
-});
-after(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = tempDirForFile('zg-cli-');
 
 describe('zonegate route', () => {
   it('prints the decision for a uid as JSON', async () => {
@@ -57,7 +50,7 @@ describe('zonegate route', () => {
   });
 
   it('verifies a cookie with the keyring, and ignores a forged one', async () => {
-    const keys = join(dir, 'keys.yaml');
+    const keys = join(dir(), 'keys.yaml');
     await writeFile(keys, stringify([{ id: 'k1', secret: 'cli-test-secret-0123456789' }]));
     const ring = await CookieKeyring.create([{ id: 'k1', secret: 'cli-test-secret-0123456789' }]);
     const good = await ring.sign({ uid: '10000055', zone: 'rz05' });
@@ -108,7 +101,7 @@ describe('zonegate route', () => {
     const doc = exampleDoc();
     doc.cities.sh!.status = 'down';
     doc.zones.rz00!.status = 'down';
-    const file = join(dir, 'sh-down.yaml');
+    const file = join(dir(), 'sh-down.yaml');
     await writeFile(file, stringify(doc));
     const r = await runCli(['route', '--map', file, '--idc', 'hz-1', '--uid', '42']);
     const d = JSON.parse(r.stdout) as { zone: null; reason: string; detail: string };
@@ -151,7 +144,7 @@ describe('zonegate map validate', () => {
     doc.zones.rz03!.failover = ['rz01', 'rz33'];
     doc.zones.rz04!.shards = ['40-41', '43-49'];
     doc.zones.rz01!.shards = ['10-19', '17'];
-    const file = join(dir, 'broken.yaml');
+    const file = join(dir(), 'broken.yaml');
     await writeFile(file, stringify(doc));
     const r = await runCli(['map', 'validate', file]);
     assert.equal(r.code, 2);
@@ -162,7 +155,7 @@ describe('zonegate map validate', () => {
   });
 
   it('exits 2 on a file that is not YAML', async () => {
-    const file = join(dir, 'junk.yaml');
+    const file = join(dir(), 'junk.yaml');
     await writeFile(file, 'zones: [oops\n');
     const r = await runCli(['map', 'validate', file]);
     assert.equal(r.code, 2);

@@ -1,10 +1,29 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { exec, track, type ExecOptions, type ExecResult } from './child-processes.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export type CliResult = ExecResult;
+
+/**
+ * A scratch directory for the calling test file: made before its tests, removed after them.
+ * Call at module level; the returned function gives the path (valid once `before` has run).
+ */
+export function tempDirForFile(prefix: string): () => string {
+  let dir = '';
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), prefix));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  return () => dir;
+}
 
 export interface CliOptions {
   /**
