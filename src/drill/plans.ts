@@ -63,11 +63,16 @@ export function releasePlan(zone: string, req: ReleaseRequest): ChangePlan {
   if (green !== undefined && (!/^\d+(\.\d+)?$/.test(pct ?? '') || green > 100)) {
     throw new UsageError(`--green must be a percentage from 0 to 100 (got '${pct}')`);
   }
-  const change: ReleaseChange = {
+  return releaseChangePlan(zone, {
     ...(green === undefined ? {} : { green }),
     ...(greenShards === undefined ? {} : { greenShards }),
     ...(greenUids === undefined ? {} : { greenUids }),
-  };
+  });
+}
+
+/** A release already checked (a plan file's release step, or `releasePlan` after parsing). */
+export function releaseChangePlan(zone: string, change: ReleaseChange): ChangePlan {
+  const { green, greenShards, greenUids } = change;
   const words = [
     green === undefined ? '' : ` --green ${green}`,
     greenShards === undefined ? '' : ` --green-shards ${greenShards.join(',')}`,

@@ -48,6 +48,20 @@ describe('slow and vanishing clients do not pin upstream connections', () => {
     await rig.close();
   });
 
+  /** `n` uploads of a 1 MB body that send `sent` bytes of it (`fill`) and then stall. */
+  async function stalledUploads(n: number, sent: number, fill: number): Promise<Socket[]> {
+    const uploads: Socket[] = [];
+    for (let i = 0; i < n; i++) {
+      const s = await open(
+        rig.port,
+        'POST /up HTTP/1.1\r\nHost: a\r\nx-ldc-uid: 1\r\nContent-Length: 1000000\r\n\r\n',
+      );
+      s.write(Buffer.alloc(sent, fill));
+      uploads.push(s);
+    }
+    return uploads;
+  }
+
   it('frees the connection of a reader that leaves mid-download (curl | head -c 1000000)', async () => {
     for (let i = 0; i < POOL + 2; i++) {
       const s = await open(rig.port, GET_BIG);
@@ -104,16 +118,8 @@ describe('slow and vanishing clients do not pin upstream connections', () => {
   });
 
   it('cuts large uploads that stall after the idle timeout and frees their connections', async () => {
-    const uploads: Socket[] = [];
     const before = rig.rec.seen.length;
-    for (let i = 0; i < POOL + 1; i++) {
-      const s = await open(
-        rig.port,
-        'POST /up HTTP/1.1\r\nHost: a\r\nx-ldc-uid: 1\r\nContent-Length: 1000000\r\n\r\n',
-      );
-      s.write(Buffer.alloc(200_000, 0x62));
-      uploads.push(s);
-    }
+    const uploads = await stalledUploads(POOL + 1, 200_000, 0x62);
     try {
       assert.ok(await until(() => rig.rec.seen.length - before >= POOL), 'the uploads reached the upstream');
       await assertServed(rig, 'stalled large uploads');
@@ -125,15 +131,7 @@ describe('slow and vanishing clients do not pin upstream connections', () => {
   });
 
   it('survives a chunked upload aborted mid-body while the pool is busy, and serves after', async () => {
-    const busy: Socket[] = [];
-    for (let i = 0; i < POOL; i++) {
-      const s = await open(
-        rig.port,
-        'POST /up HTTP/1.1\r\nHost: a\r\nx-ldc-uid: 1\r\nContent-Length: 1000000\r\n\r\n',
-      );
-      s.write(Buffer.alloc(100_000, 0x63));
-      busy.push(s);
-    }
+    const busy = await stalledUploads(POOL, 100_000, 0x63);
     try {
       const s = await open(
         rig.port,

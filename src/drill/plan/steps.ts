@@ -7,14 +7,8 @@ import {
   DrillNotConvergedError,
   DrillRefusedError,
 } from '../errors.js';
-import {
-  moveShards,
-  setCityStatus,
-  setIdcStatus,
-  setRelease,
-  setZoneStatus,
-  setZoneWeight,
-} from '../mutations.js';
+import { moveShards, setZoneWeight } from '../mutations.js';
+import { releaseChangePlan, statusPlan } from '../plans.js';
 import { commitChange, prepareChange, requireDoc, type ChangePlan } from '../run-change.js';
 import { evaluateSlo, scrapeAll, type SloResult } from './checks.js';
 import type { ChangeStep, Step } from './plan.js';
@@ -60,20 +54,11 @@ export interface StepContext {
 export function changePlanFor(step: ChangeStep): ChangePlan {
   switch (step.kind) {
     case 'zone':
-      return {
-        action: `zone ${step.status} ${step.zone}`,
-        build: (cur) => setZoneStatus(requireDoc(cur), step.zone, step.status),
-      };
+      return statusPlan('zone', step.zone, step.status);
     case 'idc':
-      return {
-        action: `idc ${step.status} ${step.idc}`,
-        build: (cur) => setIdcStatus(requireDoc(cur), step.idc, step.status),
-      };
+      return statusPlan('idc', step.idc, step.status);
     case 'city':
-      return {
-        action: `city ${step.status} ${step.city}`,
-        build: (cur) => setCityStatus(requireDoc(cur), step.city, step.status),
-      };
+      return statusPlan('city', step.city, step.status);
     case 'weight':
       return {
         action: `zone weight ${step.zone} ${step.weight}`,
@@ -84,22 +69,12 @@ export function changePlanFor(step: ChangeStep): ChangePlan {
         action: `shards move ${step.shards.join(',')} --to ${step.to}`,
         build: (cur) => moveShards(requireDoc(cur), step.shards, step.to),
       };
-    case 'release': {
-      const words = [
-        step.green === undefined ? '' : ` --green ${step.green}`,
-        step.greenShards === undefined ? '' : ` --green-shards ${step.greenShards.join(',')}`,
-        step.greenUids === undefined ? '' : ` --green-uids ${step.greenUids.length} uid(s)`,
-      ].join('');
-      return {
-        action: `release ${step.zone}${words}`,
-        build: (cur) =>
-          setRelease(requireDoc(cur), step.zone, {
-            ...(step.green === undefined ? {} : { green: step.green }),
-            ...(step.greenShards === undefined ? {} : { greenShards: step.greenShards }),
-            ...(step.greenUids === undefined ? {} : { greenUids: step.greenUids }),
-          }),
-      };
-    }
+    case 'release':
+      return releaseChangePlan(step.zone, {
+        ...(step.green === undefined ? {} : { green: step.green }),
+        ...(step.greenShards === undefined ? {} : { greenShards: step.greenShards }),
+        ...(step.greenUids === undefined ? {} : { greenUids: step.greenUids }),
+      });
   }
 }
 
