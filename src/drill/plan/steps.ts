@@ -7,8 +7,8 @@ import {
   DrillNotConvergedError,
   DrillRefusedError,
 } from '../errors.js';
-import { moveShards, setZoneWeight } from '../mutations.js';
-import { releaseChangePlan, statusPlan } from '../plans.js';
+import { setZoneWeight } from '../mutations.js';
+import { releaseChangePlan, shardsMovePlan, statusPlan } from '../plans.js';
 import { commitChange, prepareChange, requireDoc, type ChangePlan } from '../run-change.js';
 import { evaluateSlo, scrapeAll, type SloResult } from './checks.js';
 import type { ChangeStep, Step } from './plan.js';
@@ -65,10 +65,8 @@ export function changePlanFor(step: ChangeStep): ChangePlan {
         build: (cur) => setZoneWeight(requireDoc(cur), step.zone, step.weight),
       };
     case 'shards':
-      return {
-        action: `shards move ${step.shards.join(',')} --to ${step.to}`,
-        build: (cur) => moveShards(requireDoc(cur), step.shards, step.to),
-      };
+      // The schema asks for at least one range, so shardsMovePlan's own check never fires here.
+      return shardsMovePlan(step.shards, step.to);
     case 'release':
       return releaseChangePlan(step.zone, {
         ...(step.green === undefined ? {} : { green: step.green }),
