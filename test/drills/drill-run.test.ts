@@ -9,7 +9,6 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { main } from '../../src/cli/main.js';
 import type { ZoneMapDoc } from '../../src/zonemap/index.js';
 import {
   RedisZoneMapSource,
@@ -17,21 +16,12 @@ import {
   writeZoneMap,
   type GatewayReport,
 } from '../../src/zonemap/stores/index.js';
+import { runCli } from '../helpers/cli.js';
 import { exampleDoc } from '../helpers/maps.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 
-interface Run {
-  readonly code: number;
-  readonly out: string;
-  readonly err: string;
-}
-
-async function zg(...argv: string[]): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+/** `zonegate ARGV` in this process. */
+const zg = (...argv: string[]) => runCli(argv);
 
 describe('drill run', () => {
   let redis: RedisServer;
@@ -130,13 +120,16 @@ report: { windowMs: 100 }
     );
     const reports = join(dir, 'reports');
     const r = await zg('drill', 'run', file, ...f.flags, '--yes', '--report', reports, '--html');
-    assert.equal(r.code, 0, `${r.out}\n${r.err}`);
-    assert.match(r.out, /\[1\/11\] zone drain rz03\n {6}ok: version 1 -> 2/);
-    assert.match(r.out, /\[2\/11\] converge within 5000 ms\n {6}ok: \d+\.\ds .*1 gateway\(s\) on version 2/);
-    assert.match(r.out, /ok {2}error ratio ≤ 0\.10%: 0\.00% \(0 of \d+\)/);
-    assert.match(r.out, /ok {2}upstream p99 ≤ 100 ms: no upstream requests/);
-    assert.match(r.out, /confirmed by --yes/);
-    assert.match(r.out, /drill passed/);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /\[1\/11\] zone drain rz03\n {6}ok: version 1 -> 2/);
+    assert.match(
+      r.stdout,
+      /\[2\/11\] converge within 5000 ms\n {6}ok: \d+\.\ds .*1 gateway\(s\) on version 2/,
+    );
+    assert.match(r.stdout, /ok {2}error ratio ≤ 0\.10%: 0\.00% \(0 of \d+\)/);
+    assert.match(r.stdout, /ok {2}upstream p99 ≤ 100 ms: no upstream requests/);
+    assert.match(r.stdout, /confirmed by --yes/);
+    assert.match(r.stdout, /drill passed/);
     assert.equal(await f.version(), 7);
     const d = await f.doc();
     assert.equal(d.zones['rz03']?.status, 'drain');
@@ -146,7 +139,7 @@ report: { windowMs: 100 }
     assert.deepEqual(d.zones['rz05']?.shards, ['00-04', '50-59']);
     assert.deepEqual(d.zones['rz02']?.release, { greenUids: [], greenShards: ['20'], green: 5 });
 
-    const drill = /drill (every-kind-\S+):/.exec(r.out)?.[1] ?? '';
+    const drill = /drill (every-kind-\S+):/.exec(r.stdout)?.[1] ?? '';
     assert.match(drill, /^every-kind-\d{8}T\d{6}Z-[0-9a-f]{4}$/);
     const entries = await f.store.history(10);
     assert.deepEqual(
@@ -163,9 +156,9 @@ report: { windowMs: 100 }
     assert.equal(entries[5]?.reason, 'drill: rz03 to rz01');
     assert.equal(entries[6]?.drill, undefined, 'the seed was not written by a drill');
     const hist = await zg('map', 'history', ...f.flags, '--limit', '2');
-    assert.equal(hist.code, 0, hist.err);
+    assert.equal(hist.code, 0, hist.stderr);
     assert.match(
-      hist.out,
+      hist.stdout,
       new RegExp(`v7 .*release rz02[^\\n]*\\n.*\\n {6}drill ${drill} \\(plan every-kind\\)`),
     );
 
@@ -218,12 +211,12 @@ report: { windowMs: 100 }
     );
     const before = (await f.store.history(100)).length;
     const r = await zg('drill', 'run', file, ...f.flags, '--dry-run');
-    assert.equal(r.code, 0, `${r.out}\n${r.err}`);
-    assert.match(r.out, /dry run: nothing is written/);
-    assert.match(r.out, /30-39 {2}rz03 -> rz01 {2}\[10\]/);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /dry run: nothing is written/);
+    assert.match(r.stdout, /30-39 {2}rz03 -> rz01 {2}\[10\]/);
     // rz01's first standby is rz03, which step 1 took down: its users go to rz05.
-    assert.match(r.out, /10-19 {2}rz01 -> rz05 {2}\[10\]/);
-    assert.match(r.out, /skipped .*dry run/);
+    assert.match(r.stdout, /10-19 {2}rz01 -> rz05 {2}\[10\]/);
+    assert.match(r.stdout, /skipped .*dry run/);
     assert.equal(await f.version(), 1);
     assert.equal((await f.store.history(100)).length, before);
     await f.store.close();
@@ -245,8 +238,11 @@ report: { windowMs: 0 }
     failing = true;
     try {
       const r = await zg('drill', 'run', file, ...f.flags, '--json');
-      assert.equal(r.code, 1, r.err);
-      const events = r.out.split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.equal(r.code, 1, r.stderr);
+      const events = r.stdout
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       const check = events.find((e) => e['type'] === 'step-end' && e['kind'] === 'check');
       assert.equal(check?.['result'], 'failed');
       assert.equal((check?.['error'] as { code: string }).code, 'ZG_ERR_DRILL_CHECK_FAILED');
@@ -291,8 +287,8 @@ report: { windowMs: 0 }
     try {
       const r = await zg('drill', 'run', file, ...f.flags, '--no-rollback');
       assert.equal(r.code, 1);
-      assert.match(r.out, /BROKEN {2}error ratio ≤ 0\.00%/);
-      assert.doesNotMatch(r.out, /rolled back/);
+      assert.match(r.stdout, /BROKEN {2}error ratio ≤ 0\.00%/);
+      assert.doesNotMatch(r.stdout, /rolled back/);
     } finally {
       failing = false;
     }
@@ -319,10 +315,13 @@ steps:
     try {
       const r = await zg('drill', 'run', file, ...f.flags);
       assert.equal(r.code, 1);
-      assert.match(r.out, /ABORT: abort condition broken over the last \d+ ms: error ratio ≤ 1\.00%: 9\.09%/);
-      assert.match(r.out, /\[2\/2\] wait 600000 ms\n {6}failed/);
-      assert.match(r.out, /rolled back to the map of version 1 as version 3/);
-      assert.match(r.out, /drill aborted/);
+      assert.match(
+        r.stdout,
+        /ABORT: abort condition broken over the last \d+ ms: error ratio ≤ 1\.00%: 9\.09%/,
+      );
+      assert.match(r.stdout, /\[2\/2\] wait 600000 ms\n {6}failed/);
+      assert.match(r.stdout, /rolled back to the map of version 1 as version 3/);
+      assert.match(r.stdout, /drill aborted/);
     } finally {
       failing = false;
     }
@@ -343,7 +342,7 @@ steps:
     );
     const r = await zg('drill', 'run', file, ...f.flags);
     assert.equal(r.code, 1);
-    assert.match(r.out, /ABORT: the plan's deadline of 1000 ms passed \[ZG_ERR_DRILL_ABORTED\]/);
+    assert.match(r.stdout, /ABORT: the plan's deadline of 1000 ms passed \[ZG_ERR_DRILL_ABORTED\]/);
     assert.equal(await f.version(), 3);
     await f.store.close();
   });
@@ -372,11 +371,11 @@ report: { windowMs: 0 }
     const r = await zg('drill', 'run', file, ...f.flags);
     assert.equal(r.code, 1);
     assert.match(
-      r.out,
+      r.stdout,
       /not converged after 0\.\ds: not on version 2: gw-lagging \(1\) \[ZG_ERR_DRILL_NOT_CONVERGED\]/,
     );
     assert.match(
-      r.out,
+      r.stdout,
       /rolled back to the map of version 1 as version 3; not on version 3: gw-lagging \(1\)/,
     );
 
@@ -392,7 +391,7 @@ report: { windowMs: 0 }
     );
     assert.equal(r2.code, 1);
     assert.match(
-      r2.out,
+      r2.stdout,
       /not converged after 0\.\ds: no gateway reports to this store \[ZG_ERR_DRILL_NOT_CONVERGED\]/,
     );
     assert.equal(await empty.version(), 3, 'rolled back');
@@ -404,7 +403,7 @@ report: { windowMs: 0 }
     const empty = await fleet({ gateway: false });
     const none = await zg('map', 'status', ...empty.flags, '--wait-ms', '200');
     assert.equal(none.code, 1);
-    assert.match(none.err, /no gateway reports to this store\n\[ZG_ERR_DRILL_NOT_CONVERGED\]/);
+    assert.match(none.stderr, /no gateway reports to this store\n\[ZG_ERR_DRILL_NOT_CONVERGED\]/);
     const old = new Date(Date.now() - 60_000).toISOString();
     await empty.store.reportGateway({
       id: 'gw-dead',
@@ -418,16 +417,16 @@ report: { windowMs: 0 }
     });
     const stale = await zg('map', 'status', ...empty.flags, '--wait-ms', '200');
     assert.equal(stale.code, 1);
-    assert.match(stale.err, /stale \(no report for a while\): gw-dead \(60\.\ds\)/);
+    assert.match(stale.stderr, /stale \(no report for a while\): gw-dead \(60\.\ds\)/);
     // Without --wait it only shows.
     assert.equal((await zg('map', 'status', ...empty.flags)).code, 0);
     await empty.store.close();
 
     const f = await fleet();
     const ok = await zg('map', 'status', ...f.flags, '--wait');
-    assert.equal(ok.code, 0, ok.err);
-    assert.match(ok.out, new RegExp(`gw-${f.prefix}\\thz-1\\t1\\tcurrent`));
-    assert.match(ok.out, /converged after \d+\.\ds on version 1/);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, new RegExp(`gw-${f.prefix}\\thz-1\\t1\\tcurrent`));
+    assert.match(ok.stdout, /converged after \d+\.\ds on version 1/);
     await f.store.close();
   });
 });
