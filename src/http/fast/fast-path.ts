@@ -109,12 +109,15 @@ export class FastPath {
   readonly ctx: HttpContext;
   readonly edge: EdgePolicy;
   readonly handOff: (socket: Socket, bytes: Buffer | null) => void;
+  /** The `connection: keep-alive` lines of every kept-alive answer (the config does not change). */
+  readonly keepAlive: string;
   readonly #conns = new Set<FastConnection>();
 
   constructor(o: FastPathOptions) {
     this.ctx = o.ctx;
     this.edge = o.edge;
     this.handOff = o.handOff;
+    this.keepAlive = `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(o.ctx.config.timeouts.idleTimeoutMs / 1000)}\r\n`;
   }
 
   /** Take a plain HTTP/1 client connection. */
@@ -542,7 +545,7 @@ class FastConnection implements Watched {
       this.closeAfter = true;
       h += 'connection: close\r\n';
     } else {
-      h += `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(ctx.config.timeouts.idleTimeoutMs / 1000)}\r\n`;
+      h += this.fp.keepAlive;
     }
     this.responded = true;
     // Head and the first body bytes (usually in the same upstream read) leave in one writev.
@@ -717,9 +720,7 @@ class FastConnection implements Watched {
     if (trace !== null) h += `${REQUEST_ID_HEADER}: ${trace.id}\r\n`;
     if (this.hsts !== undefined) h += `strict-transport-security: ${this.hsts}\r\n`;
     h += `date: ${httpDate()}\r\n`;
-    h += close
-      ? 'connection: close\r\n'
-      : `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(this.ctx.config.timeouts.idleTimeoutMs / 1000)}\r\n`;
+    h += close ? 'connection: close\r\n' : this.fp.keepAlive;
     s.write(h + CRLF, 'latin1');
     s.write(text);
     if (close) {
