@@ -198,7 +198,8 @@ class FastConnection implements Watched {
   target = '';
   path = '';
   scanned: ScannedRequest | null = null;
-  checked: CheckedTarget = { path: '/', host: undefined };
+  /** checkRequest's answer for the current request (one object per connection, rewritten by each). */
+  readonly checked: CheckedTarget = { path: '/', host: undefined };
   trace: RequestTrace | null = null;
   routed: Routed | null = null;
   endpoint: Endpoint | null = null;
@@ -340,7 +341,7 @@ class FastConnection implements Watched {
       cfg.identity.uidHeader,
       cfg.identity.cookie.name,
     );
-    const checked: CheckedTarget = { path: '/', host: undefined };
+    const checked = this.checked;
     if (checkRequest(head.method, head.target, '1.1', false, scanned, checked) !== null) {
       // Refused the way Node's path refuses it (400 and close).
       this.handOffNow(buf);
@@ -355,7 +356,6 @@ class FastConnection implements Watched {
     this.target = head.target;
     this.path = checked.path;
     this.scanned = scanned;
-    this.checked = checked;
     this.clientClose = head.close;
     if (buf.length > head.length) this.pending = buf.subarray(head.length);
     const edge = this.fp.edge;
