@@ -212,6 +212,58 @@ export function internalError(
   }
 }
 
+/**
+ * After an upstream error on `ep`: marks it failed and publishes the error (and the ejection it
+ * caused). With `retry` (nothing sent yet, an idempotent request not yet retried) and a connect
+ * error, returns another endpoint of the same group to retry on, publishing the retry; else null.
+ * Both the fast path and the Node path call this.
+ */
+export function upstreamFailed(
+  ctx: HttpContext,
+  routed: Routed,
+  ep: Endpoint,
+  code: string,
+  retry: boolean,
+): Endpoint | null {
+  const now = Date.now();
+  const ejectedBefore = ep.ejectedUntil;
+  ep.failed(now);
+  const d = routed.decision;
+  const events = ctx.events;
+  if (events.upstreamError.active) {
+    events.upstreamError.publish({
+      protocol: 'http',
+      zone: d.zone,
+      colour: d.colour,
+      upstream: ep.address,
+      code,
+    });
+  }
+  if (ep.ejectedUntil !== ejectedBefore && events.ejection.active) {
+    events.ejection.publish({
+      protocol: 'http',
+      zone: d.zone,
+      upstream: ep.address,
+      ejectMs: ep.ejectedUntil - now,
+      reason: code,
+    });
+  }
+  if (!retry || !CONNECT_ERRORS.has(code)) return null;
+  const next = routed.group.pick(ep, now);
+  if (next !== null && events.retry.active) {
+    events.retry.publish({ zone: d.zone, colour: d.colour, from: ep.address, to: next.address, code });
+  }
+  return next;
+}
+
+/** The error to answer with when upstream `ep` (in `zone`) failed a request with `code`. */
+export function upstreamError(ep: Endpoint, zone: string, code: string, err: Error): ZonegateError {
+  const where = `${ep.address} (zone ${zone})`;
+  return code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT'
+    ? new UpstreamTimeoutError(`upstream ${where} timed out (${code})`, err)
+    : new UpstreamFailedError(`upstream ${where} failed: ${err.message}`, err);
+}
+
 export interface Routed {
   readonly decision: RoutedDecision;
   readonly group: EndpointGroup;
@@ -604,43 +656,15 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
       internalError(this.ctx, this.req, this.res, this.h2, err);
       return;
     }
-    const now = Date.now();
     const ep = this.endpoint;
-    const ejectedBefore = ep.ejectedUntil;
-    ep.failed(now);
-    const d = this.routed.decision;
-    const events = this.ctx.events;
-    if (events.upstreamError.active) {
-      events.upstreamError.publish({
-        protocol: 'http',
-        zone: d.zone,
-        colour: d.colour,
-        upstream: ep.address,
-        code,
-      });
-    }
-    if (ep.ejectedUntil !== ejectedBefore && events.ejection.active) {
-      events.ejection.publish({
-        protocol: 'http',
-        zone: d.zone,
-        upstream: ep.address,
-        ejectMs: ep.ejectedUntil - now,
-        reason: code,
-      });
-    }
-    if (!this.responded && CONNECT_ERRORS.has(code) && this.canRetry()) {
-      const next = this.routed.group.pick(ep, now);
-      if (next !== null) {
-        // Once, and only within the same zone and colour: never silently in another zone.
-        this.retried = true;
-        if (events.retry.active) {
-          events.retry.publish({ zone: d.zone, colour: d.colour, from: ep.address, to: next.address, code });
-        }
-        this.endpoint = next;
-        this.controller = null;
-        this.dispatch();
-        return;
-      }
+    const next = upstreamFailed(this.ctx, this.routed, ep, code, !this.responded && this.canRetry());
+    if (next !== null) {
+      // Once, and only within the same zone and colour: never silently in another zone.
+      this.retried = true;
+      this.endpoint = next;
+      this.controller = null;
+      this.dispatch();
+      return;
     }
     this.end();
     this.abortUpstream();
@@ -650,12 +674,7 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
       this.report(code, this.res.statusCode);
       return;
     }
-    const where = `${ep.address} (zone ${this.routed.decision.zone})`;
-    if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT') {
-      this.fail(new UpstreamTimeoutError(`upstream ${where} timed out (${code})`, err));
-    } else {
-      this.fail(new UpstreamFailedError(`upstream ${where} failed: ${err.message}`, err));
-    }
+    this.fail(upstreamError(ep, this.routed.decision.zone, code, err));
   }
 
   canRetry(): boolean {

@@ -56,14 +56,14 @@ export function errorBody(err: ZonegateError, requestId?: string): string {
  * truncated body). With the request's trace: the id goes in the answer, and the full message
  * and the bytes sent are kept for the access log.
  */
-export function sendError(res: AnyResponse, err: ZonegateError, trace?: RequestTrace | null): void {
-  if (trace !== undefined && trace !== null) trace.detail = err.message;
+export function sendError(res: AnyResponse, err: ZonegateError, trace: RequestTrace | null = null): void {
+  if (trace !== null) trace.detail = err.message;
   if (res.headersSent) {
     res.destroy(err);
     return;
   }
   const text = errorBody(err, trace?.id);
-  if (trace !== undefined && trace !== null) trace.bytesOut = Buffer.byteLength(text);
+  if (trace !== null) trace.bytesOut = Buffer.byteLength(text);
   const headers = [
     'content-type',
     'application/json',
@@ -74,22 +74,22 @@ export function sendError(res: AnyResponse, err: ZonegateError, trace?: RequestT
     'cache-control',
     'no-store',
   ];
-  if (trace !== undefined && trace !== null) headers.push(REQUEST_ID_HEADER, trace.id);
+  if (trace !== null) headers.push(REQUEST_ID_HEADER, trace.id);
   // Node's types list only object headers for writeHead; both response kinds accept the flat array form.
   (res as ServerResponse).writeHead(err.httpStatus, headers as unknown as Record<string, string>);
   res.end(text);
 }
 
 /** For errors before a response object exists (header overflow, bad request line, WebSocket upgrades). */
-export function writeRawError(socket: Duplex, err: ZonegateError, trace?: RequestTrace | null): void {
-  if (trace !== undefined && trace !== null) trace.detail = err.message;
+export function writeRawError(socket: Duplex, err: ZonegateError, trace: RequestTrace | null = null): void {
+  if (trace !== null) trace.detail = err.message;
   if (!socket.writable) {
     socket.destroy();
     return;
   }
   const text = errorBody(err, trace?.id);
-  if (trace !== undefined && trace !== null) trace.bytesOut = Buffer.byteLength(text);
-  const id = trace === undefined || trace === null ? '' : `${REQUEST_ID_HEADER}: ${trace.id}\r\n`;
+  if (trace !== null) trace.bytesOut = Buffer.byteLength(text);
+  const id = trace === null ? '' : `${REQUEST_ID_HEADER}: ${trace.id}\r\n`;
   socket.end(
     `HTTP/1.1 ${err.httpStatus} ${REASON_PHRASES[err.httpStatus] ?? 'Error'}\r\n` +
       `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n` +

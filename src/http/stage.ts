@@ -47,9 +47,10 @@ function safely(
 ): void {
   try {
     const socket = req.socket;
-    if (!h2) {
-      const counted = socket as CountsRequests;
-      counted[kRequests] = (counted[kRequests] ?? 0) + 1;
+    // Only the drain reads the count, and only to see a request start between two of its looks.
+    if (ctx.closing && !h2) {
+      const conn = socket as CountsRequests;
+      conn[kRequests] = (conn[kRequests] ?? 0) + 1;
     }
     const hsts = edge.hsts(socket);
     if (hsts !== undefined) res.setHeader('strict-transport-security', hsts);
@@ -91,9 +92,9 @@ const noop = (): void => {};
  * answered, with `connection: close`, instead of a reset. Closing idle connections at once —
  * Node's closeIdleConnections — loses exactly those requests under steady load.
  */
-export const DRAIN_IDLE_GRACE_MS = 1000;
+const DRAIN_IDLE_GRACE_MS = 1000;
 
-/** Requests Node's HTTP/1 server has started on a connection (the drain's idleness check). */
+/** Requests Node's HTTP/1 server has started on a connection during the drain (its idleness check). */
 const kRequests = Symbol('zonegate.requests');
 interface CountsRequests {
   [kRequests]?: number;

@@ -24,14 +24,15 @@ import { shardOf } from '../../router/index.js';
 import type { EdgePolicy } from '../../listeners/index.js';
 import type { Endpoint } from '../../upstream/index.js';
 import type { HttpContext } from '../context.js';
-import { BadRequestError, InternalError, UpstreamFailedError, UpstreamTimeoutError } from '../errors.js';
+import { BadRequestError, InternalError } from '../errors.js';
 import {
   CLIENT_CLOSED,
   CLIENT_STALLED,
-  CONNECT_ERRORS,
   IDEMPOTENT,
   REQUEST_REFUSED,
   routeTo,
+  upstreamError,
+  upstreamFailed,
   upstreamHeaders,
   type Routed,
 } from '../forward.js';
@@ -58,7 +59,6 @@ function publishDone(
   colour: string,
   reason: string,
   status: number,
-  ms: number,
   method: string,
   target: string,
   upstream: string,
@@ -72,7 +72,8 @@ function publishDone(
     colour,
     reason,
     status,
-    ms,
+    // From the trace's start, as forward.ts measures it.
+    trace === null ? 0 : performance.now() - trace.t0,
     upstream,
     upstreamMs,
     method,
@@ -108,12 +109,15 @@ export class FastPath {
   readonly ctx: HttpContext;
   readonly edge: EdgePolicy;
   readonly handOff: (socket: Socket, bytes: Buffer | null) => void;
+  /** The `connection: keep-alive` lines of every kept-alive answer (the config does not change). */
+  readonly keepAlive: string;
   readonly #conns = new Set<FastConnection>();
 
   constructor(o: FastPathOptions) {
     this.ctx = o.ctx;
     this.edge = o.edge;
     this.handOff = o.handOff;
+    this.keepAlive = `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(o.ctx.config.timeouts.idleTimeoutMs / 1000)}\r\n`;
   }
 
   /** Take a plain HTTP/1 client connection. */
@@ -194,15 +198,14 @@ class FastConnection implements Watched {
   target = '';
   path = '';
   scanned: ScannedRequest | null = null;
-  checked: CheckedTarget = { path: '/', host: undefined };
+  /** checkRequest's answer for the current request (one object per connection, rewritten by each). */
+  readonly checked: CheckedTarget = { path: '/', host: undefined };
   trace: RequestTrace | null = null;
   routed: Routed | null = null;
   endpoint: Endpoint | null = null;
   headers: string[] | null = null;
   hsts: string | undefined = undefined;
   counted: boolean | null = null;
-  /** performance.now() when the request head was read. */
-  started = 0;
   /** performance.now() at the first dispatch to an upstream; -1 before. */
   dispatchedAt = -1;
   /** First dispatch → upstream response head; -1 until then. */
@@ -281,7 +284,7 @@ class FastConnection implements Watched {
       // As stage.ts answers Node's own head timeout.
       const e = new BadRequestError('request not received in time', 408);
       this.writeError(e, null, true);
-      publishDone(this.ctx, '', '', e.code, e.httpStatus, 0, '', '', '', null);
+      publishDone(this.ctx, '', '', e.code, e.httpStatus, '', '', '', null);
       return;
     }
     this.phase = GONE;
@@ -338,7 +341,7 @@ class FastConnection implements Watched {
       cfg.identity.uidHeader,
       cfg.identity.cookie.name,
     );
-    const checked: CheckedTarget = { path: '/', host: undefined };
+    const checked = this.checked;
     if (checkRequest(head.method, head.target, '1.1', false, scanned, checked) !== null) {
       // Refused the way Node's path refuses it (400 and close).
       this.handOffNow(buf);
@@ -353,10 +356,8 @@ class FastConnection implements Watched {
     this.target = head.target;
     this.path = checked.path;
     this.scanned = scanned;
-    this.checked = checked;
     this.clientClose = head.close;
     if (buf.length > head.length) this.pending = buf.subarray(head.length);
-    this.started = performance.now();
     const edge = this.fp.edge;
     this.hsts = edge.hsts(socket);
     const counted = edge.allowRequest(socket) ? edge.startRequest(socket) : false;
@@ -364,7 +365,7 @@ class FastConnection implements Watched {
       // As stage.ts answers it.
       const e = edge.rateLimited;
       this.writeError(e, null, this.clientClose || ctx.closing);
-      publishDone(ctx, '', '', e.code, 429, 0, '', '', '', null);
+      publishDone(ctx, '', '', e.code, 429, '', '', '', null);
       this.endExchange();
       this.next(false);
       return;
@@ -398,7 +399,6 @@ class FastConnection implements Watched {
   route(identity: Identity): void {
     if (this.phase !== ROUTING) return;
     const ctx = this.ctx;
-    this.started = performance.now();
     const r = routeTo(ctx, this.reqLike, this.path, this.scanned!, identity);
     if (r instanceof ZonegateError) {
       this.refuse(r);
@@ -425,20 +425,13 @@ class FastConnection implements Watched {
 
   /** Answer a request the gateway does not forward (routing found nothing), as forward.ts does. */
   refuse(err: ZonegateError): void {
-    const close = this.clientClose || this.ctx.closing;
+    this.answerError(err, this.clientClose || this.ctx.closing);
+  }
+
+  /** Answer `err` for the exchange, publish it without a zone or upstream, and go on (or close). */
+  answerError(err: ZonegateError, close: boolean): void {
     this.writeError(err, this.trace, close);
-    publishDone(
-      this.ctx,
-      '',
-      '',
-      err.code,
-      err.httpStatus,
-      performance.now() - this.started,
-      this.method,
-      this.target,
-      '',
-      this.trace,
-    );
+    publishDone(this.ctx, '', '', err.code, err.httpStatus, this.method, this.target, '', this.trace);
     this.endExchange();
     this.next(close);
   }
@@ -458,23 +451,7 @@ class FastConnection implements Watched {
         this.phase = GONE;
         return;
       }
-      const e = new InternalError(err);
-      const close = this.clientClose || ctx.closing || this.closeAfter;
-      this.writeError(e, this.trace, close);
-      publishDone(
-        ctx,
-        '',
-        '',
-        e.code,
-        e.httpStatus,
-        performance.now() - this.started,
-        this.method,
-        this.target,
-        '',
-        this.trace,
-      );
-      this.endExchange();
-      this.next(close);
+      this.answerError(new InternalError(err), this.clientClose || ctx.closing || this.closeAfter);
     } catch {
       this.phase = GONE;
       this.socket.destroy();
@@ -568,7 +545,7 @@ class FastConnection implements Watched {
       this.closeAfter = true;
       h += 'connection: close\r\n';
     } else {
-      h += `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(ctx.config.timeouts.idleTimeoutMs / 1000)}\r\n`;
+      h += this.fp.keepAlive;
     }
     this.responded = true;
     // Head and the first body bytes (usually in the same upstream read) leave in one writev.
@@ -616,42 +593,14 @@ class FastConnection implements Watched {
       this.internal(err);
       return;
     }
-    const now = Date.now();
     const ep = this.endpoint!;
-    const ejectedBefore = ep.ejectedUntil;
-    ep.failed(now);
-    const d = this.routed!.decision;
-    const events = ctx.events;
-    if (events.upstreamError.active) {
-      events.upstreamError.publish({
-        protocol: 'http',
-        zone: d.zone,
-        colour: d.colour,
-        upstream: ep.address,
-        code,
-      });
-    }
-    if (ep.ejectedUntil !== ejectedBefore && events.ejection.active) {
-      events.ejection.publish({
-        protocol: 'http',
-        zone: d.zone,
-        upstream: ep.address,
-        ejectMs: ep.ejectedUntil - now,
-        reason: code,
-      });
-    }
-    if (!this.responded && CONNECT_ERRORS.has(code) && this.canRetry()) {
-      const next = this.routed!.group.pick(ep, now);
-      if (next !== null) {
-        // Once, and only within the same zone and colour: never silently in another zone.
-        this.retried = true;
-        if (events.retry.active) {
-          events.retry.publish({ zone: d.zone, colour: d.colour, from: ep.address, to: next.address, code });
-        }
-        this.endpoint = next;
-        this.dispatch();
-        return;
-      }
+    const next = upstreamFailed(ctx, this.routed!, ep, code, !this.responded && this.canRetry());
+    if (next !== null) {
+      // Once, and only within the same zone and colour: never silently in another zone.
+      this.retried = true;
+      this.endpoint = next;
+      this.dispatch();
+      return;
     }
     if (this.responded) {
       // Headers are out: all we can do is cut the response so the client sees it incomplete.
@@ -661,11 +610,7 @@ class FastConnection implements Watched {
       this.phase = GONE;
       return;
     }
-    const where = `${ep.address} (zone ${this.routed!.decision.zone})`;
-    const e =
-      code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT'
-        ? new UpstreamTimeoutError(`upstream ${where} timed out (${code})`, err)
-        : new UpstreamFailedError(`upstream ${where} failed: ${err.message}`, err);
+    const e = upstreamError(ep, this.routed!.decision.zone, code, err);
     const close = this.clientClose || ctx.closing || this.closeAfter;
     this.writeError(e, this.trace, close);
     this.report(e.code, e.httpStatus);
@@ -710,7 +655,6 @@ class FastConnection implements Watched {
       d?.colour ?? '',
       reason,
       status,
-      performance.now() - this.started,
       this.method,
       this.target,
       this.endpoint?.address ?? '',
@@ -776,9 +720,7 @@ class FastConnection implements Watched {
     if (trace !== null) h += `${REQUEST_ID_HEADER}: ${trace.id}\r\n`;
     if (this.hsts !== undefined) h += `strict-transport-security: ${this.hsts}\r\n`;
     h += `date: ${httpDate()}\r\n`;
-    h += close
-      ? 'connection: close\r\n'
-      : `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(this.ctx.config.timeouts.idleTimeoutMs / 1000)}\r\n`;
+    h += close ? 'connection: close\r\n' : this.fp.keepAlive;
     s.write(h + CRLF, 'latin1');
     s.write(text);
     if (close) {
