@@ -5,11 +5,11 @@
  */
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
-import type { EventBus } from '../core/events.js';
+import type { Channel, EventBus, MqttSessionEndEvent } from '../core/events.js';
 import type { Self } from '../router/index.js';
 import { BrokerSet } from '../upstream/index.js';
 import type { CompiledZoneMap, ZoneMapHolder } from '../zonemap/index.js';
-import { MqttConnection, type ConnectionContext, type MqttAccessLog, type MqttLogger } from './connection.js';
+import { MqttConnection, type ConnectionContext, type MqttLogger } from './connection.js';
 import type { CertUidReader } from '../identity/index.js';
 import { MoveBatch } from './move-batch.js';
 import { MoveScheduler } from './move-scheduler.js';
@@ -23,7 +23,6 @@ export interface MqttServerOptions {
   /** The `mqtt` config section; validated once here. */
   readonly config?: MqttConfigInput;
   readonly logger?: MqttLogger;
-  readonly accessLog?: MqttAccessLog;
   /** Periodic counters (packets, sessions per zone, drains), flushed by the sweep. */
   readonly metrics?: MqttMetricsSink;
   /** Connects, refusals, moves and session ends are published here (src/core/events.ts). */
@@ -77,7 +76,7 @@ export class MqttServer implements ConnectionContext {
   readonly random: () => number;
   readonly stats = new MqttStats();
   readonly logger: MqttLogger;
-  readonly accessLog: MqttAccessLog | undefined;
+  readonly sessionEnd: Channel<MqttSessionEndEvent> | undefined;
   readonly scheduler: MoveScheduler;
   readonly certUid: CertUidReader | undefined;
   readonly brokers: BrokerSet;
@@ -109,14 +108,7 @@ export class MqttServer implements ConnectionContext {
     const events = options.events;
     this.events = events;
     // A session's end is a fact on the bus; the log subscriber writes its access line.
-    this.accessLog =
-      events === undefined
-        ? options.accessLog
-        : {
-            mqtt: (e) => {
-              if (events.mqttSessionEnd.active) events.mqttSessionEnd.publish(e);
-            },
-          };
+    this.sessionEnd = events?.mqttSessionEnd;
     this.metrics = options.metrics;
     this.certUid = options.certUid;
     this.brokers = options.brokers ?? new BrokerSet({ consecutiveFailures: 1, ejectMs: 0 });
