@@ -29,7 +29,7 @@ import {
   MqttUpstreamUnavailableError,
   uidRefusalError,
 } from './errors.js';
-import { FrameReader, type FrameSink } from './frame-reader.js';
+import { FrameReader, headerLengthOf, type FrameSink } from './frame-reader.js';
 import { identifyMqtt, type CertUidReader } from '../identity/index.js';
 import * as migration from './migration.js';
 import type { MoveBatch } from './move-batch.js';
@@ -953,10 +953,4 @@ function ignoreError(): void {}
 
 function destroySocket(socket: Socket): void {
   socket.destroy();
-}
-
-function headerLengthOf(frame: Buffer): number {
-  let i = 1;
-  while (i < 5 && ((frame[i] as number) & 0x80) !== 0) i++;
-  return i + 1;
 }
