@@ -84,6 +84,8 @@ export class MqttServer implements ConnectionContext {
   private readonly metrics: MqttMetricsSink | undefined;
   private readonly events: EventBus | undefined;
   private readonly connections = new Set<MqttConnection>();
+  /** Waiting for the last client connection to close (a drain's "everyone has moved"). */
+  private readonly emptyWaiters: (() => void)[] = [];
   private readonly servers = new Set<net.Server>();
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
@@ -133,13 +135,10 @@ export class MqttServer implements ConnectionContext {
     return this.connections.size;
   }
 
-  /** Waiting for the last client connection to close (a drain's "everyone has moved"). */
-  #emptyWaiters: (() => void)[] = [];
-
   /** Resolves once no client connection is open (at once when none is). */
   whenEmpty(): Promise<void> {
     if (this.connections.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#emptyWaiters.push(resolve));
+    return new Promise((resolve) => this.emptyWaiters.push(resolve));
   }
 
   /** Connections queued for a move right now. */
@@ -269,8 +268,8 @@ export class MqttServer implements ConnectionContext {
   connectionClosed(conn: MqttConnection): void {
     if (!this.connections.delete(conn)) return;
     this.stats.active = this.connections.size;
-    if (this.connections.size === 0 && this.#emptyWaiters.length > 0) {
-      for (const resolve of this.#emptyWaiters.splice(0)) resolve();
+    if (this.connections.size === 0 && this.emptyWaiters.length > 0) {
+      for (const resolve of this.emptyWaiters.splice(0)) resolve();
     }
     this.metrics?.connectionsActive.dec({ protocol: conn.protocol });
     const ev = this.events?.mqttConnect;
