@@ -196,9 +196,7 @@ export function withClientId(connect: Buffer, clientId: string): Buffer {
  */
 export function moveConnect(connect: Buffer, persistent: boolean): Buffer {
   if (!persistent) return connect;
-  let i = 1;
-  while (((connect[i] as number) & 0x80) !== 0) i++;
-  i++;
+  const i = headerLengthOf(connect);
   const flagsAt = i + 2 + connect.readUInt16BE(i) + 1;
   if (((connect[flagsAt] as number) & CLEAN_FLAG) === 0) return connect;
   const copy = Buffer.from(connect);
