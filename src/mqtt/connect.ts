@@ -5,6 +5,7 @@
 import type { IConnectPacket } from 'mqtt-packet';
 import type { ZonegateError } from '../core/errors.js';
 import { decodePacket, encodePacket } from './codec.js';
+import { headerLengthOf } from './frame-reader.js';
 import {
   MqttBadAuthMethodError,
   MqttClientIdInvalidError,
@@ -79,9 +80,7 @@ export function readConnect(frame: Buffer): ClientConnect | ZonegateError {
 function readConnectV4(frame: Buffer): IConnectPacket | null {
   const end = frame.length;
   if (frame[0] !== 0x10) return null;
-  let i = 1;
-  while (i < 5 && ((frame[i] as number) & 0x80) !== 0) i++;
-  i++;
+  let i = headerLengthOf(frame);
   const length = end - i;
   if (end < i + 2) return null;
   const nameLength = frame.readUInt16BE(i);
@@ -197,9 +196,7 @@ export function withClientId(connect: Buffer, clientId: string): Buffer {
  */
 export function moveConnect(connect: Buffer, persistent: boolean): Buffer {
   if (!persistent) return connect;
-  let i = 1;
-  while (((connect[i] as number) & 0x80) !== 0) i++;
-  i++;
+  const i = headerLengthOf(connect);
   const flagsAt = i + 2 + connect.readUInt16BE(i) + 1;
   if (((connect[flagsAt] as number) & CLEAN_FLAG) === 0) return connect;
   const copy = Buffer.from(connect);

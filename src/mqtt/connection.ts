@@ -8,6 +8,7 @@
  */
 import type { Socket } from 'node:net';
 import { NoLiveZoneError, ZonegateError } from '../core/errors.js';
+import type { Channel, MqttSessionEndEvent } from '../core/events.js';
 import { decide, type Identity, type RoutedDecision } from '../router/index.js';
 import type { BrokerSet } from '../upstream/index.js';
 import type { CompiledZoneMap } from '../zonemap/index.js';
@@ -28,7 +29,7 @@ import {
   MqttUpstreamUnavailableError,
   uidRefusalError,
 } from './errors.js';
-import { FrameReader, type FrameSink } from './frame-reader.js';
+import { FrameReader, headerLengthOf, type FrameSink } from './frame-reader.js';
 import { identifyMqtt, type CertUidReader } from '../identity/index.js';
 import * as migration from './migration.js';
 import type { MoveBatch } from './move-batch.js';
@@ -43,25 +44,10 @@ import { UpstreamLink, type DrainEnd, type LinkOwner } from './upstream-link.js'
 
 export type { MqttLogger } from './relay-host.js';
 
-/** One line per MQTT session (src/core/logger.ts AccessLog fits). */
-export interface MqttAccessLog {
-  mqtt(entry: {
-    protocol: string;
-    zone: string | null;
-    colour: string | null;
-    reason: string;
-    upstream: string | null;
-    result: number;
-    durationMs: number;
-    packetsIn: number;
-    packetsOut: number;
-    end: string;
-  }): void;
-}
-
 /** What a connection needs from its server. */
 export interface ConnectionContext extends HostContext {
-  readonly accessLog: MqttAccessLog | undefined;
+  /** Where a session's end is published (the log subscriber writes its access line). */
+  readonly sessionEnd: Channel<MqttSessionEndEvent> | undefined;
   readonly scheduler: MoveScheduler;
   readonly certUid: CertUidReader | undefined;
   /** The brokers as upstream endpoints: their health orders each connect, each connect's end feeds it. */
@@ -928,19 +914,21 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable, RelayHost 
     } else {
       this.socket.destroy();
     }
-    this.ctx.accessLog?.mqtt({
-      protocol: this.protocol,
-      // A refusal after routing (no broker of the zone answered) is logged with that zone.
-      zone: this._zone ?? (this.targetZone === '' ? null : this.targetZone),
-      colour: this._colour,
-      reason: this._reason,
-      upstream,
-      result: wasRelaying ? 0 : this._connackCode,
-      durationMs: this.ctx.clock - this.startedAt,
-      packetsIn: this.packetsIn,
-      packetsOut: this.packetsOut,
-      end,
-    });
+    const sessionEnd = this.ctx.sessionEnd;
+    if (sessionEnd?.active === true)
+      sessionEnd.publish({
+        protocol: this.protocol,
+        // A refusal after routing (no broker of the zone answered) is logged with that zone.
+        zone: this._zone ?? (this.targetZone === '' ? null : this.targetZone),
+        colour: this._colour,
+        reason: this._reason,
+        upstream,
+        result: wasRelaying ? 0 : this._connackCode,
+        durationMs: this.ctx.clock - this.startedAt,
+        packetsIn: this.packetsIn,
+        packetsOut: this.packetsOut,
+        end,
+      });
     this.ctx.connectionClosed(this);
   }
 }
@@ -965,10 +953,4 @@ function ignoreError(): void {}
 
 function destroySocket(socket: Socket): void {
   socket.destroy();
-}
-
-function headerLengthOf(frame: Buffer): number {
-  let i = 1;
-  while (i < 5 && ((frame[i] as number) & 0x80) !== 0) i++;
-  return i + 1;
 }

@@ -6,19 +6,21 @@ export {
   type MqttListener,
   type ConnectionView,
 } from './server.js';
-export type { MqttLogger, MqttAccessLog } from './connection.js';
+export type { MqttLogger } from './connection.js';
 export {
   DEFAULT_MQTT_CONFIG,
   resolveMqttConfig,
-  type MqttConfig,
   type MqttConfigInput,
   type ResolvedMqttConfig,
-  type MqttUidConfig,
-  type MqttLimitsConfig,
-  type MqttTimeoutsConfig,
-  type MqttMigrationConfig,
-  type MqttSectionConfig,
 } from './options.js';
+export type {
+  MqttConfig,
+  MqttUidConfig,
+  MqttLimitsConfig,
+  MqttTimeoutsConfig,
+  MqttMigrationConfig,
+  MqttSectionConfig,
+} from '../core/mqtt-config.js';
 export type { MqttMetricsSink } from './stats.js';
 export * from './errors.js';
 export { createMqttStage, type MqttStage, type MqttStageOptions } from './stage.js';

@@ -4,29 +4,13 @@
  */
 import { uidPatternProblem } from '../identity/pattern.js';
 import type {
-  UidSource,
-  MigrationModeConfig,
-  DisconnectReasonConfig,
   MqttUidConfig,
   MqttLimitsConfig,
   MqttTimeoutsConfig,
   MqttMigrationConfig,
   MqttConfig,
-  MqttSectionConfig,
 } from '../core/mqtt-config.js';
 import { MqttOptionsError } from './errors.js';
-
-export type {
-  UidSource,
-  MigrationModeConfig,
-  DisconnectReasonConfig,
-  MqttUidConfig,
-  MqttLimitsConfig,
-  MqttTimeoutsConfig,
-  MqttMigrationConfig,
-  MqttConfig,
-  MqttSectionConfig,
-};
 
 export const DEFAULT_MQTT_CONFIG: MqttConfig = deepFreeze({
   uid: { source: 'clientId', pattern: '^(?<uid>[0-9]{1,20})(?:[-_:.].*)?$', anonymous: 'refuse' },

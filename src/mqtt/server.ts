@@ -5,11 +5,11 @@
  */
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
-import type { EventBus } from '../core/events.js';
+import type { Channel, EventBus, MqttSessionEndEvent } from '../core/events.js';
 import type { Self } from '../router/index.js';
 import { BrokerSet } from '../upstream/index.js';
 import type { CompiledZoneMap, ZoneMapHolder } from '../zonemap/index.js';
-import { MqttConnection, type ConnectionContext, type MqttAccessLog, type MqttLogger } from './connection.js';
+import { MqttConnection, type ConnectionContext, type MqttLogger } from './connection.js';
 import type { CertUidReader } from '../identity/index.js';
 import { MoveBatch } from './move-batch.js';
 import { MoveScheduler } from './move-scheduler.js';
@@ -23,7 +23,6 @@ export interface MqttServerOptions {
   /** The `mqtt` config section; validated once here. */
   readonly config?: MqttConfigInput;
   readonly logger?: MqttLogger;
-  readonly accessLog?: MqttAccessLog;
   /** Periodic counters (packets, sessions per zone, drains), flushed by the sweep. */
   readonly metrics?: MqttMetricsSink;
   /** Connects, refusals, moves and session ends are published here (src/core/events.ts). */
@@ -77,7 +76,7 @@ export class MqttServer implements ConnectionContext {
   readonly random: () => number;
   readonly stats = new MqttStats();
   readonly logger: MqttLogger;
-  readonly accessLog: MqttAccessLog | undefined;
+  readonly sessionEnd: Channel<MqttSessionEndEvent> | undefined;
   readonly scheduler: MoveScheduler;
   readonly certUid: CertUidReader | undefined;
   readonly brokers: BrokerSet;
@@ -85,6 +84,8 @@ export class MqttServer implements ConnectionContext {
   private readonly metrics: MqttMetricsSink | undefined;
   private readonly events: EventBus | undefined;
   private readonly connections = new Set<MqttConnection>();
+  /** Waiting for the last client connection to close (a drain's "everyone has moved"). */
+  private readonly emptyWaiters: (() => void)[] = [];
   private readonly servers = new Set<net.Server>();
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
@@ -109,14 +110,7 @@ export class MqttServer implements ConnectionContext {
     const events = options.events;
     this.events = events;
     // A session's end is a fact on the bus; the log subscriber writes its access line.
-    this.accessLog =
-      events === undefined
-        ? options.accessLog
-        : {
-            mqtt: (e) => {
-              if (events.mqttSessionEnd.active) events.mqttSessionEnd.publish(e);
-            },
-          };
+    this.sessionEnd = events?.mqttSessionEnd;
     this.metrics = options.metrics;
     this.certUid = options.certUid;
     this.brokers = options.brokers ?? new BrokerSet({ consecutiveFailures: 1, ejectMs: 0 });
@@ -141,13 +135,10 @@ export class MqttServer implements ConnectionContext {
     return this.connections.size;
   }
 
-  /** Waiting for the last client connection to close (a drain's "everyone has moved"). */
-  #emptyWaiters: (() => void)[] = [];
-
   /** Resolves once no client connection is open (at once when none is). */
   whenEmpty(): Promise<void> {
     if (this.connections.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#emptyWaiters.push(resolve));
+    return new Promise((resolve) => this.emptyWaiters.push(resolve));
   }
 
   /** Connections queued for a move right now. */
@@ -277,8 +268,8 @@ export class MqttServer implements ConnectionContext {
   connectionClosed(conn: MqttConnection): void {
     if (!this.connections.delete(conn)) return;
     this.stats.active = this.connections.size;
-    if (this.connections.size === 0 && this.#emptyWaiters.length > 0) {
-      for (const resolve of this.#emptyWaiters.splice(0)) resolve();
+    if (this.connections.size === 0 && this.emptyWaiters.length > 0) {
+      for (const resolve of this.emptyWaiters.splice(0)) resolve();
     }
     this.metrics?.connectionsActive.dec({ protocol: conn.protocol });
     const ev = this.events?.mqttConnect;

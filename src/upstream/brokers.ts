@@ -6,14 +6,14 @@
  * (health.ts) probes the same endpoints.
  */
 import type { CompiledZoneMap } from '../zonemap/index.js';
+import { ByAddress } from './by-address.js';
 import { EndpointState, type EjectionOptions } from './endpoint.js';
 
 export class BrokerSet {
-  readonly #ejection: EjectionOptions;
-  readonly #brokers = new Map<string, EndpointState>();
+  readonly #brokers: ByAddress<EndpointState>;
 
   constructor(ejection: EjectionOptions) {
-    this.#ejection = ejection;
+    this.#brokers = new ByAddress((address) => new EndpointState(address, ejection));
   }
 
   get endpoints(): Iterable<EndpointState> {
@@ -22,12 +22,7 @@ export class BrokerSet {
 
   /** The broker at `address`; one the map does not list (yet) is created on first use. */
   get(address: string): EndpointState {
-    let e = this.#brokers.get(address);
-    if (e === undefined) {
-      e = new EndpointState(address, this.#ejection);
-      this.#brokers.set(address, e);
-    }
-    return e;
+    return this.#brokers.get(address);
   }
 
   /** Follow a new map: its brokers are known (and checked), brokers no zone lists are forgotten. */
@@ -36,9 +31,9 @@ export class BrokerSet {
     for (const z of map.zones) {
       for (const a of z.upstreams.mqtt) {
         used.add(a);
-        this.get(a);
+        this.#brokers.get(a);
       }
     }
-    for (const a of this.#brokers.keys()) if (!used.has(a)) this.#brokers.delete(a);
+    this.#brokers.retain(used);
   }
 }

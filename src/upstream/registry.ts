@@ -6,6 +6,7 @@
 import type { Colour, CompiledZoneMap } from '../zonemap/index.js';
 import { Endpoint, type EndpointOptions } from './endpoint.js';
 import { EndpointGroup } from './group.js';
+import { ByAddress } from './by-address.js';
 
 const EMPTY = new EndpointGroup([]);
 
@@ -25,11 +26,10 @@ export function groupFor(table: TargetTable, zoneIndex: number, colour: Colour):
 }
 
 export class UpstreamRegistry {
-  readonly #opts: EndpointOptions;
-  readonly #endpoints = new Map<string, Endpoint>();
+  readonly #endpoints: ByAddress<Endpoint>;
 
   constructor(opts: EndpointOptions) {
-    this.#opts = opts;
+    this.#endpoints = new ByAddress((address) => new Endpoint(address, opts));
   }
 
   get endpoints(): Iterable<Endpoint> {
@@ -40,12 +40,7 @@ export class UpstreamRegistry {
     return new EndpointGroup(
       addresses.map((a) => {
         used.add(a);
-        let e = this.#endpoints.get(a);
-        if (e === undefined) {
-          e = new Endpoint(a, this.#opts);
-          this.#endpoints.set(a, e);
-        }
-        return e;
+        return this.#endpoints.get(a);
       }),
     );
   }
@@ -63,13 +58,8 @@ export class UpstreamRegistry {
       gateways.set(name, g);
       for (const e of g.endpoints) peerHosts.add(e.host);
     }
-    for (const [a, e] of this.#endpoints) {
-      if (!used.has(a)) {
-        this.#endpoints.delete(a);
-        // close() lets in-flight requests finish: a map change never cuts a response.
-        e.pool.close().catch(() => {});
-      }
-    }
+    // close() lets in-flight requests finish: a map change never cuts a response.
+    this.#endpoints.retain(used, (e) => void e.pool.close().catch(() => {}));
     return { map, zones, gateways, peerHosts };
   }
 

@@ -10,22 +10,7 @@ import mqttPacket, { type IConnectPacket } from 'mqtt-packet';
 import { ZonegateError } from '../../src/core/errors.js';
 import { readBrokerConnack } from '../../src/mqtt/connack.js';
 import { readConnect } from '../../src/mqtt/connect.js';
-
-function encodeLength(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return out;
-}
-
-/** Re-frame a CONNECT body: the frame reader only hands out frames whose length matches. */
-function frameOf(body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([0x10, ...encodeLength(body.length)]), body]);
-}
+import { frameOf } from './raw-client.js';
 
 function bodyOf(frame: Buffer): Buffer {
   let i = 1;
@@ -124,7 +109,7 @@ function encode(c: Generated): Buffer {
     parts.push(field(Buffer.from(c.password)));
   }
   (parts[1] as Buffer)[1] = flags;
-  return frameOf(Buffer.concat(parts));
+  return frameOf(0x10, Buffer.concat(parts));
 }
 
 /** The reader agrees with mqtt-packet on `frame`. */
@@ -162,7 +147,7 @@ describe('mqtt CONNECT reader (3.1 / 3.1.1)', () => {
             resize < 0
               ? body.subarray(0, Math.max(0, body.length + resize))
               : Buffer.concat([body, Buffer.alloc(resize, 0x41)]);
-          agrees(frameOf(sized));
+          agrees(frameOf(0x10, sized));
         },
       ),
       { numRuns: 5000 },
@@ -175,7 +160,7 @@ describe('mqtt CONNECT reader (3.1 / 3.1.1)', () => {
         const body = Buffer.from(bodyOf(encode(c)));
         // After the protocol name (2 + 4 or 6 bytes) and the level byte.
         body[c.v3 ? 9 : 7] = flags;
-        agrees(frameOf(body));
+        agrees(frameOf(0x10, body));
       }),
       { numRuns: 5000 },
     );

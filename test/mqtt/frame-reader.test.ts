@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { ZonegateError } from '../../src/core/errors.js';
 import { FrameReader, type FrameSink } from '../../src/mqtt/frame-reader.js';
+import { encodeLength, frameOf } from './raw-client.js';
 
 class Collect implements FrameSink {
   frames: Buffer[] = [];
@@ -20,19 +21,8 @@ class Collect implements FrameSink {
   }
 }
 
-function encodeLength(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return out;
-}
-
 function publish(body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([0x30, ...encodeLength(body.length)]), body]);
+  return frameOf(0x30, body);
 }
 
 describe('mqtt frame reader', () => {

@@ -29,6 +29,23 @@ export interface Received {
   readonly dup: boolean;
 }
 
+/** MQTT's Remaining Length: 7 bits a byte, low first, the top bit set while more follow. */
+export function encodeLength(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return out;
+}
+
+/** A whole packet by hand: first byte, Remaining Length, body (for bytes mqtt-packet would not write). */
+export function frameOf(first: number, body: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([first, ...encodeLength(body.length)]), body]);
+}
+
 /** Bound for every wait: a wait that is never satisfied fails the test instead of hanging it. */
 const WAIT_MS = 15_000;
 

@@ -36,6 +36,13 @@ async function publishAll(
   return payloads;
 }
 
+/** A plain client straight at `zone`'s broker, ended by the suite's `after`. */
+async function clientAt(f: Fixture, zone: string, clientId: string, keep: MqttClient[]): Promise<MqttClient> {
+  const c = await connectClient(f.brokers.get(zone)?.port as number, { clientId });
+  keep.push(c);
+  return c;
+}
+
 describe('mqtt moves of slow subscribers', () => {
   let f: Fixture;
   const others: MqttClient[] = [];
@@ -54,9 +61,11 @@ describe('mqtt moves of slow subscribers', () => {
     f.setZoneStatus('rz00', 'down');
     await waitFor(`uid ${uid} switched to rz02`, () => zoneOf(f, uid) === 'rz02', 10_000);
   };
-  const restore = (): void => {
+  /** Both zones up again and every move of the previous test done. */
+  const restore = async (): Promise<void> => {
     f.setZoneStatus('rz00', 'up');
     f.setZoneStatus('rz02', 'up');
+    await waitFor('connections settled', () => f.server.movesQueued === 0);
   };
 
   const cases = [
@@ -67,8 +76,7 @@ describe('mqtt moves of slow subscribers', () => {
   ] as const;
   for (const k of cases) {
     it(`MQTT ${k.name}: messages queued at the old broker when the move starts all arrive, acknowledged late`, async () => {
-      restore();
-      await waitFor('connections settled', () => f.server.movesQueued === 0);
+      await restore();
       const topic = `slow/${k.uid}`;
       const sub = await RawClient.connect(f.port, {
         clientId: `${k.uid}-slow`,
@@ -79,8 +87,7 @@ describe('mqtt moves of slow subscribers', () => {
       raws.push(sub);
       await sub.subscribe(topic, 1);
       await waitFor('uid at rz00', () => zoneOf(f, k.uid) === 'rz00');
-      const pub = await connectClient(f.brokers.get('rz00')?.port as number, { clientId: `pub-${k.uid}` });
-      others.push(pub);
+      const pub = await clientAt(f, 'rz00', `pub-${k.uid}`, others);
       const sent = await publishAll(pub, topic, 40, 1);
       // The broker's in-flight window is full; 30 messages wait in the old session.
       await sub.until('the first 10', () => sub.received.length === 10);
@@ -96,23 +103,20 @@ describe('mqtt moves of slow subscribers', () => {
       await waitFor('old session drained', () => f.server.stats.drainsDone > done);
       assert.equal(sub.closed, false, 'one connection throughout');
       // It lives at rz02 now: a message published only there arrives.
-      const atNew = await connectClient(f.brokers.get('rz02')?.port as number, { clientId: `pubn-${k.uid}` });
-      others.push(atNew);
+      const atNew = await clientAt(f, 'rz02', `pubn-${k.uid}`, others);
       await atNew.publishAsync(topic, 'after', { qos: 1 });
       await sub.until('after the move', () => sub.payloads().has('after'));
     });
   }
 
   it('a client with a full in-flight window moves at once, and its window carries over', async () => {
-    restore();
-    await waitFor('connections settled', () => f.server.movesQueued === 0);
+    await restore();
     const topic = 'full/204';
     const sub = await RawClient.connect(f.port, { clientId: '204-full', version: 5 });
     raws.push(sub);
     await sub.subscribe(topic, 1);
     await waitFor('uid at rz00', () => zoneOf(f, '204') === 'rz00');
-    const pub = await connectClient(f.brokers.get('rz00')?.port as number, { clientId: 'pub-204' });
-    others.push(pub);
+    const pub = await clientAt(f, 'rz00', 'pub-204', others);
     const first = await publishAll(pub, topic, 10, 1);
     await sub.until('a full window', () => sub.inflight.size === 10);
     const failed = f.server.stats.movesFailed;
@@ -120,8 +124,7 @@ describe('mqtt moves of slow subscribers', () => {
     // Switched although the client acknowledged nothing.
     assert.equal(sub.inflight.size, 10);
     assert.equal(f.server.stats.movesFailed, failed);
-    const atNew = await connectClient(f.brokers.get('rz02')?.port as number, { clientId: 'pubn-204' });
-    others.push(atNew);
+    const atNew = await clientAt(f, 'rz02', 'pubn-204', others);
     const second = await publishAll(atNew, topic, 10, 1, '@rz02');
     sub.autoAck = true;
     sub.ackAll();
@@ -132,8 +135,7 @@ describe('mqtt moves of slow subscribers', () => {
   });
 
   it('QoS 2 deliveries in flight at the old broker complete exactly once across the move', async () => {
-    restore();
-    await waitFor('connections settled', () => f.server.movesQueued === 0);
+    await restore();
     const topic = 'q2/205';
     const sub = await RawClient.connect(f.port, {
       clientId: '205-q2',
@@ -145,8 +147,7 @@ describe('mqtt moves of slow subscribers', () => {
     raws.push(sub);
     await sub.subscribe(topic, 2);
     await waitFor('uid at rz00', () => zoneOf(f, '205') === 'rz00');
-    const pub = await connectClient(f.brokers.get('rz00')?.port as number, { clientId: 'pub-205' });
-    others.push(pub);
+    const pub = await clientAt(f, 'rz00', 'pub-205', others);
     // A full window and no more: mosquitto 2.0.11 does not send QoS 2 messages it queued behind
     // a full window even to a client connected to it directly (checked), so none are queued here.
     const sent = await publishAll(pub, topic, 10, 2);
@@ -155,8 +156,7 @@ describe('mqtt moves of slow subscribers', () => {
     for (const r of sub.received.slice(0, 5)) sub.send({ cmd: 'pubrec', messageId: r.id });
     await sub.until('5 PUBREL answered', () => sub.inflight.size === 5);
     await flip('205');
-    const atNew = await connectClient(f.brokers.get('rz02')?.port as number, { clientId: 'pubn-205' });
-    others.push(atNew);
+    const atNew = await clientAt(f, 'rz02', 'pubn-205', others);
     const later = await publishAll(atNew, topic, 5, 2, '@rz02');
     sub.autoAck = true;
     sub.ackAll();
@@ -167,8 +167,7 @@ describe('mqtt moves of slow subscribers', () => {
   });
 
   it('a client that disconnects during its own move: counted, nothing left open, it reconnects to the new zone', async () => {
-    restore();
-    await waitFor('connections settled', () => f.server.movesQueued === 0);
+    await restore();
     const rz02 = f.brokers.get('rz02');
     const sub = await RawClient.connect(f.port, { clientId: '206-leaves', version: 4, clean: false });
     raws.push(sub);
@@ -198,8 +197,7 @@ describe('mqtt moves of slow subscribers', () => {
     raws.push(again);
     await again.subscribe('leave/206', 1);
     assert.equal(zoneOf(f, '206'), 'rz02');
-    const atNew = await connectClient(rz02?.port as number, { clientId: 'pubn-206' });
-    others.push(atNew);
+    const atNew = await clientAt(f, 'rz02', 'pubn-206', others);
     await atNew.publishAsync('leave/206', 'hello', { qos: 1 });
     await again.until('message at rz02', () => again.payloads().has('hello'));
   });
@@ -223,8 +221,7 @@ describe('mqtt: the old broker dies while its session is drained', () => {
     const s = await RawClient.connect(f.port, { clientId: '207-dies', version: 4, clean: false });
     sub = s;
     await s.subscribe('dies/207', 1);
-    const pub = await connectClient(f.brokers.get('rz00')?.port as number, { clientId: 'pub-207' });
-    others.push(pub);
+    const pub = await clientAt(f, 'rz00', 'pub-207', others);
     await publishAll(pub, 'dies/207', 40, 1);
     await endClient(pub);
     await s.until('the first 10', () => s.received.length === 10);
@@ -237,8 +234,7 @@ describe('mqtt: the old broker dies while its session is drained', () => {
     s.ackAll();
     assert.equal(s.closed, false);
     assert.equal(s.payloads().size, 10, '30 queued at the dead broker were lost with it');
-    const atNew = await connectClient(f.brokers.get('rz02')?.port as number, { clientId: 'pubn-207' });
-    others.push(atNew);
+    const atNew = await clientAt(f, 'rz02', 'pubn-207', others);
     await atNew.publishAsync('dies/207', 'after', { qos: 1 });
     await s.until('message at rz02', () => s.payloads().has('after'));
   });
