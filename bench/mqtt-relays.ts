@@ -38,17 +38,6 @@ export function rssBytes(pid: number): number {
   }
 }
 
-/** CPU seconds (user + system, every thread) a process has used so far (/proc; 0 when unreadable). */
-export function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ
-  } catch {
-    return 0;
-  }
-}
-
 /** Two full GCs (SIGUSR2, the preloaded hook), then the process's RSS in bytes. */
 async function gcSettledRss(pid: number): Promise<number> {
   for (let i = 0; i < 2; i++) {

@@ -45,7 +45,6 @@ import { loadExampleDoc } from '../test/mqtt/fixture.js';
 import { roleGen } from './mqtt-gen.js';
 import {
   canPin,
-  cpuSeconds,
   Gen,
   killAllRelays,
   pin,
@@ -56,7 +55,7 @@ import {
   type Relay,
 } from './mqtt-relays.js';
 import { Client, publishPacket, sleep, subscribePacket } from './mqtt-wire.js';
-import { has, writeServerCert } from './support.js';
+import { cpuSeconds, has, writeServerCert } from './support.js';
 import { median, table } from './table.js';
 
 const SELF = fileURLToPath(import.meta.url);

@@ -1,6 +1,6 @@
 /** Small helpers the benchmarks that start peers (nginx, HAProxy, upstreams) share. */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCa, issueCert } from '../src/certs/index.js';
 
@@ -31,4 +31,15 @@ export async function writeServerCert(dir: string, caName: string): Promise<{ ce
   writeFileSync(files.cert, server.certPem);
   writeFileSync(files.key, server.keyPem, { mode: 0o600 });
   return files;
+}
+
+/** CPU seconds (user + system, every thread) a process has used so far (/proc; 0 when unreadable). */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ
+  } catch {
+    return 0;
+  }
 }
