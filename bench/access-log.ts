@@ -12,14 +12,15 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import { openSync, readFileSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
 import { parse } from 'yaml';
-import { freePort } from './support.js';
+import { cpuSeconds, freePort } from './support.js';
+import { median } from './table.js';
 
 const { values } = parseArgs({
   options: {
@@ -48,13 +49,6 @@ function allocatedMb(trace: string): number {
     after = Number(m[2]);
   }
   return total;
-}
-
-/** CPU seconds (user + system) of one process so far, from /proc (the machine is shared: req/s alone says little). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 interface Round {
@@ -124,6 +118,7 @@ async function round(dir: string, upstream: string): Promise<Round> {
     };
     await run(Math.min(5000, REQUESTS));
     const gcBefore = allocatedMb(await readFile(gcFile, 'utf8'));
+    // CPU time from /proc as well as req/s: the machine is shared, req/s alone says little.
     const cpuBefore = cpuSeconds(child.pid as number);
     const ms = await run(REQUESTS);
     const cpuAfter = cpuSeconds(child.pid as number);
@@ -148,7 +143,6 @@ const dir = await mkdtemp(join(tmpdir(), 'zg-bench-access-'));
 const results: Round[] = [];
 for (let i = 0; i < ROUNDS; i++) results.push(await round(dir, upstream));
 up.close();
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 console.log(`root: ${ROOT}`);
 console.log(
   `requests/round: ${REQUESTS}, connections: ${CONNECTIONS}, rounds: ${ROUNDS}, accessSampleRate: ${values.sample}`,

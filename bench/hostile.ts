@@ -32,11 +32,13 @@ import { connect as h2connect, constants as h2c, type ClientHttp2Session } from 
 import { connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { createCa, issueCert } from '../src/certs/index.js';
-import { freePort, has } from './support.js';
+import { waitForPort } from '../src/lab/processes.js';
+import { freePort, has, writeServerCert } from './support.js';
+import { table } from './table.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const ROOT = join(HERE, '..');
@@ -52,8 +54,6 @@ type Attack = (typeof ATTACKS)[number];
 const BIG_CHUNK = Buffer.alloc(64 * 1024, 'x');
 /** 16 MB: enough to fill every buffer between a non-reading client and the upstream. */
 const BIG_CHUNKS = 256;
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /* ------------------------------------------------------------------ child role: upstream */
 
@@ -99,23 +99,13 @@ async function launch(cmd: string, args: string[], port: number, log: string): P
   let out = '';
   c.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
   c.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const up = await new Promise<boolean>((resolve) => {
-      const s = netConnect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (up) return c;
-    if (c.exitCode !== null || Date.now() > deadline) {
-      writeFileSync(log, out);
-      throw new Error(`${cmd} did not come up on ${port} (log: ${log})`);
-    }
-    await sleep(100);
+  try {
+    await waitForPort({ name: cmd, child: c, output: () => out }, port, 30_000);
+  } catch {
+    writeFileSync(log, out);
+    throw new Error(`${cmd} did not come up on ${port} (log: ${log})`);
   }
+  return c;
 }
 
 /** SIGKILL a server's process group and wait for it to go (its ports are reused next phase). */
@@ -445,16 +435,7 @@ async function main(): Promise<void> {
     if (!ATTACKS.includes(a)) throw new Error(`unknown attack ${a}; one of ${ATTACKS.join(', ')}`);
 
   const dir = mkdtempSync(join(tmpdir(), 'zg-hostile-'));
-  const ca = await createCa('Hostile Bench CA');
-  const server = await issueCert(ca, {
-    commonName: 'localhost',
-    dnsNames: ['localhost'],
-    ipAddresses: ['127.0.0.1'],
-    usage: 'server',
-  });
-  const certs = { cert: join(dir, 'server.pem'), key: join(dir, 'server-key.pem') };
-  writeFileSync(certs.cert, server.certPem);
-  writeFileSync(certs.key, server.keyPem, { mode: 0o600 });
+  const certs = await writeServerCert(dir, 'Hostile Bench CA');
 
   const upPort = await freePort();
   await launch(
@@ -533,15 +514,10 @@ async function main(): Promise<void> {
   }
   killAll();
 
-  const head = ['target', 'attack', 'requests', 'errors', 'p50 ms', 'p99 ms', 'p99 vs none'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   console.log(
     `\nnormal clients: ${clients} loops, fresh connection per request (http/https alternating); ${hostile} hostile connections per attack; ${phase} s per phase`,
   );
-  console.log(line(head));
-  console.log(line(widths.map((w) => '-'.repeat(w))));
-  for (const r of rows) console.log(line(r));
+  console.log(table(['target', 'attack', 'requests', 'errors', 'p50 ms', 'p99 ms', 'p99 vs none'], rows));
 }
 
 process.on('SIGINT', () => {

@@ -5,12 +5,13 @@
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import type net from 'node:net';
 import { join } from 'node:path';
 import { createServer as tlsCreateServer } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { GenCommand, GenReply } from './mqtt-gen.js';
 import { sleep } from './mqtt-wire.js';
+import { waitForPort } from '../src/lab/processes.js';
 import { freePort, has } from './support.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -37,26 +38,13 @@ export function rssBytes(pid: number): number {
   }
 }
 
-/** CPU seconds (user + system, every thread) a process has used so far (/proc; 0 when unreadable). */
-export function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // USER_HZ
-  } catch {
-    return 0;
+/** Two full GCs (SIGUSR2, the preloaded hook), then the process's RSS in bytes. */
+async function gcSettledRss(pid: number): Promise<number> {
+  for (let i = 0; i < 2; i++) {
+    process.kill(pid, 'SIGUSR2');
+    await sleep(300);
   }
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
+  return rssBytes(pid);
 }
 
 export interface Relay {
@@ -167,13 +155,7 @@ export async function startZonegate(dir: string, tag: string, cpu: string | null
     port,
     tlsPort,
     pid,
-    async settledRss() {
-      for (let i = 0; i < 2; i++) {
-        process.kill(pid, 'SIGUSR2');
-        await sleep(300);
-      }
-      return rssBytes(pid);
-    },
+    settledRss: () => gcSettledRss(pid),
     stop: extra.length === 0 ? () => stopGroup(child) : () => stopGently(child),
   };
 }
@@ -215,13 +197,13 @@ export async function startHaproxy(
   const hap = ['haproxy', '-db', '-f', file];
   const [cmd, ...args] = cpu === null ? hap : ['taskset', '-c', cpu, ...hap];
   const child = track(spawn(cmd as string, args, { detached: true, stdio: ['ignore', 'ignore', 'inherit'] }));
-  const deadline = Date.now() + 10_000;
-  while (!(await canConnect(port)) || !(await canConnect(tlsPort))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      await stopGroup(child);
-      throw new Error('haproxy did not start');
-    }
-    await sleep(50);
+  try {
+    const proc = { name: 'haproxy', child, output: () => '' };
+    await waitForPort(proc, port, 10_000);
+    await waitForPort(proc, tlsPort, 10_000);
+  } catch (err) {
+    await stopGroup(child);
+    throw err;
   }
   const pid = child.pid as number;
   return {
@@ -316,13 +298,7 @@ export async function startTlsFloor(self: string, certDir: string, cpu: string |
     port,
     tlsPort: port,
     pid,
-    async settledRss() {
-      for (let i = 0; i < 2; i++) {
-        process.kill(pid, 'SIGUSR2');
-        await sleep(300);
-      }
-      return rssBytes(pid);
-    },
+    settledRss: () => gcSettledRss(pid),
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();

@@ -38,7 +38,6 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createCa, issueCert } from '../src/certs/index.js';
 import { MqttServer } from '../src/mqtt/index.js';
 import { compileZoneMap, validateZoneMap, ZoneMapHolder, type ZoneMapDoc } from '../src/zonemap/index.js';
 import { freePort, startMosquitto, type Mosquitto } from '../test/helpers/mosquitto.js';
@@ -46,7 +45,6 @@ import { loadExampleDoc } from '../test/mqtt/fixture.js';
 import { roleGen } from './mqtt-gen.js';
 import {
   canPin,
-  cpuSeconds,
   Gen,
   killAllRelays,
   pin,
@@ -57,7 +55,7 @@ import {
   type Relay,
 } from './mqtt-relays.js';
 import { Client, publishPacket, sleep, subscribePacket } from './mqtt-wire.js';
-import { has } from './support.js';
+import { cpuSeconds, has, writeServerCert } from './support.js';
 import { median, table } from './table.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -723,15 +721,7 @@ async function main(): Promise<void> {
     : null;
   pin(process.pid, loadCpus);
   const dir = mkdtempSync(join(tmpdir(), 'zg-bench-mqtt-'));
-  const ca = await createCa('bench CA');
-  const cert = await issueCert(ca, {
-    commonName: 'localhost',
-    dnsNames: ['localhost'],
-    ipAddresses: ['127.0.0.1'],
-    usage: 'server',
-  });
-  writeFileSync(join(dir, 'server.pem'), cert.certPem);
-  writeFileSync(join(dir, 'server.key'), cert.keyPem);
+  await writeServerCert(dir, 'bench CA');
   const brokers = [
     await startMosquitto({ extraConfig: ['max_connections -1'] }),
     await startMosquitto({ extraConfig: ['max_connections -1'] }),
