@@ -4,7 +4,7 @@
  * once per label set and found again through nested maps (zone → colour → reason), so a request
  * costs a few Map reads and no label object, string key or closure.
  */
-import type { Counter, Gauge, Histogram, LabelValues } from 'prom-client';
+import type { Counter, Histogram, LabelValues } from 'prom-client';
 import type { ListenerConfig } from '../core/config.js';
 import {
   connackLabel,
@@ -118,22 +118,15 @@ class Children<T> {
   }
 }
 
-function counterChildren<L extends string>(
-  counter: Counter<L>,
+/** Children of a counter or gauge whose label values are given in the order of `names`. */
+function childrenOf<L extends string, T>(
+  metric: { labels(labels: LabelValues<L>): T },
   names: readonly L[],
-): Children<Counter.Internal> {
+): Children<T> {
   return new Children(names.length, (values) => {
-    const labels: Partial<Record<L, string>> = {};
+    const labels: LabelValues<L> = {};
     names.forEach((n, i) => (labels[n] = values[i] as string));
-    return counter.labels(labels as LabelValues<L>);
-  });
-}
-
-function gaugeChildren<L extends string>(gauge: Gauge<L>, names: readonly L[]): Children<Gauge.Internal<L>> {
-  return new Children(names.length, (values) => {
-    const labels: Partial<Record<L, string>> = {};
-    names.forEach((n, i) => (labels[n] = values[i] as string));
-    return gauge.labels(labels as LabelValues<L>);
+    return metric.labels(labels);
   });
 }
 
@@ -152,19 +145,19 @@ export function subscribeMetrics(
   options: MetricsSubscriberOptions,
 ): () => void {
   const requests = new RequestSeries(metrics);
-  const connections = counterChildren(metrics.connections, ['protocol']);
-  const cookieRejections = counterChildren(metrics.cookieRejections, ['reason']);
-  const upstreamErrors = counterChildren(metrics.upstreamErrors, ['protocol', 'zone', 'upstream', 'kind']);
+  const connections = childrenOf(metrics.connections, ['protocol']);
+  const cookieRejections = childrenOf(metrics.cookieRejections, ['reason']);
+  const upstreamErrors = childrenOf(metrics.upstreamErrors, ['protocol', 'zone', 'upstream', 'kind']);
   // Upstream requests are HTTP/1.1 whatever the client spoke.
   const upstreamLatency = new Children(2, (v) =>
     metrics.upstreamLatency.labels({ protocol: 'http', zone: v[0], colour: v[1] }),
   );
-  const retries = counterChildren(metrics.upstreamRetries, ['zone', 'colour']);
-  const ejections = counterChildren(metrics.upstreamEjections, ['zone', 'upstream']);
-  const healthChanges = counterChildren(metrics.upstreamHealthChanges, ['upstream', 'healthy']);
-  const healthy = gaugeChildren(metrics.upstreamHealthy, ['upstream']);
-  const internalErrors = counterChildren(metrics.internalErrors, ['protocol']);
-  const mqttConnects = counterChildren(metrics.mqttConnects, ['zone', 'colour', 'reason', 'result']);
+  const retries = childrenOf(metrics.upstreamRetries, ['zone', 'colour']);
+  const ejections = childrenOf(metrics.upstreamEjections, ['zone', 'upstream']);
+  const healthChanges = childrenOf(metrics.upstreamHealthChanges, ['upstream', 'healthy']);
+  const healthy = childrenOf(metrics.upstreamHealthy, ['upstream']);
+  const internalErrors = childrenOf(metrics.internalErrors, ['protocol']);
+  const mqttConnects = childrenOf(metrics.mqttConnects, ['zone', 'colour', 'reason', 'result']);
   const onListener = listenerEventMetrics(metrics, options.listeners);
   const offs = [
     bus.requestDone.subscribe((e) => {

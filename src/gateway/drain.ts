@@ -14,6 +14,7 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node
 import type { Server as HttpsServer } from 'node:https';
 import type { Logger } from 'pino';
 import { ZonegateError } from '../core/errors.js';
+import { settledWithin } from '../core/timeout.js';
 
 /** One listener (or the MQTT module) taking part in the drain. */
 export interface DrainParticipant {
@@ -119,14 +120,7 @@ export class DrainController {
         ),
       ),
     );
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      finishing.then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    const timedOut = !(await settledWithin(finishing, timeoutMs));
     let outcome: DrainOutcome = 'clean';
     if (timedOut || pending.size > 0) {
       outcome = 'timeout';
