@@ -8,6 +8,7 @@ import type { Counter, Histogram, LabelValues } from 'prom-client';
 import type { ListenerConfig } from '../core/config.js';
 import {
   connackLabel,
+  HTTP_PROTOCOL_LABEL,
   type EventBus,
   type HttpProtocol,
   type ListenerEvent,
@@ -15,11 +16,6 @@ import {
 } from '../core/events.js';
 import { statusClass, type Metrics, type ProtocolLabel, type TlsFailureReason } from './metrics.js';
 
-const PROTOCOL_LABEL: Readonly<Record<HttpProtocol, ProtocolLabel>> = {
-  http1: 'http',
-  http2: 'h2',
-  websocket: 'ws',
-};
 const PROTOCOLS: readonly HttpProtocol[] = ['http1', 'http2', 'websocket'];
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
@@ -63,7 +59,7 @@ class RequestSeries {
     }
     let c = reasons.get(e.reason);
     if (c === undefined) {
-      const protocol = PROTOCOL_LABEL[e.protocol];
+      const protocol = HTTP_PROTOCOL_LABEL[e.protocol];
       const sc = statusClass(s);
       const { zone, colour, reason } = e;
       c = {
@@ -180,7 +176,7 @@ export function subscribeMetrics(
       healthChanges.get(e.upstream, e.healthy ? 'true' : 'false').inc();
       healthy.get(e.upstream).set(e.healthy ? 1 : 0);
     }),
-    bus.internalError.subscribe((e) => internalErrors.get(PROTOCOL_LABEL[e.protocol]).inc()),
+    bus.internalError.subscribe((e) => internalErrors.get(HTTP_PROTOCOL_LABEL[e.protocol]).inc()),
     bus.zonemap.subscribe((e) => {
       if (e.type === 'applied') metrics.recordApply(e.version, e.applySeconds);
       else if (e.type === 'refused') metrics.zonemapInvalid.inc();

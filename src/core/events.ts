@@ -60,6 +60,13 @@ export class Channel<T> {
 
 export type HttpProtocol = 'http1' | 'http2' | 'websocket';
 
+/** An HTTP protocol as metrics label it and the access log writes it. */
+export const HTTP_PROTOCOL_LABEL: Readonly<Record<HttpProtocol, 'http' | 'h2' | 'ws'>> = {
+  http1: 'http',
+  http2: 'h2',
+  websocket: 'ws',
+};
+
 /** What the access log needs beyond the routing result (src/http/request-trace.ts fills it). */
 export interface RequestTraceView {
   readonly id: string;
