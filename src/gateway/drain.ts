@@ -12,6 +12,8 @@
  */
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+// Not unref'd: a drain under way must keep the process alive until it is over.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ZonegateError } from '../core/errors.js';
 import { settledWithin } from '../core/timeout.js';
@@ -50,12 +52,6 @@ export class DrainTimeoutError extends ZonegateError {
     });
   }
 }
-
-// Not unref'd: a drain under way must keep the process alive until it is over.
-const sleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => {
-    setTimeout(resolve, ms);
-  });
 
 export class DrainController {
   readonly #options: DrainOptions;
