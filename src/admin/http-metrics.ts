@@ -4,10 +4,11 @@
  * once per label set and found again through nested maps (zone → colour → reason), so a request
  * costs a few Map reads and no label object, string key or closure.
  */
-import type { Counter, Gauge, Histogram, LabelValues } from 'prom-client';
+import type { Counter, Histogram, LabelValues } from 'prom-client';
 import type { ListenerConfig } from '../core/config.js';
 import {
   connackLabel,
+  HTTP_PROTOCOL_LABEL,
   type EventBus,
   type HttpProtocol,
   type ListenerEvent,
@@ -15,11 +16,6 @@ import {
 } from '../core/events.js';
 import { statusClass, type Metrics, type ProtocolLabel, type TlsFailureReason } from './metrics.js';
 
-const PROTOCOL_LABEL: Readonly<Record<HttpProtocol, ProtocolLabel>> = {
-  http1: 'http',
-  http2: 'h2',
-  websocket: 'ws',
-};
 const PROTOCOLS: readonly HttpProtocol[] = ['http1', 'http2', 'websocket'];
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
@@ -63,7 +59,7 @@ class RequestSeries {
     }
     let c = reasons.get(e.reason);
     if (c === undefined) {
-      const protocol = PROTOCOL_LABEL[e.protocol];
+      const protocol = HTTP_PROTOCOL_LABEL[e.protocol];
       const sc = statusClass(s);
       const { zone, colour, reason } = e;
       c = {
@@ -118,22 +114,15 @@ class Children<T> {
   }
 }
 
-function counterChildren<L extends string>(
-  counter: Counter<L>,
+/** Children of a counter or gauge whose label values are given in the order of `names`. */
+function childrenOf<L extends string, T>(
+  metric: { labels(labels: LabelValues<L>): T },
   names: readonly L[],
-): Children<Counter.Internal> {
+): Children<T> {
   return new Children(names.length, (values) => {
-    const labels: Partial<Record<L, string>> = {};
+    const labels: LabelValues<L> = {};
     names.forEach((n, i) => (labels[n] = values[i] as string));
-    return counter.labels(labels as LabelValues<L>);
-  });
-}
-
-function gaugeChildren<L extends string>(gauge: Gauge<L>, names: readonly L[]): Children<Gauge.Internal<L>> {
-  return new Children(names.length, (values) => {
-    const labels: Partial<Record<L, string>> = {};
-    names.forEach((n, i) => (labels[n] = values[i] as string));
-    return gauge.labels(labels as LabelValues<L>);
+    return metric.labels(labels);
   });
 }
 
@@ -152,19 +141,19 @@ export function subscribeMetrics(
   options: MetricsSubscriberOptions,
 ): () => void {
   const requests = new RequestSeries(metrics);
-  const connections = counterChildren(metrics.connections, ['protocol']);
-  const cookieRejections = counterChildren(metrics.cookieRejections, ['reason']);
-  const upstreamErrors = counterChildren(metrics.upstreamErrors, ['protocol', 'zone', 'upstream', 'kind']);
+  const connections = childrenOf(metrics.connections, ['protocol']);
+  const cookieRejections = childrenOf(metrics.cookieRejections, ['reason']);
+  const upstreamErrors = childrenOf(metrics.upstreamErrors, ['protocol', 'zone', 'upstream', 'kind']);
   // Upstream requests are HTTP/1.1 whatever the client spoke.
   const upstreamLatency = new Children(2, (v) =>
     metrics.upstreamLatency.labels({ protocol: 'http', zone: v[0], colour: v[1] }),
   );
-  const retries = counterChildren(metrics.upstreamRetries, ['zone', 'colour']);
-  const ejections = counterChildren(metrics.upstreamEjections, ['zone', 'upstream']);
-  const healthChanges = counterChildren(metrics.upstreamHealthChanges, ['upstream', 'healthy']);
-  const healthy = gaugeChildren(metrics.upstreamHealthy, ['upstream']);
-  const internalErrors = counterChildren(metrics.internalErrors, ['protocol']);
-  const mqttConnects = counterChildren(metrics.mqttConnects, ['zone', 'colour', 'reason', 'result']);
+  const retries = childrenOf(metrics.upstreamRetries, ['zone', 'colour']);
+  const ejections = childrenOf(metrics.upstreamEjections, ['zone', 'upstream']);
+  const healthChanges = childrenOf(metrics.upstreamHealthChanges, ['upstream', 'healthy']);
+  const healthy = childrenOf(metrics.upstreamHealthy, ['upstream']);
+  const internalErrors = childrenOf(metrics.internalErrors, ['protocol']);
+  const mqttConnects = childrenOf(metrics.mqttConnects, ['zone', 'colour', 'reason', 'result']);
   const onListener = listenerEventMetrics(metrics, options.listeners);
   const offs = [
     bus.requestDone.subscribe((e) => {
@@ -187,7 +176,7 @@ export function subscribeMetrics(
       healthChanges.get(e.upstream, e.healthy ? 'true' : 'false').inc();
       healthy.get(e.upstream).set(e.healthy ? 1 : 0);
     }),
-    bus.internalError.subscribe((e) => internalErrors.get(PROTOCOL_LABEL[e.protocol]).inc()),
+    bus.internalError.subscribe((e) => internalErrors.get(HTTP_PROTOCOL_LABEL[e.protocol]).inc()),
     bus.zonemap.subscribe((e) => {
       if (e.type === 'applied') metrics.recordApply(e.version, e.applySeconds);
       else if (e.type === 'refused') metrics.zonemapInvalid.inc();

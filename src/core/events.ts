@@ -9,7 +9,7 @@
  * Why a small typed bus and not `node:diagnostics_channel`: channels there are process-global
  * by name, and a process may run several gateways (tests, the lab fleet) that must not see each
  * other's traffic; a bus per gateway is plain data. The cost model is the same as a diagnostics
- * channel's: a publisher checks `channel.active` (one property read) before building an event,
+ * channel's: a publisher checks `channel.active` (the subscriber array's length) before building an event,
  * so a fact nobody listens to costs nothing, and `publish` is a loop over an array — no
  * EventEmitter lookup, no per-call closure. Subscribers run synchronously on the publisher's
  * stack, so they must be cheap and must not keep the event object: publishers may reuse it.
@@ -20,8 +20,6 @@ export type SubscriberFailure = (err: unknown, channel: string) => void;
 
 export class Channel<T> {
   readonly name: string;
-  /** True while someone subscribes: check it before building an event. */
-  active = false;
   #subscribers: ((event: T) => void)[] = [];
   readonly #onFailure: SubscriberFailure;
 
@@ -30,13 +28,16 @@ export class Channel<T> {
     this.#onFailure = onFailure;
   }
 
+  /** True while someone subscribes: check it before building an event. */
+  get active(): boolean {
+    return this.#subscribers.length > 0;
+  }
+
   subscribe(fn: (event: T) => void): () => void {
     // Copy on write: a publish running while someone (un)subscribes sees a stable array.
     this.#subscribers = [...this.#subscribers, fn];
-    this.active = true;
     return () => {
       this.#subscribers = this.#subscribers.filter((s) => s !== fn);
-      this.active = this.#subscribers.length > 0;
     };
   }
 
@@ -58,6 +59,13 @@ export class Channel<T> {
  * ---------------------------------------------------------------------------------------- */
 
 export type HttpProtocol = 'http1' | 'http2' | 'websocket';
+
+/** An HTTP protocol as metrics label it and the access log writes it. */
+export const HTTP_PROTOCOL_LABEL: Readonly<Record<HttpProtocol, 'http' | 'h2' | 'ws'>> = {
+  http1: 'http',
+  http2: 'h2',
+  websocket: 'ws',
+};
 
 /** What the access log needs beyond the routing result (src/http/request-trace.ts fills it). */
 export interface RequestTraceView {

@@ -7,7 +7,12 @@
  * both can carry credentials), written in buffered asynchronous batches.
  */
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
-import type { EventBus, MqttSessionEndEvent, RequestDoneEvent } from './events.js';
+import {
+  HTTP_PROTOCOL_LABEL,
+  type EventBus,
+  type MqttSessionEndEvent,
+  type RequestDoneEvent,
+} from './events.js';
 
 export type { Logger } from 'pino';
 
@@ -254,7 +259,7 @@ export function createAccessLog(
   return {
     http(e) {
       if (!(e.status >= 500 || sampled())) return;
-      let line = `${prefix}${isoNow()}${pid},"protocol":"${PROTOCOL_NAMES[e.protocol]}"`;
+      let line = `${prefix}${isoNow()}${pid},"protocol":"${HTTP_PROTOCOL_LABEL[e.protocol]}"`;
       const t = e.trace;
       if (t !== null) line += `,"requestId":${q(t.id)},"client":${q(t.clientAddress)},"host":${q(t.host)}`;
       line += `,"method":${q(e.method)},"path":${q(accessPath(e.target))},"status":${e.status}`;
@@ -284,13 +289,6 @@ export function createAccessLog(
     },
   };
 }
-
-/** The access line's `protocol`, as the metrics label it. */
-const PROTOCOL_NAMES: Readonly<Record<RequestDoneEvent['protocol'], string>> = {
-  http1: 'http',
-  http2: 'h2',
-  websocket: 'ws',
-};
 
 /**
  * The log subscriber: the one place where facts published on the gateway's event bus

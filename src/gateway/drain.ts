@@ -12,8 +12,11 @@
  */
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+// Not unref'd: a drain under way must keep the process alive until it is over.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ZonegateError } from '../core/errors.js';
+import { settledWithin } from '../core/timeout.js';
 
 /** One listener (or the MQTT module) taking part in the drain. */
 export interface DrainParticipant {
@@ -49,12 +52,6 @@ export class DrainTimeoutError extends ZonegateError {
     });
   }
 }
-
-// Not unref'd: a drain under way must keep the process alive until it is over.
-const sleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => {
-    setTimeout(resolve, ms);
-  });
 
 export class DrainController {
   readonly #options: DrainOptions;
@@ -119,14 +116,7 @@ export class DrainController {
         ),
       ),
     );
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      finishing.then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    const timedOut = !(await settledWithin(finishing, timeoutMs));
     let outcome: DrainOutcome = 'clean';
     if (timedOut || pending.size > 0) {
       outcome = 'timeout';

@@ -23,8 +23,9 @@ import { metrics as processMetrics, type Metrics } from '../admin/metrics.js';
 import type { AdminConfig, GatewayConfig } from '../core/config.js';
 import { EventBus } from '../core/events.js';
 import { createAccessLog, createLogger, loggerSink, subscribeLog, type LineSink } from '../core/logger.js';
+import { settledWithin } from '../core/timeout.js';
 import { createZoneMapSource } from '../zonemap/stores/index.js';
-import type { CompiledZoneMap, ZoneMapHolder } from '../zonemap/index.js';
+import type { CompiledZoneMap } from '../zonemap/index.js';
 import { DrainController, installSignalHandlers, type DrainParticipant } from './drain.js';
 import { startGateway, type Gateway, type GatewayOptions } from './gateway.js';
 import { UndoList } from './undo.js';
@@ -34,7 +35,6 @@ import {
   resolveWorkerCount,
   runPrimary,
   type ClusterPrimary,
-  type WorkerAgent,
 } from './workers.js';
 
 export interface GatewayProcessOptions {
@@ -78,14 +78,7 @@ export async function runGatewayProcess(options: GatewayProcessOptions): Promise
   // After a drain: tear down, then exit, even if a step hangs past the bound.
   const exitWith = options.exit ?? ((code: number) => process.exit(code));
   const finishAndExit = (code: number): void => {
-    let timer: NodeJS.Timeout | undefined;
-    const bound = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, EXIT_TEARDOWN_MS);
-    });
-    void Promise.race([close(), bound]).then(() => {
-      clearTimeout(timer);
-      exitWith(code);
-    });
+    void settledWithin(close(), EXIT_TEARDOWN_MS).then(() => exitWith(code));
   };
   const parts: ProcessContext = {
     config,
@@ -146,8 +139,10 @@ async function buildGateway(p: ProcessContext): Promise<GatewayProcess> {
   // Half the drain budget for paced MQTT moves; the rest for HTTP and stragglers.
   drain.register(gatewayDrainParticipant(gateway, Math.floor(config.drain.timeoutMs / 2)));
 
-  let agent: WorkerAgent | null = null;
-  observeZoneMap(p, gateway.holder, (map) => agent?.reportMap(map));
+  // The first map's version; the event subscribers count later ones (how long the start took is
+  // not an apply latency).
+  metrics.zonemapVersion.set(gateway.holder.current.version);
+  metrics.zonemapLastApplyTimestamp.set(Date.now() / 1000);
 
   let admin: AdminServer | null = null;
   // SIGHUP / POST /reload: the admin listener's own certificates, then the stages'.
@@ -159,7 +154,7 @@ async function buildGateway(p: ProcessContext): Promise<GatewayProcess> {
 
   if (worker) {
     // The primary runs the admin listener and the signals; the worker answers it.
-    agent = attachWorker({
+    const agent = attachWorker({
       drain,
       registry: metrics.registry,
       reload,
@@ -167,9 +162,14 @@ async function buildGateway(p: ProcessContext): Promise<GatewayProcess> {
       logger,
       onAdminUrl: (url) => source.advertiseAdmin?.(url),
     });
-    const attached = agent;
-    undo.push(() => attached.detach());
-    agent.reportMap(gateway.holder.current);
+    // The primary learns which map this worker routes by: now, and at every change.
+    const report = (map: CompiledZoneMap): void => agent.reportMap(map);
+    gateway.holder.on('change', report);
+    undo.push(() => {
+      gateway.holder.off('change', report);
+    });
+    undo.push(() => agent.detach());
+    report(gateway.holder.current);
   } else {
     admin = await serveAdmin(p, {
       getMap: () => gateway.holder.current,
@@ -209,27 +209,6 @@ function connectObservation(p: ProcessContext): StageObservation {
 }
 
 type StageObservation = Required<Pick<GatewayOptions, 'events' | 'log' | 'metrics'>>;
-
-/**
- * The zone map as the process reports it: the holder publishes each applied map (with its
- * apply latency) and the source each refused one on the event bus, where the subscribers count
- * and log them once; here the worker tells the primary which map it routes by, and the first
- * map's version is set (how long the start took is not an apply latency).
- */
-function observeZoneMap(
-  p: ProcessContext,
-  holder: ZoneMapHolder,
-  report: (map: CompiledZoneMap) => void,
-): void {
-  const { metrics, undo } = p;
-  const onChange = (next: CompiledZoneMap): void => report(next);
-  holder.on('change', onChange);
-  undo.push(() => {
-    holder.off('change', onChange);
-  });
-  metrics.zonemapVersion.set(holder.current.version);
-  metrics.zonemapLastApplyTimestamp.set(Date.now() / 1000);
-}
 
 /* ------------------------------------------------------------------------------------------
  * The cluster primary: forks the workers, serves admin for all of them.
@@ -335,16 +314,7 @@ export function gatewayDrainParticipant(gateway: Gateway, mqttWindowMs: number):
     finish: async (deadline) => {
       // Until every MQTT client has moved, or the window is over, whichever comes first.
       const wait = Math.min(windowEnds, deadline) - Date.now();
-      if (wait > 0) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          gateway.mqtt.server.whenEmpty(),
-          new Promise<void>((resolve) => {
-            timer = setTimeout(resolve, wait);
-          }),
-        ]);
-        clearTimeout(timer);
-      }
+      if (wait > 0) await settledWithin(gateway.mqtt.server.whenEmpty(), wait);
       await gateway.close();
       // Requests still running at the grace deadline were cut: that is no clean drain.
       const cut = gateway.http.cutAtClose;

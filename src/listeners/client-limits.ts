@@ -61,6 +61,8 @@ export function clientKey(address: string): string | null {
   return null;
 }
 
+const NOTHING_TO_RELEASE = (): void => undefined;
+
 const kClient = Symbol('zonegate.clientKey');
 interface WithClient {
   [kClient]?: string | null;
@@ -89,28 +91,22 @@ export class ClientLimits {
   }
 
   /**
-   * Count a new connection from `address`. Returns false, counting nothing, when the client
-   * already holds `maxConnections`: the caller closes the connection. Pair every true with
-   * one `closeConnection(address)`.
+   * Count a new connection from `address`. Returns what to call once it closes (the key is
+   * worked out once), or null, counting nothing, when the client already holds
+   * `maxConnections`: the caller closes the connection.
    */
-  openConnection(address: string): boolean {
-    if (this.config.maxConnections === 0) return true;
+  openConnection(address: string): (() => void) | null {
+    if (this.config.maxConnections === 0) return NOTHING_TO_RELEASE;
     const key = this.keyOf(address);
-    if (key === null) return true;
+    if (key === null) return NOTHING_TO_RELEASE;
     const n = this.#connections.get(key) ?? 0;
-    if (n >= this.config.maxConnections) return false;
+    if (n >= this.config.maxConnections) return null;
     this.#connections.set(key, n + 1);
-    return true;
-  }
-
-  closeConnection(address: string): void {
-    if (this.config.maxConnections === 0) return;
-    const key = this.keyOf(address);
-    if (key === null) return;
-    const n = this.#connections.get(key);
-    if (n === undefined) return;
-    if (n <= 1) this.#connections.delete(key);
-    else this.#connections.set(key, n - 1);
+    return () => {
+      const left = (this.#connections.get(key) ?? 0) - 1;
+      if (left <= 0) this.#connections.delete(key);
+      else this.#connections.set(key, left);
+    };
   }
 
   /** Remember on the socket who its client is, so each request costs one map lookup. */

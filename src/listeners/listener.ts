@@ -182,12 +182,12 @@ export function createListener(config: ListenerConfig, options: ListenerOptions)
   /** The client is known (socket peer or PROXY source): apply its connection limit, then hand over. */
   function accepted(socket: Socket, info: ConnectionInfo): void {
     if (limits !== undefined) {
-      const client = info.remoteAddress;
-      if (!limits.openConnection(client)) {
+      const release = limits.openConnection(info.remoteAddress);
+      if (release === null) {
         unfinished.delete(socket);
         return refuse(socket, 'client-connections');
       }
-      socket.once('close', () => limits.closeConnection(client));
+      socket.once('close', release);
     }
     handOver(socket, info);
   }

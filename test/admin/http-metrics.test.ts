@@ -18,34 +18,25 @@ describe('http and listener metrics', () => {
     const metrics = createMetrics();
     const bus = new EventBus();
     subscribeMetrics(bus, metrics, { listeners: [] });
-    publishRequestDone(
-      bus,
-      'http1',
-      'rz00',
-      'blue',
-      'uid-shard',
-      200,
-      3,
-      '127.0.0.1:9000',
-      1,
-      'GET',
-      '/a',
-      null,
-    );
-    publishRequestDone(
-      bus,
-      'http1',
-      'rz00',
-      'blue',
-      'uid-shard',
-      204,
-      5,
-      '127.0.0.1:9000',
-      1,
-      'GET',
-      '/a',
-      null,
-    );
+    for (const [status, ms] of [
+      [200, 3],
+      [204, 5],
+    ] as const) {
+      publishRequestDone(
+        bus,
+        'http1',
+        'rz00',
+        'blue',
+        'uid-shard',
+        status,
+        ms,
+        '127.0.0.1:9000',
+        1,
+        'GET',
+        '/a',
+        null,
+      );
+    }
     publishRequestDone(bus, 'http2', '', '', 'ZG_ERR_NO_LIVE_ZONE', 503, 1, '', -1, 'GET', '/b', null);
     bus.cookieRejected.publish({ reason: 'bad-signature' });
     bus.upstreamError.publish({

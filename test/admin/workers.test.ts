@@ -12,20 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { freePort } from '../helpers/child-processes.js';
-import { startGatewayProcess, type StartedGateway } from '../helpers/gateway-process.js';
+import { metricSum as sum, startGatewayProcess, type StartedGateway } from '../helpers/gateway-process.js';
 import { waitFor, within } from '../helpers/wait.js';
-
-/** Sum of every sample of `name` whose label set contains all of `labels`. */
-function sum(text: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) {
-      total += Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-  }
-  return total;
-}
 
 /** What the primary's /readyz answers. */
 interface Readyz {

@@ -7,11 +7,12 @@
  * lower layers only. A new folder must be placed in it, or this test fails.
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { describe, it } from 'node:test';
 import ts from 'typescript';
 import { REPO_ROOT } from '../helpers/cli.js';
+import { sourceFiles } from '../helpers/source-files.js';
 
 /**
  * Lowest first. Folders in one layer must not import each other.
@@ -148,15 +149,6 @@ export function shapeProblems(
 /* ------------------------------------------------------------------------------------------
  * Reading src/
  * ---------------------------------------------------------------------------------------- */
-
-function sourceFiles(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) sourceFiles(p, out);
-    else if (/\.tsx?$/.test(name) && !name.endsWith('.d.ts')) out.push(p);
-  }
-  return out;
-}
 
 /** A relative specifier as the file it names: `./x.js` → `x.ts`, a folder → its index. */
 function resolveSpecifier(fromAbs: string, spec: string): string | null {

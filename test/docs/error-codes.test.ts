@@ -5,23 +5,15 @@
  * src/, not only declared.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import ts from 'typescript';
 import { REPO_ROOT } from '../helpers/cli.js';
+import { sourceFiles } from '../helpers/source-files.js';
 
 /** Codes documented and declared but raised nowhere: none allowed (a new entry needs a reason here). */
 const KNOWN_UNRAISED: readonly string[] = [];
-
-function sources(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) sources(p, out);
-    else if (/\.tsx?$/.test(name) && !name.endsWith('.d.ts')) out.push(p);
-  }
-  return out;
-}
 
 /** The string members of `export type ZgErrorCode = 'A' | 'B' | …`. */
 function unionCodes(): string[] {
@@ -65,7 +57,7 @@ function scanRaising(): Raising {
   };
   const codeArgs = (args: ts.NodeArray<ts.Expression> | undefined): string[] => codesIn(args?.[0]);
   const named = (name: ts.Node): boolean => (ts.isIdentifier(name) ? name.text : '') === 'code';
-  for (const file of sources(join(REPO_ROOT, 'src'))) {
+  for (const file of sourceFiles(join(REPO_ROOT, 'src'))) {
     const sf = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
     const visit = (node: ts.Node, inClass: string | null): void => {
       let cls = inClass;

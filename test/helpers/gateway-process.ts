@@ -165,3 +165,15 @@ export async function startGatewayProcess(o: StartOptions): Promise<StartedGatew
   const url = (name: string): string => listeners.find((l) => l.name === name)?.url ?? '';
   return { ...gw, http: url('web'), mqtt: url('mqtt'), admin: up.admin ?? '', mapFile };
 }
+
+/** Sum of every sample of `name` in a /metrics text whose label set contains all of `labels`. */
+export function metricSum(text: string, name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) {
+      total += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return total;
+}

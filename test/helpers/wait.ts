@@ -4,6 +4,7 @@
  * generous deadline and fails naming what it waited for. A fixed delay before an assertion is
  * never the way: a loaded machine makes it flaky, an idle one makes it slow.
  */
+import { settledWithin } from '../../src/core/timeout.js';
 
 /**
  * Polls `check` until it returns true; rejects with "timed out after N ms waiting for <what>"
@@ -36,16 +37,6 @@ export function sleep(ms: number): Promise<void> {
  * that never comes fails the test with a reason instead of hanging until the runner's timeout.
  */
 export async function within<T>(what: string, promise: Promise<T>, timeoutMs = 10_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)),
-      timeoutMs,
-    );
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  if (await settledWithin(promise, timeoutMs)) return promise;
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }

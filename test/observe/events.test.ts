@@ -5,35 +5,16 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connectAsync } from 'mqtt';
 import { request } from 'undici';
 import { testCerts } from '../helpers/certs.js';
-import { spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
+import { freePort } from '../helpers/child-processes.js';
+import { metricSum as sum, spawnGateway, type GatewayProcess } from '../helpers/gateway-process.js';
 import { exampleDoc, type MutableDoc } from '../helpers/maps.js';
-
-async function freePort(): Promise<number> {
-  const srv = createNetServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-/** Sum of every sample of `name` whose label set contains all of `labels`. */
-function sum(text: string, name: string, labels: Record<string, string> = {}): number {
-  let total = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
-    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) {
-      total += Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-  }
-  return total;
-}
 
 function jsonLines(lines: readonly string[]): Record<string, unknown>[] {
   const out: Record<string, unknown>[] = [];

@@ -10,6 +10,16 @@ import { docAt, mapVersion, servingZone, write } from './support.js';
 // 2 s of the switch. The deadline is generous for a loaded machine and still far below "never".
 const DOCUMENTED_FAILOVER_BOUND_MS = 10_000;
 
+/** The gateway's store config for `setup`: the sentinels, asked for the primary by name. */
+function storeConfig(setup: SentinelSetup): RedisStoreConfig {
+  return {
+    sentinels: setup.sentinels.map((s) => ({ host: '127.0.0.1', port: Number(s.split(':')[1]) })),
+    name: SENTINEL_MASTER_NAME,
+    connectTimeoutMs: 1000,
+    pollIntervalMs: 500,
+  };
+}
+
 describe('Sentinel: the primary fails over', () => {
   let setup: SentinelSetup;
   let cfg: RedisStoreConfig;
@@ -17,12 +27,7 @@ describe('Sentinel: the primary fails over', () => {
 
   before(async () => {
     setup = await startSentinelSetup();
-    cfg = {
-      sentinels: setup.sentinels.map((s) => ({ host: '127.0.0.1', port: Number(s.split(':')[1]) })),
-      name: SENTINEL_MASTER_NAME,
-      connectTimeoutMs: 1000,
-      pollIntervalMs: 500,
-    };
+    cfg = storeConfig(setup);
   });
   after(async () => {
     await source?.close();
@@ -70,12 +75,7 @@ describe('Sentinel: the switch is announced while the gateway is busy', () => {
 
   before(async () => {
     setup = await startSentinelSetup();
-    cfg = {
-      sentinels: setup.sentinels.map((s) => ({ host: '127.0.0.1', port: Number(s.split(':')[1]) })),
-      name: SENTINEL_MASTER_NAME,
-      connectTimeoutMs: 1000,
-      pollIntervalMs: 500,
-    };
+    cfg = storeConfig(setup);
   });
   after(async () => {
     await source?.close();
