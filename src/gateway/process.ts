@@ -303,18 +303,21 @@ function handleSignals(p: ProcessContext, drain: DrainController, reload: () => 
  */
 export function gatewayDrainParticipant(gateway: Gateway, mqttWindowMs: number): DrainParticipant {
   let windowEnds = 0;
+  let mqttGone: Promise<unknown> = Promise.resolve();
   return {
     name: 'gateway',
     stopAccepting: () => {
-      // stopAccepting() resolves only when the last connection is gone; close() awaits that.
-      for (const l of [...gateway.listeners, ...gateway.mqtt.listeners]) void l.stopAccepting();
+      // stopAccepting() resolves only when the listener's last connection is gone: for the MQTT
+      // listeners, once every client has moved on; close() awaits the HTTP ones.
+      for (const l of gateway.listeners) void l.stopAccepting();
+      mqttGone = Promise.all(gateway.mqtt.listeners.map((l) => l.stopAccepting()));
       windowEnds = Date.now() + mqttWindowMs;
       gateway.mqtt.server.drain(mqttWindowMs);
     },
     finish: async (deadline) => {
       // Until every MQTT client has moved, or the window is over, whichever comes first.
       const wait = Math.min(windowEnds, deadline) - Date.now();
-      if (wait > 0) await settledWithin(gateway.mqtt.server.whenEmpty(), wait);
+      if (wait > 0) await settledWithin(mqttGone, wait);
       await gateway.close();
       // Requests still running at the grace deadline were cut: that is no clean drain.
       const cut = gateway.http.cutAtClose;

@@ -84,8 +84,6 @@ export class MqttServer implements ConnectionContext {
   private readonly metrics: MqttMetricsSink | undefined;
   private readonly events: EventBus | undefined;
   private readonly connections = new Set<MqttConnection>();
-  /** Waiting for the last client connection to close (a drain's "everyone has moved"). */
-  private readonly emptyWaiters: (() => void)[] = [];
   private readonly servers = new Set<net.Server>();
   private readonly sweepTimer: NodeJS.Timeout;
   private closed = false;
@@ -133,12 +131,6 @@ export class MqttServer implements ConnectionContext {
   /** Open client connections (any phase). */
   get connectionCount(): number {
     return this.connections.size;
-  }
-
-  /** Resolves once no client connection is open (at once when none is). */
-  whenEmpty(): Promise<void> {
-    if (this.connections.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.emptyWaiters.push(resolve));
   }
 
   /** Connections queued for a move right now. */
@@ -268,9 +260,6 @@ export class MqttServer implements ConnectionContext {
   connectionClosed(conn: MqttConnection): void {
     if (!this.connections.delete(conn)) return;
     this.stats.active = this.connections.size;
-    if (this.connections.size === 0 && this.emptyWaiters.length > 0) {
-      for (const resolve of this.emptyWaiters.splice(0)) resolve();
-    }
     this.metrics?.connectionsActive.dec({ protocol: conn.protocol });
     const ev = this.events?.mqttConnect;
     if (conn.connackCode !== 0 && ev?.active === true) {
