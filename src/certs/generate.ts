@@ -64,9 +64,25 @@ async function keyPair(type: KeyType): Promise<CryptoKeyPair> {
 
 function serial(): string {
   // Positive 16-byte serial: RFC 5280 §4.1.2.2 wants it unique per CA and at most 20 octets.
+  // The first byte is 0x01-0x7f: a zero would be stripped from the reported serial, leaving
+  // one that reads as negative when a CRL is made from it.
   const b = webcrypto.getRandomValues(new Uint8Array(16));
-  b[0] = (b[0] ?? 0) & 0x7f;
+  b[0] = (b[0] ?? 0) & 0x7f || 0x01;
   return Buffer.from(b).toString('hex');
+}
+
+/**
+ * A serial number (hex) as the positive DER INTEGER a certificate carries: `Issued.serialNumber`
+ * and OpenSSL print it without leading zeros, so `fe99...` stands for `00 fe 99 ...`. Written
+ * as is, a CRL entry would say `fe 99 ...`, a negative number that matches no certificate, and
+ * OpenSSL would go on accepting the certificate the CRL was made to revoke.
+ */
+export function positiveSerialHex(hex: string): string {
+  const digits = hex.toLowerCase().replace(/^0x/, '').replace(/[:\s]/g, '');
+  if (!/^[0-9a-f]+$/.test(digits)) throw new RangeError(`not a hexadecimal serial number: ${hex}`);
+  let s = digits.replace(/^0+(?=.)/, '');
+  if (s.length % 2 === 1) s = `0${s}`;
+  return Number.parseInt(s.slice(0, 1), 16) >= 8 ? `00${s}` : s;
 }
 
 async function finish(cert: x509.X509Certificate, keys: CryptoKeyPair): Promise<Issued> {
@@ -114,6 +130,8 @@ export interface IssueOptions {
   readonly days?: number;
   /** Negative to issue an already expired cert (tests). */
   readonly notAfterOffsetMs?: number;
+  /** Hex serial number (positive, as OpenSSL prints it); default 16 random bytes. */
+  readonly serialNumber?: string;
 }
 
 export async function issueCert(ca: CertificateAuthority, o: IssueOptions): Promise<Issued> {
@@ -129,7 +147,7 @@ export async function issueCert(ca: CertificateAuthority, o: IssueOptions): Prom
       ? new Date(Date.now() + o.notAfterOffsetMs)
       : new Date(Date.now() + (o.days ?? 825) * DAY_MS);
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial(),
+    serialNumber: o.serialNumber === undefined ? serial() : positiveSerialHex(o.serialNumber),
     subject: `CN=${o.commonName}`,
     issuer: ca.cert.subject,
     notBefore: new Date(Date.now() - DAY_MS),
@@ -166,7 +184,7 @@ export async function createCrl(
     signingKey: ca.keys.privateKey,
     signingAlgorithm: signing(ca.keys.privateKey.algorithm.name === 'ECDSA' ? 'ecdsa' : 'rsa'),
     entries: revokedSerials.map((serialNumber) => ({
-      serialNumber,
+      serialNumber: positiveSerialHex(serialNumber),
       revocationDate: new Date(Date.now() - 60_000),
     })),
     extensions: [await x509.AuthorityKeyIdentifierExtension.create(ca.keys.publicKey)],

@@ -121,7 +121,8 @@ export async function runLab(o: LabOptions): Promise<LabResult> {
     await new Promise((r) => setTimeout(r, o.settleMs));
     await traffic.stop();
     await traffic.settleMqtt(10_000);
-    tracker.stop();
+    // Answers are judged against every write the tracker knows of: let it see the last ones.
+    await tracker.finish();
     const end = Date.now();
     const eras = tracker.eras;
     const writes = eras.slice(1).map((e, i) => ({

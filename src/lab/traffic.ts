@@ -3,6 +3,9 @@
  * the store's map versions and when every gateway confirmed each one, and an answer is right
  * when it comes from the zone that some map in force during the request says (until every
  * gateway reports a new version, the previous one is still in force).
+ *
+ * Answers are judged after the run, not when they arrive: a gateway can apply a write and
+ * answer by it before the tracker's next look has even seen that write.
  */
 import http from 'node:http';
 import { shardOf } from '../router/index.js';
@@ -16,6 +19,7 @@ import { MqttUser } from './mqtt-user.js';
 interface MapEra {
   readonly version: number;
   readonly map: CompiledZoneMap;
+  /** No later than the write: the writer's own time, or the last look that still saw the version before. */
   readonly writtenAt: number;
   convergedAt: number | null;
 }
@@ -24,7 +28,9 @@ interface MapEra {
 export class MapTracker {
   readonly eras: MapEra[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private busy = false;
+  private looking: Promise<void> | null = null;
+  /** When the last look began: the store still held the newest known version then. */
+  private lastLookAt = 0;
   private readonly store: ZoneMapStore;
   private readonly staleMs: number;
 
@@ -35,17 +41,23 @@ export class MapTracker {
 
   async start(): Promise<void> {
     await this.look();
-    this.timer = setInterval(() => {
-      if (this.busy) return;
-      this.busy = true;
-      this.look()
-        .catch(() => undefined)
-        .finally(() => (this.busy = false));
-    }, 25);
+    this.timer = setInterval(() => void this.lookOnce().catch(() => undefined), 25);
+  }
+
+  /** Stops following after one more look, so that every write made before the call is known. */
+  async finish(): Promise<void> {
+    this.stop();
+    await this.looking?.catch(() => undefined);
+    await this.look();
   }
 
   stop(): void {
     clearInterval(this.timer);
+  }
+
+  private lookOnce(): Promise<void> {
+    this.looking ??= this.look().finally(() => (this.looking = null));
+    return this.looking;
   }
 
   private async look(): Promise<void> {
@@ -53,13 +65,20 @@ export class MapTracker {
     const cur = await readCurrent(this.store);
     const last = this.eras.at(-1);
     if (cur.doc !== null && cur.version !== null && cur.version !== last?.version) {
+      // The write came after the previous look's read began, and its history entry holds the
+      // writer's time (taken just before the write): the later of the two is still no later
+      // than the write, and answers by the new map from then on are right.
+      const entry = (await this.store.history(8).catch(() => [])).find((h) => h.version === cur.version);
+      const written = entry === undefined ? Number.NaN : Date.parse(entry.at);
+      const floor = last === undefined ? now : this.lastLookAt;
       this.eras.push({
         version: cur.version,
         map: compileZoneMap(cur.doc),
-        writtenAt: now,
+        writtenAt: Number.isFinite(written) ? Math.min(now, Math.max(floor, written)) : floor,
         convergedAt: null,
       });
     }
+    this.lastLookAt = now;
     const era = this.eras.at(-1);
     if (era !== undefined && era.convergedAt === null) {
       const view = judgeFleet(
@@ -113,10 +132,19 @@ interface Outage {
   readonly end: number | null;
 }
 
+/** One request as the user saw it, judged after the run. */
+interface Answer {
+  readonly t0: number;
+  readonly t1: number;
+  /** The zone that answered, or null when the request failed. */
+  readonly zone: string | null;
+  /** The failure in words (empty for an answer). */
+  readonly what: string;
+}
+
 class HttpUser {
   cookie: string | null = null;
-  badSince: number | null = null;
-  readonly outages: Outage[] = [];
+  readonly answers: Answer[] = [];
   constructor(
     readonly uid: string | null,
     readonly gw: LabGateway,
@@ -166,10 +194,6 @@ export class Traffic {
   private running = false;
   private loops: Promise<void>[] = [];
   private publisher: NodeJS.Timeout | undefined;
-  private requests = 0;
-  private failed = 0;
-  private wrongZone = 0;
-  private readonly failures: string[] = [];
   private readonly failedBy: Record<string, number> = {};
 
   constructor(o: TrafficOptions) {
@@ -223,8 +247,6 @@ export class Traffic {
   private async loop(u: HttpUser): Promise<void> {
     while (this.running) {
       const t0 = Date.now();
-      let ok = false;
-      let what = '';
       try {
         // The cookie alone names the user, as a browser would send it.
         const r = await request(
@@ -234,37 +256,58 @@ export class Traffic {
           u.cookie === null ? {} : { cookie: u.cookie },
           10_000,
         );
-        const t1 = Date.now();
         if (r.status !== 200) {
-          this.failed++;
           this.failedBy[String(r.status)] = (this.failedBy[String(r.status)] ?? 0) + 1;
-          what = `${u.gw.id}: ${r.status} ${r.body.slice(0, 120)}`;
+          const what = `${u.gw.id}: ${r.status} ${r.body.slice(0, 120)}`;
+          u.answers.push({ t0, t1: Date.now(), zone: null, what });
         } else {
           const zone = (JSON.parse(r.body) as { zone: string }).zone;
-          const maps = this.o.tracker.inForce(t0, t1);
-          ok = maps.some((m) => (u.uid === null ? liveZone(m, zone) : servingZone(m, u.uid) === zone));
-          if (!ok) {
-            this.wrongZone++;
-            what = `${u.gw.id}: uid ${u.uid ?? '(anonymous)'} answered by ${zone}`;
-          }
+          u.answers.push({ t0, t1: Date.now(), zone, what: '' });
         }
       } catch (err) {
-        this.failed++;
         const kind = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
         this.failedBy[kind] = (this.failedBy[kind] ?? 0) + 1;
-        what = `${u.gw.id}: ${(err as Error).message} (${Date.now() - t0} ms)`;
-      }
-      this.requests++;
-      const now = Date.now();
-      if (!ok) {
-        if (this.failures.length < 20) this.failures.push(what);
-        u.badSince ??= t0;
-      } else if (u.badSince !== null) {
-        u.outages.push({ start: u.badSince, end: now });
-        u.badSince = null;
+        const what = `${u.gw.id}: ${(err as Error).message} (${Date.now() - t0} ms)`;
+        u.answers.push({ t0, t1: Date.now(), zone: null, what });
       }
       await new Promise((r) => setTimeout(r, this.o.thinkMs));
     }
+  }
+
+  /** Right when the zone that answered is the one some map in force during the request names. */
+  private right(u: HttpUser, a: Answer): boolean {
+    if (a.zone === null) return false;
+    const zone = a.zone;
+    const maps = this.o.tracker.inForce(a.t0, a.t1);
+    return maps.some((m) => (u.uid === null ? liveZone(m, zone) : servingZone(m, u.uid) === zone));
+  }
+
+  /** Each user's outages (runs of failed or wrong answers) and the first few bad answers. */
+  private judge(): { outages: Map<HttpUser, Outage[]>; wrongZone: number; failures: string[] } {
+    const outages = new Map<HttpUser, Outage[]>();
+    const bad: { t0: number; what: string }[] = [];
+    let wrongZone = 0;
+    for (const u of this.users) {
+      const list: Outage[] = [];
+      let badSince: number | null = null;
+      for (const a of u.answers) {
+        if (this.right(u, a)) {
+          if (badSince !== null) list.push({ start: badSince, end: a.t1 });
+          badSince = null;
+          continue;
+        }
+        if (a.zone !== null) wrongZone++;
+        bad.push({
+          t0: a.t0,
+          what: a.zone === null ? a.what : `${u.gw.id}: uid ${u.uid ?? '(anonymous)'} answered by ${a.zone}`,
+        });
+        badSince ??= a.t0;
+      }
+      if (badSince !== null) list.push({ start: badSince, end: null });
+      outages.set(u, list);
+    }
+    bad.sort((a, b) => a.t0 - b.t0);
+    return { outages, wrongZone, failures: bad.slice(0, 20).map((b) => b.what) };
   }
 
   /** Stops the load, waits for the last answers; MQTT users stay connected (see settleMqtt). */
@@ -285,14 +328,16 @@ export class Traffic {
   }
 
   http(): HttpFigures {
+    const answers = this.users.flatMap((u) => u.answers);
+    const { wrongZone, failures } = this.judge();
     return {
       users: this.users.length,
       anonymous: this.o.anonymousUsers,
-      requests: this.requests,
-      failed: this.failed,
-      wrongZone: this.wrongZone,
+      requests: answers.length,
+      failed: answers.filter((a) => a.zone === null).length,
+      wrongZone,
       failedBy: { ...this.failedBy },
-      failures: this.failures,
+      failures,
     };
   }
 
@@ -302,11 +347,12 @@ export class Traffic {
    */
   rtoMs(writtenAt: number, until: number): number | null {
     let rto = 0;
-    for (const u of this.users) {
-      for (const o of u.outages) {
-        if (o.end !== null && o.end >= writtenAt && o.start < until) rto = Math.max(rto, o.end - writtenAt);
+    for (const list of this.judge().outages.values()) {
+      for (const o of list) {
+        if (o.end === null) {
+          if (o.start < until) return null;
+        } else if (o.end >= writtenAt && o.start < until) rto = Math.max(rto, o.end - writtenAt);
       }
-      if (u.badSince !== null && u.badSince < until) return null;
     }
     return rto;
   }
