@@ -319,15 +319,9 @@ export class HttpStage {
     }
     // See httpAllowHalfOpen above: the socket must not end its side when the client ends its own.
     socket.allowHalfOpen = true;
-    if (!info.secure) {
-      this.#fast.serve(socket);
-      return;
-    }
-    this.#nodeH1.add(socket);
-    this.#h1.emit('connection', socket);
-    // Bytes read past a PROXY header wait in the socket's buffer; Node's HTTP parser reads
-    // the handle directly and would never see them unless the stream flows once.
-    if (!info.secure && socket.readableLength > 0) socket.resume();
+    // HTTP/1 over TLS as over plain TCP: the fast path reads first and hands anything unusual
+    // (with the bytes it read) to Node's server.
+    this.#fast.serve(socket);
   };
 
   /** Health checks now (tests), instead of waiting for the interval. */

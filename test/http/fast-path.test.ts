@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
+import { readFile as readPem } from 'node:fs/promises';
+import { testCerts } from '../helpers/certs.js';
 import type { DemoUpstreams } from '../../src/gateway/demo-upstreams.js';
 import { exampleDoc } from '../helpers/maps.js';
 import { startHarness, type Harness } from './harness.js';
@@ -130,6 +133,26 @@ async function open(port: number): Promise<{ s: Socket; r: Reader }> {
   return { s, r: new Reader(s) };
 }
 
+/** An upstream answering as `answer` does, as the demo upstreams of every zone. */
+async function echoUpstreams(seen: Seen[]): Promise<{ upstream: Server; ups: DemoUpstreams }> {
+  const upstream = createServer({ keepAliveTimeout: 60_000 }, answer(seen));
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const addr = `127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  const doc = exampleDoc();
+  for (const zone of Object.values(doc.zones))
+    zone.upstreams = { ...zone.upstreams, http: { blue: [addr], green: [addr] } };
+  const ups: DemoUpstreams = {
+    doc,
+    addresses: new Map(),
+    hits: new Map(),
+    close: async () => {
+      upstream.closeAllConnections();
+      await new Promise((r) => upstream.close(r));
+    },
+  };
+  return { upstream, ups };
+}
+
 describe('HTTP/1.1 fast path', () => {
   const seen: Seen[] = [];
   let upstream: Server;
@@ -137,22 +160,9 @@ describe('HTTP/1.1 fast path', () => {
   let port: number;
 
   before(async () => {
-    upstream = createServer({ keepAliveTimeout: 60_000 }, answer(seen));
-    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-    const addr = `127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-    const doc = exampleDoc();
-    for (const zone of Object.values(doc.zones))
-      zone.upstreams = { ...zone.upstreams, http: { blue: [addr], green: [addr] } };
-    const ups: DemoUpstreams = {
-      doc,
-      addresses: new Map(),
-      hits: new Map(),
-      close: async () => {
-        upstream.closeAllConnections();
-        await new Promise((r) => upstream.close(r));
-      },
-    };
-    h = await startHarness({ upstreams: ups });
+    const e = await echoUpstreams(seen);
+    upstream = e.upstream;
+    h = await startHarness({ upstreams: e.ups });
     port = Number(new URL(h.url).port);
   });
   after(async () => {
@@ -253,5 +263,99 @@ describe('HTTP/1.1 fast path', () => {
     old.s.write('GET /old HTTP/1.0\r\nHost: gw\r\nx-ldc-uid: 1\r\n\r\n');
     assert.equal((await old.r.response()).body, 'echo GET /old 0');
     old.s.destroy();
+  });
+});
+
+describe('HTTP/1.1 fast path over TLS', () => {
+  const seen: Seen[] = [];
+  let upstream: Server;
+  let h: Harness;
+  let port: number;
+  let certs: Awaited<ReturnType<typeof testCerts>>;
+
+  before(async () => {
+    certs = await testCerts();
+    const e = await echoUpstreams(seen);
+    upstream = e.upstream;
+    h = await startHarness({
+      upstreams: e.ups,
+      config: {
+        listeners: [
+          {
+            name: 'web',
+            protocol: 'https',
+            port: 0,
+            host: '127.0.0.1',
+            tls: {
+              cert: certs.serverCert,
+              key: certs.serverKey,
+              ca: certs.ca,
+              requestCert: true,
+              watch: false,
+            },
+            hsts: { maxAgeSec: 600 },
+          },
+        ],
+        identity: {
+          cookie: { keys: [{ id: 'k1', secret: 'test-secret-0123456789abcdef' }], secure: false },
+          certUid: { from: 'san-uri', pattern: '^urn:zonegate:uid:(.+)$' },
+        },
+      },
+    });
+    port = Number(new URL(h.url).port);
+  });
+  after(async () => {
+    await h.close();
+    await new Promise((r) => upstream.close(r));
+  });
+
+  async function openTls(): Promise<{ s: Socket; r: Reader }> {
+    const s = tlsConnect({
+      port,
+      host: '127.0.0.1',
+      servername: 'localhost',
+      ca: certs.caPem,
+      cert: await readPem(certs.clientCert),
+      key: await readPem(certs.clientKey),
+      ALPNProtocols: ['http/1.1'],
+    });
+    s.on('error', () => {});
+    await new Promise((r) => s.once('secureConnect', r));
+    return { s, r: new Reader(s) };
+  }
+
+  it('serves pipelined requests routed by the client certificate, a body and a refusal on one connection', async () => {
+    seen.length = 0;
+    const { s, r } = await openTls();
+    s.write('GET /one HTTP/1.1\r\nHost: gw\r\n\r\nGET /chunked HTTP/1.1\r\nHost: gw\r\nX-Ldc-Uid: 7\r\n\r\n');
+    const a = await r.response();
+    const b = await r.response();
+    assert.equal(a.body, 'echo GET /one 0');
+    assert.equal(b.body, 'part one, part two');
+    for (const x of [a, b]) {
+      assert.equal(x.headers.get('strict-transport-security'), 'max-age=600');
+      assert.equal(x.headers.get('connection'), 'keep-alive');
+    }
+    // The certificate names the user when no uid header or cookie does (docs/design.md: header,
+    // then cookie, then certificate).
+    assert.deepEqual(
+      seen.map((x) => [x.url, x.headers['x-ldc-uid'], x.headers['x-forwarded-proto']]),
+      [
+        ['/one', certs.clientUid, 'https'],
+        ['/chunked', '7', 'https'],
+      ],
+    );
+    // A body goes through Node's path, and the connection comes back for the next request.
+    s.write('POST /cl HTTP/1.1\r\nHost: gw\r\nContent-Length: 5\r\n\r\nhello');
+    assert.equal((await r.response()).body, 'echo POST /cl 5');
+    s.write('GET /after HTTP/1.1\r\nHost: gw\r\n\r\n');
+    assert.equal((await r.response()).body, 'echo GET /after 0');
+    // A smuggling attempt is refused as over plain TCP.
+    s.write(
+      'POST /x HTTP/1.1\r\nHost: gw\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: gw\r\n\r\n',
+    );
+    assert.equal((await r.response()).status, 400);
+    assert.ok(!seen.some((x) => x.url.includes('smuggled')));
+    s.destroy();
   });
 });

@@ -1,7 +1,7 @@
 /**
- * The HTTP/1.1 keep-alive fast path. A plain client connection is read here first, on the raw
- * socket: a request head that arrives whole, parses under the strict parser (parser.ts), is
- * HTTP/1.1 without a body, asks for no Upgrade and no Expect, and passes the same request check
+ * The HTTP/1.1 keep-alive fast path. A client connection speaking HTTP/1 (plain, or TLS
+ * without ALPN h2, read on the TLS socket's cleartext side) is read here first: a request
+ * head that arrives whole, parses under the strict parser (parser.ts), is HTTP/1.1 without a body, asks for no Upgrade and no Expect, and passes the same request check
  * as Node's path is served here — identity, routing, header rewriting, the endpoint's undici
  * pool (so its limits, timeouts, retries and ejection are the ones forward.ts has) and error
  * answers through the very functions forward.ts uses — without Node's IncomingMessage and
@@ -26,6 +26,7 @@ import type { Endpoint } from '../../upstream/index.js';
 import type { HttpContext } from '../context.js';
 import { BadRequestError, InternalError } from '../errors.js';
 import {
+  certUidOf,
   CLIENT_CLOSED,
   CLIENT_STALLED,
   IDEMPOTENT,
@@ -120,7 +121,7 @@ export class FastPath {
     this.keepAlive = `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(o.ctx.config.timeouts.idleTimeoutMs / 1000)}\r\n`;
   }
 
-  /** Take a plain HTTP/1 client connection. */
+  /** Take an HTTP/1 client connection (plain, or TLS once the handshake is done). */
   serve(socket: Socket): void {
     this.#conns.add(new FastConnection(this, socket));
   }
@@ -377,7 +378,8 @@ class FastConnection implements Watched {
       host: checked.host ?? scanned.host,
       contentLength: scanned.contentLength,
     });
-    const identity = ctx.identifier.identify(scanned.uid, scanned.cookie, null);
+    // Over mTLS the listener read the certificate's uid once per connection (stage.ts).
+    const identity = ctx.identifier.identify(scanned.uid, scanned.cookie, certUidOf(this.reqLike));
     if (identity instanceof Promise) {
       identity.then(
         (id) => this.routeSafely(id),
