@@ -1,8 +1,9 @@
 /**
  * The HTTP/1.1 keep-alive fast path. A client connection speaking HTTP/1 (plain, or TLS
  * without ALPN h2, read on the TLS socket's cleartext side) is read here first: a request
- * head that arrives whole, parses under the strict parser (parser.ts), is HTTP/1.1 without a body, asks for no Upgrade and no Expect, and passes the same request check
- * as Node's path is served here — identity, routing, header rewriting, the endpoint's undici
+ * head that arrives whole, parses under the strict parser (parser.ts), is HTTP/1.1 without a
+ * body, asks for no Upgrade and no Expect, and passes the same request check as Node's path
+ * is served here — identity, routing, header rewriting, the endpoint's undici
  * pool (so its limits, timeouts, retries and ejection are the ones forward.ts has) and error
  * answers through the very functions forward.ts uses — without Node's IncomingMessage and
  * ServerResponse. Anything else (a partial head, a refusal, HTTP/1.0, a body, a WebSocket, a
