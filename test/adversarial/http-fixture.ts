@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { request } from 'undici';
 import type { Endpoint } from '../../src/upstream/index.js';
 import { waitFor } from '../helpers/wait.js';
@@ -177,17 +178,27 @@ export function until(check: () => boolean, withinMs = 5000): Promise<boolean> {
   );
 }
 
-/** Send raw bytes; resolve with everything read until the server closes (or `waitMs` passes). */
+/**
+ * Send raw bytes (over TLS with `tls`, HTTP/1.1 by ALPN); resolve with everything read until
+ * the server closes (or `waitMs` passes).
+ */
 export function raw(
   port: number,
   bytes: string | Buffer,
-  o: { endAfter?: boolean; waitMs?: number } = {},
+  o: { endAfter?: boolean; waitMs?: number; tls?: boolean } = {},
 ): Promise<string> {
   return new Promise((resolve) => {
-    const s = connect(port, '127.0.0.1', () => {
+    const send = (): void => {
       s.write(bytes);
       if (o.endAfter === true) s.end();
-    });
+    };
+    const s =
+      o.tls === true
+        ? tlsConnect(
+            { port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] },
+            send,
+          )
+        : connect(port, '127.0.0.1', send);
     let buf = '';
     const timer = setTimeout(() => s.destroy(), o.waitMs ?? 4000);
     s.on('data', (d: Buffer) => (buf += d.toString('latin1')));
