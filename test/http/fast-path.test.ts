@@ -12,7 +12,7 @@ import { readFile as readPem } from 'node:fs/promises';
 import { testCerts } from '../helpers/certs.js';
 import type { DemoUpstreams } from '../../src/gateway/demo-upstreams.js';
 import { exampleDoc } from '../helpers/maps.js';
-import { startHarness, type Harness } from './harness.js';
+import { COOKIE_SECRET, startHarness, type Harness } from './harness.js';
 
 interface Seen {
   method: string;
@@ -297,7 +297,7 @@ describe('HTTP/1.1 fast path over TLS', () => {
           },
         ],
         identity: {
-          cookie: { keys: [{ id: 'k1', secret: 'test-secret-0123456789abcdef' }], secure: false },
+          cookie: { keys: [{ id: 'k1', secret: COOKIE_SECRET }], secure: false },
           certUid: { from: 'san-uri', pattern: '^urn:zonegate:uid:(.+)$' },
         },
       },
