@@ -1,10 +1,11 @@
 /**
  * The metrics subscriber: the one place where facts published on the gateway's event bus
  * (src/core/events.ts) become Prometheus series. Requests are counted with label children bound
- * once per label set and found again through nested maps (zone → colour → reason), so a request
- * costs a few Map reads and no label object, string key or closure.
+ * once per label set (bound-metrics.ts: they add to prom-client's record in place) and found
+ * again through nested maps (zone → colour → reason), so a request costs a few Map reads and no
+ * label object, string key or closure.
  */
-import type { Counter, Histogram, LabelValues } from 'prom-client';
+import type { LabelValues } from 'prom-client';
 import type { ListenerConfig } from '../core/config.js';
 import {
   connackLabel,
@@ -14,14 +15,15 @@ import {
   type ListenerEvent,
   type RequestDoneEvent,
 } from '../core/events.js';
+import { bindCounter, bindHistogram, type BoundCounter, type BoundHistogram } from './bound-metrics.js';
 import { statusClass, type Metrics, type ProtocolLabel, type TlsFailureReason } from './metrics.js';
 
 const PROTOCOLS: readonly HttpProtocol[] = ['http1', 'http2', 'websocket'];
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
 interface RequestChildren {
-  readonly requests: Counter.Internal;
-  readonly duration: Histogram.Internal<string>;
+  readonly requests: BoundCounter;
+  readonly duration: BoundHistogram;
 }
 
 type ByReason = Map<string, RequestChildren>;
@@ -63,8 +65,19 @@ class RequestSeries {
       const sc = statusClass(s);
       const { zone, colour, reason } = e;
       c = {
-        requests: this.#metrics.httpRequests.labels({ protocol, zone, colour, reason, status_class: sc }),
-        duration: this.#metrics.httpRequestDuration.labels({ protocol, zone, colour, status_class: sc }),
+        requests: bindCounter(this.#metrics.httpRequests, {
+          protocol,
+          zone,
+          colour,
+          reason,
+          status_class: sc,
+        }),
+        duration: bindHistogram(this.#metrics.httpRequestDuration, {
+          protocol,
+          zone,
+          colour,
+          status_class: sc,
+        }),
       };
       if (this.#cached < MAX_CACHED) {
         reasons.set(e.reason, c);
@@ -146,7 +159,7 @@ export function subscribeMetrics(
   const upstreamErrors = childrenOf(metrics.upstreamErrors, ['protocol', 'zone', 'upstream', 'kind']);
   // Upstream requests are HTTP/1.1 whatever the client spoke.
   const upstreamLatency = new Children(2, (v) =>
-    metrics.upstreamLatency.labels({ protocol: 'http', zone: v[0], colour: v[1] }),
+    bindHistogram(metrics.upstreamLatency, { protocol: 'http', zone: v[0], colour: v[1] }),
   );
   const retries = childrenOf(metrics.upstreamRetries, ['zone', 'colour']);
   const ejections = childrenOf(metrics.upstreamEjections, ['zone', 'upstream']);
