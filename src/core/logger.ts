@@ -105,9 +105,9 @@ export interface LineSink {
 
 /**
  * Bytes of log lines gathered before one write (nginx's `access_log … buffer=64k`). Each
- * hand-over costs a joined string and two Buffers (ours and sonic-boom's merged copy): at 8 KiB,
- * under 24k requests/s, those alone brought V8 a mark-compact every ~0.7 s (7-8 ms pauses, which
- * made the p99); at 64 KiB, two in 8 s (`--trace-gc`).
+ * hand-over costs a Buffer (and sonic-boom's merged copy): at 8 KiB, under 24k requests/s, the
+ * hand-overs alone brought V8 a mark-compact every ~0.7 s (7-8 ms pauses, which made the p99);
+ * at 64 KiB, two in 8 s (`--trace-gc`).
  */
 export const LOG_BUFFER_BYTES = 64 * 1024;
 /** A quiet gateway's buffered lines are written at least this often (nginx's `flush=`). */
@@ -122,16 +122,16 @@ interface BoomBuffer {
 }
 
 /**
- * A log destination with buffered asynchronous writes: lines are gathered up to
- * LOG_BUFFER_BYTES and handed over as one Buffer, written by sonic-boom without blocking, at
- * least every LOG_FLUSH_MS, and synchronously when the process exits. A line costs an array
- * push; a batch is joined and encoded once. (sonic-boom's own string mode re-measures its
- * whole pending buffer on every write — kilobytes of garbage per line.)
+ * A log destination with buffered asynchronous writes: each line is encoded straight into a
+ * LOG_BUFFER_BYTES Buffer (no array of lines, no joined string), the full Buffer is handed to
+ * sonic-boom and written without blocking, at least every LOG_FLUSH_MS, and synchronously when
+ * the process exits. (sonic-boom's own string mode re-measures its whole pending buffer on
+ * every write — kilobytes of garbage per line.)
  */
 export class BufferedLog implements LineSink {
   readonly #boom: BoomBuffer;
-  #pending: string[] = [];
-  #pendingChars = 0;
+  #buf: Buffer = Buffer.allocUnsafe(LOG_BUFFER_BYTES);
+  #used = 0;
 
   constructor(fd: number) {
     // minLength 1: a handed-over batch is written at once, and flush(cb) waits for the write.
@@ -151,19 +151,27 @@ export class BufferedLog implements LineSink {
   }
 
   write(line: string): boolean {
-    this.#pending.push(line);
-    // Characters, not bytes: a bound on the batch, measured without encoding anything.
-    this.#pendingChars += line.length;
-    if (this.#pendingChars >= LOG_BUFFER_BYTES) this.#handOver();
+    // A UTF-16 code unit is at most 3 UTF-8 bytes: make room first when the line might not fit.
+    const most = line.length * 3;
+    if (this.#used + most > this.#buf.length) {
+      this.#handOver();
+      if (most > this.#buf.length) {
+        // Longer than a whole buffer (a general line with a long stack): on its own.
+        if (this.#boom.destroyed !== true) this.#boom.write(Buffer.from(line));
+        return true;
+      }
+    }
+    this.#used += this.#buf.write(line, this.#used, 'utf8');
+    if (this.#used >= LOG_BUFFER_BYTES - 512) this.#handOver();
     return true;
   }
 
   #handOver(): void {
-    if (this.#pendingChars === 0 || this.#boom.destroyed === true) return;
-    const batch = this.#pending.length === 1 ? (this.#pending[0] as string) : this.#pending.join('');
-    this.#pending = [];
-    this.#pendingChars = 0;
-    this.#boom.write(Buffer.from(batch));
+    if (this.#used === 0 || this.#boom.destroyed === true) return;
+    // sonic-boom keeps the Buffer until it is written: the next lines go to a new one.
+    this.#boom.write(this.#buf.subarray(0, this.#used));
+    this.#buf = Buffer.allocUnsafe(LOG_BUFFER_BYTES);
+    this.#used = 0;
   }
 
   /** Write what is buffered; `cb` once it is written. */
