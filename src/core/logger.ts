@@ -4,7 +4,7 @@
  *
  * The access log is the only per-request logging: one line per HTTP request or MQTT session,
  * sampled, built from fields the hot path already has (no cookie values, no query strings —
- * both can carry credentials), written in buffered asynchronous batches.
+ * both can carry credentials), written in buffered batches (BufferedLog).
  */
 import { fstatSync } from 'node:fs';
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
