@@ -122,6 +122,14 @@ interface BoomBuffer {
   on(event: 'error', fn: (err: Error) => void): unknown;
 }
 
+function isRegularFile(fd: number): boolean {
+  try {
+    return fstatSync(fd).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * A buffered log destination: each line is encoded straight into a LOG_BUFFER_BYTES Buffer (no
  * array of lines, no joined string); the full Buffer is handed to sonic-boom, at least every
@@ -133,14 +141,6 @@ interface BoomBuffer {
  * batch in flight. (sonic-boom's own string mode re-measures its whole pending buffer on every
  * write — kilobytes of garbage per line.)
  */
-function isRegularFile(fd: number): boolean {
-  try {
-    return fstatSync(fd).isFile();
-  } catch {
-    return false;
-  }
-}
-
 export class BufferedLog implements LineSink {
   readonly #boom: BoomBuffer;
   #buf: Buffer = Buffer.allocUnsafe(LOG_BUFFER_BYTES);
@@ -175,6 +175,7 @@ export class BufferedLog implements LineSink {
       }
     }
     this.#used += this.#buf.write(line, this.#used, 'utf8');
+    // Nearly full: written now rather than at the next line, which would not fit anyway.
     if (this.#used >= LOG_BUFFER_BYTES - 512) this.#handOver();
     return true;
   }
