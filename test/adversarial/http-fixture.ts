@@ -178,6 +178,22 @@ export function until(check: () => boolean, withinMs = 5000): Promise<boolean> {
   );
 }
 
+export type Transport = 'plain' | 'tls';
+
+/**
+ * A raw client socket to the gateway on 127.0.0.1: plain TCP, or TLS (HTTP/1.1 by ALPN, the
+ * test certificates not checked); `ready` once it can send (after the handshake for TLS).
+ * Errors are swallowed: the attacks end connections on purpose.
+ */
+export function dial(transport: Transport, port: number, ready: () => void): Socket {
+  const s =
+    transport === 'tls'
+      ? tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, ready)
+      : connect(port, '127.0.0.1', ready);
+  s.on('error', () => {});
+  return s;
+}
+
 /**
  * Send raw bytes (over TLS with `tls`, HTTP/1.1 by ALPN); resolve with everything read until
  * the server closes (or `waitMs` passes).
@@ -188,17 +204,10 @@ export function raw(
   o: { endAfter?: boolean; waitMs?: number; tls?: boolean } = {},
 ): Promise<string> {
   return new Promise((resolve) => {
-    const send = (): void => {
+    const s = dial(o.tls === true ? 'tls' : 'plain', port, () => {
       s.write(bytes);
       if (o.endAfter === true) s.end();
-    };
-    const s =
-      o.tls === true
-        ? tlsConnect(
-            { port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] },
-            send,
-          )
-        : connect(port, '127.0.0.1', send);
+    });
     let buf = '';
     const timer = setTimeout(() => s.destroy(), o.waitMs ?? 4000);
     s.on('data', (d: Buffer) => (buf += d.toString('latin1')));
@@ -206,7 +215,6 @@ export function raw(
       clearTimeout(timer);
       resolve(buf);
     });
-    s.on('error', () => {});
   });
 }
 

@@ -5,13 +5,12 @@
  * framing cases that must keep holding: CL/TE smuggling, pipelining, half-close, Expect.
  */
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { connect as tlsConnect } from 'node:tls';
 import { testCerts } from '../helpers/certs.js';
 import {
   assertPoolFree,
   assertServed,
+  dial,
   raw as rawPlain,
   startRig,
   statuses,
@@ -65,13 +64,7 @@ for (const transport of ['plain', 'tls'] as const) {
       for (let i = 0; i < 6; i++) {
         const reply = await new Promise<string>((resolve) => {
           const head = `POST /expect HTTP/1.1\r\nHost: a\r\n${UID}Expect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n`;
-          const s =
-            transport === 'plain'
-              ? connect(port, '127.0.0.1', () => s.write(head))
-              : tlsConnect(
-                  { port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] },
-                  () => s.write(head),
-                );
+          const s = dial(transport, port, () => s.write(head));
           let buf = '';
           s.on('data', (d: Buffer) => {
             buf += d.toString('latin1');

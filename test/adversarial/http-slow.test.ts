@@ -5,33 +5,29 @@
  * answering. The transfer idle timeout here is 800 ms.
  */
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { connect as tlsConnect } from 'node:tls';
 import { DrainController } from '../../src/gateway/drain.js';
 import { gatewayDrainParticipant } from '../../src/gateway/process.js';
 import { testCerts } from '../helpers/certs.js';
-import { assertServed, POOL, startRig, until, withTls, type Rig } from './http-fixture.js';
+import {
+  assertServed,
+  dial,
+  POOL,
+  startRig,
+  until,
+  withTls,
+  type Rig,
+  type Transport,
+} from './http-fixture.js';
 
-type Transport = 'plain' | 'tls';
-
-/** A raw client that sends `head` once connected (over TLS: once the handshake is done, HTTP/1.1 by ALPN). */
+/** A raw client that sends `head` once it can (over TLS: after the handshake). */
 function open(transport: Transport, port: number, head: string): Promise<Socket> {
   return new Promise((resolve) => {
-    const s =
-      transport === 'plain'
-        ? connect(port, '127.0.0.1', () => {
-            s.write(head);
-            resolve(s);
-          })
-        : tlsConnect(
-            { port, host: '127.0.0.1', rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] },
-            () => {
-              s.write(head);
-              resolve(s);
-            },
-          );
-    s.on('error', () => {});
+    const s = dial(transport, port, () => {
+      s.write(head);
+      resolve(s);
+    });
   });
 }
 
