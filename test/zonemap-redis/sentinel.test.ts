@@ -20,11 +20,18 @@ function storeConfig(setup: SentinelSetup): RedisStoreConfig {
   };
 }
 
-describe('Sentinel: the primary fails over', () => {
+/**
+ * For one suite (its test kills the primary, so no suite shares a setup): a primary, a replica
+ * and sentinels, and `follow`, a gateway's source started on map version 1 (closed after).
+ */
+function sentinelSuite(): {
+  readonly setup: () => SentinelSetup;
+  readonly cfg: () => RedisStoreConfig;
+  follow(gatewayId: string): Promise<RedisZoneMapSource>;
+} {
   let setup: SentinelSetup;
   let cfg: RedisStoreConfig;
   let source: RedisZoneMapSource | undefined;
-
   before(async () => {
     setup = await startSentinelSetup();
     cfg = storeConfig(setup);
@@ -33,12 +40,25 @@ describe('Sentinel: the primary fails over', () => {
     await source?.close();
     await setup.stop();
   });
+  return {
+    setup: () => setup,
+    cfg: () => cfg,
+    async follow(gatewayId) {
+      await write(cfg, docAt(1), null);
+      source = new RedisZoneMapSource({ redis: cfg, idc: 'hz-1', gatewayId });
+      await source.start();
+      return source;
+    },
+  };
+}
+
+describe('Sentinel: the primary fails over', () => {
+  const suite = sentinelSuite();
 
   it('a gateway keeps its map through the failover and follows a flip written to the new primary', async () => {
-    await write(cfg, docAt(1), null);
-    source = new RedisZoneMapSource({ redis: cfg, idc: 'hz-1', gatewayId: 'gw-sentinel' });
-    const first = await source.start();
-    assert.equal(first.version, 1);
+    const setup = suite.setup();
+    const source = await suite.follow('gw-sentinel');
+    assert.equal(source.map?.version, 1);
     const oldPrimary = setup.primary.port;
     await setup.primary.kill();
     await waitFor(
@@ -69,23 +89,12 @@ describe('Sentinel: the primary fails over', () => {
 });
 
 describe('Sentinel: the switch is announced while the gateway is busy', () => {
-  let setup: SentinelSetup;
-  let cfg: RedisStoreConfig;
-  let source: RedisZoneMapSource | undefined;
-
-  before(async () => {
-    setup = await startSentinelSetup();
-    cfg = storeConfig(setup);
-  });
-  after(async () => {
-    await source?.close();
-    await setup.stop();
-  });
+  const suite = sentinelSuite();
 
   it('reaches the new primary and follows a map written right after the switch', async () => {
-    await write(cfg, docAt(1), null);
-    source = new RedisZoneMapSource({ redis: cfg, idc: 'hz-1', gatewayId: 'gw-busy' });
-    await source.start();
+    const setup = suite.setup();
+    const cfg = suite.cfg();
+    const source = await suite.follow('gw-busy');
     await setup.primary.kill();
     // A gateway whose event loop is busy (a burst of traffic, a long GC, a config reload) handles
     // a due reconnect and the sentinels' +switch-master in the same turn. Blocking this process
