@@ -132,6 +132,13 @@ interface Outage {
   readonly end: number | null;
 }
 
+/** Each user's outages (runs of failed or wrong answers), the wrong-zone count, the first bad answers. */
+interface Verdict {
+  readonly outages: Map<HttpUser, Outage[]>;
+  readonly wrongZone: number;
+  readonly failures: string[];
+}
+
 /** One request as the user saw it, judged after the run. */
 interface Answer {
   readonly t0: number;
@@ -194,6 +201,8 @@ export class Traffic {
   private running = false;
   private loops: Promise<void>[] = [];
   private publisher: NodeJS.Timeout | undefined;
+  /** Judged once, after stop() and the tracker's last look: http() and every rtoMs() read it. */
+  private verdict: Verdict | null = null;
   private readonly failedBy: Record<string, number> = {};
 
   constructor(o: TrafficOptions) {
@@ -283,7 +292,12 @@ export class Traffic {
   }
 
   /** Each user's outages (runs of failed or wrong answers) and the first few bad answers. */
-  private judge(): { outages: Map<HttpUser, Outage[]>; wrongZone: number; failures: string[] } {
+  private judge(): Verdict {
+    this.verdict ??= this.judgeAll();
+    return this.verdict;
+  }
+
+  private judgeAll(): Verdict {
     const outages = new Map<HttpUser, Outage[]>();
     const bad: { t0: number; what: string }[] = [];
     let wrongZone = 0;
