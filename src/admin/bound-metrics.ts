@@ -35,13 +35,23 @@ interface HistogramInternals extends Records<HistogramRecord> {
 /** The key prom-client filed `labels` under, or undefined when it has no record for them. */
 function keyOf<R extends { readonly labels: Record<string, string | number> }>(
   metric: Records<R>,
-  labels: Readonly<Record<string, string | number>>,
+  labels: LabelValues<string>,
 ): string | undefined {
   for (const key of Object.keys(metric.hashMap)) {
     const have = metric.hashMap[key]!.labels;
     if (metric.labelNames.every((n) => String(have[n]) === String(labels[n]))) return key;
   }
   return undefined;
+}
+
+/** The key of prom-client's record for `labels`, made first by `make` when it has none. */
+function recordKey<R extends { readonly labels: Record<string, string | number> }>(
+  metric: Records<R>,
+  labels: LabelValues<string>,
+  make: () => void,
+): string | undefined {
+  if (keyOf(metric, labels) === undefined) make();
+  return keyOf(metric, labels);
 }
 
 export interface BoundCounter {
@@ -53,64 +63,62 @@ export interface BoundHistogram {
 }
 
 class CounterChild implements BoundCounter {
-  readonly #metric: Records<CounterRecord>;
+  readonly #metric: Counter<string>;
   readonly #labels: LabelValues<string>;
-  readonly #inc: (labels: LabelValues<string>, value: number) => void;
   #key: string | undefined;
 
   constructor(metric: Counter<string>, labels: LabelValues<string>) {
-    this.#metric = metric as unknown as Records<CounterRecord>;
+    this.#metric = metric;
     this.#labels = labels;
-    this.#inc = (l, v) => metric.inc(l, v);
     this.#key = this.#find();
+  }
+
+  get #records(): Records<CounterRecord> {
+    return this.#metric as unknown as Records<CounterRecord>;
   }
 
   #find(): string | undefined {
     // An increment of 0 makes the record (prom-client validates the labels once, here).
-    if (keyOf(this.#metric, this.#labels as Record<string, string | number>) === undefined)
-      this.#inc(this.#labels, 0);
-    return keyOf(this.#metric, this.#labels as Record<string, string | number>);
+    return recordKey(this.#records, this.#labels, () => this.#metric.inc(this.#labels, 0));
   }
 
   inc(): void {
-    const r = this.#key === undefined ? undefined : this.#metric.hashMap[this.#key];
+    const r = this.#key === undefined ? undefined : this.#records.hashMap[this.#key];
     if (r !== undefined) r.value += 1;
     else {
       this.#key = this.#find();
-      this.#inc(this.#labels, 1);
+      this.#metric.inc(this.#labels, 1);
     }
   }
 }
 
 class HistogramChild implements BoundHistogram {
-  readonly #metric: HistogramInternals;
+  readonly #metric: Histogram<string>;
   readonly #labels: LabelValues<string>;
   readonly #bounds: readonly number[];
-  readonly #zero: (labels: LabelValues<string>) => void;
-  readonly #observe: (labels: LabelValues<string>, value: number) => void;
   #key: string | undefined;
 
   constructor(metric: Histogram<string>, labels: LabelValues<string>) {
-    this.#metric = metric as unknown as HistogramInternals;
+    this.#metric = metric;
     this.#labels = labels;
-    this.#bounds = [...this.#metric.upperBounds];
-    this.#zero = (l) => metric.zero(l);
-    this.#observe = (l, v) => metric.observe(l, v);
+    this.#bounds = [...this.#records.upperBounds];
     this.#key = this.#find();
   }
 
+  get #records(): HistogramInternals {
+    return this.#metric as unknown as HistogramInternals;
+  }
+
   #find(): string | undefined {
-    if (keyOf(this.#metric, this.#labels as Record<string, string | number>) === undefined)
-      this.#zero(this.#labels);
-    return keyOf(this.#metric, this.#labels as Record<string, string | number>);
+    return recordKey(this.#records, this.#labels, () => this.#metric.zero(this.#labels));
   }
 
   observe(value: number): void {
-    const r = this.#key === undefined ? undefined : this.#metric.hashMap[this.#key];
+    const r = this.#key === undefined ? undefined : this.#records.hashMap[this.#key];
     if (r === undefined || !Number.isFinite(value)) {
       // After a reset, or a value prom-client must judge (it throws on a non-finite one).
       this.#key = this.#find();
-      this.#observe(this.#labels, value);
+      this.#metric.observe(this.#labels, value);
       return;
     }
     r.sum += value;
