@@ -6,7 +6,7 @@
  * never to the client. Works for HTTP/1.1 and HTTP/2 responses, and for a raw socket when
  * Node's parser refused the request before there was a response object.
  */
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { ZonegateError } from '../core/errors.js';
@@ -80,19 +80,29 @@ export function sendError(res: AnyResponse, err: ZonegateError, trace: RequestTr
   res.end(text);
 }
 
+/**
+ * An error answer as raw HTTP/1.1 bytes (a UTF-8 string): status line, the fields every error
+ * answer has, then `fields` (whole lines, each ending CRLF), then the body. The trace gets the
+ * full message and the bytes sent, as with sendError.
+ */
+export function rawErrorMessage(err: ZonegateError, trace: RequestTrace | null, fields: string): string {
+  if (trace !== null) trace.detail = err.message;
+  const text = errorBody(err, trace?.id);
+  const len = Buffer.byteLength(text);
+  if (trace !== null) trace.bytesOut = len;
+  const id = trace === null ? '' : `${REQUEST_ID_HEADER}: ${trace.id}\r\n`;
+  return (
+    `HTTP/1.1 ${err.httpStatus} ${REASON_PHRASES[err.httpStatus] ?? STATUS_CODES[err.httpStatus] ?? 'Error'}\r\n` +
+    `content-type: application/json\r\ncontent-length: ${len}\r\nx-ldc-reason: ${err.code}\r\n${id}${fields}\r\n${text}`
+  );
+}
+
 /** For errors before a response object exists (header overflow, bad request line, WebSocket upgrades). */
 export function writeRawError(socket: Duplex, err: ZonegateError, trace: RequestTrace | null = null): void {
-  if (trace !== null) trace.detail = err.message;
   if (!socket.writable) {
+    if (trace !== null) trace.detail = err.message;
     socket.destroy();
     return;
   }
-  const text = errorBody(err, trace?.id);
-  if (trace !== null) trace.bytesOut = Buffer.byteLength(text);
-  const id = trace === null ? '' : `${REQUEST_ID_HEADER}: ${trace.id}\r\n`;
-  socket.end(
-    `HTTP/1.1 ${err.httpStatus} ${REASON_PHRASES[err.httpStatus] ?? 'Error'}\r\n` +
-      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\n` +
-      `x-ldc-reason: ${err.code}\r\n${id}connection: close\r\n\r\n${text}`,
-  );
+  socket.end(rawErrorMessage(err, trace, 'connection: close\r\n'));
 }

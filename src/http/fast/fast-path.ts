@@ -42,7 +42,7 @@ import { filterResponseHeaders, scanRequestHeaders, type ScannedRequest } from '
 import { checkRequest, type CheckedTarget } from '../request-check.js';
 import { REQUEST_ID_HEADER } from '../../core/request-id.js';
 import { beginRequest, type RequestTrace } from '../request-trace.js';
-import { errorBody } from '../respond.js';
+import { rawErrorMessage } from '../respond.js';
 import type { Watched } from '../transfer-watch.js';
 import { parseRequestHead, rawFields } from './parser.js';
 
@@ -705,27 +705,19 @@ class FastConnection implements Watched {
     else s.resume();
   }
 
-  /** An error answer on the raw socket, shaped as respond.ts sendError shapes it. */
+  /** An error answer on the raw socket, shaped as respond.ts shapes every error answer. */
   writeError(err: ZonegateError, trace: RequestTrace | null, close: boolean): void {
     const s = this.socket;
-    if (trace !== null) trace.detail = err.message;
     if (!s.writable) {
+      if (trace !== null) trace.detail = err.message;
       s.destroy();
       return;
     }
-    const text = errorBody(err, trace?.id);
-    const len = Buffer.byteLength(text);
-    if (trace !== null) trace.bytesOut = len;
-    let h =
-      `HTTP/1.1 ${err.httpStatus} ${STATUS_CODES[err.httpStatus] ?? 'Error'}\r\n` +
-      `content-type: application/json\r\ncontent-length: ${len}\r\nx-ldc-reason: ${err.code}\r\n` +
-      'cache-control: no-store\r\n';
-    if (trace !== null) h += `${REQUEST_ID_HEADER}: ${trace.id}\r\n`;
-    if (this.hsts !== undefined) h += `strict-transport-security: ${this.hsts}\r\n`;
-    h += `date: ${httpDate()}\r\n`;
-    h += close ? 'connection: close\r\n' : this.fp.keepAlive;
-    s.write(h + CRLF, 'latin1');
-    s.write(text);
+    let fields = 'cache-control: no-store\r\n';
+    if (this.hsts !== undefined) fields += `strict-transport-security: ${this.hsts}\r\n`;
+    fields += `date: ${httpDate()}\r\n`;
+    fields += close ? 'connection: close\r\n' : this.fp.keepAlive;
+    s.write(rawErrorMessage(err, trace, fields));
     if (close) {
       this.phase = GONE;
       s.end();
