@@ -58,7 +58,7 @@ export const CONNECT_ERRORS = new Set([
 /** undici refusing what we asked it to send: a gap in the request check, never the upstream's fault. */
 export const REQUEST_REFUSED = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
 /** RFC 9110 §9.2.2 idempotent methods. */
-export const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /** Reasons (metrics / access log) for exchanges the client ended. */
 export const CLIENT_CLOSED = 'client-closed';
@@ -210,6 +210,26 @@ export function internalError(
   } catch {
     res.destroy();
   }
+}
+
+/**
+ * Whether a failed attempt may be retried on another endpoint: nothing answered yet, no body
+ * (it may be partly sent), an idempotent method, not retried before, and retries configured.
+ */
+export function retryAllowed(
+  ctx: HttpContext,
+  method: string,
+  retried: boolean,
+  bodyless: boolean,
+  responded: boolean,
+): boolean {
+  return (
+    !responded &&
+    !retried &&
+    bodyless &&
+    ctx.config.upstream.retryIdempotentOnConnectError &&
+    IDEMPOTENT.has(method)
+  );
 }
 
 /**
@@ -657,7 +677,8 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
       return;
     }
     const ep = this.endpoint;
-    const next = upstreamFailed(this.ctx, this.routed, ep, code, !this.responded && this.canRetry());
+    const retry = retryAllowed(this.ctx, this.method, this.retried, this.body === null, this.responded);
+    const next = upstreamFailed(this.ctx, this.routed, ep, code, retry);
     if (next !== null) {
       // Once, and only within the same zone and colour: never silently in another zone.
       this.retried = true;
@@ -675,15 +696,6 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
       return;
     }
     this.fail(upstreamError(ep, this.routed.decision.zone, code, err));
-  }
-
-  canRetry(): boolean {
-    return (
-      !this.retried &&
-      this.body === null &&
-      this.ctx.config.upstream.retryIdempotentOnConnectError &&
-      IDEMPOTENT.has(this.method)
-    );
   }
 
   fail(err: ZonegateError): void {

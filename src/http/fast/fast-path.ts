@@ -30,7 +30,7 @@ import {
   certUidOf,
   CLIENT_CLOSED,
   CLIENT_STALLED,
-  IDEMPOTENT,
+  retryAllowed,
   REQUEST_REFUSED,
   routeTo,
   upstreamError,
@@ -597,7 +597,9 @@ class FastConnection implements Watched {
       return;
     }
     const ep = this.endpoint!;
-    const next = upstreamFailed(ctx, this.routed!, ep, code, !this.responded && this.canRetry());
+    // The fast path carries no request body.
+    const retry = retryAllowed(ctx, this.method, this.retried, true, this.responded);
+    const next = upstreamFailed(ctx, this.routed!, ep, code, retry);
     if (next !== null) {
       // Once, and only within the same zone and colour: never silently in another zone.
       this.retried = true;
@@ -619,12 +621,6 @@ class FastConnection implements Watched {
     this.report(e.code, e.httpStatus);
     this.endExchange();
     this.next(close);
-  }
-
-  canRetry(): boolean {
-    return (
-      !this.retried && this.ctx.config.upstream.retryIdempotentOnConnectError && IDEMPOTENT.has(this.method)
-    );
   }
 
   // --- the exchange's end --------------------------------------------------------------------
