@@ -7,6 +7,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { FrameReader, type FrameSink } from '../src/mqtt/frame-reader.js';
 import { ackId, publishIdOffset, topicEnd } from '../src/mqtt/publish.js';
+import { frameOf } from '../test/mqtt/raw-client.js';
 
 function str(s: string): Buffer {
   const b = Buffer.from(s);
@@ -15,36 +16,24 @@ function str(s: string): Buffer {
   return Buffer.concat([l, b]);
 }
 
-function frame(first: number, body: Buffer): Buffer {
-  const len: number[] = [];
-  let n = body.length;
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    len.push(b);
-  } while (n > 0);
-  return Buffer.concat([Buffer.from([first, ...len]), body]);
-}
-
 /** MQTT 3.1.1 CONNECT, clean session, no keepalive (idle connections must stay idle). */
 export function connectPacket(clientId: string, keepalive = 0): Buffer {
   const ka = Buffer.alloc(2);
   ka.writeUInt16BE(keepalive);
-  return frame(0x10, Buffer.concat([str('MQTT'), Buffer.from([4, 0x02]), ka, str(clientId)]));
+  return frameOf(0x10, Buffer.concat([str('MQTT'), Buffer.from([4, 0x02]), ka, str(clientId)]));
 }
 
 export function subscribePacket(topic: string, qos: number, id = 1): Buffer {
   const pid = Buffer.alloc(2);
   pid.writeUInt16BE(id);
-  return frame(0x82, Buffer.concat([pid, str(topic), Buffer.from([qos])]));
+  return frameOf(0x82, Buffer.concat([pid, str(topic), Buffer.from([qos])]));
 }
 
 export function publishPacket(topic: string, payload: Buffer, qos: number, id: number): Buffer {
-  if (qos === 0) return frame(0x30, Buffer.concat([str(topic), payload]));
+  if (qos === 0) return frameOf(0x30, Buffer.concat([str(topic), payload]));
   const pid = Buffer.alloc(2);
   pid.writeUInt16BE(id);
-  return frame(0x30 | (qos << 1), Buffer.concat([str(topic), pid, payload]));
+  return frameOf(0x30 | (qos << 1), Buffer.concat([str(topic), pid, payload]));
 }
 
 function puback(id: number): Buffer {
