@@ -212,6 +212,11 @@ export function internalError(
   }
 }
 
+/** RFC 9110 §9.2.2: the method may be sent again without a second effect. */
+export function isIdempotent(method: string): boolean {
+  return IDEMPOTENT.has(method);
+}
+
 /**
  * Whether a failed attempt may be retried on another endpoint: nothing answered yet, no body
  * (it may be partly sent), an idempotent method, not retried before, and retries configured.

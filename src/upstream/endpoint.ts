@@ -5,6 +5,7 @@
  * others. MQTT brokers are endpoints too (brokers.ts): the same state, no pool.
  */
 import { Pool } from 'undici';
+import { SocketPool } from './socket-pool.js';
 
 /** When passive ejection takes an endpoint out, and for how long. */
 export interface EjectionOptions {
@@ -66,7 +67,10 @@ export class EndpointState {
 }
 
 export class Endpoint extends EndpointState {
+  /** For Node's path (bodies, h2, WebSocket upgrades, health checks). */
   readonly pool: Pool;
+  /** Raw keep-alive connections for the HTTP/1.1 fast path (src/http/fast/upstream-call.ts). */
+  readonly conns: SocketPool;
 
   constructor(address: string, opts: EndpointOptions) {
     super(address, opts);
@@ -85,5 +89,25 @@ export class Endpoint extends EndpointState {
     });
     // A pool error outside a request (e.g. while closing) must never crash the gateway.
     this.pool.on('connectionError', () => {});
+    this.conns = new SocketPool({
+      host: this.host,
+      port: this.port,
+      connections: opts.connections,
+      connectTimeoutMs: opts.connectTimeoutMs,
+      timeoutMs: opts.responseTimeoutMs,
+      idleTimeoutMs: opts.idleTimeoutMs,
+    });
+  }
+
+  /** Graceful: requests in flight finish, then every connection closes. */
+  async close(): Promise<void> {
+    this.conns.close();
+    await this.pool.close();
+  }
+
+  /** Now: every connection closes, requests in flight fail. */
+  async destroy(): Promise<void> {
+    this.conns.destroy();
+    await this.pool.destroy();
   }
 }

@@ -10,3 +10,10 @@ export {
   type HealthProbe,
 } from './health.js';
 export { BrokerSet } from './brokers.js';
+export {
+  SocketPool,
+  PooledConn,
+  CONNECT_TIMEOUT,
+  type ConnUser,
+  type SocketPoolOptions,
+} from './socket-pool.js';

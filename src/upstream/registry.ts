@@ -59,7 +59,7 @@ export class UpstreamRegistry {
       for (const e of g.endpoints) peerHosts.add(e.host);
     }
     // close() lets in-flight requests finish: a map change never cuts a response.
-    this.#endpoints.retain(used, (e) => void e.pool.close().catch(() => {}));
+    this.#endpoints.retain(used, (e) => void e.close().catch(() => {}));
     return { map, zones, gateways, peerHosts };
   }
 
@@ -71,6 +71,6 @@ export class UpstreamRegistry {
   async close(): Promise<void> {
     const all = [...this.#endpoints.values()];
     this.#endpoints.clear();
-    await Promise.all(all.map((e) => e.pool.destroy().catch(() => {})));
+    await Promise.all(all.map((e) => e.destroy().catch(() => {})));
   }
 }

@@ -248,10 +248,22 @@ export async function assertServed(rig: Rig, label: string): Promise<void> {
 
 /** Every connection of the pool is free again (none left running or pinned by a gone client). */
 export async function assertPoolFree(rig: Rig, label: string): Promise<void> {
+  // Node's path (bodies) uses the undici pool, the fast path the raw connections.
   const pool = rig.endpoint.pool;
+  const conns = rig.endpoint.conns;
   const free = await until(() => {
     const s = pool.stats;
-    return s.running === 0 && s.pending === 0 && s.free === s.connected;
+    return (
+      s.running === 0 &&
+      s.pending === 0 &&
+      s.free === s.connected &&
+      conns.size === conns.idle &&
+      conns.waiting === 0
+    );
   });
-  assert.ok(free, `${label}: pool connections all free again (${JSON.stringify(pool.stats)})`);
+  const raw = { open: conns.size, idle: conns.idle, waiting: conns.waiting };
+  assert.ok(
+    free,
+    `${label}: pool connections all free again (${JSON.stringify(pool.stats)}, fast path ${JSON.stringify(raw)})`,
+  );
 }

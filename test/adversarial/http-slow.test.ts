@@ -97,7 +97,12 @@ for (const transport of ['plain', 'tls'] as const) {
       }
       try {
         await assertServed(rig, 'readers that stopped reading');
-        // They were cut, not left hanging: reading on, each sees its connection end.
+        // The last reader may have been served just now: wait for the gateway to cut them all
+        // (no exchange left in the transfer watch), then read on: each sees its connection end.
+        assert.ok(
+          await until(() => rig.h.gw.http.ctx.transfers.size === 0, 4000),
+          'every stalled reader was cut',
+        );
         for (const s of stalled) s.resume();
         assert.ok(await until(() => stalled.every((s) => s.closed || s.destroyed), 4000));
       } finally {

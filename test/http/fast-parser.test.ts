@@ -5,9 +5,11 @@ import { seededRandom } from '../helpers/maps.js';
 import {
   ChunkedDecoder,
   parseRequestHead,
+  parseResponseHead,
   rawFields,
   type ChunkSink,
   type RequestHead,
+  type ResponseHead,
 } from '../../src/http/fast/parser.js';
 
 const MAX = 8192;
@@ -21,6 +23,19 @@ function head(text: string, max = MAX): RequestHead {
 
 function rejected(text: string, max = MAX): string {
   const r = parseRequestHead(Buffer.from(text, 'latin1'), max);
+  assert.ok(r !== null && r.rejected !== undefined, `accepted: ${JSON.stringify(text)}`);
+  return r.rejected;
+}
+
+function response(text: string, max = MAX): ResponseHead {
+  const r = parseResponseHead(Buffer.from(text, 'latin1'), 0, max);
+  assert.ok(r !== null, 'incomplete');
+  assert.equal(r.rejected, undefined, `rejected: ${r.rejected}`);
+  return r;
+}
+
+function responseRejected(text: string, max = MAX): string {
+  const r = parseResponseHead(Buffer.from(text, 'latin1'), 0, max);
   assert.ok(r !== null && r.rejected !== undefined, `accepted: ${JSON.stringify(text)}`);
   return r.rejected;
 }
@@ -262,6 +277,100 @@ describe('fast path request-head parser', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+describe('fast path response-head parser (what an upstream answers)', () => {
+  it('reads the status, version, fields, framing and whether the connection stays open', () => {
+    const r = response(
+      'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\nhello world!',
+    );
+    assert.equal(r.status, 200);
+    assert.equal(r.minor, 1);
+    assert.equal(r.framing, 'length');
+    assert.equal(r.contentLength, 12);
+    assert.equal(r.keepAlive, true);
+    assert.equal(
+      r.length,
+      'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\n'.length,
+    );
+    assert.deepEqual(
+      rawFields(
+        Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\n', 'latin1'),
+        r,
+      ),
+      ['Content-Type', 'text/plain', 'Content-Length', '12'],
+    );
+    assert.equal(response('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n').framing, 'chunked');
+    assert.equal(response('HTTP/1.1 200 OK\r\n\r\n').framing, 'close');
+    assert.equal(
+      response('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n').keepAlive,
+      false,
+    );
+    assert.equal(response('HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n').keepAlive, false);
+    assert.equal(
+      response('HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n').keepAlive,
+      true,
+    );
+    // An empty or missing reason phrase (RFC 9112 §4: clients ignore it).
+    assert.equal(response('HTTP/1.1 204 \r\n\r\n').status, 204);
+    assert.equal(response('HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n').status, 404);
+    assert.equal(response('HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n').status, 103);
+    // A head that starts further into the buffer (after a 1xx).
+    const two = Buffer.from(
+      'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n',
+      'latin1',
+    );
+    const first = parseResponseHead(two, 0, MAX);
+    assert.ok(first !== null && first.rejected === undefined);
+    const second = parseResponseHead(two, first.length, MAX);
+    assert.ok(second !== null && second.rejected === undefined);
+    assert.equal(second.status, 201);
+    assert.equal(first.length + second.length, two.length);
+  });
+
+  it('says when more bytes are needed, at every cut of a valid head', () => {
+    const text = 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-A: b c\r\n\r\n';
+    for (let cut = 0; cut < text.length; cut++) {
+      assert.equal(parseResponseHead(Buffer.from(text.slice(0, cut), 'latin1'), 0, MAX), null, `cut ${cut}`);
+    }
+  });
+
+  it('refuses framing an upstream could mean two ways, and malformed heads', () => {
+    assert.equal(
+      responseRejected('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n'),
+      'CONTENT_LENGTH_AND_TRANSFER_ENCODING',
+    );
+    assert.equal(
+      responseRejected('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n'),
+      'DUPLICATE_CONTENT_LENGTH',
+    );
+    assert.equal(responseRejected('HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\n'), 'BAD_CONTENT_LENGTH');
+    assert.equal(responseRejected('HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n'), 'BAD_CONTENT_LENGTH');
+    assert.equal(
+      responseRejected('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n'),
+      'BAD_TRANSFER_ENCODING',
+    );
+    assert.equal(
+      responseRejected('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n'),
+      'DUPLICATE_TRANSFER_ENCODING',
+    );
+    assert.equal(
+      responseRejected('HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n'),
+      'TRANSFER_ENCODING_ON_HTTP10',
+    );
+    assert.equal(responseRejected('HTTP/1.1 200 OK\r\nX-A: 1\r\n folded\r\n\r\n'), 'OBS_FOLD');
+    assert.equal(responseRejected('HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n'), 'BARE_LF');
+    assert.equal(responseRejected('HTTP/1.1 200 OK\r\nX-A: a\rb\r\n\r\n'), 'BARE_CR');
+    assert.equal(responseRejected('HTTP/1.1 200 OK\r\nX-A: a\x00b\r\n\r\n'), 'BAD_FIELD_VALUE');
+    assert.equal(responseRejected('HTTP/1.1 200 OK\r\nX-A : b\r\n\r\n'), 'WS_BEFORE_COLON');
+    assert.equal(responseRejected('HTTP/2 200 OK\r\n\r\n'), 'BAD_VERSION');
+    assert.equal(responseRejected('HTTP/1.1 20 OK\r\n\r\n'), 'BAD_STATUS');
+    assert.equal(responseRejected('HTTP/1.1 2000 OK\r\n\r\n'), 'BAD_STATUS');
+    assert.equal(responseRejected('HTTP/1.1 099 OK\r\n\r\n'), 'BAD_STATUS');
+    assert.equal(responseRejected('HTTP/1.1 200 O\x01K\r\n\r\n'), 'BAD_STATUS');
+    // Oversize, without waiting for the end.
+    assert.equal(responseRejected(`HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(300)}`, 256), 'HEAD_TOO_LARGE');
+  });
+});
+
 // Differential fuzz against llhttp, Node's own parser. It is driven through Node's internal
 // HTTPParser binding (`_http_common`, reachable from require() without flags, initialised with
 // the same strict defaults http.createServer uses: no lenient flags). For a few thousand
@@ -517,5 +626,126 @@ describe('differential fuzz against llhttp', () => {
       assert.equal(theirs.body, sink.text, what);
     }
     assert.ok(accepted > N / 10, `accepted ${accepted}`);
+  });
+});
+
+// The same for response heads: llhttp in RESPONSE mode, as undici and Node's http client use it.
+// ---------------------------------------------------------------------------------------------
+
+interface LlResponse {
+  error: string | null;
+  status: number;
+  minor: number;
+  headers: string[];
+  keepAlive: boolean;
+  complete: boolean;
+  body: string;
+}
+
+function llhttpResponse(buf: Buffer, eof: boolean): LlResponse {
+  const P = common.HTTPParser as HttpCommon['HTTPParser'] & { RESPONSE: number };
+  const p = new P();
+  p.initialize(P.RESPONSE, {}, MAX, 0);
+  const out: LlResponse = {
+    error: null,
+    status: 0,
+    minor: -1,
+    headers: [],
+    keepAlive: false,
+    complete: false,
+    body: '',
+  };
+  const bodies: Buffer[] = [];
+  let messages = 0;
+  p[P.kOnHeaders] = (): void => {
+    if (messages === 0) out.error = 'SPLIT_HEADERS';
+  };
+  p[P.kOnHeadersComplete] = (
+    _major: number,
+    minor: number,
+    headers: string[],
+    _method: number,
+    _url: string,
+    status: number,
+    _message: string,
+    _upgrade: boolean,
+    keepAlive: boolean,
+  ): number => {
+    messages++;
+    if (messages === 1) Object.assign(out, { status, minor, headers, keepAlive });
+    return 0;
+  };
+  p[P.kOnBody] = (b: Buffer): void => {
+    if (messages === 1) bodies.push(Buffer.from(b));
+  };
+  p[P.kOnMessageComplete] = (): void => {
+    if (messages === 1) out.complete = true;
+  };
+  p[P.kOnExecute] = (): void => {};
+  const r = p.execute(buf);
+  if (typeof r !== 'number') out.error = r.code ?? 'ERROR';
+  else if (eof) {
+    const f = p.finish();
+    if (f !== undefined && typeof f !== 'number') out.error = (f as { code?: string }).code ?? 'ERROR';
+  }
+  p.close();
+  out.body = Buffer.concat(bodies).toString('latin1');
+  return out;
+}
+
+const RESPONSE_SEEDS = [
+  'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n',
+  'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nSet-Cookie: a=1; Path=/\r\n\r\n',
+  'HTTP/1.1 404 Not Found\r\nDate: Mon, 30 Nov 2026 03:00:00 GMT\r\nConnection: close\r\n\r\n',
+  'HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n',
+  'HTTP/1.1 204 No Content\r\nX-Ldc-Uid: 42\r\n\r\n',
+  'HTTP/1.1 302 Found\r\nLocation: /next?x=1\r\nContent-Length: 0\r\n\r\n',
+];
+
+describe('differential fuzz of response heads against llhttp', () => {
+  it('ours accepts only what llhttp accepts, with the same status, fields and message end', () => {
+    const rnd = seededRandom(0x7e5b07);
+    let accepted = 0;
+    let refused = 0;
+    const N = FUZZ_CASES;
+    for (let i = 0; i < N; i++) {
+      const text = mutate(RESPONSE_SEEDS[i % RESPONSE_SEEDS.length]!, rnd);
+      const buf = Buffer.from(text, 'latin1');
+      const ours = parseResponseHead(buf, 0, MAX);
+      if (ours === null || ours.rejected !== undefined || ours.status === 101) {
+        refused++;
+        continue;
+      }
+      accepted++;
+      // A body as our framing reads it (none where the status forbids one).
+      const bodiless = ours.status < 200 || ours.status === 204 || ours.status === 304;
+      let wire = '';
+      let data = '';
+      if (!bodiless && ours.framing === 'length') {
+        data = 'b'.repeat(ours.contentLength);
+        wire = data;
+      } else if (!bodiless && ours.framing === 'chunked') {
+        data = 'c'.repeat(1 + Math.floor(rnd() * 20));
+        wire = `${data.length.toString(16)}\r\n${data}\r\n0\r\n\r\n`;
+      } else if (!bodiless) {
+        data = 'until the end';
+        wire = data;
+      }
+      const eof = !bodiless && ours.framing === 'close';
+      const theirs = llhttpResponse(
+        Buffer.concat([buf.subarray(0, ours.length), Buffer.from(wire, 'latin1')]),
+        eof,
+      );
+      const what = `case ${i}: ${JSON.stringify(text)}`;
+      assert.equal(theirs.error, null, `llhttp refused what we accept: ${what}`);
+      assert.equal(theirs.status, ours.status, what);
+      assert.equal(theirs.minor, ours.minor, what);
+      assert.deepEqual(theirs.headers, rawFields(buf, ours), what);
+      assert.equal(theirs.complete, true, `llhttp did not end the message where we do: ${what}`);
+      assert.equal(theirs.body, data, what);
+      if (!eof) assert.equal(theirs.keepAlive, ours.keepAlive, `keep-alive differs: ${what}`);
+    }
+    assert.ok(accepted > N / 10, `accepted ${accepted}`);
+    assert.ok(refused > N / 10, `refused ${refused}`);
   });
 });

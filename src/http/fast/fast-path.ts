@@ -3,10 +3,11 @@
  * without ALPN h2, read on the TLS socket's cleartext side) is read here first: a request
  * head that arrives whole, parses under the strict parser (parser.ts), is HTTP/1.1 without a
  * body, asks for no Upgrade and no Expect, and passes the same request check as Node's path
- * is served here — identity, routing, header rewriting, the endpoint's undici
- * pool (so its limits, timeouts, retries and ejection are the ones forward.ts has) and error
- * answers through the very functions forward.ts uses — without Node's IncomingMessage and
- * ServerResponse. Anything else (a partial head, a refusal, HTTP/1.0, a body, a WebSocket, a
+ * is served here — identity, routing, header rewriting, retries, ejection and error answers
+ * through the very functions forward.ts uses — without Node's IncomingMessage and
+ * ServerResponse, and without undici: the request goes to the endpoint's raw keep-alive
+ * connections (upstream-call.ts; same connection limit and timeouts as the endpoint's undici
+ * pool, which Node's path keeps using). Anything else (a partial head, a refusal, HTTP/1.0, a body, a WebSocket, a
  * request the check refuses) is handed, with the bytes already read, to Node's server, which
  * answers it exactly as it answers every request today. Bodies go there because that path holds
  * a slow client's small body before it takes an upstream connection (`requestBufferBytes`) and
@@ -17,7 +18,6 @@
  */
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Dispatcher } from 'undici';
 import { ZonegateError } from '../../core/errors.js';
 import { publishRequestDone } from '../../core/events.js';
 import type { Identity } from '../../router/index.js';
@@ -30,8 +30,8 @@ import {
   certUidOf,
   CLIENT_CLOSED,
   CLIENT_STALLED,
+  isIdempotent,
   retryAllowed,
-  REQUEST_REFUSED,
   routeTo,
   upstreamError,
   upstreamFailed,
@@ -45,14 +45,13 @@ import { beginRequest, type RequestTrace } from '../request-trace.js';
 import { rawErrorMessage } from '../respond.js';
 import type { Watched } from '../transfer-watch.js';
 import { parseRequestHead, rawFields } from './parser.js';
+import { requestHead, UpstreamCall, type CallHandler } from './upstream-call.js';
 
 /** nginx's "client closed request"; only counted, never sent. */
 const STATUS_CLIENT_CLOSED = 499;
 const CRLF = '\r\n';
 const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
 const CRLF_BUF = Buffer.from(CRLF, 'latin1');
-/** The abort reason given to undici when the client side ended an exchange (one shared object). */
-const CLIENT_GONE = new Error('the client closed, reset or stalled the exchange');
 
 /** Every finished or refused request of the fast path is published here and only here. */
 function publishDone(
@@ -113,12 +112,15 @@ export class FastPath {
   readonly handOff: (socket: Socket, bytes: Buffer | null) => void;
   /** The `connection: keep-alive` lines of every kept-alive answer (the config does not change). */
   readonly keepAlive: string;
+  /** An upstream's response head must be whole within this many bytes (as undici was set). */
+  readonly maxResponseHeadBytes: number;
   readonly #conns = new Set<FastConnection>();
 
   constructor(o: FastPathOptions) {
     this.ctx = o.ctx;
     this.edge = o.edge;
     this.handOff = o.handOff;
+    this.maxResponseHeadBytes = Math.max(o.ctx.config.limits.maxHeaderBytes, 16384);
     this.keepAlive = `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(o.ctx.config.timeouts.idleTimeoutMs / 1000)}\r\n`;
   }
 
@@ -141,46 +143,16 @@ export class FastPath {
   }
 }
 
-/**
- * undici's handler for one dispatch: forwards to the connection while that exchange is still
- * the connection's current one, so a late callback of an aborted exchange never touches the
- * next request on the same connection.
- */
-class DispatchFor implements Dispatcher.DispatchHandler {
-  readonly c: FastConnection;
-  readonly gen: number;
-  constructor(c: FastConnection, gen: number) {
-    this.c = c;
-    this.gen = gen;
-  }
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    if (this.c.gen === this.gen) this.c.onRequestStart(controller);
-    else controller.abort(CLIENT_GONE);
-  }
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
-    if (this.c.gen === this.gen) this.c.onResponseStart(controller, statusCode);
-  }
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.c.gen === this.gen) this.c.onResponseData(controller, chunk);
-  }
-  onResponseEnd(): void {
-    if (this.c.gen === this.gen) this.c.onResponseEnd();
-  }
-  onResponseError(controller: Dispatcher.DispatchController | null, err: Error): void {
-    if (this.c.gen === this.gen) this.c.onResponseError(controller, err);
-  }
-}
-
 /** Connection phases. */
 const IDLE = 0;
 /** Head read; identifying and routing. */
 const ROUTING = 1;
-/** Dispatched to the endpoint's pool. */
+/** Sent to an upstream (or waiting for one of its connections). */
 const ACTIVE = 2;
 /** Handed to Node's server, or gone. */
 const GONE = 3;
 
-class FastConnection implements Watched {
+class FastConnection implements Watched, CallHandler {
   readonly fp: FastPath;
   readonly ctx: HttpContext;
   readonly socket: Socket;
@@ -215,7 +187,8 @@ class FastConnection implements Watched {
   clientClose = false;
   closeAfter = false;
   retried = false;
-  controller: Dispatcher.DispatchController | null = null;
+  /** The exchange with the upstream; callbacks of any other (an aborted one) are ignored. */
+  call: UpstreamCall | null = null;
   status = 0;
   /** The response body goes to the client chunked (the upstream gave no length). */
   chunked = false;
@@ -276,7 +249,7 @@ class FastConnection implements Watched {
     if (!this.paused || this.phase !== ACTIVE) return;
     this.paused = false;
     this.tick = this.ctx.transfers.tick;
-    this.controller?.resume();
+    this.call?.resume();
   };
 
   /** Between requests: the head timeout (first request) or the keep-alive idle timeout. */
@@ -419,11 +392,18 @@ class FastConnection implements Watched {
   dispatch(): void {
     this.phase = ACTIVE;
     if (this.dispatchedAt < 0) this.dispatchedAt = performance.now();
-    this.controller = null;
-    this.endpoint!.pool.dispatch(
-      { path: this.path, method: this.method, headers: this.headers, body: null },
-      new DispatchFor(this, this.gen),
-    );
+    const fp = this.fp;
+    const call = new UpstreamCall({
+      pool: this.endpoint!.conns,
+      handler: this,
+      method: this.method,
+      head: requestHead(this.method, this.path, this.headers!),
+      maxHeaderBytes: fp.maxResponseHeadBytes,
+      responseTimeoutMs: this.ctx.config.timeouts.upstreamResponseTimeoutMs,
+      resendable: isIdempotent(this.method),
+    });
+    this.call = call;
+    call.start();
   }
 
   /** Answer a request the gateway does not forward (routing found nothing), as forward.ts does. */
@@ -448,7 +428,7 @@ class FastConnection implements Watched {
       if (this.phase === GONE || this.socket.destroyed) return;
       this.abortUpstream();
       if (this.responded) {
-        this.socket.destroy();
+        this.cut();
         this.report(CLIENT_CLOSED, this.status);
         this.endExchange();
         this.phase = GONE;
@@ -462,33 +442,22 @@ class FastConnection implements Watched {
   }
 
   abortUpstream(): void {
-    const c = this.controller;
-    this.controller = null;
-    // First leave the exchange: undici reports the abort back (onResponseError) at once, and
-    // an abort of ours is never the upstream's failure.
+    const c = this.call;
+    this.call = null;
     this.gen++;
-    if (c !== null && !c.aborted) c.abort(CLIENT_GONE);
+    // An abort of ours is never the upstream's failure: it reports nothing.
+    c?.abort();
   }
 
-  // --- undici's dispatch handler (as forward.ts's Exchange) --------------------------------------
+  // --- the upstream exchange (upstream-call.ts) --------------------------------------------
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
-    if (this.phase !== ACTIVE) controller.abort(CLIENT_GONE);
-  }
-
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
-    // 1xx (103) are not relayed.
-    if (statusCode < 200 || this.phase !== ACTIVE) return;
+  onResponseStart(call: UpstreamCall, statusCode: number, rawHeaders: Buffer[]): void {
+    if (call !== this.call || this.phase !== ACTIVE) return;
     this.upstreamMs = performance.now() - this.dispatchedAt;
     try {
       const ctx = this.ctx;
       const out: string[] = [];
-      const uid = filterResponseHeaders(
-        controller.rawHeaders as Buffer[],
-        out,
-        ctx.config.identity.uidHeader,
-      );
+      const uid = filterResponseHeaders(rawHeaders, out, ctx.config.identity.uidHeader);
       const d = this.routed!.decision;
       if (d.via !== 'gateway') out.push('x-ldc-zone', d.zone, 'x-ldc-colour', d.colour);
       if (this.trace !== null) out.push(REQUEST_ID_HEADER, this.trace.id);
@@ -497,16 +466,16 @@ class FastConnection implements Watched {
         // First visit: pin the user to the uid's home zone with the cookie (forward.ts).
         const map = ctx.table.map;
         const home = map.zones[map.shardOwner[shardOf(uid, map.shards)] ?? -1]?.name ?? d.zone;
-        controller.pause();
+        call.pause();
         const gen = this.gen;
         ctx.keyring.sign({ uid, zone: home }).then(
           (value) => {
             out.push('set-cookie', `${ctx.config.identity.cookie.name}=${value}${ctx.cookieAttributes}`);
-            if (this.gen === gen) this.writeHeadSafely(out, controller);
+            if (this.gen === gen) this.writeHeadSafely(out, call);
           },
           // A uid that cannot go in a cookie (too long, odd zone name): answer without one.
           () => {
-            if (this.gen === gen) this.writeHeadSafely(out, controller);
+            if (this.gen === gen) this.writeHeadSafely(out, call);
           },
         );
         return;
@@ -517,10 +486,10 @@ class FastConnection implements Watched {
     }
   }
 
-  writeHeadSafely(out: string[], controller: Dispatcher.DispatchController): void {
+  writeHeadSafely(out: string[], call: UpstreamCall): void {
     try {
       this.writeHead(out);
-      controller.resume();
+      call.resume();
     } catch (err) {
       this.internal(err);
     }
@@ -557,8 +526,8 @@ class FastConnection implements Watched {
     this.socket.write(h + CRLF, 'latin1');
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.phase !== ACTIVE) return;
+  onResponseData(call: UpstreamCall, chunk: Buffer): void {
+    if (call !== this.call || this.phase !== ACTIVE) return;
     const s = this.socket;
     if (this.trace !== null) this.trace.bytesOut += chunk.length;
     if (this.chunked) {
@@ -575,11 +544,11 @@ class FastConnection implements Watched {
     if (this.paused || s.writableLength < this.ctx.config.limits.responseBufferBytes) return;
     this.paused = true;
     this.tick = this.ctx.transfers.tick;
-    controller.pause();
+    call.pause();
   }
 
-  onResponseEnd(): void {
-    if (this.phase !== ACTIVE) return;
+  onResponseEnd(call: UpstreamCall): void {
+    if (call !== this.call || this.phase !== ACTIVE) return;
     if (this.chunked) this.socket.write(LAST_CHUNK);
     this.endpoint!.succeeded();
     this.report(this.routed!.decision.reason, this.status);
@@ -587,15 +556,10 @@ class FastConnection implements Watched {
     this.next(false);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
+  onResponseError(call: UpstreamCall, code: string, err: Error): void {
     // Ended by the client side: handled there, and never the upstream's fault.
-    if (this.phase !== ACTIVE) return;
+    if (call !== this.call || this.phase !== ACTIVE) return;
     const ctx = this.ctx;
-    const code = (err as { code?: string }).code ?? 'UNKNOWN';
-    if (REQUEST_REFUSED.has(code)) {
-      this.internal(err);
-      return;
-    }
     const ep = this.endpoint!;
     // The fast path carries no request body.
     const retry = retryAllowed(ctx, this.method, this.retried, true, this.responded);
@@ -609,7 +573,7 @@ class FastConnection implements Watched {
     }
     if (this.responded) {
       // Headers are out: all we can do is cut the response so the client sees it incomplete.
-      this.socket.destroy();
+      this.cut();
       this.report(code, this.status);
       this.endExchange();
       this.phase = GONE;
@@ -675,7 +639,7 @@ class FastConnection implements Watched {
     this.routed = null;
     this.endpoint = null;
     this.headers = null;
-    this.controller = null;
+    this.call = null;
     this.dispatchedAt = -1;
     this.upstreamMs = -1;
     this.responded = false;
@@ -699,6 +663,17 @@ class FastConnection implements Watched {
     const p = this.takePending();
     if (p !== null) this.begin(p);
     else s.resume();
+  }
+
+  /**
+   * End a response whose head is out but whose body cannot be completed: what was relayed
+   * leaves first (the head and body may still be corked for this tick), then the connection
+   * closes before the framing's end, which is how HTTP/1.1 tells the client it is incomplete.
+   */
+  cut(): void {
+    const s = this.socket;
+    while (s.writableCorked > 0) s.uncork();
+    s.destroy();
   }
 
   /** An error answer on the raw socket, shaped as respond.ts shapes every error answer. */

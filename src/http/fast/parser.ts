@@ -15,6 +15,7 @@ export type HeadRejectCode =
   | 'BAD_METHOD'
   | 'BAD_TARGET'
   | 'BAD_VERSION'
+  | 'BAD_STATUS'
   | 'BARE_LF'
   | 'BARE_CR'
   | 'OBS_FOLD'
@@ -218,9 +219,52 @@ export function parseRequestHead(buf: Buffer, maxHeadBytes: number): RequestHead
   if (buf[p] !== LF) return reject('BARE_CR', p);
   p++;
 
+  const f = scanFields(buf, p, end, limited);
+  if (f === null || f.rejected !== undefined) return f;
+  // RFC 9112 §6.1: an HTTP/1.0 recipient cannot know chunked; a 1.0 message saying it is suspect.
+  if (f.te && minor === 0) return reject('TRANSFER_ENCODING_ON_HTTP10', 0);
+  return {
+    method,
+    target,
+    minor,
+    fields: f.fields,
+    length: f.length,
+    framing: f.te ? 'chunked' : f.contentLength !== -1 ? 'length' : 'none',
+    contentLength: f.contentLength,
+    close: (f.options & OPT_CLOSE) !== 0,
+    keepAlive: (f.options & OPT_KEEP_ALIVE) !== 0,
+    upgrade: f.upgrade || (f.options & OPT_UPGRADE) !== 0,
+    expect: f.expect,
+  };
+}
+
+/** The field section of a head, read by scanFields. */
+interface ScannedFields {
+  readonly rejected?: undefined;
+  readonly fields: number[];
+  /** Offset just past the empty line that ends the head. */
+  readonly length: number;
+  readonly contentLength: number;
+  /** `Transfer-Encoding: chunked` (the only one accepted). */
+  readonly te: boolean;
+  readonly options: number;
+  readonly upgrade: boolean;
+  readonly expect: boolean;
+}
+
+/**
+ * The field lines from `p` to the empty line, for requests and responses alike (RFC 9112 §5,
+ * RFC 9110 §5.5), and the fields that decide framing. Null: more bytes are needed.
+ */
+function scanFields(
+  buf: Buffer,
+  p: number,
+  end: number,
+  limited: boolean,
+): ScannedFields | HeadRejection | null {
+  const short = (): HeadRejection | null => (limited ? reject('HEAD_TOO_LARGE', end) : null);
   const fields: number[] = [];
   let contentLength = -1;
-  let chunked = false;
   let te = false;
   let options = 0;
   let upgrade = false;
@@ -287,7 +331,6 @@ export function parseRequestHead(buf: Buffer, maxHeadBytes: number): RequestHead
           if (te) return reject('DUPLICATE_TRANSFER_ENCODING', ns);
           te = true;
           if (!nameIs(buf, vs, ve, 'chunked') || buf[ve] !== CR) return reject('BAD_TRANSFER_ENCODING', vs);
-          chunked = true;
         }
         break;
       case 10:
@@ -304,25 +347,96 @@ export function parseRequestHead(buf: Buffer, maxHeadBytes: number): RequestHead
     }
   }
   if (te && contentLength !== -1) return reject('CONTENT_LENGTH_AND_TRANSFER_ENCODING', 0);
-  // RFC 9112 §6.1: an HTTP/1.0 recipient cannot know chunked; a 1.0 message saying it is suspect.
-  if (te && minor === 0) return reject('TRANSFER_ENCODING_ON_HTTP10', 0);
+  return { fields, length: p, contentLength, te, options, upgrade, expect };
+}
+
+/** How an upstream's response body is delimited (RFC 9112 §6.3), before the request method is known. */
+export type ResponseFraming = 'length' | 'chunked' | 'close';
+
+export interface ResponseHead {
+  readonly rejected?: undefined;
+  readonly status: number;
+  /** HTTP/1.<minor>. */
+  readonly minor: 0 | 1;
+  /** Per field line: name start, name end, value start, value end, offsets into the buffer. */
+  readonly fields: number[];
+  /** Bytes of the head from `start`, final CRLF included. */
+  readonly length: number;
+  /** For a response that has a body at all (not to HEAD, not 1xx / 204 / 304: the caller knows). */
+  readonly framing: ResponseFraming;
+  readonly contentLength: number;
+  /** The connection may carry another exchange after this one (RFC 9112 §9.3). */
+  readonly keepAlive: boolean;
+}
+
+/**
+ * Parse a response head (status line and fields) starting at `buf[start]`, as strictly as a
+ * request head: an upstream's framing is trusted no more than a client's, since a response
+ * read two ways desynchronises the connection for the next request. The reason phrase may be
+ * empty or missing (`HTTP/1.1 200`), which servers send and RFC 9112 §4 lets clients ignore.
+ */
+export function parseResponseHead(
+  buf: Buffer,
+  start: number,
+  maxHeadBytes: number,
+): ResponseHead | HeadRejection | null {
+  const limited = buf.length - start > maxHeadBytes;
+  const end = limited ? start + maxHeadBytes : buf.length;
+  const short = (): HeadRejection | null => (limited ? reject('HEAD_TOO_LARGE', end) : null);
+  let p = start;
+  // status-line = HTTP-version SP status-code SP [ reason-phrase ] CRLF
+  const VERSION = 'HTTP/1.';
+  for (let i = 0; i < VERSION.length; i++, p++) {
+    if (p === end) return short();
+    if (buf[p] !== VERSION.charCodeAt(i)) return reject('BAD_VERSION', p);
+  }
+  if (p === end) return short();
+  const v = buf[p]!;
+  if (v !== 0x30 && v !== 0x31) return reject('BAD_VERSION', p);
+  const minor = v === 0x31 ? 1 : 0;
+  p++;
+  if (p === end) return short();
+  if (buf[p] !== SP) return reject('BAD_VERSION', p);
+  p++;
+  let status = 0;
+  for (let i = 0; i < 3; i++, p++) {
+    if (p === end) return short();
+    const d = buf[p]! - 0x30;
+    if (d < 0 || d > 9) return reject('BAD_STATUS', p);
+    status = status * 10 + d;
+  }
+  if (status < 100) return reject('BAD_STATUS', p - 3);
+  if (p === end) return short();
+  if (buf[p] === SP) {
+    p++;
+    // reason-phrase = 1*( HTAB / SP / VCHAR / obs-text )
+    while (p < end && VALUE[buf[p]!] === 1) p++;
+  }
+  if (p === end) return short();
+  if (buf[p] === LF) return reject('BARE_LF', p);
+  if (buf[p] !== CR) return reject('BAD_STATUS', p);
+  p++;
+  if (p === end) return short();
+  if (buf[p] !== LF) return reject('BARE_CR', p);
+  p++;
+  const f = scanFields(buf, p, end, limited);
+  if (f === null || f.rejected !== undefined) return f;
+  if (f.te && minor === 0) return reject('TRANSFER_ENCODING_ON_HTTP10', 0);
+  const close = (f.options & OPT_CLOSE) !== 0;
+  const framing: ResponseFraming = f.te ? 'chunked' : f.contentLength !== -1 ? 'length' : 'close';
   return {
-    method,
-    target,
+    status,
     minor,
-    fields,
-    length: p,
-    framing: chunked ? 'chunked' : contentLength !== -1 ? 'length' : 'none',
-    contentLength,
-    close: (options & OPT_CLOSE) !== 0,
-    keepAlive: (options & OPT_KEEP_ALIVE) !== 0,
-    upgrade: upgrade || (options & OPT_UPGRADE) !== 0,
-    expect,
+    fields: f.fields,
+    length: f.length - start,
+    framing,
+    contentLength: f.contentLength,
+    keepAlive: minor === 1 ? !close : (f.options & OPT_KEEP_ALIVE) !== 0 && !close,
   };
 }
 
 /** Names and values as strings, flat `[name, value, …]` as Node's `rawHeaders` spells them. */
-export function rawFields(buf: Buffer, head: RequestHead): string[] {
+export function rawFields(buf: Buffer, head: { readonly fields: number[] }): string[] {
   const f = head.fields;
   const out = new Array<string>(f.length / 2);
   for (let i = 0, j = 0; i < f.length; i += 4, j += 2) {
@@ -362,7 +476,7 @@ const S_DONE = 18;
 const MAX_SIZE_DIGITS = 13;
 
 /**
- * Streaming decoder for a chunked request body. Chunk sizes are hex digits only with no sign,
+ * Streaming decoder for a chunked body (a client's request, an upstream's response). Chunk sizes are hex digits only with no sign,
  * no whitespace and no overflow; extensions are `;name[=token|quoted-string]` with no BWS and
  * the whole size line bounded; every line ends in exactly CRLF; trailer fields follow the field
  * grammar and are bounded. Extensions and trailers are validated and dropped: the body is

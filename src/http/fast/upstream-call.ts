@@ -1,0 +1,349 @@
+/**
+ * One bodyless HTTP/1.1 request to an upstream over a pooled raw connection
+ * (src/upstream/socket-pool.ts), for the fast path: the request head goes out in one write, the
+ * response head is read by the same strict parser as client heads (parser.ts), and the body is
+ * relayed by its framing — Content-Length counted, chunked decoded (extensions and trailers
+ * dropped; the fast path frames it again for the client), or up to the upstream's FIN.
+ *
+ * A connection goes back to the pool only when the response ended exactly where its framing
+ * said and the upstream did not ask to close: a response with bytes after its end, a body on
+ * a 204, a close-delimited body or anything refused closes the connection, so a confused
+ * upstream cannot make the next request on that connection read its leftovers.
+ *
+ * Error codes are the ones undici reported on this path before (UND_ERR_HEADERS_TIMEOUT,
+ * UND_ERR_BODY_TIMEOUT, UND_ERR_SOCKET, UND_ERR_CONNECT_TIMEOUT, socket errors), so metrics and
+ * alerts keep their labels; a response the parser refuses is BAD_RESPONSE, with the reason in
+ * the message.
+ */
+import type { ConnUser, PooledConn, SocketPool } from '../../upstream/index.js';
+import { ChunkedDecoder, parseResponseHead, type ChunkSink } from './parser.js';
+
+export interface CallHandler {
+  /** The final (non-1xx) response head; raw names and values as views of the received bytes. */
+  onResponseStart(call: UpstreamCall, status: number, rawHeaders: Buffer[]): void;
+  onResponseData(call: UpstreamCall, chunk: Buffer): void;
+  onResponseEnd(call: UpstreamCall): void;
+  /** The exchange failed before its response ended; no callback follows. */
+  onResponseError(call: UpstreamCall, code: string, err: Error): void;
+}
+
+/** The request head as sent: `headers` is flat `[name, value, …]`, already checked and rewritten. */
+export function requestHead(method: string, path: string, headers: readonly string[]): string {
+  let h = `${method} ${path} HTTP/1.1\r\n`;
+  for (let i = 0; i < headers.length; i += 2) h += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  return h + '\r\n';
+}
+
+export const BAD_RESPONSE = 'BAD_RESPONSE';
+const HEADERS_TIMEOUT = 'UND_ERR_HEADERS_TIMEOUT';
+const BODY_TIMEOUT = 'UND_ERR_BODY_TIMEOUT';
+const SOCKET_CLOSED = 'UND_ERR_SOCKET';
+
+// States.
+const WAITING = 0;
+const HEAD = 1;
+const BODY_LENGTH = 2;
+const BODY_CHUNKED = 3;
+const BODY_CLOSE = 4;
+/** Ended, failed or aborted: no callback follows. */
+const DONE = 5;
+
+/** Trailer bytes of a chunked response accepted (and dropped). */
+const MAX_TRAILER_BYTES = 16 * 1024;
+
+export interface UpstreamCallOptions {
+  readonly pool: SocketPool;
+  readonly handler: CallHandler;
+  readonly method: string;
+  /** The whole request head (requestHead()). */
+  readonly head: string;
+  /** The response head must be complete within this many bytes. */
+  readonly maxHeaderBytes: number;
+  /** The response head must be complete this long after the request went out. */
+  readonly responseTimeoutMs: number;
+  /**
+   * A reused connection closed before any byte of the answer (the upstream's keep-alive
+   * timeout raced our request): the request may be sent once more on another connection.
+   * Only for idempotent requests — the upstream may have acted on it.
+   */
+  readonly resendable: boolean;
+}
+
+export class UpstreamCall implements ConnUser, ChunkSink {
+  readonly #o: UpstreamCallOptions;
+  readonly handler: CallHandler;
+  #conn: PooledConn | null = null;
+  #state = WAITING;
+  /** A response head not yet complete. */
+  #buf: Buffer | null = null;
+  #remaining = 0;
+  #decoder: ChunkedDecoder | null = null;
+  #sentAt = 0;
+  #received = false;
+  #keepAlive = false;
+  #paused = false;
+  #timedOutPaused = false;
+  #resent = false;
+  /** The connection had carried an exchange before this one. */
+  #reused = false;
+  /** What was read past the head while the handler paused in onResponseStart. */
+  #held: Buffer | null = null;
+  #heldAt = 0;
+
+  constructor(o: UpstreamCallOptions) {
+    this.#o = o;
+    this.handler = o.handler;
+  }
+
+  /** Nothing more will be reported. */
+  get done(): boolean {
+    return this.#state === DONE;
+  }
+
+  start(): void {
+    this.#o.pool.acquire(this);
+  }
+
+  /** Stop reading the upstream (the client reads slower than it sends). */
+  pause(): void {
+    this.#paused = true;
+    this.#conn?.socket.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    const held = this.#held;
+    if (held !== null) {
+      this.#held = null;
+      this.#afterHead(held, this.#heldAt);
+      if (this.#state === DONE || this.#paused) return;
+    }
+    const c = this.#conn;
+    if (c === null) return;
+    c.socket.resume();
+    if (this.#timedOutPaused) {
+      // Its silence timer fired while we were not reading: start it again.
+      this.#timedOutPaused = false;
+      c.socket.setTimeout(this.#o.pool.timeoutMs);
+    }
+  }
+
+  /** Give up the exchange (the client left): its connection is closed, nothing more is reported. */
+  abort(): void {
+    if (this.#state === DONE) return;
+    this.#state = DONE;
+    const c = this.#conn;
+    this.#conn = null;
+    if (c !== null) this.#o.pool.release(c, false);
+    else this.#o.pool.cancel(this);
+  }
+
+  // --- ConnUser -----------------------------------------------------------------------------
+
+  onConn(conn: PooledConn): void {
+    if (this.#state === DONE) {
+      this.#o.pool.release(conn, true);
+      return;
+    }
+    this.#conn = conn;
+    this.#reused = conn.served > 0;
+    this.#state = HEAD;
+    this.#received = false;
+    this.#sentAt = performance.now();
+    conn.socket.write(this.#o.head, 'latin1');
+  }
+
+  onConnFailed(code: string, err: Error): void {
+    if (this.#state === DONE) return;
+    this.#state = DONE;
+    this.handler.onResponseError(this, code, err);
+  }
+
+  onConnData(chunk: Buffer): void {
+    this.#received = true;
+    const state = this.#state;
+    if (state === HEAD) this.#readHead(chunk);
+    else if (state !== DONE) this.#readBody(chunk, 0, chunk.length);
+  }
+
+  onConnEnd(): void {
+    if (this.#state === BODY_CLOSE) {
+      this.#keepAlive = false;
+      this.#finish();
+      return;
+    }
+    this.#closed(null);
+  }
+
+  onConnClose(err: Error | null): void {
+    // The pool already forgot this connection.
+    this.#conn = null;
+    this.#closed(err);
+  }
+
+  onConnTimeout(): void {
+    if (this.#state === DONE) return;
+    if (this.#paused) {
+      // Waiting on the client, not on the upstream: the transfer watch judges that.
+      this.#timedOutPaused = true;
+      return;
+    }
+    const ms = this.#o.pool.timeoutMs;
+    if (this.#state === HEAD || this.#state === WAITING) {
+      this.#fail(HEADERS_TIMEOUT, new Error(`no response head within ${ms} ms`));
+    } else {
+      this.#fail(BODY_TIMEOUT, new Error(`the upstream sent nothing for ${ms} ms mid-body`));
+    }
+  }
+
+  // --- ChunkSink ----------------------------------------------------------------------------
+
+  chunkData(buf: Buffer, start: number, end: number): void {
+    if (this.#state !== DONE) this.handler.onResponseData(this, buf.subarray(start, end));
+  }
+
+  // --- reading ------------------------------------------------------------------------------
+
+  #readHead(chunk: Buffer): void {
+    let buf = this.#buf === null ? chunk : Buffer.concat([this.#buf, chunk]);
+    this.#buf = null;
+    const o = this.#o;
+    let head;
+    for (;;) {
+      head = parseResponseHead(buf, 0, o.maxHeaderBytes);
+      if (head === null) {
+        // A head trickling in byte by byte must still be whole in time.
+        if (performance.now() - this.#sentAt >= o.responseTimeoutMs) {
+          this.#fail(HEADERS_TIMEOUT, new Error(`no response head within ${o.responseTimeoutMs} ms`));
+          return;
+        }
+        this.#buf = buf;
+        return;
+      }
+      if (head.rejected !== undefined) {
+        this.#fail(
+          BAD_RESPONSE,
+          new Error(`the upstream's response was refused: ${head.rejected} at byte ${head.at}`),
+        );
+        return;
+      }
+      if (head.status >= 200) break;
+      if (head.status === 101) {
+        this.#fail(BAD_RESPONSE, new Error('the upstream switched protocols on a request without Upgrade'));
+        return;
+      }
+      // 1xx informational (100, 103): not relayed; the final answer follows on the same bytes.
+      buf = buf.subarray(head.length);
+      if (buf.length === 0) return;
+    }
+    const status = head.status;
+    const f = head.fields;
+    const raw = new Array<Buffer>(f.length / 2);
+    for (let i = 0, j = 0; i < f.length; i += 4, j += 2) {
+      raw[j] = buf.subarray(f[i], f[i + 1]);
+      raw[j + 1] = buf.subarray(f[i + 2], f[i + 3]);
+    }
+    this.#keepAlive = head.keepAlive;
+    // RFC 9112 §6.3: no body after HEAD, 204 or 304, whatever the fields say.
+    if (o.method === 'HEAD' || status === 204 || status === 304) {
+      this.#state = BODY_LENGTH;
+      this.#remaining = 0;
+    } else if (head.framing === 'length') {
+      this.#state = BODY_LENGTH;
+      this.#remaining = head.contentLength;
+    } else if (head.framing === 'chunked') {
+      this.#state = BODY_CHUNKED;
+      this.#decoder = new ChunkedDecoder(MAX_TRAILER_BYTES);
+    } else {
+      this.#state = BODY_CLOSE;
+      this.#keepAlive = false;
+    }
+    this.handler.onResponseStart(this, status, raw);
+    if (this.#state === DONE) return;
+    if (this.#paused) {
+      // The handler is not ready for the body yet (it signs a cookie first): hold what we have.
+      this.#held = buf;
+      this.#heldAt = head.length;
+      return;
+    }
+    this.#afterHead(buf, head.length);
+  }
+
+  /** Go on with the bytes after the head (`buf[at…]`). */
+  #afterHead(buf: Buffer, at: number): void {
+    if (this.#state === BODY_LENGTH && this.#remaining === 0) {
+      // Bytes after a complete response: never read them as the next answer.
+      if (buf.length > at) this.#keepAlive = false;
+      this.#finish();
+      return;
+    }
+    if (buf.length > at) this.#readBody(buf, at, buf.length);
+  }
+
+  #readBody(buf: Buffer, start: number, end: number): void {
+    switch (this.#state) {
+      case BODY_LENGTH: {
+        const n = Math.min(this.#remaining, end - start);
+        this.#remaining -= n;
+        this.handler.onResponseData(
+          this,
+          start === 0 && n === buf.length ? buf : buf.subarray(start, start + n),
+        );
+        if (this.done || this.#remaining > 0) return;
+        if (start + n < end) this.#keepAlive = false;
+        this.#finish();
+        return;
+      }
+      case BODY_CHUNKED: {
+        const d = this.#decoder!;
+        const r = d.feed(buf, start, end, this);
+        if (this.done) return;
+        if (typeof r === 'string') {
+          this.#fail(BAD_RESPONSE, new Error(`the upstream's chunked body was refused: ${r}`));
+          return;
+        }
+        if (!d.done) return;
+        if (r < end) this.#keepAlive = false;
+        this.#finish();
+        return;
+      }
+      default:
+        this.handler.onResponseData(this, start === 0 ? buf : buf.subarray(start, end));
+    }
+  }
+
+  /** The connection ended or closed before the response did. */
+  #closed(err: Error | null): void {
+    if (this.#state === DONE) return;
+    if (this.#state === HEAD && !this.#received && this.#reused && this.#o.resendable && !this.#resent) {
+      // A keep-alive connection the upstream closed as we wrote to it: send once more.
+      this.#resent = true;
+      const c = this.#conn;
+      this.#conn = null;
+      if (c !== null) this.#o.pool.release(c, false);
+      this.#state = WAITING;
+      this.#o.pool.acquire(this);
+      return;
+    }
+    const code = (err as { code?: string } | null)?.code ?? SOCKET_CLOSED;
+    this.#fail(code, err ?? new Error('the upstream closed the connection before its response ended'));
+  }
+
+  #finish(): void {
+    this.#state = DONE;
+    const c = this.#conn;
+    this.#conn = null;
+    this.#decoder = null;
+    this.#held = null;
+    if (c !== null) this.#o.pool.release(c, this.#keepAlive);
+    this.handler.onResponseEnd(this);
+  }
+
+  #fail(code: string, err: Error): void {
+    this.#state = DONE;
+    const c = this.#conn;
+    this.#conn = null;
+    if (c !== null) this.#o.pool.release(c, false);
+    this.handler.onResponseError(this, code, err);
+  }
+}

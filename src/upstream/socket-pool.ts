@@ -1,0 +1,244 @@
+/**
+ * Keep-alive TCP connections to one upstream address, for a protocol client that speaks over
+ * raw sockets (the HTTP/1.1 fast path, src/http/fast/upstream-call.ts). The pool knows nothing
+ * of HTTP: it connects (bounded by a timeout), lends a connection to one user at a time, takes
+ * it back when the user says it is clean, and closes connections that sit idle too long or
+ * that the upstream closes or writes to while idle.
+ *
+ * Each connection keeps one set of socket listeners for its whole life and forwards the events
+ * to whoever holds it: no listener is added or removed per request.
+ */
+import { connect, type Socket } from 'node:net';
+
+/** The one who holds a pooled connection: gets its socket's events until it releases it. */
+export interface ConnUser {
+  /** The connection is ready for this user (fresh or reused). */
+  onConn(conn: PooledConn): void;
+  /** No connection could be made: `code` is the socket's error code or UND_ERR_CONNECT_TIMEOUT. */
+  onConnFailed(code: string, err: Error): void;
+  onConnData(chunk: Buffer): void;
+  /** The upstream ended its side (FIN). */
+  onConnEnd(): void;
+  /** The socket is gone (after an error, a reset, or our own destroy); `err` when it failed. */
+  onConnClose(err: Error | null): void;
+  /** No byte moved for the pool's `timeoutMs`. */
+  onConnTimeout(): void;
+}
+
+export interface SocketPoolOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Connections open at once (busy, idle and connecting); more users wait in line. */
+  readonly connections: number;
+  readonly connectTimeoutMs: number;
+  /** A held connection silent this long tells its user (onConnTimeout). */
+  readonly timeoutMs: number;
+  /** An idle connection is closed after this long. */
+  readonly idleTimeoutMs: number;
+}
+
+/** Why a connect failed when nothing else says (a timeout has no socket error). */
+export const CONNECT_TIMEOUT = 'UND_ERR_CONNECT_TIMEOUT';
+
+export class PooledConn {
+  readonly socket: Socket;
+  readonly pool: SocketPool;
+  user: ConnUser | null;
+  /** Exchanges this connection has finished: a reused one (> 0) may have been closed meanwhile. */
+  served = 0;
+  connected = false;
+  /** performance.now() when it last went idle. */
+  idleSince = 0;
+
+  constructor(pool: SocketPool, socket: Socket, user: ConnUser) {
+    this.pool = pool;
+    this.socket = socket;
+    this.user = user;
+    socket.on('connect', this.#onConnect);
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('error', this.#onError);
+    socket.on('close', this.#onClose);
+    socket.on('timeout', this.#onTimeout);
+  }
+
+  #error: Error | null = null;
+
+  readonly #onConnect = (): void => {
+    this.connected = true;
+    const s = this.socket;
+    s.setNoDelay(true);
+    s.setTimeout(this.pool.timeoutMs);
+    const u = this.user;
+    if (u !== null) u.onConn(this);
+    else this.pool.release(this, true);
+  };
+
+  readonly #onData = (chunk: Buffer): void => {
+    const u = this.user;
+    if (u !== null) u.onConnData(chunk);
+    // Bytes nobody asked for: whatever the upstream meant, this connection is not clean.
+    else this.socket.destroy();
+  };
+
+  readonly #onEnd = (): void => {
+    const u = this.user;
+    if (u !== null) u.onConnEnd();
+    else this.socket.destroy();
+  };
+
+  readonly #onError = (err: Error): void => {
+    this.#error = err;
+  };
+
+  readonly #onClose = (): void => {
+    this.pool.forget(this);
+    const u = this.user;
+    this.user = null;
+    if (u === null) return;
+    const err = this.#error;
+    if (!this.connected) {
+      const code = (err as { code?: string } | null)?.code ?? 'UND_ERR_SOCKET';
+      u.onConnFailed(code, err ?? new Error('the upstream closed the connection while connecting'));
+    } else {
+      u.onConnClose(err);
+    }
+  };
+
+  readonly #onTimeout = (): void => {
+    if (!this.connected) {
+      this.#error = Object.assign(new Error(`connect timed out after ${this.pool.connectTimeoutMs} ms`), {
+        code: CONNECT_TIMEOUT,
+      });
+      this.socket.destroy();
+      return;
+    }
+    const u = this.user;
+    if (u !== null) {
+      u.onConnTimeout();
+      return;
+    }
+    if (performance.now() - this.idleSince >= this.pool.idleTimeoutMs) this.socket.destroy();
+    // Node's socket timer is one-shot until the next byte moves: arm it again.
+    else this.socket.setTimeout(this.pool.timeoutMs);
+  };
+}
+
+export class SocketPool {
+  readonly host: string;
+  readonly port: number;
+  readonly connections: number;
+  readonly connectTimeoutMs: number;
+  readonly timeoutMs: number;
+  readonly idleTimeoutMs: number;
+  /** Idle connections, the most recently used last (taken first: the least likely closed). */
+  readonly #idle: PooledConn[] = [];
+  /** Users waiting for a connection, first come first served. */
+  readonly #waiting: ConnUser[] = [];
+  /** Every open connection (busy, idle, connecting). */
+  readonly #all = new Set<PooledConn>();
+  #closed = false;
+
+  constructor(o: SocketPoolOptions) {
+    this.host = o.host;
+    this.port = o.port;
+    this.connections = o.connections;
+    this.connectTimeoutMs = o.connectTimeoutMs;
+    this.timeoutMs = o.timeoutMs;
+    this.idleTimeoutMs = o.idleTimeoutMs;
+  }
+
+  /** Connections open now (busy, idle and connecting). */
+  get size(): number {
+    return this.#all.size;
+  }
+
+  get idle(): number {
+    return this.#idle.length;
+  }
+
+  /** Users waiting for a connection. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  /** Lend `user` a connection: now if one is idle, after a connect, or when one comes back. */
+  acquire(user: ConnUser): void {
+    const idle = this.#idle;
+    while (idle.length > 0) {
+      const c = idle.pop()!;
+      if (c.socket.destroyed || c.socket.readableEnded) continue;
+      c.user = user;
+      user.onConn(c);
+      return;
+    }
+    if (this.#all.size < this.connections) this.#open(user);
+    else this.#waiting.push(user);
+  }
+
+  /** `user` no longer wants the connection it waits for. */
+  cancel(user: ConnUser): void {
+    const i = this.#waiting.indexOf(user);
+    if (i !== -1) {
+      this.#waiting.splice(i, 1);
+      return;
+    }
+    // Still connecting for it: the connection goes idle once up, for the next user.
+    for (const c of this.#all) if (c.user === user && !c.connected) c.user = null;
+  }
+
+  /**
+   * The holder is done. `clean`: the exchange ended exactly at a message boundary and the
+   * connection may carry another; else it is closed.
+   */
+  release(c: PooledConn, clean: boolean): void {
+    c.user = null;
+    const s = c.socket;
+    if (!clean || this.#closed || s.destroyed || s.readableEnded) {
+      s.destroy();
+      return;
+    }
+    c.served++;
+    // Paused by its last holder (a slow client): idle or lent again, it must be read.
+    if (s.isPaused()) s.resume();
+    const next = this.#waiting.shift();
+    if (next !== undefined) {
+      c.user = next;
+      next.onConn(c);
+      return;
+    }
+    c.idleSince = performance.now();
+    this.#idle.push(c);
+  }
+
+  /** Called by a connection when its socket closed. */
+  forget(c: PooledConn): void {
+    if (!this.#all.delete(c)) return;
+    const i = this.#idle.indexOf(c);
+    if (i !== -1) this.#idle.splice(i, 1);
+    // Room for one more: the first in line connects now.
+    const next = this.#waiting.shift();
+    if (next !== undefined) this.#open(next);
+  }
+
+  #open(user: ConnUser): void {
+    const socket = connect({ host: this.host, port: this.port });
+    socket.setTimeout(this.connectTimeoutMs);
+    this.#all.add(new PooledConn(this, socket, user));
+  }
+
+  /** No more idle keeping: idle connections close now, busy ones when released. */
+  close(): void {
+    this.#closed = true;
+    for (const c of this.#idle.splice(0)) c.socket.destroy();
+  }
+
+  /** Every connection closes now; holders see their connection close. */
+  destroy(): void {
+    this.close();
+    const waiting = this.#waiting.splice(0);
+    for (const c of [...this.#all]) c.socket.destroy();
+    const err = new Error('the upstream pool was closed');
+    for (const u of waiting) u.onConnFailed('UND_ERR_DESTROYED', err);
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * Hostile or broken upstreams behind the HTTP/1.1 fast path (its raw upstream connections,
+ * src/http/fast/upstream-call.ts): responses that could be read two ways, bytes after a
+ * response (a desync attempt on a reused connection), heads too large or too slow, bodies cut
+ * short, interim and protocol-switching answers, and a keep-alive connection the upstream
+ * closes as the next request arrives. The client gets a clear answer (502 / 504 with the
+ * reason, or a cut response once the head is out), the connection the upstream spoiled is
+ * never used again, and the next request is served.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { curl } from '../helpers/http-client.js';
+import { startHarness, type Harness } from '../http/harness.js';
+import { until } from './http-fixture.js';
+
+const OK_BODY = '{"ok":true}';
+
+function ok(s: Socket, extra = ''): void {
+  s.write(
+    `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${OK_BODY.length}\r\n${extra}\r\n${OK_BODY}`,
+  );
+}
+
+/** Per request path, what the upstream answers; `nth` counts requests on this connection from 1. */
+const BEHAVIOUR: Record<string, (s: Socket, nth: number) => void> = {
+  '/ok': (s) => ok(s),
+  '/cl-te': (s) =>
+    s.write(
+      'HTTP/1.1 200 OK\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+    ),
+  '/two-lengths': (s) => s.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 7\r\n\r\nhello!!'),
+  // A response followed by a second, unrequested one: read as the next request's answer it
+  // would hand one user another's response.
+  '/extra': (s) =>
+    s.write(
+      'HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\nsmuggled',
+    ),
+  '/body-on-204': (s) =>
+    s.write('HTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\nsmuggled'),
+  '/huge-head': (s) =>
+    s.write(`HTTP/1.1 200 OK\r\nx-big: ${'a'.repeat(40_000)}\r\ncontent-length: 0\r\n\r\n`),
+  '/folded': (s) => s.write('HTTP/1.1 200 OK\r\nx-a: 1\r\n folded\r\ncontent-length: 0\r\n\r\n'),
+  '/bad-chunk': (s) =>
+    s.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\nxx\r\n'),
+  '/short-body': (s) => s.end('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly part of it'),
+  '/reset': (s) => s.destroy(),
+  '/switch': (s) =>
+    s.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n'),
+  '/interim': (s) => {
+    s.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\n');
+    ok(s);
+  },
+  '/chunked': (s) =>
+    s.write(
+      'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4;ext=1\r\npart\r\n4\r\n one\r\n0\r\ntrailer-x: 1\r\n\r\n',
+    ),
+  // One byte of the head every 150 ms: never silent for long, never done in time.
+  '/trickle': (s) => {
+    const head =
+      'HTTP/1.1 200 OK\r\ncontent-length: 0\r\nx-pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n';
+    let i = 0;
+    const t = setInterval(() => {
+      if (s.destroyed || i >= head.length) clearInterval(t);
+      else s.write(head[i++]!);
+    }, 150);
+    s.on('close', () => clearInterval(t));
+  },
+  // Answers the first request of a connection, then closes the connection when the next one
+  // arrives, without a byte: what an upstream whose keep-alive timeout races our request does.
+  '/racy': (s, nth) => (nth === 1 ? ok(s) : s.destroy()),
+};
+
+interface Upstream {
+  server: Server;
+  address: string;
+  /** Requests seen by path. */
+  seen: Map<string, number>;
+  /** The connection that carried the last request for a path. */
+  carrier: Map<string, Socket>;
+}
+
+async function startUpstream(): Promise<Upstream> {
+  const u: Upstream = { server: null as unknown as Server, address: '', seen: new Map(), carrier: new Map() };
+  u.server = createServer((s) => {
+    s.on('error', () => {});
+    let buf = '';
+    let nth = 0;
+    s.setEncoding('latin1');
+    s.on('data', (d: string) => {
+      buf += d;
+      for (let end = buf.indexOf('\r\n\r\n'); end !== -1; end = buf.indexOf('\r\n\r\n')) {
+        const line = buf.slice(0, buf.indexOf('\r\n'));
+        buf = buf.slice(end + 4);
+        const path = line.split(' ')[1] ?? '/';
+        nth++;
+        u.seen.set(path, (u.seen.get(path) ?? 0) + 1);
+        u.carrier.set(path, s);
+        (BEHAVIOUR[path] ?? BEHAVIOUR['/ok']!)(s, nth);
+      }
+    });
+  });
+  await new Promise<void>((r) => u.server.listen(0, '127.0.0.1', r));
+  u.address = `127.0.0.1:${(u.server.address() as AddressInfo).port}`;
+  return u;
+}
+
+describe('hostile and broken upstreams behind the fast path', () => {
+  let up: Upstream;
+  let h: Harness;
+
+  before(async () => {
+    up = await startUpstream();
+    h = await startHarness({
+      config: {
+        upstream: {
+          healthCheck: { enabled: false },
+          // Never eject here: each case must reach the same upstream.
+          ejection: { consecutiveFailures: 1000, ejectMs: 1000 },
+        },
+        timeouts: { upstreamResponseTimeoutMs: 1000, shutdownGraceMs: 100 },
+      },
+      change: (d) => {
+        for (const z of Object.values(d.zones))
+          z.upstreams = { ...z.upstreams, http: { blue: [up.address], green: [up.address] } };
+      },
+    });
+  });
+  after(async () => {
+    await h.close();
+    await new Promise((r) => up.server.close(r));
+  });
+
+  const get = (path: string, ...args: string[]) => curl(['-H', 'x-ldc-uid: 7', ...args, `${h.url}${path}`]);
+
+  /** The gateway closed the upstream connection that carried `path`, and a normal request is served. */
+  async function spoiltConnectionDropped(path: string): Promise<void> {
+    const s = up.carrier.get(path);
+    assert.ok(s !== undefined, `${path} reached the upstream`);
+    assert.ok(await until(() => s.closed), `${path}: the spoiled upstream connection was closed`);
+    const r = await get('/ok');
+    assert.equal(r.status, 200, `${path}: the next request is served`);
+    assert.equal(r.body, OK_BODY, `${path}: with its own answer`);
+  }
+
+  for (const [path, why] of [
+    ['/cl-te', 'Content-Length and Transfer-Encoding'],
+    ['/two-lengths', 'two Content-Lengths'],
+    ['/huge-head', 'a head over the limit'],
+    ['/folded', 'an obs-folded field'],
+    ['/switch', '101 to a request without Upgrade'],
+    ['/reset', 'a reset before any byte'],
+  ] as const) {
+    it(`answers 502 with the reason to ${why}, and drops that connection`, async () => {
+      const r = await get(path);
+      assert.equal(r.status, 502, `${path}: ${r.body}`);
+      assert.equal(r.headers['x-ldc-reason'], 'ZG_ERR_UPSTREAM_FAILED');
+      assert.match(r.body, /upstream/);
+      await spoiltConnectionDropped(path);
+    });
+  }
+
+  it('never hands the bytes after a response to the next request (no desync)', async () => {
+    for (const path of ['/extra', '/body-on-204']) {
+      const r = await get(path);
+      assert.equal(r.status, path === '/extra' ? 200 : 204);
+      assert.equal(r.body, path === '/extra' ? 'hello' : '');
+      await spoiltConnectionDropped(path);
+    }
+    // Many requests after: not one gets the smuggled answer.
+    const many = await Promise.all(Array.from({ length: 8 }, () => get('/ok')));
+    for (const m of many) assert.equal(m.body, OK_BODY);
+  });
+
+  it('cuts the response when the body breaks after its head went out', async () => {
+    for (const path of ['/bad-chunk', '/short-body']) {
+      const r = await get(path);
+      assert.equal(r.status, 200, path);
+      // curl: 18 (partial file) or 56 (receive failure): the client sees it incomplete.
+      assert.ok(r.exitCode === 18 || r.exitCode === 56, `${path}: curl exit ${r.exitCode}`);
+      await spoiltConnectionDropped(path);
+    }
+  });
+
+  it('answers 504 to a head that trickles in past upstreamResponseTimeoutMs', async () => {
+    const r = await get('/trickle');
+    assert.equal(r.status, 504);
+    assert.equal(r.headers['x-ldc-reason'], 'ZG_ERR_UPSTREAM_TIMEOUT');
+    await spoiltConnectionDropped('/trickle');
+  });
+
+  it('skips interim answers and relays the final one; re-frames a chunked body without its extensions and trailers', async () => {
+    const r = await get('/interim');
+    assert.equal(r.status, 200);
+    assert.equal(r.body, OK_BODY);
+    const c = await get('/chunked', '--raw');
+    assert.equal(c.status, 200);
+    assert.equal(c.headers['transfer-encoding'], 'chunked');
+    assert.equal(c.body, '4\r\npart\r\n4\r\n one\r\n0\r\n\r\n');
+  });
+
+  it('sends a GET once more when a reused connection closes before any byte, but never a POST', async () => {
+    // Warm one connection (its first request is answered), then race it.
+    const first = await get('/racy');
+    assert.equal(first.status, 200);
+    const before = up.seen.get('/racy') ?? 0;
+    const again = await get('/racy');
+    assert.equal(again.status, 200, again.body);
+    assert.equal(again.body, OK_BODY);
+    // Sent twice: on the reused connection (closed), then on a fresh one.
+    assert.equal((up.seen.get('/racy') ?? 0) - before, 2);
+
+    // A POST may have had its effect before the connection closed: never sent twice. It goes
+    // on the connection that just answered the resent GET (its first request), and is raced.
+    const ep = [...h.gw.http.ctx.registry.endpoints].find((e) => e.address === up.address);
+    assert.equal(ep?.conns.idle, 1);
+    const beforePost = up.seen.get('/racy') ?? 0;
+    const post = await get('/racy', '-X', 'POST');
+    assert.equal(post.status, 502);
+    assert.equal((up.seen.get('/racy') ?? 0) - beforePost, 1);
+  });
+});
