@@ -12,7 +12,7 @@
  * module-level functions that find the exchange through a symbol.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { constants as h2constants, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Dispatcher } from 'undici';
@@ -43,6 +43,7 @@ import { REQUEST_ID_HEADER } from '../core/request-id.js';
 import { sendError, type AnyResponse } from './respond.js';
 import { beginRequest, countBodyBytes, traceOf, type RequestTrace } from './request-trace.js';
 import type { Watched } from './transfer-watch.js';
+import { requestHead, UpstreamCall, type CallHandler } from './upstream-call.js';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 
@@ -116,6 +117,16 @@ export function certUidOf(req: AnyRequest): string | null {
 /** Node's writeHead takes the flat [name, value, …] form for HTTP/1 and HTTP/2 alike; only the h1 typings say so. */
 export function writeHeadFlat(res: AnyResponse, status: number, headers: string[]): void {
   (res as ServerResponse).writeHead(status, headers);
+}
+
+/**
+ * End a response that cannot be completed so the client sees it incomplete. HTTP/1.1: close
+ * the connection before the framing's end. HTTP/2: reset the stream with INTERNAL_ERROR — a
+ * plain destroy() resets it with NO_ERROR, which clients (curl) take for a complete answer.
+ */
+function cutResponse(res: AnyResponse, h2: boolean): void {
+  if (h2) (res as Http2ServerResponse).stream.close(h2constants.NGHTTP2_INTERNAL_ERROR);
+  else res.destroy();
 }
 
 /** Whether the client side of a response is gone (`Http2ServerResponse` has no `destroyed`). */
@@ -423,7 +434,12 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
   endpoint: Endpoint;
   body: RequestBody | null = null;
   budget: Budget | null = null;
+  /** undici's, for a request with a body. */
   controller: Dispatcher.DispatchController | null = null;
+  /** The raw-connection exchange (upstream-call.ts), for a request without one. */
+  call: UpstreamCall | null = null;
+  /** Whichever of the two carries the response: paused for a slow client, resumed on drain. */
+  flow: { pause(): void; resume(): void } | null = null;
   state = OPEN;
   retried = false;
   /** Response head written to the client. */
@@ -507,6 +523,23 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
   dispatch(): void {
     this.state = DISPATCHED;
     if (this.dispatchedAt < 0) this.dispatchedAt = performance.now();
+    if (this.body === null) {
+      // No body: the endpoint's raw keep-alive connections, as the fast path sends (cheaper
+      // than undici per request, and the same strict reading of the answer).
+      const call = new UpstreamCall({
+        pool: this.endpoint.conns,
+        handler: new CallFor(this),
+        method: this.method,
+        head: requestHead(this.method, this.path, this.headers),
+        maxHeaderBytes: Math.max(this.ctx.config.limits.maxHeaderBytes, 16384),
+        responseTimeoutMs: this.ctx.config.timeouts.upstreamResponseTimeoutMs,
+        resendable: IDEMPOTENT.has(this.method),
+      });
+      this.call = call;
+      this.flow = call;
+      call.start();
+      return;
+    }
     this.endpoint.pool.dispatch(
       { path: this.path, method: this.method, headers: this.headers, body: this.body },
       this,
@@ -568,7 +601,7 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
       this.report(err.code, err.httpStatus);
       return;
     }
-    this.res.destroy();
+    cutResponse(this.res, this.h2);
     this.report(CLIENT_STALLED, STATUS_CLIENT_CLOSED);
   }
 
@@ -592,29 +625,37 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
     // Not yet started on a connection: onRequestStart aborts it when it gets there.
     const c = this.controller;
     if (c !== null && !c.aborted) c.abort(CLIENT_GONE);
+    const call = this.call;
+    this.call = null;
+    call?.abort();
   }
 
   drained(): void {
     if (this.state === DONE || !this.paused) return;
     this.paused = false;
     this.tick = this.ctx.transfers.tick;
-    this.controller?.resume();
+    this.flow?.resume();
   }
 
-  // --- undici's dispatch handler ---------------------------------------------------------
+  // --- undici's dispatch handler (requests with a body); CallFor maps the raw one here ----
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
+    this.flow = controller;
     if (this.state === DONE) controller.abort(CLIENT_GONE);
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
+    this.responseStart(controller, statusCode, controller.rawHeaders as Buffer[]);
+  }
+
+  responseStart(flow: { pause(): void; resume(): void }, statusCode: number, rawHeaders: Buffer[]): void {
     // 1xx (103) are not relayed; Expect is answered by the gateway itself.
     if (statusCode < 200 || this.state === DONE) return;
     this.upstreamMs = performance.now() - this.dispatchedAt;
     const ctx = this.ctx;
     const out: string[] = [];
-    const uid = filterResponseHeaders(controller.rawHeaders as Buffer[], out, ctx.config.identity.uidHeader);
+    const uid = filterResponseHeaders(rawHeaders, out, ctx.config.identity.uidHeader);
     const d = this.routed.decision;
     if (d.via !== 'gateway') out.push('x-ldc-zone', d.zone, 'x-ldc-colour', d.colour);
     if (ctx.closing && !this.h2) out.push('connection', 'close');
@@ -624,17 +665,17 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
       // The cookie names the uid's home zone (its shard's owner), not whoever served the login.
       const map = ctx.table.map;
       const home = map.zones[map.shardOwner[shardOf(uid, map.shards)] ?? -1]?.name ?? d.zone;
-      controller.pause();
+      flow.pause();
       ctx.keyring.sign({ uid, zone: home }).then(
         (value) => {
           out.push('set-cookie', `${ctx.config.identity.cookie.name}=${value}${ctx.cookieAttributes}`);
           this.writeHead(statusCode, out);
-          controller.resume();
+          flow.resume();
         },
         () => {
           // A uid that cannot go in a cookie (too long, odd zone name): answer without one.
           this.writeHead(statusCode, out);
-          controller.resume();
+          flow.resume();
         },
       );
       return;
@@ -649,6 +690,10 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.responseData(controller, chunk);
+  }
+
+  responseData(flow: { pause(): void }, chunk: Buffer): void {
     if (this.state === DONE) return;
     const res = this.res;
     if (this.trace !== null) this.trace.bytesOut += chunk.length;
@@ -659,7 +704,7 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
     if (res.writableLength < this.ctx.config.limits.responseBufferBytes || this.paused) return;
     this.paused = true;
     this.tick = this.ctx.transfers.tick;
-    controller.pause();
+    flow.pause();
     res.once('drain', onResponseDrain);
   }
 
@@ -671,10 +716,13 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | null, err: Error): void {
+    this.responseError((err as { code?: string }).code ?? 'UNKNOWN', err);
+  }
+
+  responseError(code: string, err: Error): void {
     // Ended by the client side (closed, reset, idle, body too large): handled there, and
     // never the upstream's fault.
     if (this.state === DONE) return;
-    const code = (err as { code?: string }).code ?? 'UNKNOWN';
     if (REQUEST_REFUSED.has(code)) {
       this.end();
       this.abortUpstream();
@@ -689,6 +737,8 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
       this.retried = true;
       this.endpoint = next;
       this.controller = null;
+      this.call = null;
+      this.flow = null;
       this.dispatch();
       return;
     }
@@ -696,7 +746,7 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
     this.abortUpstream();
     if (this.responded) {
       // Headers are out: all we can do is cut the response so the client sees it incomplete.
-      this.res.destroy();
+      cutResponse(this.res, this.h2);
       this.report(code, this.res.statusCode);
       return;
     }
@@ -729,5 +779,25 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
       this.req.url ?? '/',
       trace,
     );
+  }
+}
+
+/** The raw-connection exchange's callbacks, for the Exchange that started it (and no later one). */
+class CallFor implements CallHandler {
+  readonly ex: Exchange;
+  constructor(ex: Exchange) {
+    this.ex = ex;
+  }
+  onResponseStart(call: UpstreamCall, status: number, rawHeaders: Buffer[]): void {
+    if (this.ex.call === call) this.ex.responseStart(call, status, rawHeaders);
+  }
+  onResponseData(call: UpstreamCall, chunk: Buffer): void {
+    if (this.ex.call === call) this.ex.responseData(call, chunk);
+  }
+  onResponseEnd(call: UpstreamCall): void {
+    if (this.ex.call === call) this.ex.onResponseEnd();
+  }
+  onResponseError(call: UpstreamCall, code: string, err: Error): void {
+    if (this.ex.call === call) this.ex.responseError(code, err);
   }
 }

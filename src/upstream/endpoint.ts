@@ -67,9 +67,9 @@ export class EndpointState {
 }
 
 export class Endpoint extends EndpointState {
-  /** For Node's path (bodies, h2, WebSocket upgrades, health checks). */
+  /** For requests with a body, WebSocket upgrades and health checks. */
   readonly pool: Pool;
-  /** Raw keep-alive connections for the HTTP/1.1 fast path (src/http/fast/upstream-call.ts). */
+  /** Raw keep-alive connections for requests without a body (src/http/upstream-call.ts). */
   readonly conns: SocketPool;
 
   constructor(address: string, opts: EndpointOptions) {

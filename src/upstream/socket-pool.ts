@@ -1,6 +1,6 @@
 /**
  * Keep-alive TCP connections to one upstream address, for a protocol client that speaks over
- * raw sockets (the HTTP/1.1 fast path, src/http/fast/upstream-call.ts). The pool knows nothing
+ * raw sockets (bodyless HTTP requests, src/http/upstream-call.ts). The pool knows nothing
  * of HTTP: it connects (bounded by a timeout), lends a connection to one user at a time, takes
  * it back when the user says it is clean, and closes connections that sit idle too long or
  * that the upstream closes or writes to while idle.

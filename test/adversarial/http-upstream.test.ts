@@ -1,6 +1,7 @@
 /**
- * Hostile or broken upstreams behind the HTTP/1.1 fast path (its raw upstream connections,
- * src/http/fast/upstream-call.ts): responses that could be read two ways, bytes after a
+ * Hostile or broken upstreams behind the raw upstream connections that carry every request
+ * without a body (src/http/upstream-call.ts), reached by the HTTP/1.1 fast path and by h2
+ * clients through Node's path (curl for both): responses that could be read two ways, bytes after a
  * response (a desync attempt on a reused connection), heads too large or too slow, bodies cut
  * short, interim and protocol-switching answers, and a keep-alive connection the upstream
  * closes as the next request arrives. The client gets a clear answer (502 / 504 with the
@@ -10,9 +11,10 @@
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { testCerts } from '../helpers/certs.js';
 import { curl } from '../helpers/http-client.js';
 import { startHarness, type Harness } from '../http/harness.js';
-import { until } from './http-fixture.js';
+import { until, withTls } from './http-fixture.js';
 
 const OK_BODY = '{"ok":true}';
 
@@ -22,7 +24,7 @@ function ok(s: Socket, extra = ''): void {
   );
 }
 
-/** Per request path, what the upstream answers; `nth` counts requests on this connection from 1. */
+/** Per request path, what the upstream answers; `nth` counts this path's requests on this connection from 1. */
 const BEHAVIOUR: Record<string, (s: Socket, nth: number) => void> = {
   '/ok': (s) => ok(s),
   '/cl-te': (s) =>
@@ -85,7 +87,7 @@ async function startUpstream(): Promise<Upstream> {
   u.server = createServer((s) => {
     s.on('error', () => {});
     let buf = '';
-    let nth = 0;
+    const nth = new Map<string, number>();
     s.setEncoding('latin1');
     s.on('data', (d: string) => {
       buf += d;
@@ -93,10 +95,10 @@ async function startUpstream(): Promise<Upstream> {
         const line = buf.slice(0, buf.indexOf('\r\n'));
         buf = buf.slice(end + 4);
         const path = line.split(' ')[1] ?? '/';
-        nth++;
+        nth.set(path, (nth.get(path) ?? 0) + 1);
         u.seen.set(path, (u.seen.get(path) ?? 0) + 1);
         u.carrier.set(path, s);
-        (BEHAVIOUR[path] ?? BEHAVIOUR['/ok']!)(s, nth);
+        (BEHAVIOUR[path] ?? BEHAVIOUR['/ok']!)(s, nth.get(path)!);
       }
     });
   });
@@ -105,118 +107,136 @@ async function startUpstream(): Promise<Upstream> {
   return u;
 }
 
-describe('hostile and broken upstreams behind the fast path', () => {
-  let up: Upstream;
-  let h: Harness;
+for (const transport of ['h1', 'h2'] as const)
+  describe(`hostile and broken upstreams (${transport === 'h1' ? 'HTTP/1.1 fast path' : 'h2 client, Node’s path'})`, () => {
+    let up: Upstream;
+    let h: Harness;
+    let base: string;
 
-  before(async () => {
-    up = await startUpstream();
-    h = await startHarness({
-      config: {
-        upstream: {
-          healthCheck: { enabled: false },
-          // Never eject here: each case must reach the same upstream.
-          ejection: { consecutiveFailures: 1000, ejectMs: 1000 },
+    before(async () => {
+      up = await startUpstream();
+      h = await startHarness({
+        config: {
+          listeners: withTls(await testCerts()),
+          upstream: {
+            healthCheck: { enabled: false },
+            // Never eject here: each case must reach the same upstream.
+            ejection: { consecutiveFailures: 1000, ejectMs: 1000 },
+          },
+          timeouts: { upstreamResponseTimeoutMs: 1000, shutdownGraceMs: 100 },
         },
-        timeouts: { upstreamResponseTimeoutMs: 1000, shutdownGraceMs: 100 },
-      },
-      change: (d) => {
-        for (const z of Object.values(d.zones))
-          z.upstreams = { ...z.upstreams, http: { blue: [up.address], green: [up.address] } };
-      },
+        change: (d) => {
+          for (const z of Object.values(d.zones))
+            z.upstreams = { ...z.upstreams, http: { blue: [up.address], green: [up.address] } };
+        },
+      });
+      base = transport === 'h1' ? h.url : `https://127.0.0.1:${h.gw.address('tls').port}`;
+    });
+    after(async () => {
+      await h.close();
+      await new Promise((r) => up.server.close(r));
+    });
+
+    const get = (path: string, ...args: string[]) =>
+      curl([
+        '-H',
+        'x-ldc-uid: 7',
+        ...(transport === 'h2' ? ['--http2', '-k'] : []),
+        ...args,
+        `${base}${path}`,
+      ]);
+
+    /** The gateway closed the upstream connection that carried `path`, and a normal request is served. */
+    async function spoiltConnectionDropped(path: string): Promise<void> {
+      const s = up.carrier.get(path);
+      assert.ok(s !== undefined, `${path} reached the upstream`);
+      assert.ok(await until(() => s.closed), `${path}: the spoiled upstream connection was closed`);
+      const r = await get('/ok');
+      assert.equal(r.status, 200, `${path}: the next request is served`);
+      assert.equal(r.body, OK_BODY, `${path}: with its own answer`);
+    }
+
+    for (const [path, why] of [
+      ['/cl-te', 'Content-Length and Transfer-Encoding'],
+      ['/two-lengths', 'two Content-Lengths'],
+      ['/huge-head', 'a head over the limit'],
+      ['/folded', 'an obs-folded field'],
+      ['/switch', '101 to a request without Upgrade'],
+      ['/reset', 'a reset before any byte'],
+    ] as const) {
+      it(`answers 502 with the reason to ${why}, and drops that connection`, async () => {
+        const r = await get(path);
+        assert.equal(r.status, 502, `${path}: ${r.body}`);
+        assert.equal(r.headers['x-ldc-reason'], 'ZG_ERR_UPSTREAM_FAILED');
+        assert.match(r.body, /upstream/);
+        await spoiltConnectionDropped(path);
+      });
+    }
+
+    it('never hands the bytes after a response to the next request (no desync)', async () => {
+      for (const path of ['/extra', '/body-on-204']) {
+        const r = await get(path);
+        assert.equal(r.status, path === '/extra' ? 200 : 204);
+        assert.equal(r.body, path === '/extra' ? 'hello' : '');
+        await spoiltConnectionDropped(path);
+      }
+      // Many requests after: not one gets the smuggled answer.
+      const many = await Promise.all(Array.from({ length: 8 }, () => get('/ok')));
+      for (const m of many) assert.equal(m.body, OK_BODY);
+    });
+
+    it('cuts the response when the body breaks after its head went out', async () => {
+      for (const path of ['/bad-chunk', '/short-body']) {
+        const r = await get(path);
+        assert.equal(r.status, 200, path);
+        // curl: 18 (partial file), 56 (receive failure) or 92 (h2 stream reset): the client sees
+        // it incomplete.
+        assert.ok([18, 56, 92].includes(r.exitCode), `${path}: curl exit ${r.exitCode}`);
+        await spoiltConnectionDropped(path);
+      }
+    });
+
+    it('answers 504 to a head that trickles in past upstreamResponseTimeoutMs', async () => {
+      const r = await get('/trickle');
+      assert.equal(r.status, 504);
+      assert.equal(r.headers['x-ldc-reason'], 'ZG_ERR_UPSTREAM_TIMEOUT');
+      await spoiltConnectionDropped('/trickle');
+    });
+
+    it('skips interim answers and relays the final one; re-frames a chunked body without its extensions and trailers', async () => {
+      const r = await get('/interim');
+      assert.equal(r.status, 200);
+      assert.equal(r.body, OK_BODY);
+      const c = await get('/chunked', '--raw');
+      assert.equal(c.status, 200);
+      assert.equal(c.headers['trailer-x'], undefined);
+      if (transport === 'h1') {
+        assert.equal(c.headers['transfer-encoding'], 'chunked');
+        assert.equal(c.body, '4\r\npart\r\n4\r\n one\r\n0\r\n\r\n');
+      } else {
+        assert.equal(c.body, 'part one');
+      }
+    });
+
+    it('sends a GET once more when a reused connection closes before any byte, but never a POST', async () => {
+      // `/racy` is answered once per upstream connection; a second `/racy` on it is met with a
+      // close. Idle connections are reused most recent first, so the second request below gets
+      // the connection that answered the first.
+      const first = await get('/racy');
+      assert.equal(first.status, 200);
+      const before = up.seen.get('/racy') ?? 0;
+      const again = await get('/racy');
+      assert.equal(again.status, 200, again.body);
+      assert.equal(again.body, OK_BODY);
+      // Sent twice: on the reused connection (closed), then on another.
+      assert.equal((up.seen.get('/racy') ?? 0) - before, 2);
+
+      // A POST may have had its effect before the connection closed: never sent twice. It goes
+      // on the connection that just answered the resent GET, and is raced. (An empty body, so
+      // it is a request without one over either protocol.)
+      const beforePost = up.seen.get('/racy') ?? 0;
+      const post = await get('/racy', '-X', 'POST', '-H', 'content-length: 0');
+      assert.equal(post.status, 502);
+      assert.equal((up.seen.get('/racy') ?? 0) - beforePost, 1);
     });
   });
-  after(async () => {
-    await h.close();
-    await new Promise((r) => up.server.close(r));
-  });
-
-  const get = (path: string, ...args: string[]) => curl(['-H', 'x-ldc-uid: 7', ...args, `${h.url}${path}`]);
-
-  /** The gateway closed the upstream connection that carried `path`, and a normal request is served. */
-  async function spoiltConnectionDropped(path: string): Promise<void> {
-    const s = up.carrier.get(path);
-    assert.ok(s !== undefined, `${path} reached the upstream`);
-    assert.ok(await until(() => s.closed), `${path}: the spoiled upstream connection was closed`);
-    const r = await get('/ok');
-    assert.equal(r.status, 200, `${path}: the next request is served`);
-    assert.equal(r.body, OK_BODY, `${path}: with its own answer`);
-  }
-
-  for (const [path, why] of [
-    ['/cl-te', 'Content-Length and Transfer-Encoding'],
-    ['/two-lengths', 'two Content-Lengths'],
-    ['/huge-head', 'a head over the limit'],
-    ['/folded', 'an obs-folded field'],
-    ['/switch', '101 to a request without Upgrade'],
-    ['/reset', 'a reset before any byte'],
-  ] as const) {
-    it(`answers 502 with the reason to ${why}, and drops that connection`, async () => {
-      const r = await get(path);
-      assert.equal(r.status, 502, `${path}: ${r.body}`);
-      assert.equal(r.headers['x-ldc-reason'], 'ZG_ERR_UPSTREAM_FAILED');
-      assert.match(r.body, /upstream/);
-      await spoiltConnectionDropped(path);
-    });
-  }
-
-  it('never hands the bytes after a response to the next request (no desync)', async () => {
-    for (const path of ['/extra', '/body-on-204']) {
-      const r = await get(path);
-      assert.equal(r.status, path === '/extra' ? 200 : 204);
-      assert.equal(r.body, path === '/extra' ? 'hello' : '');
-      await spoiltConnectionDropped(path);
-    }
-    // Many requests after: not one gets the smuggled answer.
-    const many = await Promise.all(Array.from({ length: 8 }, () => get('/ok')));
-    for (const m of many) assert.equal(m.body, OK_BODY);
-  });
-
-  it('cuts the response when the body breaks after its head went out', async () => {
-    for (const path of ['/bad-chunk', '/short-body']) {
-      const r = await get(path);
-      assert.equal(r.status, 200, path);
-      // curl: 18 (partial file) or 56 (receive failure): the client sees it incomplete.
-      assert.ok(r.exitCode === 18 || r.exitCode === 56, `${path}: curl exit ${r.exitCode}`);
-      await spoiltConnectionDropped(path);
-    }
-  });
-
-  it('answers 504 to a head that trickles in past upstreamResponseTimeoutMs', async () => {
-    const r = await get('/trickle');
-    assert.equal(r.status, 504);
-    assert.equal(r.headers['x-ldc-reason'], 'ZG_ERR_UPSTREAM_TIMEOUT');
-    await spoiltConnectionDropped('/trickle');
-  });
-
-  it('skips interim answers and relays the final one; re-frames a chunked body without its extensions and trailers', async () => {
-    const r = await get('/interim');
-    assert.equal(r.status, 200);
-    assert.equal(r.body, OK_BODY);
-    const c = await get('/chunked', '--raw');
-    assert.equal(c.status, 200);
-    assert.equal(c.headers['transfer-encoding'], 'chunked');
-    assert.equal(c.body, '4\r\npart\r\n4\r\n one\r\n0\r\n\r\n');
-  });
-
-  it('sends a GET once more when a reused connection closes before any byte, but never a POST', async () => {
-    // Warm one connection (its first request is answered), then race it.
-    const first = await get('/racy');
-    assert.equal(first.status, 200);
-    const before = up.seen.get('/racy') ?? 0;
-    const again = await get('/racy');
-    assert.equal(again.status, 200, again.body);
-    assert.equal(again.body, OK_BODY);
-    // Sent twice: on the reused connection (closed), then on a fresh one.
-    assert.equal((up.seen.get('/racy') ?? 0) - before, 2);
-
-    // A POST may have had its effect before the connection closed: never sent twice. It goes
-    // on the connection that just answered the resent GET (its first request), and is raced.
-    const ep = [...h.gw.http.ctx.registry.endpoints].find((e) => e.address === up.address);
-    assert.equal(ep?.conns.idle, 1);
-    const beforePost = up.seen.get('/racy') ?? 0;
-    const post = await get('/racy', '-X', 'POST');
-    assert.equal(post.status, 502);
-    assert.equal((up.seen.get('/racy') ?? 0) - beforePost, 1);
-  });
-});

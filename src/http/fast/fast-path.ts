@@ -45,7 +45,7 @@ import { beginRequest, type RequestTrace } from '../request-trace.js';
 import { rawErrorMessage } from '../respond.js';
 import type { Watched } from '../transfer-watch.js';
 import { parseRequestHead, rawFields } from './parser.js';
-import { requestHead, UpstreamCall, type CallHandler } from './upstream-call.js';
+import { requestHead, UpstreamCall, type CallHandler } from '../upstream-call.js';
 
 /** nginx's "client closed request"; only counted, never sent. */
 const STATUS_CLIENT_CLOSED = 499;

@@ -1,9 +1,11 @@
 /**
  * One bodyless HTTP/1.1 request to an upstream over a pooled raw connection
- * (src/upstream/socket-pool.ts), for the fast path: the request head goes out in one write, the
- * response head is read by the same strict parser as client heads (parser.ts), and the body is
- * relayed by its framing — Content-Length counted, chunked decoded (extensions and trailers
- * dropped; the fast path frames it again for the client), or up to the upstream's FIN.
+ * (src/upstream/socket-pool.ts), for every request without a body — the fast path's, and
+ * Node's path's (HTTP/1.0, h2) — while requests with a body go through undici: the request
+ * head goes out in one write, the response head is read by the same strict parser as client
+ * heads (fast/parser.ts), and the body is relayed by its framing — Content-Length counted,
+ * chunked decoded (extensions and trailers dropped; whoever answers the client frames it
+ * again), or up to the upstream's FIN.
  *
  * A connection goes back to the pool only when the response ended exactly where its framing
  * said and the upstream did not ask to close: a response with bytes after its end, a body on
@@ -15,8 +17,8 @@
  * alerts keep their labels; a response the parser refuses is BAD_RESPONSE, with the reason in
  * the message.
  */
-import type { ConnUser, PooledConn, SocketPool } from '../../upstream/index.js';
-import { ChunkedDecoder, parseResponseHead, type ChunkSink } from './parser.js';
+import type { ConnUser, PooledConn, SocketPool } from '../upstream/index.js';
+import { ChunkedDecoder, parseResponseHead, type ChunkSink } from './fast/parser.js';
 
 export interface CallHandler {
   /** The final (non-1xx) response head; raw names and values as views of the received bytes. */
