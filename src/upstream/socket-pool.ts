@@ -31,7 +31,7 @@ export interface SocketPoolOptions {
   /** Connections open at once (busy, idle and connecting); more users wait in line. */
   readonly connections: number;
   readonly connectTimeoutMs: number;
-  /** A held connection silent this long tells its user (onConnTimeout). */
+  /** A lent connection silent this long tells its user (onConnTimeout). */
   readonly timeoutMs: number;
   /** An idle connection is closed after this long. */
   readonly idleTimeoutMs: number;
@@ -47,8 +47,6 @@ export class PooledConn {
   /** Exchanges this connection has finished: a reused one (> 0) may have been closed meanwhile. */
   served = 0;
   connected = false;
-  /** performance.now() when it last went idle. */
-  idleSince = 0;
 
   constructor(pool: SocketPool, socket: Socket, user: ConnUser) {
     this.pool = pool;
@@ -118,9 +116,8 @@ export class PooledConn {
       u.onConnTimeout();
       return;
     }
-    if (performance.now() - this.idleSince >= this.pool.idleTimeoutMs) this.socket.destroy();
-    // Node's socket timer is one-shot until the next byte moves: arm it again.
-    else this.socket.setTimeout(this.pool.timeoutMs);
+    // Idle: its timer was set to idleTimeoutMs when it was released.
+    this.socket.destroy();
   };
 }
 
@@ -169,6 +166,7 @@ export class SocketPool {
       const c = idle.pop()!;
       if (c.socket.destroyed || c.socket.readableEnded) continue;
       c.user = user;
+      if (this.idleTimeoutMs !== this.timeoutMs) c.socket.setTimeout(this.timeoutMs);
       user.onConn(c);
       return;
     }
@@ -207,7 +205,9 @@ export class SocketPool {
       next.onConn(c);
       return;
     }
-    c.idleSince = performance.now();
+    // One timer per socket: the holder's silence limit while lent, the idle limit while kept
+    // (no call at all when the two are equal, as by default).
+    if (this.idleTimeoutMs !== this.timeoutMs) s.setTimeout(this.idleTimeoutMs);
     this.#idle.push(c);
   }
 
