@@ -50,6 +50,10 @@ const BODY_CLOSE = 4;
 /** Ended, failed or aborted: no callback follows. */
 const DONE = 5;
 
+const LF = 0x0a;
+/** Interim (1xx) answers skipped before the final one; more is a broken upstream. */
+const MAX_INTERIM = 16;
+
 /** Trailer bytes of a chunked response accepted (and dropped). */
 const MAX_TRAILER_BYTES = 16 * 1024;
 
@@ -76,8 +80,11 @@ export class UpstreamCall implements ConnUser, ChunkSink {
   readonly handler: CallHandler;
   #conn: PooledConn | null = null;
   #state = WAITING;
-  /** A response head not yet complete. */
-  #buf: Buffer | null = null;
+  /** The pieces of a response head not yet complete. */
+  #parts: Buffer[] | null = null;
+  #partsBytes = 0;
+  /** Interim (1xx) answers skipped. */
+  #interim = 0;
   #remaining = 0;
   #decoder: ChunkedDecoder | null = null;
   #sentAt = 0;
@@ -207,19 +214,31 @@ export class UpstreamCall implements ConnUser, ChunkSink {
   // --- reading ------------------------------------------------------------------------------
 
   #readHead(chunk: Buffer): void {
-    let buf = this.#buf === null ? chunk : Buffer.concat([this.#buf, chunk]);
-    this.#buf = null;
     const o = this.#o;
+    let buf: Buffer;
+    const parts = this.#parts;
+    if (parts === null) {
+      buf = chunk;
+    } else {
+      parts.push(chunk);
+      this.#partsBytes += chunk.length;
+      // A head can only end with a line: a piece without LF (and within the limit) cannot
+      // complete it, so it waits without another copy and parse (a head trickled byte by byte
+      // is parsed once per line, not once per byte).
+      if (chunk.indexOf(LF) === -1 && this.#partsBytes <= o.maxHeaderBytes) {
+        this.#checkHeadDeadline();
+        return;
+      }
+      buf = Buffer.concat(parts, this.#partsBytes);
+      this.#parts = null;
+    }
     let head;
     for (;;) {
       head = parseResponseHead(buf, 0, o.maxHeaderBytes);
       if (head === null) {
-        // A head trickling in byte by byte must still be whole in time.
-        if (performance.now() - this.#sentAt >= o.responseTimeoutMs) {
-          this.#fail(HEADERS_TIMEOUT, new Error(`no response head within ${o.responseTimeoutMs} ms`));
-          return;
-        }
-        this.#buf = buf;
+        if (this.#checkHeadDeadline()) return;
+        this.#parts = [buf];
+        this.#partsBytes = buf.length;
         return;
       }
       if (head.rejected !== undefined) {
@@ -235,6 +254,12 @@ export class UpstreamCall implements ConnUser, ChunkSink {
         return;
       }
       // 1xx informational (100, 103): not relayed; the final answer follows on the same bytes.
+      // An upstream that sends nothing but interim answers is cut like a silent one.
+      if (++this.#interim > MAX_INTERIM) {
+        this.#fail(BAD_RESPONSE, new Error(`more than ${MAX_INTERIM} interim (1xx) answers`));
+        return;
+      }
+      if (this.#checkHeadDeadline()) return;
       buf = buf.subarray(head.length);
       if (buf.length === 0) return;
     }
@@ -269,6 +294,14 @@ export class UpstreamCall implements ConnUser, ChunkSink {
       return;
     }
     this.#afterHead(buf, head.length);
+  }
+
+  /** The final head is late (it may trickle in, or hide behind interim answers): fail. True when it did. */
+  #checkHeadDeadline(): boolean {
+    const ms = this.#o.responseTimeoutMs;
+    if (performance.now() - this.#sentAt < ms) return false;
+    this.#fail(HEADERS_TIMEOUT, new Error(`no response head within ${ms} ms`));
+    return true;
   }
 
   /** Go on with the bytes after the head (`buf[at…]`). */
@@ -337,6 +370,7 @@ export class UpstreamCall implements ConnUser, ChunkSink {
     this.#conn = null;
     this.#decoder = null;
     this.#held = null;
+    this.#parts = null;
     if (c !== null) this.#o.pool.release(c, this.#keepAlive);
     this.handler.onResponseEnd(this);
   }

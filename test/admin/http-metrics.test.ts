@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { subscribeMetrics, tlsFailureReason } from '../../src/admin/http-metrics.js';
+import { subscribeMetrics, tlsFailureReason, upstreamErrorKind } from '../../src/admin/http-metrics.js';
 import { EventBus, publishRequestDone } from '../../src/core/events.js';
 import { createMetrics } from '../../src/admin/metrics.js';
 import { testCerts } from '../helpers/certs.js';
@@ -168,5 +168,15 @@ describe('http and listener metrics', () => {
     assert.equal(tlsFailureReason('ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN'), 'bad-client-cert');
     assert.equal(tlsFailureReason('ERR_SSL_UNSUPPORTED_PROTOCOL'), 'protocol');
     assert.equal(tlsFailureReason('ECONNRESET'), 'other');
+  });
+
+  it('maps upstream error codes (undici’s and the raw connections’) to the kind label', () => {
+    assert.equal(upstreamErrorKind('ECONNREFUSED'), 'connect');
+    assert.equal(upstreamErrorKind('UND_ERR_CONNECT_TIMEOUT'), 'timeout');
+    assert.equal(upstreamErrorKind('UND_ERR_HEADERS_TIMEOUT'), 'timeout');
+    assert.equal(upstreamErrorKind('UND_ERR_BODY_TIMEOUT'), 'timeout');
+    assert.equal(upstreamErrorKind('UND_ERR_SOCKET'), 'reset');
+    assert.equal(upstreamErrorKind('ECONNRESET'), 'reset');
+    assert.equal(upstreamErrorKind('BAD_RESPONSE'), 'protocol');
   });
 });

@@ -13,7 +13,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { after, before, describe, it } from 'node:test';
 import { testCerts } from '../helpers/certs.js';
 import { curl } from '../helpers/http-client.js';
-import { startHarness, type Harness } from '../http/harness.js';
+import { busOf, startHarness, type Harness } from '../http/harness.js';
 import { until, withTls } from './http-fixture.js';
 
 const OK_BODY = '{"ok":true}';
@@ -52,6 +52,17 @@ const BEHAVIOUR: Record<string, (s: Socket, nth: number) => void> = {
   '/interim': (s) => {
     s.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\n');
     ok(s);
+  },
+  '/interim-flood': (s) => s.write('HTTP/1.1 100 Continue\r\n\r\n'.repeat(40)),
+  // The head in pieces that split its lines (and its status line), each written once the
+  // previous one is out.
+  '/in-pieces': (s) => {
+    const pieces = ['HTTP/1.1 2', '00 OK\r\ncontent-le', `ngth: ${OK_BODY.length}\r`, '\n\r\n', OK_BODY];
+    const next = (): void => {
+      const p = pieces.shift();
+      if (p !== undefined && !s.destroyed) s.write(p, () => setImmediate(next));
+    };
+    next();
   },
   '/chunked': (s) =>
     s.write(
@@ -112,6 +123,8 @@ for (const transport of ['h1', 'h2'] as const)
     let up: Upstream;
     let h: Harness;
     let base: string;
+    /** The upstream error codes the gateway published (metrics and logs see these). */
+    const codes: string[] = [];
 
     before(async () => {
       up = await startUpstream();
@@ -125,6 +138,7 @@ for (const transport of ['h1', 'h2'] as const)
           },
           timeouts: { upstreamResponseTimeoutMs: 1000, shutdownGraceMs: 100 },
         },
+        events: busOf((b) => b.upstreamError.subscribe((e) => codes.push(e.code))),
         change: (d) => {
           for (const z of Object.values(d.zones))
             z.upstreams = { ...z.upstreams, http: { blue: [up.address], green: [up.address] } };
@@ -156,19 +170,22 @@ for (const transport of ['h1', 'h2'] as const)
       assert.equal(r.body, OK_BODY, `${path}: with its own answer`);
     }
 
-    for (const [path, why] of [
-      ['/cl-te', 'Content-Length and Transfer-Encoding'],
-      ['/two-lengths', 'two Content-Lengths'],
-      ['/huge-head', 'a head over the limit'],
-      ['/folded', 'an obs-folded field'],
-      ['/switch', '101 to a request without Upgrade'],
-      ['/reset', 'a reset before any byte'],
+    for (const [path, why, code] of [
+      ['/cl-te', 'Content-Length and Transfer-Encoding', 'BAD_RESPONSE'],
+      ['/two-lengths', 'two Content-Lengths', 'BAD_RESPONSE'],
+      ['/huge-head', 'a head over the limit', 'BAD_RESPONSE'],
+      ['/folded', 'an obs-folded field', 'BAD_RESPONSE'],
+      ['/switch', '101 to a request without Upgrade', 'BAD_RESPONSE'],
+      ['/interim-flood', 'an endless run of 100 Continue', 'BAD_RESPONSE'],
+      ['/reset', 'a close before any byte', 'UND_ERR_SOCKET'],
     ] as const) {
       it(`answers 502 with the reason to ${why}, and drops that connection`, async () => {
         const r = await get(path);
         assert.equal(r.status, 502, `${path}: ${r.body}`);
         assert.equal(r.headers['x-ldc-reason'], 'ZG_ERR_UPSTREAM_FAILED');
         assert.match(r.body, /upstream/);
+        // Counted against the upstream, by a code metrics and alerts know.
+        assert.equal(codes.at(-1), code);
         await spoiltConnectionDropped(path);
       });
     }
@@ -198,9 +215,16 @@ for (const transport of ['h1', 'h2'] as const)
 
     it('answers 504 to a head that trickles in past upstreamResponseTimeoutMs', async () => {
       const r = await get('/trickle');
+      assert.equal(codes.at(-1), 'UND_ERR_HEADERS_TIMEOUT');
       assert.equal(r.status, 504);
       assert.equal(r.headers['x-ldc-reason'], 'ZG_ERR_UPSTREAM_TIMEOUT');
       await spoiltConnectionDropped('/trickle');
+    });
+
+    it('reads a head that arrives in pieces cut mid-line', async () => {
+      const r = await get('/in-pieces');
+      assert.equal(r.status, 200);
+      assert.equal(r.body, OK_BODY);
     });
 
     it('skips interim answers and relays the final one; re-frames a chunked body without its extensions and trailers', async () => {

@@ -322,9 +322,9 @@ class FastConnection implements Watched, CallHandler {
       this.handOffNow(buf);
       return;
     }
-    // Ours from here.
+    // Ours from here. The socket's timer stays armed: it only acts between requests
+    // (onClientTimeout), and every byte written re-arms it, so no toggling per request.
     const socket = this.socket;
-    socket.setTimeout(0);
     socket.pause();
     this.phase = ROUTING;
     this.method = head.method;
@@ -658,8 +658,11 @@ class FastConnection implements Watched, CallHandler {
       s.destroySoon();
       return;
     }
-    this.first = false;
-    s.setTimeout(this.ctx.config.timeouts.idleTimeoutMs);
+    if (this.first) {
+      // From the second request on: the keep-alive idle limit instead of the head timeout.
+      this.first = false;
+      s.setTimeout(this.ctx.config.timeouts.idleTimeoutMs);
+    }
     const p = this.takePending();
     if (p !== null) this.begin(p);
     else s.resume();
