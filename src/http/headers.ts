@@ -223,18 +223,28 @@ export function scanRequestHeaders(
 }
 
 /**
+ * The field names a `Connection:` value lists (RFC 9110 §7.6.1: hop-by-hop, for this connection
+ * only), lower-cased, without the options that name no field (`close`, `keep-alive`) and
+ * without `content-length` (a sender cannot make the gateway drop the framing). Null when none.
+ */
+function connectionFieldNames(value: string): Set<string> | null {
+  let names: Set<string> | null = null;
+  for (const raw of value.split(',')) {
+    const t = raw.trim().toLowerCase();
+    if (t === '' || t === 'close' || t === 'keep-alive' || t === 'content-length') continue;
+    (names ??= new Set()).add(t);
+  }
+  return names;
+}
+
+/**
  * Fields the client named in `Connection:` are hop-by-hop too. Host is never in `out`, and the
  * body framing field stays: a client cannot make the gateway drop what the upstream needs to
  * read the request right.
  */
 function dropConnectionTokens(s: ScannedRequest): void {
-  const tokens = new Set(
-    s
-      .connectionTokens!.split(',')
-      .map((t) => t.trim().toLowerCase())
-      .filter((t) => t !== '' && t !== 'close' && t !== 'keep-alive' && t !== 'content-length'),
-  );
-  if (tokens.size === 0) return;
+  const tokens = connectionFieldNames(s.connectionTokens!);
+  if (tokens === null) return;
   const out = s.out;
   for (let i = out.length - 2; i >= 0; i -= 2) {
     if (tokens.has(out[i]!.toLowerCase())) out.splice(i, 2);
@@ -242,9 +252,11 @@ function dropConnectionTokens(s: ScannedRequest): void {
 }
 
 /**
- * Response headers for the client: hop-by-hop dropped (and h2 forbids them), the upstream's
- * `x-ldc-uid` taken out (it becomes the cookie). Returns the uid (decoded like the request's:
- * UTF-8, percent-escapes), or undefined, also when it is not UTF-8 (no cookie then).
+ * Response headers for the client: hop-by-hop dropped (and h2 forbids them), with the fields
+ * the upstream's `Connection:` names (they were for the gateway's connection, not the
+ * client's), the upstream's `x-ldc-uid` taken out (it becomes the cookie). Returns the uid
+ * (decoded like the request's: UTF-8, percent-escapes), or undefined, also when it is not
+ * UTF-8 (no cookie then).
  */
 export function filterResponseHeaders(
   raw: readonly Buffer[],
@@ -252,16 +264,30 @@ export function filterResponseHeaders(
   uidHeader: string,
 ): string | undefined {
   let uid: string | undefined;
+  const start = out.length;
+  let named: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
     const lower = name.toLowerCase();
-    if (RESPONSE_DROPPED.has(lower)) continue;
+    if (RESPONSE_DROPPED.has(lower)) {
+      if (lower === 'connection') {
+        const more = connectionFieldNames(raw[i + 1]!.toString('latin1'));
+        if (more !== null) named = named === null ? more : new Set([...named, ...more]);
+      }
+      continue;
+    }
     if (lower === uidHeader) {
       const r = readUidBytes(raw[i + 1]!);
       uid = r.ok ? r.uid : undefined;
       continue;
     }
     out.push(name, raw[i + 1]!.toString('latin1'));
+  }
+  // Usually none (`Connection: keep-alive` names no field): nothing to walk again.
+  if (named !== null) {
+    for (let i = out.length - 2; i >= start; i -= 2) {
+      if (named.has(out[i]!.toLowerCase())) out.splice(i, 2);
+    }
   }
   return uid;
 }

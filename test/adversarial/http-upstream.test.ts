@@ -53,6 +53,9 @@ const BEHAVIOUR: Record<string, (s: Socket, nth: number) => void> = {
     s.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\n');
     ok(s);
   },
+  // A field meant for the gateway's connection only (RFC 9110 §7.6.1), e.g. internal routing.
+  '/conn-named': (s) =>
+    ok(s, 'connection: keep-alive, x-internal-route\r\nx-internal-route: rz00-backend-7\r\nx-kept: 1\r\n'),
   '/interim-flood': (s) => s.write('HTTP/1.1 100 Continue\r\n\r\n'.repeat(40)),
   // The head in pieces that split its lines (and its status line), each written once the
   // previous one is out.
@@ -219,6 +222,14 @@ for (const transport of ['h1', 'h2'] as const)
       assert.equal(r.status, 504);
       assert.equal(r.headers['x-ldc-reason'], 'ZG_ERR_UPSTREAM_TIMEOUT');
       await spoiltConnectionDropped('/trickle');
+    });
+
+    it('drops the fields the upstream’s Connection names, and keeps the others', async () => {
+      const r = await get('/conn-named');
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['x-internal-route'], undefined);
+      assert.equal(r.headers['x-kept'], '1');
+      assert.equal(r.body, OK_BODY);
     });
 
     it('reads a head that arrives in pieces cut mid-line', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { findCookie, scanRequestHeaders } from '../../src/http/index.js';
+import { filterResponseHeaders } from '../../src/http/headers.js';
 
 describe('request header scan', () => {
   it('picks routing inputs, drops hop-by-hop and client x-ldc-*, keeps the rest as spelled', () => {
@@ -58,5 +59,49 @@ describe('request header scan', () => {
     assert.equal(findCookie('xldc=1; ldc=2', 'ldc'), '2');
     assert.equal(findCookie('ldcx=1', 'ldc'), undefined);
     assert.equal(findCookie('ldc=', 'ldc'), '');
+  });
+});
+
+describe('response header filter', () => {
+  const raw = (...pairs: string[]): Buffer[] => pairs.map((p) => Buffer.from(p, 'latin1'));
+
+  it('drops hop-by-hop fields and those the upstream’s Connection names, keeps the rest as spelled', () => {
+    const out: string[] = ['x-before', 'kept'];
+    const uid = filterResponseHeaders(
+      raw(
+        'X-Route-Secret',
+        'rz00',
+        'Content-Type',
+        'text/plain',
+        'Connection',
+        'keep-alive, X-Route-Secret',
+        'connection',
+        'x-other ,  close',
+        'Keep-Alive',
+        'timeout=5',
+        'X-Other',
+        '1',
+        'Transfer-Encoding',
+        'chunked',
+        'X-Ldc-Uid',
+        '42',
+        'Set-Cookie',
+        'a=1',
+      ),
+      out,
+      'x-ldc-uid',
+    );
+    assert.equal(uid, '42');
+    assert.deepEqual(out, ['x-before', 'kept', 'Content-Type', 'text/plain', 'Set-Cookie', 'a=1']);
+  });
+
+  it('never drops Content-Length, whatever Connection names', () => {
+    const out: string[] = [];
+    filterResponseHeaders(
+      raw('Content-Length', '5', 'Connection', 'content-length, close'),
+      out,
+      'x-ldc-uid',
+    );
+    assert.deepEqual(out, ['Content-Length', '5']);
   });
 });
