@@ -10,7 +10,14 @@ import { join } from 'node:path';
 import { startDemoUpstreams, type DemoUpstreams } from '../gateway/demo-upstreams.js';
 import type { ZoneMapDoc } from '../zonemap/index.js';
 import { RedisZoneMapStore, writeZoneMap, type ZoneMapStore } from '../zonemap/stores/index.js';
-import { freePort, ProcessGroups, startMosquitto, startRedis, waitForPort } from './processes.js';
+import {
+  freePort,
+  ProcessGroups,
+  startMosquitto,
+  startRedis,
+  waitForPort,
+  type LabProcess,
+} from './processes.js';
 import { startRelay, type Relay } from './relay.js';
 
 export interface FleetOptions {
@@ -71,7 +78,9 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
     }
     o.log(`${Object.keys(doc.zones).length} zones: demo apps (blue + green) and a mosquitto per RZone`);
 
-    const gateways: LabGateway[] = [];
+    const gateways: Mutable<LabGateway>[] = [];
+    /** Where each gateway's relay forwards (its HTTP port, which may be picked again below). */
+    const relayTargets = new Map<string, { host: string; port: number }>();
     const idcs: Record<string, { status?: 'up' | 'drain' | 'down'; gateways: string[] }> = {};
     const cityOf = new Map<string, string>();
     for (const [city, c] of Object.entries(doc.cities)) for (const idc of c.idcs) cityOf.set(idc, city);
@@ -81,7 +90,7 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
         gateways: [],
       };
       for (let i = 0; i < o.gatewaysPerIdc; i++) {
-        const gw: LabGateway = {
+        const gw: Mutable<LabGateway> = {
           id: `${idc}-gw${i}`,
           idc,
           city: cityOf.get(idc) ?? '',
@@ -89,7 +98,9 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
           mqttPort: await freePort(),
         };
         gateways.push(gw);
-        const relay = await startRelay({ host: '127.0.0.1', port: gw.httpPort }, o.interIdcDelayMs);
+        const target = { host: '127.0.0.1', port: gw.httpPort };
+        relayTargets.set(gw.id, target);
+        const relay = await startRelay(target, o.interIdcDelayMs);
         relays.push(relay);
         idcs[idc].gateways.push(relay.address);
       }
@@ -104,39 +115,56 @@ export async function startFleet(o: FleetOptions): Promise<Fleet> {
       summary: 'first map',
     });
 
+    /** Write a gateway's config for its current ports and start it. */
+    const spawnGateway = async (gw: LabGateway): Promise<LabProcess> => {
+      const cfg = join(dir, `${gw.id}.json`);
+      await writeFile(
+        cfg,
+        JSON.stringify({
+          idc: gw.idc,
+          crossIdc: 'gateway',
+          listeners: [
+            { name: 'http', protocol: 'http', host: '127.0.0.1', port: gw.httpPort },
+            { name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: gw.mqttPort },
+          ],
+          zonemap: {
+            redis: {
+              url: redis.url,
+              snapshotFile: join(dir, `${gw.id}-snapshot.json`),
+              reportIntervalMs: 500,
+            },
+          },
+          identity: {
+            cookie: {
+              keys: [{ id: 'lab', secret: 'zonegate-lab-cookie-secret-0123456789' }],
+              secure: false,
+            },
+          },
+          admin: { enabled: true, host: '127.0.0.1', port: 0 },
+          drain: { delayMs: 0, timeoutMs: 3000 },
+          logging: { level: 'warn' },
+        }),
+      );
+      return groups.spawn(`gateway ${gw.id}`, process.execPath, [...o.zonegate, 'start', '-c', cfg]);
+    };
     await Promise.all(
       gateways.map(async (gw) => {
-        const cfg = join(dir, `${gw.id}.json`);
-        await writeFile(
-          cfg,
-          JSON.stringify({
-            idc: gw.idc,
-            crossIdc: 'gateway',
-            listeners: [
-              { name: 'http', protocol: 'http', host: '127.0.0.1', port: gw.httpPort },
-              { name: 'mqtt', protocol: 'mqtt', host: '127.0.0.1', port: gw.mqttPort },
-            ],
-            zonemap: {
-              redis: {
-                url: redis.url,
-                snapshotFile: join(dir, `${gw.id}-snapshot.json`),
-                reportIntervalMs: 500,
-              },
-            },
-            identity: {
-              cookie: {
-                keys: [{ id: 'lab', secret: 'zonegate-lab-cookie-secret-0123456789' }],
-                secure: false,
-              },
-            },
-            admin: { enabled: true, host: '127.0.0.1', port: 0 },
-            drain: { delayMs: 0, timeoutMs: 3000 },
-            logging: { level: 'warn' },
-          }),
-        );
-        const p = groups.spawn(`gateway ${gw.id}`, process.execPath, [...o.zonegate, 'start', '-c', cfg]);
-        await waitForPort(p, gw.httpPort, 30_000);
-        await waitForPort(p, gw.mqttPort, 30_000);
+        // A port found free can be taken before the gateway binds it (any socket on this
+        // machine may get it, an outgoing connection's included): then both are picked again.
+        for (let attempt = 1; ; attempt++) {
+          const p = await spawnGateway(gw);
+          try {
+            await waitForPort(p, gw.httpPort, 30_000);
+            await waitForPort(p, gw.mqttPort, 30_000);
+            return;
+          } catch (err) {
+            if (attempt >= 5 || !p.output().includes('EADDRINUSE')) throw err;
+            o.log(`${gw.id}: a port was taken before it listened; trying other ports`);
+            gw.httpPort = await freePort();
+            gw.mqttPort = await freePort();
+            relayTargets.get(gw.id)!.port = gw.httpPort;
+          }
+        }
       }),
     );
     o.log(
