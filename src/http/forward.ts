@@ -43,7 +43,7 @@ import { REQUEST_ID_HEADER } from '../core/request-id.js';
 import { sendError, type AnyResponse } from './respond.js';
 import { beginRequest, countBodyBytes, traceOf, type RequestTrace } from './request-trace.js';
 import type { Watched } from './transfer-watch.js';
-import { requestHead, UpstreamCall, type CallHandler } from './upstream-call.js';
+import { isIdempotent, UpstreamCall, type CallHandler } from './upstream-call.js';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 
@@ -58,8 +58,6 @@ export const CONNECT_ERRORS = new Set([
 ]);
 /** undici refusing what we asked it to send: a gap in the request check, never the upstream's fault. */
 export const REQUEST_REFUSED = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED']);
-/** RFC 9110 §9.2.2 idempotent methods. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /** Reasons (metrics / access log) for exchanges the client ended. */
 export const CLIENT_CLOSED = 'client-closed';
@@ -223,11 +221,6 @@ export function internalError(
   }
 }
 
-/** RFC 9110 §9.2.2: the method may be sent again without a second effect. */
-export function isIdempotent(method: string): boolean {
-  return IDEMPOTENT.has(method);
-}
-
 /**
  * Whether a failed attempt may be retried on another endpoint: nothing answered yet, no body
  * (it may be partly sent), an idempotent method, not retried before, and retries configured.
@@ -244,7 +237,7 @@ export function retryAllowed(
     !retried &&
     bodyless &&
     ctx.config.upstream.retryIdempotentOnConnectError &&
-    IDEMPOTENT.has(method)
+    isIdempotent(method)
   );
 }
 
@@ -438,8 +431,6 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
   controller: Dispatcher.DispatchController | null = null;
   /** The raw-connection exchange (upstream-call.ts), for a request without one. */
   call: UpstreamCall | null = null;
-  /** Whichever of the two carries the response: paused for a slow client, resumed on drain. */
-  flow: { pause(): void; resume(): void } | null = null;
   state = OPEN;
   retried = false;
   /** Response head written to the client. */
@@ -526,17 +517,8 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
     if (this.body === null) {
       // No body: the endpoint's raw keep-alive connections, as the fast path sends (cheaper
       // than undici per request, and the same strict reading of the answer).
-      const call = new UpstreamCall({
-        pool: this.endpoint.conns,
-        handler: new CallFor(this),
-        method: this.method,
-        head: requestHead(this.method, this.path, this.headers),
-        maxHeaderBytes: Math.max(this.ctx.config.limits.maxHeaderBytes, 16384),
-        responseTimeoutMs: this.ctx.config.timeouts.upstreamResponseTimeoutMs,
-        resendable: IDEMPOTENT.has(this.method),
-      });
+      const call = new UpstreamCall(this.endpoint, new CallFor(this), this.method, this.path, this.headers);
       this.call = call;
-      this.flow = call;
       call.start();
       return;
     }
@@ -634,14 +616,14 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
     if (this.state === DONE || !this.paused) return;
     this.paused = false;
     this.tick = this.ctx.transfers.tick;
-    this.flow?.resume();
+    // Whichever of the two carries the response.
+    (this.call ?? this.controller)?.resume();
   }
 
   // --- undici's dispatch handler (requests with a body); CallFor maps the raw one here ----
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    this.flow = controller;
     if (this.state === DONE) controller.abort(CLIENT_GONE);
   }
 
@@ -738,7 +720,6 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
       this.endpoint = next;
       this.controller = null;
       this.call = null;
-      this.flow = null;
       this.dispatch();
       return;
     }

@@ -17,7 +17,7 @@
  * alerts keep their labels; a response the parser refuses is BAD_RESPONSE, with the reason in
  * the message.
  */
-import type { ConnUser, PooledConn, SocketPool } from '../upstream/index.js';
+import type { ConnUser, Endpoint, PooledConn, SocketPool } from '../upstream/index.js';
 import { ChunkedDecoder, parseResponseHead, type ChunkSink } from './fast/parser.js';
 
 export interface CallHandler {
@@ -30,7 +30,7 @@ export interface CallHandler {
 }
 
 /** The request head as sent: `headers` is flat `[name, value, …]`, already checked and rewritten. */
-export function requestHead(method: string, path: string, headers: readonly string[]): string {
+function requestHead(method: string, path: string, headers: readonly string[]): string {
   let h = `${method} ${path} HTTP/1.1\r\n`;
   for (let i = 0; i < headers.length; i += 2) h += `${headers[i]}: ${headers[i + 1]}\r\n`;
   return h + '\r\n';
@@ -57,27 +57,27 @@ const MAX_INTERIM = 16;
 /** Trailer bytes of a chunked response accepted (and dropped). */
 const MAX_TRAILER_BYTES = 16 * 1024;
 
-export interface UpstreamCallOptions {
-  readonly pool: SocketPool;
+/** RFC 9110 §9.2.2: the method may be sent again without a second effect. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+export function isIdempotent(method: string): boolean {
+  return IDEMPOTENT.has(method);
+}
+
+export class UpstreamCall implements ConnUser, ChunkSink {
   readonly handler: CallHandler;
-  readonly method: string;
-  /** The whole request head (requestHead()). */
-  readonly head: string;
-  /** The response head must be complete within this many bytes. */
-  readonly maxHeaderBytes: number;
-  /** The response head must be complete this long after the request went out. */
-  readonly responseTimeoutMs: number;
+  readonly #pool: SocketPool;
+  readonly #method: string;
+  /** The whole request head, as sent. */
+  readonly #head: string;
+  /** The response head must be whole within this many bytes. */
+  readonly #maxHeadBytes: number;
   /**
    * A reused connection closed before any byte of the answer (the upstream's keep-alive
    * timeout raced our request): the request may be sent once more on another connection.
    * Only for idempotent requests — the upstream may have acted on it.
    */
-  readonly resendable: boolean;
-}
-
-export class UpstreamCall implements ConnUser, ChunkSink {
-  readonly #o: UpstreamCallOptions;
-  readonly handler: CallHandler;
+  readonly #resendable: boolean;
   #conn: PooledConn | null = null;
   #state = WAITING;
   /** The pieces of a response head not yet complete. */
@@ -99,9 +99,20 @@ export class UpstreamCall implements ConnUser, ChunkSink {
   #held: Buffer | null = null;
   #heldAt = 0;
 
-  constructor(o: UpstreamCallOptions) {
-    this.#o = o;
-    this.handler = o.handler;
+  /** `headers`: flat `[name, value, …]`, already checked and rewritten for the upstream. */
+  constructor(
+    endpoint: Endpoint,
+    handler: CallHandler,
+    method: string,
+    path: string,
+    headers: readonly string[],
+  ) {
+    this.handler = handler;
+    this.#pool = endpoint.conns;
+    this.#method = method;
+    this.#head = requestHead(method, path, headers);
+    this.#maxHeadBytes = endpoint.maxResponseHeadBytes;
+    this.#resendable = IDEMPOTENT.has(method);
   }
 
   /** Nothing more will be reported. */
@@ -110,7 +121,7 @@ export class UpstreamCall implements ConnUser, ChunkSink {
   }
 
   start(): void {
-    this.#o.pool.acquire(this);
+    this.#pool.acquire(this);
   }
 
   /** Stop reading the upstream (the client reads slower than it sends). */
@@ -133,7 +144,7 @@ export class UpstreamCall implements ConnUser, ChunkSink {
     if (this.#timedOutPaused) {
       // Its silence timer fired while we were not reading: start it again.
       this.#timedOutPaused = false;
-      c.socket.setTimeout(this.#o.pool.timeoutMs);
+      c.socket.setTimeout(this.#pool.options.timeoutMs);
     }
   }
 
@@ -143,15 +154,15 @@ export class UpstreamCall implements ConnUser, ChunkSink {
     this.#state = DONE;
     const c = this.#conn;
     this.#conn = null;
-    if (c !== null) this.#o.pool.release(c, false);
-    else this.#o.pool.cancel(this);
+    if (c !== null) this.#pool.release(c, false);
+    else this.#pool.cancel(this);
   }
 
   // --- ConnUser -----------------------------------------------------------------------------
 
   onConn(conn: PooledConn): void {
     if (this.#state === DONE) {
-      this.#o.pool.release(conn, true);
+      this.#pool.release(conn, true);
       return;
     }
     this.#conn = conn;
@@ -159,7 +170,7 @@ export class UpstreamCall implements ConnUser, ChunkSink {
     this.#state = HEAD;
     this.#received = false;
     this.#sentAt = performance.now();
-    conn.socket.write(this.#o.head, 'latin1');
+    conn.socket.write(this.#head, 'latin1');
   }
 
   onConnFailed(code: string, err: Error): void {
@@ -197,7 +208,7 @@ export class UpstreamCall implements ConnUser, ChunkSink {
       this.#timedOutPaused = true;
       return;
     }
-    const ms = this.#o.pool.timeoutMs;
+    const ms = this.#pool.options.timeoutMs;
     if (this.#state === HEAD || this.#state === WAITING) {
       this.#fail(HEADERS_TIMEOUT, new Error(`no response head within ${ms} ms`));
     } else {
@@ -214,7 +225,6 @@ export class UpstreamCall implements ConnUser, ChunkSink {
   // --- reading ------------------------------------------------------------------------------
 
   #readHead(chunk: Buffer): void {
-    const o = this.#o;
     let buf: Buffer;
     const parts = this.#parts;
     if (parts === null) {
@@ -225,7 +235,7 @@ export class UpstreamCall implements ConnUser, ChunkSink {
       // A head can only end with a line: a piece without LF (and within the limit) cannot
       // complete it, so it waits without another copy and parse (a head trickled byte by byte
       // is parsed once per line, not once per byte).
-      if (chunk.indexOf(LF) === -1 && this.#partsBytes <= o.maxHeaderBytes) {
+      if (chunk.indexOf(LF) === -1 && this.#partsBytes <= this.#maxHeadBytes) {
         this.#checkHeadDeadline();
         return;
       }
@@ -234,7 +244,7 @@ export class UpstreamCall implements ConnUser, ChunkSink {
     }
     let head;
     for (;;) {
-      head = parseResponseHead(buf, 0, o.maxHeaderBytes);
+      head = parseResponseHead(buf, 0, this.#maxHeadBytes);
       if (head === null) {
         if (this.#checkHeadDeadline()) return;
         this.#parts = [buf];
@@ -272,7 +282,7 @@ export class UpstreamCall implements ConnUser, ChunkSink {
     }
     this.#keepAlive = head.keepAlive;
     // RFC 9112 §6.3: no body after HEAD, 204 or 304, whatever the fields say.
-    if (o.method === 'HEAD' || status === 204 || status === 304) {
+    if (this.#method === 'HEAD' || status === 204 || status === 304) {
       this.#state = BODY_LENGTH;
       this.#remaining = 0;
     } else if (head.framing === 'length') {
@@ -298,7 +308,7 @@ export class UpstreamCall implements ConnUser, ChunkSink {
 
   /** The final head is late (it may trickle in, or hide behind interim answers): fail. True when it did. */
   #checkHeadDeadline(): boolean {
-    const ms = this.#o.responseTimeoutMs;
+    const ms = this.#pool.options.timeoutMs;
     if (performance.now() - this.#sentAt < ms) return false;
     this.#fail(HEADERS_TIMEOUT, new Error(`no response head within ${ms} ms`));
     return true;
@@ -350,14 +360,14 @@ export class UpstreamCall implements ConnUser, ChunkSink {
   /** The connection ended or closed before the response did. */
   #closed(err: Error | null): void {
     if (this.#state === DONE) return;
-    if (this.#state === HEAD && !this.#received && this.#reused && this.#o.resendable && !this.#resent) {
+    if (this.#state === HEAD && !this.#received && this.#reused && this.#resendable && !this.#resent) {
       // A keep-alive connection the upstream closed as we wrote to it: send once more.
       this.#resent = true;
       const c = this.#conn;
       this.#conn = null;
-      if (c !== null) this.#o.pool.release(c, false);
+      if (c !== null) this.#pool.release(c, false);
       this.#state = WAITING;
-      this.#o.pool.acquire(this);
+      this.#pool.acquire(this);
       return;
     }
     const code = (err as { code?: string } | null)?.code ?? SOCKET_CLOSED;
@@ -371,7 +381,7 @@ export class UpstreamCall implements ConnUser, ChunkSink {
     this.#decoder = null;
     this.#held = null;
     this.#parts = null;
-    if (c !== null) this.#o.pool.release(c, this.#keepAlive);
+    if (c !== null) this.#pool.release(c, this.#keepAlive);
     this.handler.onResponseEnd(this);
   }
 
@@ -379,7 +389,7 @@ export class UpstreamCall implements ConnUser, ChunkSink {
     this.#state = DONE;
     const c = this.#conn;
     this.#conn = null;
-    if (c !== null) this.#o.pool.release(c, false);
+    if (c !== null) this.#pool.release(c, false);
     this.handler.onResponseError(this, code, err);
   }
 }

@@ -156,7 +156,7 @@ class Tunnel {
       agent: false,
       setHost: false,
       timeout: ctx.config.timeouts.upstreamConnectTimeoutMs,
-      maxHeaderSize: Math.max(ctx.config.limits.maxHeaderBytes, 16384),
+      maxHeaderSize: ep.maxResponseHeadBytes,
     });
     const up = this.up;
     up.on('timeout', () => this.upstreamFailed(null));

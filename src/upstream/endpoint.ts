@@ -71,9 +71,14 @@ export class Endpoint extends EndpointState {
   readonly pool: Pool;
   /** Raw keep-alive connections for requests without a body (src/http/upstream-call.ts). */
   readonly conns: SocketPool;
+  /** An upstream's response head must be whole within this many bytes (both pools). */
+  readonly maxResponseHeadBytes: number;
 
   constructor(address: string, opts: EndpointOptions) {
     super(address, opts);
+    // The client-side head limit, never below 16 KiB (what undici and Node accept by default:
+    // upstreams send longer heads than clients do).
+    this.maxResponseHeadBytes = Math.max(opts.maxHeaderBytes, 16384);
     this.pool = new Pool(`http://${address}`, {
       connections: opts.connections,
       pipelining: opts.pipelining,
@@ -85,7 +90,7 @@ export class Endpoint extends EndpointState {
       bodyTimeout: opts.bodyTimeoutMs,
       keepAliveTimeout: opts.idleTimeoutMs,
       keepAliveMaxTimeout: opts.idleTimeoutMs,
-      maxHeaderSize: Math.max(opts.maxHeaderBytes, 16384),
+      maxHeaderSize: this.maxResponseHeadBytes,
     });
     // A pool error outside a request (e.g. while closing) must never crash the gateway.
     this.pool.on('connectionError', () => {});

@@ -66,7 +66,7 @@ export class PooledConn {
     this.connected = true;
     const s = this.socket;
     s.setNoDelay(true);
-    s.setTimeout(this.pool.timeoutMs);
+    s.setTimeout(this.pool.options.timeoutMs);
     const u = this.user;
     if (u !== null) u.onConn(this);
     else this.pool.release(this, true);
@@ -105,9 +105,12 @@ export class PooledConn {
 
   readonly #onTimeout = (): void => {
     if (!this.connected) {
-      this.#error = Object.assign(new Error(`connect timed out after ${this.pool.connectTimeoutMs} ms`), {
-        code: CONNECT_TIMEOUT,
-      });
+      this.#error = Object.assign(
+        new Error(`connect timed out after ${this.pool.options.connectTimeoutMs} ms`),
+        {
+          code: CONNECT_TIMEOUT,
+        },
+      );
       this.socket.destroy();
       return;
     }
@@ -122,12 +125,7 @@ export class PooledConn {
 }
 
 export class SocketPool {
-  readonly host: string;
-  readonly port: number;
-  readonly connections: number;
-  readonly connectTimeoutMs: number;
-  readonly timeoutMs: number;
-  readonly idleTimeoutMs: number;
+  readonly options: SocketPoolOptions;
   /** Idle connections, the most recently used last (taken first: the least likely closed). */
   readonly #idle: PooledConn[] = [];
   /** Users waiting for a connection, first come first served. */
@@ -137,12 +135,7 @@ export class SocketPool {
   #closed = false;
 
   constructor(o: SocketPoolOptions) {
-    this.host = o.host;
-    this.port = o.port;
-    this.connections = o.connections;
-    this.connectTimeoutMs = o.connectTimeoutMs;
-    this.timeoutMs = o.timeoutMs;
-    this.idleTimeoutMs = o.idleTimeoutMs;
+    this.options = o;
   }
 
   /** Connections open now (busy, idle and connecting). */
@@ -166,11 +159,11 @@ export class SocketPool {
       const c = idle.pop()!;
       if (c.socket.destroyed || c.socket.readableEnded) continue;
       c.user = user;
-      if (this.idleTimeoutMs !== this.timeoutMs) c.socket.setTimeout(this.timeoutMs);
+      if (this.options.idleTimeoutMs !== this.options.timeoutMs) c.socket.setTimeout(this.options.timeoutMs);
       user.onConn(c);
       return;
     }
-    if (this.#all.size < this.connections) this.#open(user);
+    if (this.#all.size < this.options.connections) this.#open(user);
     else this.#waiting.push(user);
   }
 
@@ -207,7 +200,7 @@ export class SocketPool {
     }
     // One timer per socket: the holder's silence limit while lent, the idle limit while kept
     // (no call at all when the two are equal, as by default).
-    if (this.idleTimeoutMs !== this.timeoutMs) s.setTimeout(this.idleTimeoutMs);
+    if (this.options.idleTimeoutMs !== this.options.timeoutMs) s.setTimeout(this.options.idleTimeoutMs);
     this.#idle.push(c);
   }
 
@@ -222,8 +215,8 @@ export class SocketPool {
   }
 
   #open(user: ConnUser): void {
-    const socket = connect({ host: this.host, port: this.port });
-    socket.setTimeout(this.connectTimeoutMs);
+    const socket = connect({ host: this.options.host, port: this.options.port });
+    socket.setTimeout(this.options.connectTimeoutMs);
     this.#all.add(new PooledConn(this, socket, user));
   }
 

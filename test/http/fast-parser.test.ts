@@ -380,9 +380,13 @@ describe('fast path response-head parser (what an upstream answers)', () => {
 
 interface LlHead {
   minor: number;
+  /** Requests: method and target. */
   method: string;
   url: string;
   headers: string[];
+  /** Responses: status and whether the connection stays open after the message. */
+  status: number;
+  keepAlive: boolean;
 }
 interface LlResult {
   error: string | null;
@@ -401,6 +405,7 @@ interface HttpCommon {
   HTTPParser: {
     new (): NodeHTTPParser;
     REQUEST: number;
+    RESPONSE: number;
     kOnHeaders: number;
     kOnHeadersComplete: number;
     kOnBody: number;
@@ -415,10 +420,14 @@ const FUZZ_CASES = Number(process.env.FUZZ_CASES ?? 4000);
 const nodeRequire = createRequire(import.meta.url);
 const common = nodeRequire('_http_common') as HttpCommon;
 
-function llhttp(buf: Buffer): LlResult {
+/**
+ * Run llhttp over one buffer as a request (REQUEST) or a response (RESPONSE) parser; `eof`: the
+ * peer closed after it (ends a close-delimited response body).
+ */
+function llhttp(buf: Buffer, type = common.HTTPParser.REQUEST, eof = false): LlResult {
   const P = common.HTTPParser;
   const p = new P();
-  p.initialize(P.REQUEST, {}, MAX, 0);
+  p.initialize(type, {}, MAX, 0);
   const out: LlResult = { error: null, head: null, complete: false, body: '' };
   const bodies: Buffer[] = [];
   let messages = 0;
@@ -432,9 +441,14 @@ function llhttp(buf: Buffer): LlResult {
     headers: string[],
     method: number,
     url: string,
+    status: number,
+    _message: string,
+    _upgrade: boolean,
+    keepAlive: boolean,
   ): number => {
     messages++;
-    if (messages === 1) out.head = { minor, method: common.methods[method] ?? '', url, headers };
+    if (messages === 1)
+      out.head = { minor, method: common.methods[method] ?? '', url, headers, status, keepAlive };
     return 0;
   };
   p[P.kOnBody] = (b: Buffer): void => {
@@ -446,6 +460,10 @@ function llhttp(buf: Buffer): LlResult {
   p[P.kOnExecute] = (): void => {};
   const r = p.execute(buf);
   if (typeof r !== 'number') out.error = r.code ?? 'ERROR';
+  else if (eof) {
+    const f = p.finish();
+    if (f !== undefined && typeof f !== 'number') out.error = (f as { code?: string }).code ?? 'ERROR';
+  }
   p.close();
   out.body = Buffer.concat(bodies).toString('latin1');
   return out;
@@ -632,67 +650,6 @@ describe('differential fuzz against llhttp', () => {
 // The same for response heads: llhttp in RESPONSE mode, as undici and Node's http client use it.
 // ---------------------------------------------------------------------------------------------
 
-interface LlResponse {
-  error: string | null;
-  status: number;
-  minor: number;
-  headers: string[];
-  keepAlive: boolean;
-  complete: boolean;
-  body: string;
-}
-
-function llhttpResponse(buf: Buffer, eof: boolean): LlResponse {
-  const P = common.HTTPParser as HttpCommon['HTTPParser'] & { RESPONSE: number };
-  const p = new P();
-  p.initialize(P.RESPONSE, {}, MAX, 0);
-  const out: LlResponse = {
-    error: null,
-    status: 0,
-    minor: -1,
-    headers: [],
-    keepAlive: false,
-    complete: false,
-    body: '',
-  };
-  const bodies: Buffer[] = [];
-  let messages = 0;
-  p[P.kOnHeaders] = (): void => {
-    if (messages === 0) out.error = 'SPLIT_HEADERS';
-  };
-  p[P.kOnHeadersComplete] = (
-    _major: number,
-    minor: number,
-    headers: string[],
-    _method: number,
-    _url: string,
-    status: number,
-    _message: string,
-    _upgrade: boolean,
-    keepAlive: boolean,
-  ): number => {
-    messages++;
-    if (messages === 1) Object.assign(out, { status, minor, headers, keepAlive });
-    return 0;
-  };
-  p[P.kOnBody] = (b: Buffer): void => {
-    if (messages === 1) bodies.push(Buffer.from(b));
-  };
-  p[P.kOnMessageComplete] = (): void => {
-    if (messages === 1) out.complete = true;
-  };
-  p[P.kOnExecute] = (): void => {};
-  const r = p.execute(buf);
-  if (typeof r !== 'number') out.error = r.code ?? 'ERROR';
-  else if (eof) {
-    const f = p.finish();
-    if (f !== undefined && typeof f !== 'number') out.error = (f as { code?: string }).code ?? 'ERROR';
-  }
-  p.close();
-  out.body = Buffer.concat(bodies).toString('latin1');
-  return out;
-}
-
 const RESPONSE_SEEDS = [
   'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n',
   'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nSet-Cookie: a=1; Path=/\r\n\r\n',
@@ -732,18 +689,20 @@ describe('differential fuzz of response heads against llhttp', () => {
         wire = data;
       }
       const eof = !bodiless && ours.framing === 'close';
-      const theirs = llhttpResponse(
+      const theirs = llhttp(
         Buffer.concat([buf.subarray(0, ours.length), Buffer.from(wire, 'latin1')]),
+        common.HTTPParser.RESPONSE,
         eof,
       );
       const what = `case ${i}: ${JSON.stringify(text)}`;
       assert.equal(theirs.error, null, `llhttp refused what we accept: ${what}`);
-      assert.equal(theirs.status, ours.status, what);
-      assert.equal(theirs.minor, ours.minor, what);
-      assert.deepEqual(theirs.headers, rawFields(buf, ours), what);
+      assert.ok(theirs.head !== null, what);
+      assert.equal(theirs.head.status, ours.status, what);
+      assert.equal(theirs.head.minor, ours.minor, what);
+      assert.deepEqual(theirs.head.headers, rawFields(buf, ours), what);
       assert.equal(theirs.complete, true, `llhttp did not end the message where we do: ${what}`);
       assert.equal(theirs.body, data, what);
-      if (!eof) assert.equal(theirs.keepAlive, ours.keepAlive, `keep-alive differs: ${what}`);
+      if (!eof) assert.equal(theirs.head.keepAlive, ours.keepAlive, `keep-alive differs: ${what}`);
     }
     assert.ok(accepted > N / 10, `accepted ${accepted}`);
     assert.ok(refused > N / 10, `refused ${refused}`);

@@ -30,7 +30,6 @@ import {
   certUidOf,
   CLIENT_CLOSED,
   CLIENT_STALLED,
-  isIdempotent,
   retryAllowed,
   routeTo,
   upstreamError,
@@ -45,7 +44,7 @@ import { beginRequest, type RequestTrace } from '../request-trace.js';
 import { rawErrorMessage } from '../respond.js';
 import type { Watched } from '../transfer-watch.js';
 import { parseRequestHead, rawFields } from './parser.js';
-import { requestHead, UpstreamCall, type CallHandler } from '../upstream-call.js';
+import { UpstreamCall, type CallHandler } from '../upstream-call.js';
 
 /** nginx's "client closed request"; only counted, never sent. */
 const STATUS_CLIENT_CLOSED = 499;
@@ -112,15 +111,12 @@ export class FastPath {
   readonly handOff: (socket: Socket, bytes: Buffer | null) => void;
   /** The `connection: keep-alive` lines of every kept-alive answer (the config does not change). */
   readonly keepAlive: string;
-  /** An upstream's response head must be whole within this many bytes (as undici was set). */
-  readonly maxResponseHeadBytes: number;
   readonly #conns = new Set<FastConnection>();
 
   constructor(o: FastPathOptions) {
     this.ctx = o.ctx;
     this.edge = o.edge;
     this.handOff = o.handOff;
-    this.maxResponseHeadBytes = Math.max(o.ctx.config.limits.maxHeaderBytes, 16384);
     this.keepAlive = `connection: keep-alive\r\nkeep-alive: timeout=${Math.floor(o.ctx.config.timeouts.idleTimeoutMs / 1000)}\r\n`;
   }
 
@@ -392,16 +388,7 @@ class FastConnection implements Watched, CallHandler {
   dispatch(): void {
     this.phase = ACTIVE;
     if (this.dispatchedAt < 0) this.dispatchedAt = performance.now();
-    const fp = this.fp;
-    const call = new UpstreamCall({
-      pool: this.endpoint!.conns,
-      handler: this,
-      method: this.method,
-      head: requestHead(this.method, this.path, this.headers!),
-      maxHeaderBytes: fp.maxResponseHeadBytes,
-      responseTimeoutMs: this.ctx.config.timeouts.upstreamResponseTimeoutMs,
-      resendable: isIdempotent(this.method),
-    });
+    const call = new UpstreamCall(this.endpoint!, this, this.method, this.path, this.headers!);
     this.call = call;
     call.start();
   }

@@ -163,6 +163,21 @@ function connectionOptions(buf: Buffer, start: number, end: number): number {
   return flags;
 }
 
+const VERSION = 'HTTP/1.';
+
+/**
+ * Whether `HTTP/1.0` or `HTTP/1.1` (case-sensitive, RFC 9112 §2.3) starts at `p`: -1 when it
+ * does, else the offset of the first byte that does not fit (`end` when bytes are missing).
+ */
+function versionMismatch(buf: Buffer, p: number, end: number): number {
+  for (let i = 0; i < 8; i++, p++) {
+    if (p === end) return end;
+    const c = buf[p]!;
+    if (i < 7 ? c !== VERSION.charCodeAt(i) : c !== 0x30 && c !== 0x31) return p;
+  }
+  return -1;
+}
+
 /**
  * Parse the request head at the start of `buf`. Returns the head, a rejection, or null when
  * more bytes are needed. `maxHeadBytes` bounds the whole head (request line and CRLFs
@@ -200,17 +215,11 @@ export function parseRequestHead(buf: Buffer, maxHeadBytes: number): RequestHead
   if (buf[p] !== SP) return reject('BAD_TARGET', p);
   const target = buf.toString('latin1', ts, p);
   p++;
-  // HTTP-version = "HTTP/1.1" / "HTTP/1.0", case-sensitive (RFC 9112 §2.3).
-  const VERSION = 'HTTP/1.';
-  for (let i = 0; i < VERSION.length; i++, p++) {
-    if (p === end) return short();
-    if (buf[p] !== VERSION.charCodeAt(i)) return reject('BAD_VERSION', p);
-  }
-  if (p === end) return short();
-  const v = buf[p]!;
-  if (v !== 0x30 && v !== 0x31) return reject('BAD_VERSION', p);
-  const minor = v === 0x31 ? 1 : 0;
-  p++;
+  const bad = versionMismatch(buf, p, end);
+  if (bad === end) return short();
+  if (bad !== -1) return reject('BAD_VERSION', bad);
+  const minor = buf[p + 7] === 0x31 ? 1 : 0;
+  p += 8;
   if (p === end) return short();
   if (buf[p] === LF) return reject('BARE_LF', p);
   if (buf[p] !== CR) return reject('BAD_VERSION', p);
@@ -385,16 +394,11 @@ export function parseResponseHead(
   const short = (): HeadRejection | null => (limited ? reject('HEAD_TOO_LARGE', end) : null);
   let p = start;
   // status-line = HTTP-version SP status-code SP [ reason-phrase ] CRLF
-  const VERSION = 'HTTP/1.';
-  for (let i = 0; i < VERSION.length; i++, p++) {
-    if (p === end) return short();
-    if (buf[p] !== VERSION.charCodeAt(i)) return reject('BAD_VERSION', p);
-  }
-  if (p === end) return short();
-  const v = buf[p]!;
-  if (v !== 0x30 && v !== 0x31) return reject('BAD_VERSION', p);
-  const minor = v === 0x31 ? 1 : 0;
-  p++;
+  const bad = versionMismatch(buf, p, end);
+  if (bad === end) return short();
+  if (bad !== -1) return reject('BAD_VERSION', bad);
+  const minor = buf[p + 7] === 0x31 ? 1 : 0;
+  p += 8;
   if (p === end) return short();
   if (buf[p] !== SP) return reject('BAD_VERSION', p);
   p++;
