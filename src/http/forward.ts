@@ -781,4 +781,7 @@ class CallFor implements CallHandler {
   onResponseError(call: UpstreamCall, code: string, err: Error): void {
     if (this.ex.call === call) this.ex.responseError(code, err);
   }
+  onReadEnd(): void {
+    // Node's ServerResponse decides when its head leaves.
+  }
 }

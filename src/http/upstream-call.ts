@@ -27,6 +27,11 @@ export interface CallHandler {
   onResponseEnd(call: UpstreamCall): void;
   /** The exchange failed before its response ended; no callback follows. */
   onResponseError(call: UpstreamCall, code: string, err: Error): void;
+  /**
+   * Everything one read of the upstream carried has been reported (the response goes on): a
+   * handler that held the head back to send it with the first body bytes sends it now.
+   */
+  onReadEnd(call: UpstreamCall): void;
 }
 
 /** The request head as sent: `headers` is flat `[name, value, …]`, already checked and rewritten. */
@@ -136,7 +141,9 @@ export class UpstreamCall implements ConnUser, ChunkSink {
     if (held !== null) {
       this.#held = null;
       this.#afterHead(held, this.#heldAt);
-      if (this.#state === DONE || this.#paused) return;
+      if (this.#state === DONE) return;
+      this.handler.onReadEnd(this);
+      if (this.#paused) return;
     }
     const c = this.#conn;
     if (c === null) return;
@@ -184,6 +191,7 @@ export class UpstreamCall implements ConnUser, ChunkSink {
     const state = this.#state;
     if (state === HEAD) this.#readHead(chunk);
     else if (state !== DONE) this.#readBody(chunk, 0, chunk.length);
+    if (this.#state !== DONE) this.handler.onReadEnd(this);
   }
 
   onConnEnd(): void {

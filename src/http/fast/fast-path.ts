@@ -82,10 +82,6 @@ function publishDone(
   );
 }
 
-function uncork(s: Socket): void {
-  s.uncork();
-}
-
 let cachedDate = '';
 let cachedDateAt = 0;
 /** The Date field Node adds to each response, formatted once per second. */
@@ -188,6 +184,12 @@ class FastConnection implements Watched, CallHandler {
   status = 0;
   /** The response body goes to the client chunked (the upstream gave no length). */
   chunked = false;
+  /** The response head, built and not yet written (it waits for the first body bytes). */
+  headOut: string | null = null;
+  /** The upstream's response ended (its last chunk goes with a held head). */
+  ended = false;
+  /** The client socket is paused: bytes came while an exchange was under way. */
+  clientPaused = false;
   responded = false;
   paused = false;
   tick = 0;
@@ -218,6 +220,7 @@ class FastConnection implements Watched, CallHandler {
       } else {
         // Pipelined behind the request being answered: read on once it is done.
         this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+        this.clientPaused = true;
         this.socket.pause();
       }
     } catch (err) {
@@ -319,9 +322,10 @@ class FastConnection implements Watched, CallHandler {
       return;
     }
     // Ours from here. The socket's timer stays armed: it only acts between requests
-    // (onClientTimeout), and every byte written re-arms it, so no toggling per request.
+    // (onClientTimeout), and every byte written re-arms it, so no toggling per request. Nor
+    // is the socket paused per request: most clients send nothing more until answered, and
+    // one that does is paused by its first early bytes (onClientData).
     const socket = this.socket;
-    socket.pause();
     this.phase = ROUTING;
     this.method = head.method;
     this.target = head.target;
@@ -477,6 +481,8 @@ class FastConnection implements Watched, CallHandler {
     try {
       this.writeHead(out);
       call.resume();
+      // Nothing was held behind the head (a response without a body yet): send it now.
+      if (call === this.call && this.headOut !== null && this.phase === ACTIVE) this.flushHead(null);
     } catch (err) {
       this.internal(err);
     }
@@ -507,17 +513,43 @@ class FastConnection implements Watched, CallHandler {
       h += this.fp.keepAlive;
     }
     this.responded = true;
-    // Head and the first body bytes (usually in the same upstream read) leave in one writev.
-    this.socket.cork();
-    process.nextTick(uncork, this.socket);
-    this.socket.write(h + CRLF, 'latin1');
+    // Held until the first body bytes of the same upstream read (usually all of them), so
+    // both leave in one write; sent alone at the end of that read (onReadEnd) otherwise.
+    this.headOut = h + CRLF;
+  }
+
+  /** The response head, with `body` (framed) after it when given, in one write. */
+  flushHead(body: Buffer | null): void {
+    const h = this.headOut!;
+    this.headOut = null;
+    const s = this.socket;
+    if (body === null) {
+      s.write(this.chunked && this.ended ? h + '0\r\n\r\n' : h, 'latin1');
+      return;
+    }
+    const prefix = this.chunked ? `${h}${body.length.toString(16)}\r\n` : h;
+    const n = prefix.length;
+    const out = Buffer.allocUnsafe(n + body.length + (this.chunked ? 2 : 0));
+    out.write(prefix, 0, n, 'latin1');
+    body.copy(out, n);
+    if (this.chunked) {
+      out[out.length - 2] = 0x0d;
+      out[out.length - 1] = 0x0a;
+    }
+    s.write(out);
+  }
+
+  onReadEnd(call: UpstreamCall): void {
+    if (call === this.call && this.headOut !== null && this.phase === ACTIVE) this.flushHead(null);
   }
 
   onResponseData(call: UpstreamCall, chunk: Buffer): void {
     if (call !== this.call || this.phase !== ACTIVE) return;
     const s = this.socket;
     if (this.trace !== null) this.trace.bytesOut += chunk.length;
-    if (this.chunked) {
+    if (this.headOut !== null) {
+      this.flushHead(chunk);
+    } else if (this.chunked) {
       s.cork();
       s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
       s.write(chunk);
@@ -536,7 +568,9 @@ class FastConnection implements Watched, CallHandler {
 
   onResponseEnd(call: UpstreamCall): void {
     if (call !== this.call || this.phase !== ACTIVE) return;
-    if (this.chunked) this.socket.write(LAST_CHUNK);
+    this.ended = true;
+    if (this.headOut !== null) this.flushHead(null);
+    else if (this.chunked) this.socket.write(LAST_CHUNK);
     this.endpoint!.succeeded();
     this.report(this.routed!.decision.reason, this.status);
     this.endExchange();
@@ -633,6 +667,8 @@ class FastConnection implements Watched, CallHandler {
     this.paused = false;
     this.retried = false;
     this.chunked = false;
+    this.headOut = null;
+    this.ended = false;
   }
 
   /** After an answer: close, or read the next request (already buffered, or to come). */
@@ -651,19 +687,22 @@ class FastConnection implements Watched, CallHandler {
       s.setTimeout(this.ctx.config.timeouts.idleTimeoutMs);
     }
     const p = this.takePending();
-    if (p !== null) this.begin(p);
-    else s.resume();
+    if (p !== null) {
+      this.begin(p);
+    } else if (this.clientPaused) {
+      this.clientPaused = false;
+      s.resume();
+    }
   }
 
   /**
    * End a response whose head is out but whose body cannot be completed: what was relayed
-   * leaves first (the head and body may still be corked for this tick), then the connection
+   * leaves first (the head may still be held for the first body bytes), then the connection
    * closes before the framing's end, which is how HTTP/1.1 tells the client it is incomplete.
    */
   cut(): void {
-    const s = this.socket;
-    while (s.writableCorked > 0) s.uncork();
-    s.destroy();
+    if (this.headOut !== null && this.socket.writable) this.flushHead(null);
+    this.socket.destroy();
   }
 
   /** An error answer on the raw socket, shaped as respond.ts shapes every error answer. */
