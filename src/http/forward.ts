@@ -43,6 +43,7 @@ import { REQUEST_ID_HEADER } from '../core/request-id.js';
 import { sendError, type AnyResponse } from './respond.js';
 import { beginRequest, countBodyBytes, traceOf, type RequestTrace } from './request-trace.js';
 import type { Watched } from './transfer-watch.js';
+import { rawFieldViews } from './fast/parser.js';
 import { isIdempotent, UpstreamCall, type CallHandler } from './upstream-call.js';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
@@ -769,8 +770,8 @@ class CallFor implements CallHandler {
   constructor(ex: Exchange) {
     this.ex = ex;
   }
-  onResponseStart(call: UpstreamCall, status: number, rawHeaders: Buffer[]): void {
-    if (this.ex.call === call) this.ex.responseStart(call, status, rawHeaders);
+  onResponseStart(call: UpstreamCall, status: number, buf: Buffer, fields: readonly number[]): void {
+    if (this.ex.call === call) this.ex.responseStart(call, status, rawFieldViews(buf, fields));
   }
   onResponseData(call: UpstreamCall, chunk: Buffer): void {
     if (this.ex.call === call) this.ex.responseData(call, chunk);

@@ -77,6 +77,99 @@ const RESPONSE_DROPPED = new Set([
   'http2-settings',
 ]);
 
+/** RESPONSE_DROPPED by name length, for the byte-level scan (responseFieldRuns). */
+const DROPPED_BY_LENGTH: (string[] | undefined)[] = [];
+for (const n of RESPONSE_DROPPED) (DROPPED_BY_LENGTH[n.length] ??= []).push(n);
+
+/** `buf[start…end)` is `lower` (ASCII, lower case), ignoring ASCII case; the lengths must match. */
+function nameIs(buf: Buffer, start: number, end: number, lower: string): boolean {
+  if (end - start !== lower.length) return false;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    let c = buf[i]!;
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (c !== lower.charCodeAt(j)) return false;
+  }
+  return true;
+}
+
+function droppedName(buf: Buffer, start: number, end: number): string | undefined {
+  const candidates = DROPPED_BY_LENGTH[end - start];
+  if (candidates === undefined) return undefined;
+  for (const n of candidates) if (nameIs(buf, start, end, n)) return n;
+  return undefined;
+}
+
+/** What responseFieldRuns found; one per connection, overwritten by each response. */
+export class ResponseFieldScan {
+  /**
+   * Byte ranges of `buf` to send as they are, `[start, end, …]`: runs of consecutive kept
+   * field lines, from the first name to the last value, without their final CRLF.
+   */
+  readonly runs: number[] = [];
+  /** Bytes in the runs, a CRLF after each included. */
+  bytes = 0;
+  /** The upstream's `x-ldc-uid` (decoded), taken out of the response. */
+  uid: string | undefined = undefined;
+  hasDate = false;
+  hasLength = false;
+  /** Per field: kept (scratch). */
+  readonly #keep: boolean[] = [];
+
+  /** Fill from a response head: `fields` as parseResponseHead gives them. */
+  scan(buf: Buffer, fields: readonly number[], uidHeader: string): void {
+    const keep = this.#keep;
+    keep.length = 0;
+    this.uid = undefined;
+    let named: Set<string> | null = null;
+    for (let i = 0; i < fields.length; i += 4) {
+      const ns = fields[i]!;
+      const ne = fields[i + 1]!;
+      const dropped = droppedName(buf, ns, ne);
+      if (dropped !== undefined) {
+        if (dropped === 'connection') {
+          const more = connectionFieldNames(buf.toString('latin1', fields[i + 2], fields[i + 3]));
+          if (more !== null) named = named === null ? more : new Set([...named, ...more]);
+        }
+        keep.push(false);
+      } else if (nameIs(buf, ns, ne, uidHeader)) {
+        const r = readUidBytes(buf.subarray(fields[i + 2], fields[i + 3]));
+        this.uid = r.ok ? r.uid : undefined;
+        keep.push(false);
+      } else {
+        keep.push(true);
+      }
+    }
+    // The same rules as filterResponseHeaders, on bytes: no string per field.
+    const runs = this.runs;
+    runs.length = 0;
+    this.bytes = 0;
+    this.hasDate = false;
+    this.hasLength = false;
+    let open = false;
+    for (let i = 0, k = 0; i < fields.length; i += 4, k++) {
+      const ns = fields[i]!;
+      const ne = fields[i + 1]!;
+      if (keep[k] === true && named !== null && named.has(buf.toString('latin1', ns, ne).toLowerCase()))
+        keep[k] = false;
+      if (keep[k] !== true) {
+        open = false;
+        continue;
+      }
+      if (nameIs(buf, ns, ne, 'date')) this.hasDate = true;
+      else if (nameIs(buf, ns, ne, 'content-length')) this.hasLength = true;
+      const ve = fields[i + 3]!;
+      if (open) {
+        this.bytes += ve - runs[runs.length - 1]!;
+        runs[runs.length - 1] = ve;
+      } else {
+        runs.push(ns, ve);
+        this.bytes += ve - ns + 2;
+        open = true;
+      }
+    }
+  }
+}
+
 export interface ScannedRequest {
   /** Upstream-bound end-to-end headers, flat [name, value, ...] as the client spelled them (no Host). */
   readonly out: string[];
@@ -222,12 +315,16 @@ export function scanRequestHeaders(
   return s;
 }
 
+const CONNECTION_OPTIONS = new Set(['close', 'keep-alive']);
+
 /**
  * The field names a `Connection:` value lists (RFC 9110 §7.6.1: hop-by-hop, for this connection
  * only), lower-cased, without the options that name no field (`close`, `keep-alive`) and
  * without `content-length` (a sender cannot make the gateway drop the framing). Null when none.
  */
 function connectionFieldNames(value: string): Set<string> | null {
+  // What nearly every peer sends: nothing to split.
+  if (value.length <= 10 && CONNECTION_OPTIONS.has(value.toLowerCase())) return null;
   let names: Set<string> | null = null;
   for (const raw of value.split(',')) {
     const t = raw.trim().toLowerCase();

@@ -21,8 +21,12 @@ import type { ConnUser, Endpoint, PooledConn, SocketPool } from '../upstream/ind
 import { ChunkedDecoder, parseResponseHead, type ChunkSink } from './fast/parser.js';
 
 export interface CallHandler {
-  /** The final (non-1xx) response head; raw names and values as views of the received bytes. */
-  onResponseStart(call: UpstreamCall, status: number, rawHeaders: Buffer[]): void;
+  /**
+   * The final (non-1xx) response head: its fields as offsets into `buf` (name start, name end,
+   * value start, value end per field; parseResponseHead's `fields`). `buf` is the handler's to
+   * keep.
+   */
+  onResponseStart(call: UpstreamCall, status: number, buf: Buffer, fields: readonly number[]): void;
   onResponseData(call: UpstreamCall, chunk: Buffer): void;
   onResponseEnd(call: UpstreamCall): void;
   /** The exchange failed before its response ended; no callback follows. */
@@ -282,12 +286,6 @@ export class UpstreamCall implements ConnUser, ChunkSink {
       if (buf.length === 0) return;
     }
     const status = head.status;
-    const f = head.fields;
-    const raw = new Array<Buffer>(f.length / 2);
-    for (let i = 0, j = 0; i < f.length; i += 4, j += 2) {
-      raw[j] = buf.subarray(f[i], f[i + 1]);
-      raw[j + 1] = buf.subarray(f[i + 2], f[i + 3]);
-    }
     this.#keepAlive = head.keepAlive;
     // RFC 9112 §6.3: no body after HEAD, 204 or 304, whatever the fields say.
     if (this.#method === 'HEAD' || status === 204 || status === 304) {
@@ -303,7 +301,7 @@ export class UpstreamCall implements ConnUser, ChunkSink {
       this.#state = BODY_CLOSE;
       this.#keepAlive = false;
     }
-    this.handler.onResponseStart(this, status, raw);
+    this.handler.onResponseStart(this, status, buf, head.fields);
     if (this.#state === DONE) return;
     if (this.#paused) {
       // The handler is not ready for the body yet (it signs a cookie first): hold what we have.

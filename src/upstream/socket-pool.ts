@@ -37,6 +37,9 @@ export interface SocketPoolOptions {
   readonly idleTimeoutMs: number;
 }
 
+/** Where every pooled connection's reads land (one read at a time: the process has one thread). */
+const readBuffer = Buffer.allocUnsafe(64 * 1024);
+
 /** Why a connect failed when nothing else says (a timeout has no socket error). */
 export const CONNECT_TIMEOUT = 'UND_ERR_CONNECT_TIMEOUT';
 
@@ -53,7 +56,6 @@ export class PooledConn {
     this.socket = socket;
     this.user = user;
     socket.on('connect', this.#onConnect);
-    socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
@@ -72,12 +74,21 @@ export class PooledConn {
     else this.pool.release(this, true);
   };
 
-  readonly #onData = (chunk: Buffer): void => {
+  /** `onread` callback: `n` bytes are in the pool's shared read buffer, valid until we return. */
+  read(n: number, shared: Uint8Array): boolean {
     const u = this.user;
-    if (u !== null) u.onConnData(chunk);
-    // Bytes nobody asked for: whatever the upstream meant, this connection is not clean.
-    else this.socket.destroy();
-  };
+    if (u === null) {
+      // Bytes nobody asked for: whatever the upstream meant, this connection is not clean.
+      this.socket.destroy();
+      return false;
+    }
+    // The holder may keep the bytes (a client write not yet flushed, a head in pieces): its own copy.
+    const chunk = Buffer.allocUnsafe(n);
+    chunk.set(n === shared.length ? shared : shared.subarray(0, n));
+    u.onConnData(chunk);
+    // Reading goes on unless the holder paused the socket (pause() stops it itself).
+    return true;
+  }
 
   readonly #onEnd = (): void => {
     const u = this.user;
@@ -215,9 +226,17 @@ export class SocketPool {
   }
 
   #open(user: ConnUser): void {
-    const socket = connect({ host: this.options.host, port: this.options.port });
+    // `onread`: each read lands in one shared buffer and goes straight to the holder (a copy
+    // of what was read), without the readable stream's queue and events in between.
+    let conn: PooledConn | null = null;
+    const socket = connect({
+      host: this.options.host,
+      port: this.options.port,
+      onread: { buffer: readBuffer, callback: (n: number, buf: Uint8Array) => conn!.read(n, buf) },
+    });
     socket.setTimeout(this.options.connectTimeoutMs);
-    this.#all.add(new PooledConn(this, socket, user));
+    conn = new PooledConn(this, socket, user);
+    this.#all.add(conn);
   }
 
   /** No more idle keeping: idle connections close now, busy ones when released. */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { findCookie, scanRequestHeaders } from '../../src/http/index.js';
-import { filterResponseHeaders } from '../../src/http/headers.js';
+import { filterResponseHeaders, ResponseFieldScan } from '../../src/http/headers.js';
+import { parseResponseHead, rawFieldViews } from '../../src/http/fast/parser.js';
 
 describe('request header scan', () => {
   it('picks routing inputs, drops hop-by-hop and client x-ldc-*, keeps the rest as spelled', () => {
@@ -103,5 +104,138 @@ describe('response header filter', () => {
       'x-ldc-uid',
     );
     assert.deepEqual(out, ['Content-Length', '5']);
+  });
+});
+
+describe('response field scan on bytes (the fast path) against the string filter', () => {
+  /** The field lines the scan's runs keep, read back as [name, value, …]. */
+  function kept(buf: Buffer, scan: ResponseFieldScan): string[] {
+    const out: string[] = [];
+    let bytes = 0;
+    for (let i = 0; i < scan.runs.length; i += 2) {
+      const run = buf.toString('latin1', scan.runs[i], scan.runs[i + 1]);
+      bytes += run.length + 2;
+      for (const line of run.split('\r\n')) {
+        const colon = line.indexOf(':');
+        out.push(line.slice(0, colon), line.slice(colon + 1).trim());
+      }
+    }
+    assert.equal(scan.bytes, bytes, 'bytes counts every run and its CRLF');
+    return out;
+  }
+
+  function check(fields: string[][], uidHeader = 'x-ldc-uid'): void {
+    const text = `HTTP/1.1 200 OK\r\n${fields.map(([n, v]) => `${n}:${v}\r\n`).join('')}\r\n`;
+    const buf = Buffer.from(text, 'latin1');
+    const head = parseResponseHead(buf, 0, 1 << 16);
+    assert.ok(head !== null && head.rejected === undefined, text);
+    const out: string[] = [];
+    const uid = filterResponseHeaders(rawFieldViews(buf, head.fields), out, uidHeader);
+    const scan = new ResponseFieldScan();
+    scan.scan(buf, head.fields, uidHeader);
+    assert.deepEqual(kept(buf, scan), out, text);
+    assert.equal(scan.uid, uid, text);
+    const names = out.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+    assert.equal(scan.hasDate, names.includes('date'), text);
+    assert.equal(scan.hasLength, names.includes('content-length'), text);
+  }
+
+  it('keeps and drops the same fields, byte for byte, on hand-picked heads', () => {
+    check([
+      ['Server', ' nginx'],
+      ['Connection', ' keep-alive'],
+      ['Content-Length', ' 5'],
+    ]);
+    check([
+      ['X-Route-Secret', ' rz00'],
+      ['Connection', ' keep-alive, X-Route-Secret'],
+      ['DATE', '  Mon, 30 Nov 2026 05:58:16 GMT  '],
+      ['x-other', '1'],
+      ['connection', ' x-other ,  close'],
+      ['X-LDC-UID', ' 42'],
+      ['Set-Cookie', ' a=1'],
+    ]);
+    check([
+      ['Content-Length', ' 5'],
+      ['Connection', ' content-length, close'],
+    ]);
+    check([
+      ['Keep-Alive', ' timeout=5'],
+      ['TE', ' trailers'],
+      ['Trailer', ' x'],
+      ['Upgrade', ' h2c'],
+    ]);
+    check([]);
+    check(
+      [
+        ['X-User', ' 7'],
+        ['x-user', ' 8'],
+      ],
+      'x-user',
+    );
+  });
+
+  it('agrees with the string filter on 3,000 random heads', () => {
+    const pool = [
+      'Content-Type',
+      'content-length',
+      'Date',
+      'Server',
+      'Connection',
+      'Keep-Alive',
+      'Proxy-Connection',
+      'Transfer-Encoding',
+      'Upgrade',
+      'TE',
+      'Trailer',
+      'HTTP2-Settings',
+      'Proxy-Authenticate',
+      'Proxy-Authorization',
+      'X-Ldc-Uid',
+      'X-Route',
+      'Set-Cookie',
+      'Cache-Control',
+      'Vary',
+      'ETag',
+      'X-A',
+    ];
+    let seed = 0x2545f491;
+    const rnd = (n: number): number => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const cased = (n: string): string =>
+      [...n].map((c) => (rnd(3) === 0 ? c.toUpperCase() : rnd(2) === 0 ? c.toLowerCase() : c)).join('');
+    const ows = (): string => [' ', '', '  ', '\t', ' \t'][rnd(5)]!;
+    for (let k = 0; k < 3000; k++) {
+      const fields: string[][] = [];
+      const count = rnd(9);
+      let framed = false;
+      for (let i = 0; i < count; i++) {
+        const name = cased(pool[rnd(pool.length)]!);
+        const lower = name.toLowerCase();
+        // One framing field at most: the parser refuses two (its own tests cover that).
+        if (lower === 'content-length' || lower === 'transfer-encoding') {
+          if (framed) continue;
+          framed = true;
+        }
+        const value =
+          name.toLowerCase() === 'connection'
+            ? [...Array(rnd(3) + 1)]
+                .map(() => cased(pool[rnd(pool.length)]!))
+                .concat(['close', 'keep-alive'][rnd(2)]!)
+                .join(',' + ows())
+            : lower === 'content-length'
+              ? '5'
+              : lower === 'transfer-encoding'
+                ? 'chunked'
+                : `v${rnd(100)}`;
+        // (The parser takes no whitespace after a transfer coding.)
+        fields.push([name, lower === 'transfer-encoding' ? ` ${value}` : `${ows()}${value}${ows()}`]);
+      }
+      check(fields);
+    }
   });
 });

@@ -37,7 +37,7 @@ import {
   upstreamHeaders,
   type Routed,
 } from '../forward.js';
-import { filterResponseHeaders, scanRequestHeaders, type ScannedRequest } from '../headers.js';
+import { ResponseFieldScan, scanRequestHeaders, type ScannedRequest } from '../headers.js';
 import { checkRequest, type CheckedTarget } from '../request-check.js';
 import { REQUEST_ID_HEADER } from '../../core/request-id.js';
 import { beginRequest, type RequestTrace } from '../request-trace.js';
@@ -80,6 +80,12 @@ function publishDone(
     target,
     trace,
   );
+}
+
+const statusLines: string[] = [];
+/** `HTTP/1.1 <status> <reason>\r\n`, built once per status. */
+function statusLine(status: number): string {
+  return (statusLines[status] ??= `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`);
 }
 
 let cachedDate = '';
@@ -184,8 +190,12 @@ class FastConnection implements Watched, CallHandler {
   status = 0;
   /** The response body goes to the client chunked (the upstream gave no length). */
   chunked = false;
-  /** The response head, built and not yet written (it waits for the first body bytes). */
-  headOut: string | null = null;
+  /** The upstream's response fields as kept for the client (one scan object per connection). */
+  readonly scan = new ResponseFieldScan();
+  /** The bytes the scan's runs point into, until the head is written. */
+  headSrc: Buffer | null = null;
+  /** The head's fields after the upstream's, built and not yet written (they wait for the first body bytes). */
+  headTail: string | null = null;
   /** The upstream's response ended (its last chunk goes with a held head). */
   ended = false;
   /** The client socket is paused: bytes came while an exchange was under way. */
@@ -442,17 +452,20 @@ class FastConnection implements Watched, CallHandler {
 
   // --- the upstream exchange (upstream-call.ts) --------------------------------------------
 
-  onResponseStart(call: UpstreamCall, statusCode: number, rawHeaders: Buffer[]): void {
+  onResponseStart(call: UpstreamCall, statusCode: number, buf: Buffer, fields: readonly number[]): void {
     if (call !== this.call || this.phase !== ACTIVE) return;
     this.upstreamMs = performance.now() - this.dispatchedAt;
     try {
       const ctx = this.ctx;
-      const out: string[] = [];
-      const uid = filterResponseHeaders(rawHeaders, out, ctx.config.identity.uidHeader);
+      // The upstream's fields go on as the bytes it sent, minus what filterResponseHeaders drops.
+      const scan = this.scan;
+      scan.scan(buf, fields, ctx.config.identity.uidHeader);
+      this.headSrc = buf;
       const d = this.routed!.decision;
-      if (d.via !== 'gateway') out.push('x-ldc-zone', d.zone, 'x-ldc-colour', d.colour);
-      if (this.trace !== null) out.push(REQUEST_ID_HEADER, this.trace.id);
+      let added = d.via !== 'gateway' ? `x-ldc-zone: ${d.zone}\r\nx-ldc-colour: ${d.colour}\r\n` : '';
+      if (this.trace !== null) added += `${REQUEST_ID_HEADER}: ${this.trace.id}\r\n`;
       this.status = statusCode;
+      const uid = scan.uid;
       if (uid !== undefined && uid !== '' && ctx.keyring !== null) {
         // First visit: pin the user to the uid's home zone with the cookie (forward.ts).
         const map = ctx.table.map;
@@ -461,50 +474,47 @@ class FastConnection implements Watched, CallHandler {
         const gen = this.gen;
         ctx.keyring.sign({ uid, zone: home }).then(
           (value) => {
-            out.push('set-cookie', `${ctx.config.identity.cookie.name}=${value}${ctx.cookieAttributes}`);
-            if (this.gen === gen) this.writeHeadSafely(out, call);
+            if (this.gen === gen)
+              this.writeHeadSafely(
+                `${added}set-cookie: ${ctx.config.identity.cookie.name}=${value}${ctx.cookieAttributes}\r\n`,
+                call,
+              );
           },
           // A uid that cannot go in a cookie (too long, odd zone name): answer without one.
           () => {
-            if (this.gen === gen) this.writeHeadSafely(out, call);
+            if (this.gen === gen) this.writeHeadSafely(added, call);
           },
         );
         return;
       }
-      this.writeHead(out);
+      this.writeHead(added);
     } catch (err) {
       this.internal(err);
     }
   }
 
-  writeHeadSafely(out: string[], call: UpstreamCall): void {
+  writeHeadSafely(added: string, call: UpstreamCall): void {
     try {
-      this.writeHead(out);
+      this.writeHead(added);
       call.resume();
       // Nothing was held behind the head (a response without a body yet): send it now.
-      if (call === this.call && this.headOut !== null && this.phase === ACTIVE) this.flushHead(null);
+      if (call === this.call && this.headTail !== null && this.phase === ACTIVE) this.flushHead(null);
     } catch (err) {
       this.internal(err);
     }
   }
 
-  writeHead(out: string[]): void {
+  /** Decide the framing and connection fields of the response head; `added`: our fields, as lines. */
+  writeHead(added: string): void {
     if (this.phase !== ACTIVE) return;
     const ctx = this.ctx;
     const status = this.status;
-    let h = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`;
-    let hasDate = false;
-    let hasLength = false;
-    for (let i = 0; i < out.length; i += 2) {
-      const name = out[i]!;
-      if (name.length === 4 && name.toLowerCase() === 'date') hasDate = true;
-      else if (name.length === 14 && name.toLowerCase() === 'content-length') hasLength = true;
-      h += `${name}: ${out[i + 1]}\r\n`;
-    }
+    const scan = this.scan;
+    let h = added;
     if (this.hsts !== undefined) h += `strict-transport-security: ${this.hsts}\r\n`;
-    if (!hasDate) h += `date: ${httpDate()}\r\n`;
+    if (!scan.hasDate) h += `date: ${httpDate()}\r\n`;
     // RFC 9112 §6.3: HEAD, 204 and 304 have no body; anything else without a length is chunked.
-    this.chunked = !hasLength && this.method !== 'HEAD' && status !== 204 && status !== 304;
+    this.chunked = !scan.hasLength && this.method !== 'HEAD' && status !== 204 && status !== 304;
     if (this.chunked) h += 'transfer-encoding: chunked\r\n';
     if (ctx.closing || this.clientClose || this.closeAfter) {
       this.closeAfter = true;
@@ -515,39 +525,54 @@ class FastConnection implements Watched, CallHandler {
     this.responded = true;
     // Held until the first body bytes of the same upstream read (usually all of them), so
     // both leave in one write; sent alone at the end of that read (onReadEnd) otherwise.
-    this.headOut = h + CRLF;
+    this.headTail = h + CRLF;
   }
 
-  /** The response head, with `body` (framed) after it when given, in one write. */
+  /**
+   * The response head — status line, the upstream's kept field lines copied as they came, our
+   * fields — with `body` (framed) after it when given, in one buffer and one write.
+   */
   flushHead(body: Buffer | null): void {
-    const h = this.headOut!;
-    this.headOut = null;
-    const s = this.socket;
-    if (body === null) {
-      s.write(this.chunked && this.ended ? h + '0\r\n\r\n' : h, 'latin1');
-      return;
+    let tail = this.headTail!;
+    this.headTail = null;
+    const chunked = this.chunked;
+    if (chunked) {
+      if (body !== null) tail += `${body.length.toString(16)}\r\n`;
+      else if (this.ended) tail += '0\r\n\r\n';
     }
-    const prefix = this.chunked ? `${h}${body.length.toString(16)}\r\n` : h;
-    const n = prefix.length;
-    const out = Buffer.allocUnsafe(n + body.length + (this.chunked ? 2 : 0));
-    out.write(prefix, 0, n, 'latin1');
-    body.copy(out, n);
-    if (this.chunked) {
-      out[out.length - 2] = 0x0d;
-      out[out.length - 1] = 0x0a;
+    const line = statusLine(this.status);
+    const scan = this.scan;
+    const bodyBytes = body === null ? 0 : body.length + (chunked ? 2 : 0);
+    const out = Buffer.allocUnsafe(line.length + scan.bytes + tail.length + bodyBytes);
+    let o = out.write(line, 0, 'latin1');
+    const src = this.headSrc!;
+    const runs = scan.runs;
+    for (let i = 0; i < runs.length; i += 2) {
+      o += src.copy(out, o, runs[i], runs[i + 1]);
+      out[o++] = 0x0d;
+      out[o++] = 0x0a;
     }
-    s.write(out);
+    this.headSrc = null;
+    o += out.write(tail, o, 'latin1');
+    if (body !== null) {
+      o += body.copy(out, o);
+      if (chunked) {
+        out[o++] = 0x0d;
+        out[o++] = 0x0a;
+      }
+    }
+    this.socket.write(out);
   }
 
   onReadEnd(call: UpstreamCall): void {
-    if (call === this.call && this.headOut !== null && this.phase === ACTIVE) this.flushHead(null);
+    if (call === this.call && this.headTail !== null && this.phase === ACTIVE) this.flushHead(null);
   }
 
   onResponseData(call: UpstreamCall, chunk: Buffer): void {
     if (call !== this.call || this.phase !== ACTIVE) return;
     const s = this.socket;
     if (this.trace !== null) this.trace.bytesOut += chunk.length;
-    if (this.headOut !== null) {
+    if (this.headTail !== null) {
       this.flushHead(chunk);
     } else if (this.chunked) {
       s.cork();
@@ -569,7 +594,7 @@ class FastConnection implements Watched, CallHandler {
   onResponseEnd(call: UpstreamCall): void {
     if (call !== this.call || this.phase !== ACTIVE) return;
     this.ended = true;
-    if (this.headOut !== null) this.flushHead(null);
+    if (this.headTail !== null) this.flushHead(null);
     else if (this.chunked) this.socket.write(LAST_CHUNK);
     this.endpoint!.succeeded();
     this.report(this.routed!.decision.reason, this.status);
@@ -667,7 +692,8 @@ class FastConnection implements Watched, CallHandler {
     this.paused = false;
     this.retried = false;
     this.chunked = false;
-    this.headOut = null;
+    this.headTail = null;
+    this.headSrc = null;
     this.ended = false;
   }
 
@@ -701,7 +727,7 @@ class FastConnection implements Watched, CallHandler {
    * closes before the framing's end, which is how HTTP/1.1 tells the client it is incomplete.
    */
   cut(): void {
-    if (this.headOut !== null && this.socket.writable) this.flushHead(null);
+    if (this.headTail !== null && this.socket.writable) this.flushHead(null);
     this.socket.destroy();
   }
 

@@ -450,6 +450,16 @@ export function rawFields(buf: Buffer, head: { readonly fields: number[] }): str
   return out;
 }
 
+/** Names and values of `head`'s fields as views of `buf` (no copy), flat `[name, value, …]`. */
+export function rawFieldViews(buf: Buffer, fields: readonly number[]): Buffer[] {
+  const out = new Array<Buffer>(fields.length / 2);
+  for (let i = 0, j = 0; i < fields.length; i += 4, j += 2) {
+    out[j] = buf.subarray(fields[i], fields[i + 1]);
+    out[j + 1] = buf.subarray(fields[i + 2], fields[i + 3]);
+  }
+  return out;
+}
+
 /** Where chunk data goes: ranges of the fed buffer, framing stripped. */
 export interface ChunkSink {
   chunkData(buf: Buffer, start: number, end: number): void;
