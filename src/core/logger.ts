@@ -6,7 +6,7 @@
  * sampled, built from fields the hot path already has (no cookie values, no query strings —
  * both can carry credentials), written in buffered batches (BufferedLog).
  */
-import { fstatSync } from 'node:fs';
+import { fstatSync, writeSync } from 'node:fs';
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 import {
   HTTP_PROTOCOL_LABEL,
@@ -142,21 +142,26 @@ function isRegularFile(fd: number): boolean {
  * write — kilobytes of garbage per line.)
  */
 export class BufferedLog implements LineSink {
-  readonly #boom: BoomBuffer;
+  /** To a pipe or socket; null for a regular file. */
+  readonly #boom: BoomBuffer | null;
+  /**
+   * A regular file gets each batch with one write(2) of our own buffer, which is then reused:
+   * no 64 KiB Buffer per batch and no sonic-boom copy of it (sonic-boom only serves pipes and
+   * sockets, where a write may be in flight).
+   */
+  readonly #fd: number;
   #buf: Buffer = Buffer.allocUnsafe(LOG_BUFFER_BYTES);
   #used = 0;
 
   constructor(fd: number) {
+    this.#fd = fd;
     // minLength 1: a handed-over batch is written at once, and flush(cb) waits for the write.
-    this.#boom = pino.destination({
-      fd,
-      sync: isRegularFile(fd),
-      minLength: 1,
-      contentMode: 'buffer',
-    }) as unknown as BoomBuffer;
+    this.#boom = isRegularFile(fd)
+      ? null
+      : (pino.destination({ fd, sync: false, minLength: 1, contentMode: 'buffer' }) as unknown as BoomBuffer);
     // A log reader that went away (EPIPE) must not take the gateway down with an unhandled
     // 'error': the lines are lost, as they would be with nobody reading them.
-    this.#boom.on('error', () => undefined);
+    this.#boom?.on('error', () => undefined);
     setInterval(() => this.flush(), LOG_FLUSH_MS).unref();
     // Last resort for a process that exits without flushing (a crash, process.exit): write what
     // is buffered now. A graceful stop flushes first (AccessLog.flush).
@@ -170,7 +175,9 @@ export class BufferedLog implements LineSink {
       this.#handOver();
       if (most > this.#buf.length) {
         // Longer than a whole buffer (a general line with a long stack): on its own.
-        if (this.#boom.destroyed !== true) this.#boom.write(Buffer.from(line));
+        const b = Buffer.from(line);
+        if (this.#boom === null) this.#writeFile(b, b.length);
+        else if (this.#boom.destroyed !== true) this.#boom.write(b);
         return true;
       }
     }
@@ -181,23 +188,40 @@ export class BufferedLog implements LineSink {
   }
 
   #handOver(): void {
-    if (this.#used === 0 || this.#boom.destroyed === true) return;
+    if (this.#used === 0) return;
+    const boom = this.#boom;
+    if (boom === null) {
+      this.#writeFile(this.#buf, this.#used);
+      this.#used = 0;
+      return;
+    }
+    if (boom.destroyed === true) return;
     // sonic-boom keeps the Buffer until it is written: the next lines go to a new one.
-    this.#boom.write(this.#buf.subarray(0, this.#used));
+    boom.write(this.#buf.subarray(0, this.#used));
     this.#buf = Buffer.allocUnsafe(LOG_BUFFER_BYTES);
     this.#used = 0;
+  }
+
+  #writeFile(buf: Buffer, length: number): void {
+    try {
+      let off = 0;
+      while (off < length) off += writeSync(this.#fd, buf, off, length - off);
+    } catch {
+      // A full disk or a failing one: these lines are lost, as sonic-boom's 'error' loses them.
+    }
   }
 
   /** Write what is buffered; `cb` once it is written. */
   flush(cb?: () => void): void {
     this.#handOver();
     if (cb === undefined) return;
-    if (this.#boom.destroyed === true) {
-      cb?.();
+    const boom = this.#boom;
+    if (boom === null || boom.destroyed === true) {
+      cb();
       return;
     }
     try {
-      this.#boom.flush(() => cb());
+      boom.flush(() => cb());
     } catch {
       cb?.();
     }
@@ -206,7 +230,8 @@ export class BufferedLog implements LineSink {
   flushSync(): void {
     try {
       this.#handOver();
-      if (this.#boom.destroyed !== true) this.#boom.flushSync();
+      const boom = this.#boom;
+      if (boom !== null && boom.destroyed !== true) boom.flushSync();
     } catch {
       // An async write still in flight, or the fd is gone: nothing more can be done at exit.
     }
