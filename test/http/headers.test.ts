@@ -222,9 +222,8 @@ describe('response field scan on bytes (the fast path) against the string filter
           framed = true;
         }
         const value =
-          name.toLowerCase() === 'connection'
-            ? [...Array(rnd(3) + 1)]
-                .map(() => cased(pool[rnd(pool.length)]!))
+          lower === 'connection'
+            ? Array.from({ length: rnd(3) + 1 }, () => cased(pool[rnd(pool.length)]!))
                 .concat(['close', 'keep-alive'][rnd(2)]!)
                 .join(',' + ows())
             : lower === 'content-length'
