@@ -569,7 +569,8 @@ class FastConnection implements Watched, CallHandler {
   }
 
   onResponseData(call: UpstreamCall, chunk: Buffer): void {
-    if (call !== this.call || this.phase !== ACTIVE) return;
+    // (An empty piece would read as the last chunk of a chunked answer.)
+    if (call !== this.call || this.phase !== ACTIVE || chunk.length === 0) return;
     const s = this.socket;
     if (this.trace !== null) this.trace.bytesOut += chunk.length;
     if (this.headTail !== null) {
