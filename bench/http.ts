@@ -3,7 +3,8 @@
  * HAProxy, in one run. Three tables and a capacity note:
  *
  * 1. HTTP/1.1 keep-alive, one table: the upstream directly, nginx (1 worker), HAProxy
- *    (1 thread), a minimal undici `Pool.stream` forwarder (bench/_undici-forwarder.ts),
+ *    (1 thread), a minimal undici `Pool.stream` forwarder (bench/_undici-forwarder.ts), the
+ *    Node.js floor (bench/_raw-forwarder.ts: not a proxy, what Node's sockets alone cost),
  *    http-proxy (bench/_http-proxy-forwarder.ts), Zonegate with its DEFAULT config (access log
  *    on at the default rate, to a file; metrics on), Zonegate with the access log off, and
  *    Zonegate `--workers 2`. Requests alternate between uid-header and signed-cookie routing.
@@ -573,6 +574,7 @@ async function haproxyServer(
 const NGINX = 'nginx, 1 worker';
 const HAPROXY = 'HAProxy, 1 thread';
 const UNDICI = 'minimal undici forwarder';
+const NODE_FLOOR = 'Node.js floor: raw socket relay';
 const ZG_DEFAULT = 'Zonegate, default config';
 const ZG_NOLOG = 'Zonegate, access log off';
 const ZG_WORKERS = 'Zonegate, default config, --workers 2';
@@ -633,6 +635,20 @@ async function httpTable(rig: Rig, upstreamChild: ChildProcess): Promise<Row[]> 
         await launch({
           cmd: nodeRole('_undici-forwarder.ts', port, rig.upstream)[0],
           args: nodeRole('_undici-forwarder.ts', port, rig.upstream)[1],
+          port,
+          cores: PROXY_CORES,
+        }),
+        port,
+      ),
+    );
+    port = await freePort();
+    started.push(
+      plain(
+        NODE_FLOOR,
+        'not a proxy: each client to its own upstream socket, answers cut by Content-Length only (bench/_raw-forwarder.ts)',
+        await launch({
+          cmd: nodeRole('_raw-forwarder.ts', port, rig.upstream)[0],
+          args: nodeRole('_raw-forwarder.ts', port, rig.upstream)[1],
           port,
           cores: PROXY_CORES,
         }),
@@ -716,6 +732,11 @@ function printHttp(rows: readonly Row[], loadBefore: number): void {
     `Goal, default config: ≥ 0.5× nginx's req per CPU-second: ${ratio(zg?.perCpu, nginx?.perCpu)}, ${verdict(cmp(zg?.perCpu, nginx?.perCpu, (x) => x >= 0.5))}; ` +
       `p99 ≤ 2× nginx's: ${ratio(zg?.p99, nginx?.p99)}, ${verdict(cmp(zg?.p99, nginx?.p99, (x) => x <= 2))}; ` +
       `≥ 1.3× the minimal undici forwarder's req per CPU-second: ${ratio(zg?.perCpu, undici?.perCpu)}, ${verdict(cmp(zg?.perCpu, undici?.perCpu, (x) => x >= 1.3))}.`,
+  );
+  const floor = by(NODE_FLOOR);
+  console.log(
+    `Node.js floor (two reads and two writes per request, nothing else): ${ratio(floor?.perCpu, nginx?.perCpu)} nginx's req per CPU-second; ` +
+      `Zonegate with its defaults runs at ${ratio(zg?.perCpu, floor?.perCpu)} of it: the rest of its cost per request is its own work.`,
   );
   console.log(
     `--workers 2 / 1 process, req per CPU-second: ${ratio(zg2?.perCpu, zg?.perCpu)} (1.00× = no cluster tax; on core(s) ${WORKERS_CORES} against ${PROXY_CORES}, so this is cost per request, not scaling); ` +
