@@ -9,7 +9,7 @@
  * never used again, and the next request is served.
  */
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { testCerts } from '../helpers/certs.js';
 import { curl } from '../helpers/http-client.js';
@@ -23,6 +23,9 @@ function ok(s: Socket, extra = ''): void {
     `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${OK_BODY.length}\r\n${extra}\r\n${OK_BODY}`,
   );
 }
+
+/** Upstream connections whose answer waits for its body (`/held-body*`), oldest first. */
+const held: Socket[] = [];
 
 /** Per request path, what the upstream answers; `nth` counts this path's requests on this connection from 1. */
 const BEHAVIOUR: Record<string, (s: Socket, nth: number) => void> = {
@@ -81,6 +84,17 @@ const BEHAVIOUR: Record<string, (s: Socket, nth: number) => void> = {
       else s.write(head[i++]!);
     }, 150);
     s.on('close', () => clearInterval(t));
+  },
+  // The head now, the body only when the test releases it (a long poll, a stream): the client
+  // must get the head while the body does not exist yet. The second one also makes the gateway
+  // sign a cookie before its head leaves.
+  '/held-body': (s) => {
+    s.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n');
+    held.push(s);
+  },
+  '/held-body-uid': (s) => {
+    s.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-ldc-uid: 42\r\n\r\n');
+    held.push(s);
   },
   // Answers the first request of a connection, then closes the connection when the next one
   // arrives, without a byte: what an upstream whose keep-alive timeout races our request does.
@@ -252,6 +266,25 @@ for (const transport of ['h1', 'h2'] as const)
         assert.equal(c.body, 'part one');
       }
     });
+
+    if (transport === 'h1')
+      it('sends the head as soon as it is read, before a body the upstream has not sent yet', async () => {
+        for (const path of ['/held-body', '/held-body-uid']) {
+          const c = connect(Number(new URL(h.url).port), '127.0.0.1');
+          c.on('error', () => {});
+          c.setEncoding('latin1');
+          let got = '';
+          c.on('data', (d: string) => (got += d));
+          c.write(`GET ${path} HTTP/1.1\r\nhost: a\r\nx-ldc-uid: 7\r\n\r\n`);
+          assert.ok(await until(() => got.includes('\r\n\r\n')), `${path}: the head came alone`);
+          assert.match(got, /^HTTP\/1\.1 200 OK\r\n/);
+          assert.ok(got.endsWith('\r\n\r\n'), `${path}: nothing after the head yet`);
+          if (path === '/held-body-uid') assert.match(got, /\r\nset-cookie: ldc=/i);
+          held.shift()!.write('hello');
+          assert.ok(await until(() => got.endsWith('\r\n\r\nhello')), `${path}: then the body`);
+          c.destroy();
+        }
+      });
 
     it('sends a GET once more when a reused connection closes before any byte, but never a POST', async () => {
       // `/racy` is answered once per upstream connection; a second `/racy` on it is met with a
