@@ -627,55 +627,31 @@ async function httpTable(rig: Rig, upstreamChild: ChildProcess): Promise<Row[]> 
         ),
       );
     }
-    let port = await freePort();
-    started.push(
-      plain(
-        UNDICI,
-        '`Pool.stream`, no routing (bench/_undici-forwarder.ts)',
-        await launch({
-          cmd: nodeRole('_undici-forwarder.ts', port, rig.upstream)[0],
-          args: nodeRole('_undici-forwarder.ts', port, rig.upstream)[1],
-          port,
-          cores: PROXY_CORES,
-        }),
-        port,
-      ),
-    );
-    port = await freePort();
-    started.push(
-      plain(
+    // The Node.js forwarders (bench/_*.ts), each alone on the proxy core like the others.
+    for (const [name, file, note] of [
+      [UNDICI, '_undici-forwarder.ts', '`Pool.stream`, no routing (bench/_undici-forwarder.ts)'],
+      [
         NODE_FLOOR,
+        '_raw-forwarder.ts',
         'not a proxy: each client to its own upstream socket, answers cut by Content-Length only (bench/_raw-forwarder.ts)',
-        await launch({
-          cmd: nodeRole('_raw-forwarder.ts', port, rig.upstream)[0],
-          args: nodeRole('_raw-forwarder.ts', port, rig.upstream)[1],
-          port,
-          cores: PROXY_CORES,
-        }),
-        port,
-      ),
-    );
-    port = await freePort();
-    started.push(
-      plain(
+      ],
+      [
         'http-proxy',
+        '_http-proxy-forwarder.ts',
         'keep-alive agent, no routing (bench/_http-proxy-forwarder.ts)',
-        await launch({
-          cmd: nodeRole('_http-proxy-forwarder.ts', port, rig.upstream)[0],
-          args: nodeRole('_http-proxy-forwarder.ts', port, rig.upstream)[1],
-          port,
-          cores: PROXY_CORES,
-        }),
-        port,
-      ),
-    );
+      ],
+    ] as const) {
+      const port = await freePort();
+      const [cmd, args] = nodeRole(file, port, rig.upstream);
+      started.push(plain(name, note, await launch({ cmd, args, port, cores: PROXY_CORES }), port));
+    }
     const listener = (p: number): string => `{ name: web, protocol: http, port: ${p}, host: 127.0.0.1 }`;
     for (const [name, extra, workers, note] of [
       [ZG_DEFAULT, [], 1, `access log on (rate 1) to a file, metrics on; ${how}`],
       [ZG_NOLOG, ['logging: { accessSampleRate: 0 }'], 1, 'same, `logging.accessSampleRate: 0`'],
       [ZG_WORKERS, [], 2, `default config, primary + 2 workers on core(s) ${WORKERS_CORES} (SO_REUSEPORT)`],
     ] as const) {
-      port = await freePort();
+      const port = await freePort();
       const zg = await zonegate(rig, name.replace(/\W+/g, '-'), port, listener(port), workers, extra);
       started.push(plain(name, note, zg.child, port, () => truncateSync(zg.log, 0)));
     }

@@ -307,8 +307,11 @@ function ms3(v: number): number {
 
 // --- the access line encoder -----------------------------------------------------------------
 // An access line is encoded straight into the log's batch buffer, piece by piece: no string is
-// built per line (a line built by template concatenation, flattened and encoded cost the
-// gateway about a seventh of its requests per CPU-second; bench/http.ts, access log on and off).
+// built, flattened and UTF-8 encoded per line (with both builds loaded at once on one core, the
+// gateway served 1.04-1.075x the requests per CPU-second of the template-built line).
+
+/** How every access line (HTTP and MQTT) starts: pino's shape. */
+const LINE_START = '{"level":30,"time":"';
 
 /** ASCII `s` (a constant or a value known to be ASCII), at `pos`. */
 function putAscii(buf: Buffer, pos: number, s: string): number {
@@ -376,7 +379,7 @@ function encodeAccessLine(
   e: RequestDoneEvent,
   path: string,
 ): number {
-  pos = putAscii(buf, pos, '{"level":30,"time":"');
+  pos = putAscii(buf, pos, LINE_START);
   pos = putAscii(buf, pos, isoNow());
   pos = putAscii(buf, pos, pidPart);
   pos = putAscii(buf, pos, ',"protocol":"');
@@ -447,7 +450,6 @@ export function createAccessLog(
   if (!(sampleRate >= 0 && sampleRate <= 1)) {
     throw new RangeError(`invalid accessSampleRate ${String(sampleRate)}: expected 0..1`);
   }
-  const prefix = `{"level":30,"time":"`;
   const pid = `","pid":${process.pid},"kind":"access"`;
   const q = JSON.stringify;
   const sampled = (): boolean => sampleRate >= 1 || (sampleRate > 0 && random() < sampleRate);
@@ -470,7 +472,7 @@ export function createAccessLog(
     mqtt(e) {
       if (!(e.result !== 0 || sampled())) return;
       sink.write(
-        `${prefix}${isoNow()}${pid},"protocol":${q(e.protocol)},"zone":${q(e.zone)},"colour":${q(e.colour)}` +
+        `${LINE_START}${isoNow()}${pid},"protocol":${q(e.protocol)},"zone":${q(e.zone)},"colour":${q(e.colour)}` +
           `,"reason":${q(e.reason)},"upstream":${q(e.upstream)},"result":${e.result},"durationMs":${ms3(e.durationMs)}` +
           `,"packetsIn":${e.packetsIn},"packetsOut":${e.packetsOut},"end":${q(e.end)},"msg":"mqtt"}\n`,
       );

@@ -64,7 +64,7 @@ const KINDS = new Map<string, number>([
 ]);
 
 /** Response fields that never go back to the client (hop-by-hop; HTTP/2 forbids them). */
-const RESPONSE_DROPPED = new Set([
+const RESPONSE_DROPPED: readonly string[] = [
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -75,9 +75,9 @@ const RESPONSE_DROPPED = new Set([
   'transfer-encoding',
   'upgrade',
   'http2-settings',
-]);
+];
 
-/** RESPONSE_DROPPED by name length, for the byte-level scan (responseFieldRuns). */
+/** RESPONSE_DROPPED by name length: a field name is compared as bytes with the few of its length. */
 const DROPPED_BY_LENGTH: (string[] | undefined)[] = [];
 for (const n of RESPONSE_DROPPED) (DROPPED_BY_LENGTH[n.length] ??= []).push(n);
 
@@ -92,6 +92,7 @@ function nameIs(buf: Buffer, start: number, end: number, lower: string): boolean
   return true;
 }
 
+/** The RESPONSE_DROPPED name `buf[start…end)` is, or undefined. */
 function droppedName(buf: Buffer, start: number, end: number): string | undefined {
   const candidates = DROPPED_BY_LENGTH[end - start];
   if (candidates === undefined) return undefined;
@@ -99,7 +100,18 @@ function droppedName(buf: Buffer, start: number, end: number): string | undefine
   return undefined;
 }
 
-/** What responseFieldRuns found; one per connection, overwritten by each response. */
+/** `named` with the field names one more `Connection:` value lists (connectionFieldNames). */
+function addConnectionNames(named: Set<string> | null, value: string): Set<string> | null {
+  const more = connectionFieldNames(value);
+  if (more === null) return named;
+  return named === null ? more : new Set([...named, ...more]);
+}
+
+/**
+ * filterResponseHeaders' rules applied to a response head's bytes, for an HTTP/1.1 client: the
+ * kept field lines are found as byte ranges, to be copied as the upstream sent them, with no
+ * string per field. One per connection, overwritten by each response.
+ */
 export class ResponseFieldScan {
   /**
    * Byte ranges of `buf` to send as they are, `[start, end, …]`: runs of consecutive kept
@@ -114,9 +126,12 @@ export class ResponseFieldScan {
   hasLength = false;
   /** Per field: kept (scratch). */
   readonly #keep: boolean[] = [];
+  /** The head the runs point into, until copyRuns(). */
+  #src: Buffer | null = null;
 
-  /** Fill from a response head: `fields` as parseResponseHead gives them. */
+  /** Fill from a response head in `buf`: `fields` as parseResponseHead gives them. */
   scan(buf: Buffer, fields: readonly number[], uidHeader: string): void {
+    this.#src = buf;
     const keep = this.#keep;
     keep.length = 0;
     this.uid = undefined;
@@ -126,10 +141,8 @@ export class ResponseFieldScan {
       const ne = fields[i + 1]!;
       const dropped = droppedName(buf, ns, ne);
       if (dropped !== undefined) {
-        if (dropped === 'connection') {
-          const more = connectionFieldNames(buf.toString('latin1', fields[i + 2], fields[i + 3]));
-          if (more !== null) named = named === null ? more : new Set([...named, ...more]);
-        }
+        if (dropped === 'connection')
+          named = addConnectionNames(named, buf.toString('latin1', fields[i + 2], fields[i + 3]));
         keep.push(false);
       } else if (nameIs(buf, ns, ne, uidHeader)) {
         const r = readUidBytes(buf.subarray(fields[i + 2], fields[i + 3]));
@@ -139,7 +152,6 @@ export class ResponseFieldScan {
         keep.push(true);
       }
     }
-    // The same rules as filterResponseHeaders, on bytes: no string per field.
     const runs = this.runs;
     runs.length = 0;
     this.bytes = 0;
@@ -167,6 +179,19 @@ export class ResponseFieldScan {
         open = true;
       }
     }
+  }
+
+  /** Copy the kept field lines, a CRLF after each run, into `out` at `o` (`bytes` of them); returns the end. */
+  copyRuns(out: Buffer, o: number): number {
+    const src = this.#src!;
+    this.#src = null;
+    const runs = this.runs;
+    for (let i = 0; i < runs.length; i += 2) {
+      o += src.copy(out, o, runs[i], runs[i + 1]);
+      out[o++] = 0x0d;
+      out[o++] = 0x0a;
+    }
+    return o;
   }
 }
 
@@ -328,7 +353,7 @@ function connectionFieldNames(value: string): Set<string> | null {
   let names: Set<string> | null = null;
   for (const raw of value.split(',')) {
     const t = raw.trim().toLowerCase();
-    if (t === '' || t === 'close' || t === 'keep-alive' || t === 'content-length') continue;
+    if (t === '' || CONNECTION_OPTIONS.has(t) || t === 'content-length') continue;
     (names ??= new Set()).add(t);
   }
   return names;
@@ -364,21 +389,19 @@ export function filterResponseHeaders(
   const start = out.length;
   let named: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
-    const lower = name.toLowerCase();
-    if (RESPONSE_DROPPED.has(lower)) {
-      if (lower === 'connection') {
-        const more = connectionFieldNames(raw[i + 1]!.toString('latin1'));
-        if (more !== null) named = named === null ? more : new Set([...named, ...more]);
-      }
+    // The names compared as bytes, as ResponseFieldScan compares them.
+    const name = raw[i]!;
+    const dropped = droppedName(name, 0, name.length);
+    if (dropped !== undefined) {
+      if (dropped === 'connection') named = addConnectionNames(named, raw[i + 1]!.toString('latin1'));
       continue;
     }
-    if (lower === uidHeader) {
+    if (nameIs(name, 0, name.length, uidHeader)) {
       const r = readUidBytes(raw[i + 1]!);
       uid = r.ok ? r.uid : undefined;
       continue;
     }
-    out.push(name, raw[i + 1]!.toString('latin1'));
+    out.push(name.toString('latin1'), raw[i + 1]!.toString('latin1'));
   }
   // Usually none (`Connection: keep-alive` names no field): nothing to walk again.
   if (named !== null) {

@@ -49,7 +49,8 @@ import { UpstreamCall, type CallHandler } from '../upstream-call.js';
 /** nginx's "client closed request"; only counted, never sent. */
 const STATUS_CLIENT_CLOSED = 499;
 const CRLF = '\r\n';
-const LAST_CHUNK = Buffer.from('0\r\n\r\n', 'latin1');
+const LAST_CHUNK_TEXT = '0\r\n\r\n';
+const LAST_CHUNK = Buffer.from(LAST_CHUNK_TEXT, 'latin1');
 const CRLF_BUF = Buffer.from(CRLF, 'latin1');
 
 /** Every finished or refused request of the fast path is published here and only here. */
@@ -192,14 +193,8 @@ class FastConnection implements Watched, CallHandler {
   chunked = false;
   /** The upstream's response fields as kept for the client (one scan object per connection). */
   readonly scan = new ResponseFieldScan();
-  /** The bytes the scan's runs point into, until the head is written. */
-  headSrc: Buffer | null = null;
   /** The head's fields after the upstream's, built and not yet written (they wait for the first body bytes). */
   headTail: string | null = null;
-  /** The upstream's response ended (its last chunk goes with a held head). */
-  ended = false;
-  /** The client socket is paused: bytes came while an exchange was under way. */
-  clientPaused = false;
   responded = false;
   paused = false;
   tick = 0;
@@ -230,7 +225,6 @@ class FastConnection implements Watched, CallHandler {
       } else {
         // Pipelined behind the request being answered: read on once it is done.
         this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
-        this.clientPaused = true;
         this.socket.pause();
       }
     } catch (err) {
@@ -460,7 +454,6 @@ class FastConnection implements Watched, CallHandler {
       // The upstream's fields go on as the bytes it sent, minus what filterResponseHeaders drops.
       const scan = this.scan;
       scan.scan(buf, fields, ctx.config.identity.uidHeader);
-      this.headSrc = buf;
       const d = this.routed!.decision;
       let added = d.via !== 'gateway' ? `x-ldc-zone: ${d.zone}\r\nx-ldc-colour: ${d.colour}\r\n` : '';
       if (this.trace !== null) added += `${REQUEST_ID_HEADER}: ${this.trace.id}\r\n`;
@@ -496,9 +489,9 @@ class FastConnection implements Watched, CallHandler {
   writeHeadSafely(added: string, call: UpstreamCall): void {
     try {
       this.writeHead(added);
+      // Replays what the call held behind the head, then reports the end of that read
+      // (onReadEnd), which sends the head if no body bytes took it along.
       call.resume();
-      // Nothing was held behind the head (a response without a body yet): send it now.
-      if (call === this.call && this.headTail !== null && this.phase === ACTIVE) this.flushHead(null);
     } catch (err) {
       this.internal(err);
     }
@@ -530,29 +523,23 @@ class FastConnection implements Watched, CallHandler {
 
   /**
    * The response head — status line, the upstream's kept field lines copied as they came, our
-   * fields — with `body` (framed) after it when given, in one buffer and one write.
+   * fields — with `body` (framed) after it when given, or the last chunk when `last`, in one
+   * buffer and one write.
    */
-  flushHead(body: Buffer | null): void {
+  flushHead(body: Buffer | null, last: boolean): void {
     let tail = this.headTail!;
     this.headTail = null;
     const chunked = this.chunked;
     if (chunked) {
       if (body !== null) tail += `${body.length.toString(16)}\r\n`;
-      else if (this.ended) tail += '0\r\n\r\n';
+      else if (last) tail += LAST_CHUNK_TEXT;
     }
     const line = statusLine(this.status);
     const scan = this.scan;
     const bodyBytes = body === null ? 0 : body.length + (chunked ? 2 : 0);
     const out = Buffer.allocUnsafe(line.length + scan.bytes + tail.length + bodyBytes);
     let o = out.write(line, 0, 'latin1');
-    const src = this.headSrc!;
-    const runs = scan.runs;
-    for (let i = 0; i < runs.length; i += 2) {
-      o += src.copy(out, o, runs[i], runs[i + 1]);
-      out[o++] = 0x0d;
-      out[o++] = 0x0a;
-    }
-    this.headSrc = null;
+    o = scan.copyRuns(out, o);
     o += out.write(tail, o, 'latin1');
     if (body !== null) {
       o += body.copy(out, o);
@@ -565,7 +552,7 @@ class FastConnection implements Watched, CallHandler {
   }
 
   onReadEnd(call: UpstreamCall): void {
-    if (call === this.call && this.headTail !== null && this.phase === ACTIVE) this.flushHead(null);
+    if (call === this.call && this.headTail !== null && this.phase === ACTIVE) this.flushHead(null, false);
   }
 
   onResponseData(call: UpstreamCall, chunk: Buffer): void {
@@ -574,7 +561,7 @@ class FastConnection implements Watched, CallHandler {
     const s = this.socket;
     if (this.trace !== null) this.trace.bytesOut += chunk.length;
     if (this.headTail !== null) {
-      this.flushHead(chunk);
+      this.flushHead(chunk, false);
     } else if (this.chunked) {
       s.cork();
       s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
@@ -594,8 +581,7 @@ class FastConnection implements Watched, CallHandler {
 
   onResponseEnd(call: UpstreamCall): void {
     if (call !== this.call || this.phase !== ACTIVE) return;
-    this.ended = true;
-    if (this.headTail !== null) this.flushHead(null);
+    if (this.headTail !== null) this.flushHead(null, true);
     else if (this.chunked) this.socket.write(LAST_CHUNK);
     this.endpoint!.succeeded();
     this.report(this.routed!.decision.reason, this.status);
@@ -694,8 +680,6 @@ class FastConnection implements Watched, CallHandler {
     this.retried = false;
     this.chunked = false;
     this.headTail = null;
-    this.headSrc = null;
-    this.ended = false;
   }
 
   /** After an answer: close, or read the next request (already buffered, or to come). */
@@ -716,8 +700,8 @@ class FastConnection implements Watched, CallHandler {
     const p = this.takePending();
     if (p !== null) {
       this.begin(p);
-    } else if (this.clientPaused) {
-      this.clientPaused = false;
+    } else if (s.isPaused()) {
+      // Bytes came early and were all handled: read on.
       s.resume();
     }
   }
@@ -728,7 +712,7 @@ class FastConnection implements Watched, CallHandler {
    * closes before the framing's end, which is how HTTP/1.1 tells the client it is incomplete.
    */
   cut(): void {
-    if (this.headTail !== null && this.socket.writable) this.flushHead(null);
+    if (this.headTail !== null && this.socket.writable) this.flushHead(null, false);
     this.socket.destroy();
   }
 
