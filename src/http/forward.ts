@@ -44,7 +44,7 @@ import { sendError, type AnyResponse } from './respond.js';
 import { beginRequest, countBodyBytes, traceOf, type RequestTrace } from './request-trace.js';
 import type { Watched } from './transfer-watch.js';
 import { rawFieldViews } from './fast/parser.js';
-import { isIdempotent, UpstreamCall, type CallHandler } from './upstream-call.js';
+import { isIdempotent, requestHead, UpstreamCall, type CallHandler } from './upstream-call.js';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 
@@ -518,7 +518,12 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
     if (this.body === null) {
       // No body: the endpoint's raw keep-alive connections, as the fast path sends (cheaper
       // than undici per request, and the same strict reading of the answer).
-      const call = new UpstreamCall(this.endpoint, new CallFor(this), this.method, this.path, this.headers);
+      const call = new UpstreamCall(
+        this.endpoint,
+        new CallFor(this),
+        this.method,
+        requestHead(this.method, this.path, this.headers),
+      );
       this.call = call;
       call.start();
       return;

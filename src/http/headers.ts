@@ -108,30 +108,73 @@ function addConnectionNames(named: Set<string> | null, value: string): Set<strin
 }
 
 /**
- * filterResponseHeaders' rules applied to a response head's bytes, for an HTTP/1.1 client: the
- * kept field lines are found as byte ranges, to be copied as the upstream sent them, with no
- * string per field. One per connection, overwritten by each response.
+ * The kept field lines of a head as byte ranges of the buffer it was read into, to be copied
+ * out as the peer sent them, with no string per field: runs of consecutive kept lines, from the
+ * first name to the last value, without their final CRLF. One per connection, refilled per head.
  */
-export class ResponseFieldScan {
-  /**
-   * Byte ranges of `buf` to send as they are, `[start, end, …]`: runs of consecutive kept
-   * field lines, from the first name to the last value, without their final CRLF.
-   */
+class FieldRuns {
+  /** `[start, end, …]` into the head. */
   readonly runs: number[] = [];
   /** Bytes in the runs, a CRLF after each included. */
   bytes = 0;
+  /** The head the runs point into, until copyRuns(). */
+  #src: Buffer | null = null;
+  #open = false;
+
+  protected startRuns(buf: Buffer): void {
+    this.#src = buf;
+    this.runs.length = 0;
+    this.bytes = 0;
+    this.#open = false;
+  }
+
+  /** The field line from name start `ns` to value end `ve` is kept (lines come in order). */
+  protected keepLine(ns: number, ve: number): void {
+    const runs = this.runs;
+    if (this.#open) {
+      this.bytes += ve - runs[runs.length - 1]!;
+      runs[runs.length - 1] = ve;
+    } else {
+      runs.push(ns, ve);
+      this.bytes += ve - ns + 2;
+      this.#open = true;
+    }
+  }
+
+  /** The next line is not kept: the run ends. */
+  protected skipLine(): void {
+    this.#open = false;
+  }
+
+  /** Copy the kept field lines, a CRLF after each run, into `out` at `o` (`bytes` of them); returns the end. */
+  copyRuns(out: Buffer, o: number): number {
+    const src = this.#src!;
+    this.#src = null;
+    const runs = this.runs;
+    for (let i = 0; i < runs.length; i += 2) {
+      o += src.copy(out, o, runs[i], runs[i + 1]);
+      out[o++] = 0x0d;
+      out[o++] = 0x0a;
+    }
+    return o;
+  }
+}
+
+/**
+ * filterResponseHeaders' rules applied to a response head's bytes, for an HTTP/1.1 client: the
+ * kept field lines are found as byte ranges, to be copied as the upstream sent them.
+ */
+export class ResponseFieldScan extends FieldRuns {
   /** The upstream's `x-ldc-uid` (decoded), taken out of the response. */
   uid: string | undefined = undefined;
   hasDate = false;
   hasLength = false;
   /** Per field: kept (scratch). */
   readonly #keep: boolean[] = [];
-  /** The head the runs point into, until copyRuns(). */
-  #src: Buffer | null = null;
 
   /** Fill from a response head in `buf`: `fields` as parseResponseHead gives them. */
   scan(buf: Buffer, fields: readonly number[], uidHeader: string): void {
-    this.#src = buf;
+    this.startRuns(buf);
     const keep = this.#keep;
     keep.length = 0;
     this.uid = undefined;
@@ -152,46 +195,21 @@ export class ResponseFieldScan {
         keep.push(true);
       }
     }
-    const runs = this.runs;
-    runs.length = 0;
-    this.bytes = 0;
     this.hasDate = false;
     this.hasLength = false;
-    let open = false;
     for (let i = 0, k = 0; i < fields.length; i += 4, k++) {
       const ns = fields[i]!;
       const ne = fields[i + 1]!;
       if (keep[k] === true && named !== null && named.has(buf.toString('latin1', ns, ne).toLowerCase()))
         keep[k] = false;
       if (keep[k] !== true) {
-        open = false;
+        this.skipLine();
         continue;
       }
       if (nameIs(buf, ns, ne, 'date')) this.hasDate = true;
       else if (nameIs(buf, ns, ne, 'content-length')) this.hasLength = true;
-      const ve = fields[i + 3]!;
-      if (open) {
-        this.bytes += ve - runs[runs.length - 1]!;
-        runs[runs.length - 1] = ve;
-      } else {
-        runs.push(ns, ve);
-        this.bytes += ve - ns + 2;
-        open = true;
-      }
+      this.keepLine(ns, fields[i + 3]!);
     }
-  }
-
-  /** Copy the kept field lines, a CRLF after each run, into `out` at `o` (`bytes` of them); returns the end. */
-  copyRuns(out: Buffer, o: number): number {
-    const src = this.#src!;
-    this.#src = null;
-    const runs = this.runs;
-    for (let i = 0; i < runs.length; i += 2) {
-      o += src.copy(out, o, runs[i], runs[i + 1]);
-      out[o++] = 0x0d;
-      out[o++] = 0x0a;
-    }
-    return o;
   }
 }
 
@@ -242,12 +260,8 @@ export function findCookie(header: string, name: string): string | undefined {
   return undefined;
 }
 
-export function scanRequestHeaders(
-  raw: readonly string[],
-  uidHeader: string,
-  cookieName: string,
-): ScannedRequest {
-  const s: ScannedRequest = {
+function emptyScan(): ScannedRequest {
+  return {
     out: [],
     uid: undefined,
     uidError: null,
@@ -265,6 +279,14 @@ export function scanRequestHeaders(
     requestId: undefined,
     traceparent: undefined,
   };
+}
+
+export function scanRequestHeaders(
+  raw: readonly string[],
+  uidHeader: string,
+  cookieName: string,
+): ScannedRequest {
+  const s = emptyScan();
   const out = s.out;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
@@ -338,6 +360,124 @@ export function scanRequestHeaders(
   }
   if (s.connectionTokens !== undefined) dropConnectionTokens(s);
   return s;
+}
+
+/** KINDS by name length: a field name is compared as bytes with the few of its length. */
+const KINDS_BY_LENGTH: (Array<readonly [string, number]> | undefined)[] = [];
+for (const [n, k] of KINDS) (KINDS_BY_LENGTH[n.length] ??= []).push([n, k]);
+
+/** The KINDS entry for the name `buf[start…end)`, ignoring ASCII case. */
+function kindOf(buf: Buffer, start: number, end: number): number | undefined {
+  const candidates = KINDS_BY_LENGTH[end - start];
+  if (candidates === undefined) return undefined;
+  for (const [n, k] of candidates) if (nameIs(buf, start, end, n)) return k;
+  return undefined;
+}
+
+/** `buf[start…end)` begins with `lower` (ASCII, lower case), ignoring ASCII case. */
+function startsWithName(buf: Buffer, start: number, end: number, lower: string): boolean {
+  return end - start >= lower.length && nameIs(buf, start, start + lower.length, lower);
+}
+
+/**
+ * scanRequestHeaders applied to an HTTP/1.1 request head's bytes (the fast path): the same
+ * answers, but the client's fields that go upstream are byte ranges to copy (copyRuns) instead
+ * of strings in `out`, which stays empty for the gateway's own fields. Strings are made only
+ * of the values routing and the request check read. One per connection.
+ */
+export class RequestFieldScan extends FieldRuns {
+  /** Per field: kept (scratch). */
+  readonly #keep: boolean[] = [];
+
+  /** `fields` as parseRequestHead gives them (name start, name end, value start, value end). */
+  scan(buf: Buffer, fields: readonly number[], uidHeader: string, cookieName: string): ScannedRequest {
+    this.startRuns(buf);
+    const s = emptyScan();
+    const keep = this.#keep;
+    keep.length = 0;
+    for (let i = 0; i < fields.length; i += 4) {
+      const ns = fields[i]!;
+      const ne = fields[i + 1]!;
+      const vs = fields[i + 2]!;
+      const ve = fields[i + 3]!;
+      // In scanRequestHeaders' order: the uid header, then x-ldc-* and x-forwarded-*, then KINDS.
+      if (nameIs(buf, ns, ne, uidHeader)) {
+        const r = readUidHeader(buf.toString('latin1', vs, ve));
+        if (r.ok) {
+          s.uid = r.uid;
+          s.uidError = null;
+        } else {
+          s.uid = undefined;
+          s.uidError = new UidHeaderInvalidError(uidHeader, r.problem);
+        }
+        keep.push(false);
+        continue;
+      }
+      if ((buf[ns]! | 0x20) === 0x78 /* x */ && buf[ns + 1] === 0x2d /* - */) {
+        if (startsWithName(buf, ns, ne, 'x-ldc-')) {
+          if (nameIs(buf, ns, ne, 'x-ldc-hop')) s.hop = buf.toString('latin1', vs, ve);
+          keep.push(false);
+          continue;
+        }
+        if (startsWithName(buf, ns, ne, 'x-forwarded-')) {
+          (s.forwarded ??= []).push(buf.toString('latin1', ns, ne), buf.toString('latin1', vs, ve));
+          keep.push(false);
+          continue;
+        }
+      }
+      const kind = kindOf(buf, ns, ne);
+      if (kind === undefined) {
+        keep.push(true);
+        continue;
+      }
+      switch (kind) {
+        case COOKIE:
+          if (s.cookie === undefined) s.cookie = findCookie(buf.toString('latin1', vs, ve), cookieName);
+          keep.push(true);
+          continue;
+        case CONTENT_LENGTH:
+          s.contentLength = Number(buf.toString('latin1', vs, ve));
+          keep.push(true);
+          continue;
+        case HOST:
+          s.host = buf.toString('latin1', vs, ve);
+          s.hosts++;
+          break;
+        case TRANSFER_ENCODING:
+          s.chunked = true;
+          break;
+        case CONNECTION:
+          s.connectionTokens = buf.toString('latin1', vs, ve);
+          break;
+        case UPGRADE:
+          s.upgrade = buf.toString('latin1', vs, ve);
+          break;
+        case EXPECT:
+          s.expect = buf.toString('latin1', vs, ve);
+          break;
+        case REQUEST_ID:
+          s.requestId = buf.toString('latin1', vs, ve);
+          break;
+        case TRACEPARENT:
+          s.traceparent = buf.toString('latin1', vs, ve);
+          break;
+        default:
+          break;
+      }
+      keep.push(false);
+    }
+    // Fields the client named in Connection: are hop-by-hop too (dropConnectionTokens).
+    const named = s.connectionTokens === undefined ? null : connectionFieldNames(s.connectionTokens);
+    for (let i = 0, k = 0; i < fields.length; i += 4, k++) {
+      const ns = fields[i]!;
+      const ne = fields[i + 1]!;
+      if (keep[k] === true && named !== null && named.has(buf.toString('latin1', ns, ne).toLowerCase()))
+        keep[k] = false;
+      if (keep[k] === true) this.keepLine(ns, fields[i + 3]!);
+      else this.skipLine();
+    }
+    return s;
+  }
 }
 
 const CONNECTION_OPTIONS = new Set(['close', 'keep-alive']);

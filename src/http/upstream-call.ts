@@ -39,10 +39,57 @@ export interface CallHandler {
 }
 
 /** The request head as sent: `headers` is flat `[name, value, …]`, already checked and rewritten. */
-function requestHead(method: string, path: string, headers: readonly string[]): string {
+export function requestHead(method: string, path: string, headers: readonly string[]): string {
   let h = `${method} ${path} HTTP/1.1\r\n`;
   for (let i = 0; i < headers.length; i += 2) h += `${headers[i]}: ${headers[i + 1]}\r\n`;
   return h + '\r\n';
+}
+
+/** Field lines kept from a client's head, copied as bytes (RequestFieldScan). */
+export interface KeptLines {
+  /** Bytes copyRuns() writes. */
+  readonly bytes: number;
+  copyRuns(out: Buffer, o: number): number;
+}
+
+const HTTP11_CRLF = ' HTTP/1.1\r\n';
+
+/** `s` at `o`, one byte per char as latin1 encodes it (a loop beats a native call for such short strings). */
+function putLatin1(out: Buffer, o: number, s: string): number {
+  for (let i = 0; i < s.length; i++) out[o++] = s.charCodeAt(i);
+  return o;
+}
+
+/**
+ * requestHead's bytes, written into one buffer: the request line, the client's kept field lines
+ * as it sent them, then `headers` (the gateway's own, flat `[name, value, …]`), all latin1 as
+ * requestHead's string is sent. No string is built for the head.
+ */
+export function requestHeadBytes(
+  method: string,
+  path: string,
+  kept: KeptLines,
+  headers: readonly string[],
+): Buffer {
+  let n = method.length + 1 + path.length + HTTP11_CRLF.length + kept.bytes + 2;
+  for (let i = 0; i < headers.length; i++) n += headers[i]!.length + 2;
+  const out = Buffer.allocUnsafe(n);
+  let o = putLatin1(out, 0, method);
+  out[o++] = 0x20;
+  o = putLatin1(out, o, path);
+  o = putLatin1(out, o, HTTP11_CRLF);
+  o = kept.copyRuns(out, o);
+  for (let i = 0; i < headers.length; i += 2) {
+    o = putLatin1(out, o, headers[i]!);
+    out[o++] = 0x3a;
+    out[o++] = 0x20;
+    o = putLatin1(out, o, headers[i + 1]!);
+    out[o++] = 0x0d;
+    out[o++] = 0x0a;
+  }
+  out[o++] = 0x0d;
+  out[o++] = 0x0a;
+  return out;
 }
 
 export const BAD_RESPONSE = 'BAD_RESPONSE';
@@ -77,8 +124,8 @@ export class UpstreamCall implements ConnUser, ChunkSink {
   readonly handler: CallHandler;
   readonly #pool: SocketPool;
   readonly #method: string;
-  /** The whole request head, as sent. */
-  readonly #head: string;
+  /** The whole request head, as sent (latin1 when a string). */
+  readonly #head: string | Buffer;
   /** The response head must be whole within this many bytes. */
   readonly #maxHeadBytes: number;
   /**
@@ -108,18 +155,12 @@ export class UpstreamCall implements ConnUser, ChunkSink {
   #held: Buffer | null = null;
   #heldAt = 0;
 
-  /** `headers`: flat `[name, value, …]`, already checked and rewritten for the upstream. */
-  constructor(
-    endpoint: Endpoint,
-    handler: CallHandler,
-    method: string,
-    path: string,
-    headers: readonly string[],
-  ) {
+  /** `head`: the whole request head (requestHead, requestHeadBytes), checked and rewritten for the upstream. */
+  constructor(endpoint: Endpoint, handler: CallHandler, method: string, head: string | Buffer) {
     this.handler = handler;
     this.#pool = endpoint.conns;
     this.#method = method;
-    this.#head = requestHead(method, path, headers);
+    this.#head = head;
     this.#maxHeadBytes = endpoint.maxResponseHeadBytes;
     this.#resendable = IDEMPOTENT.has(method);
   }
@@ -181,7 +222,9 @@ export class UpstreamCall implements ConnUser, ChunkSink {
     this.#state = HEAD;
     this.#received = false;
     this.#sentAt = performance.now();
-    conn.socket.write(this.#head, 'latin1');
+    const head = this.#head;
+    if (typeof head === 'string') conn.socket.write(head, 'latin1');
+    else conn.socket.write(head);
   }
 
   onConnFailed(code: string, err: Error): void {

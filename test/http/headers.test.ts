@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { findCookie, scanRequestHeaders } from '../../src/http/index.js';
-import { filterResponseHeaders, ResponseFieldScan } from '../../src/http/headers.js';
-import { parseResponseHead, rawFieldViews } from '../../src/http/fast/parser.js';
+import {
+  filterResponseHeaders,
+  RequestFieldScan,
+  ResponseFieldScan,
+  type ScannedRequest,
+} from '../../src/http/headers.js';
+import { parseRequestHead, parseResponseHead, rawFields, rawFieldViews } from '../../src/http/fast/parser.js';
+import { requestHead, requestHeadBytes } from '../../src/http/upstream-call.js';
 
 describe('request header scan', () => {
   it('picks routing inputs, drops hop-by-hop and client x-ldc-*, keeps the rest as spelled', () => {
@@ -236,5 +242,174 @@ describe('response field scan on bytes (the fast path) against the string filter
       }
       check(fields);
     }
+  });
+});
+
+/** The field lines a scan's runs keep, read back as [name, value, …] (values without OWS). */
+function keptLines(buf: Buffer, scan: { readonly runs: readonly number[]; readonly bytes: number }): string[] {
+  const out: string[] = [];
+  let bytes = 0;
+  for (let i = 0; i < scan.runs.length; i += 2) {
+    const run = buf.toString('latin1', scan.runs[i], scan.runs[i + 1]);
+    bytes += run.length + 2;
+    for (const line of run.split('\r\n')) {
+      const colon = line.indexOf(':');
+      out.push(line.slice(0, colon), line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, ''));
+    }
+  }
+  assert.equal(scan.bytes, bytes, 'bytes counts every run and its CRLF');
+  return out;
+}
+
+describe('request field scan on bytes (the fast path) against the string scan', () => {
+  /** Everything but `out`, which the byte scan leaves to the gateway's own fields. */
+  function answers(s: ScannedRequest): Record<string, unknown> {
+    const { out: _out, uidError, ...rest } = s;
+    return { ...rest, uidError: uidError?.message ?? null };
+  }
+
+  function check(fields: string[][], uidHeader = 'x-ldc-uid'): void {
+    const text = `GET /p?q=1 HTTP/1.1\r\n${fields.map(([n, v]) => `${n}:${v}\r\n`).join('')}\r\n`;
+    const buf = Buffer.from(text, 'latin1');
+    const head = parseRequestHead(buf, 1 << 16);
+    assert.ok(head !== null && head.rejected === undefined, text);
+    const byString = scanRequestHeaders(rawFields(buf, head), uidHeader, 'ldc');
+    const scan = new RequestFieldScan();
+    const byBytes = scan.scan(buf, head.fields, uidHeader, 'ldc');
+    assert.deepEqual(answers(byBytes), answers(byString), text);
+    assert.deepEqual(byBytes.out, [], 'the client fields are runs, not strings');
+    assert.deepEqual(keptLines(buf, scan), byString.out, text);
+  }
+
+  it('keeps, drops and reads the same fields on hand-picked heads', () => {
+    check([
+      ['Host', ' gw.example'],
+      ['X-LDC-UID', ' 42'],
+      ['X-Ldc-Zone', ' rz09'],
+      ['x-ldc-hop', ' sh-1'],
+      ['Connection', ' keep-alive, X-Secret'],
+      ['X-Secret', ' s'],
+      ['Transfer-Encoding', ' chunked'],
+      ['Cookie', ' a=1; ldc="v.1.rz01.NDI.mac"; b=2'],
+      ['X-Forwarded-For', ' 6.6.6.6'],
+      ['Accept', '  */*  '],
+    ]);
+    check([
+      ['host', 'a'],
+      ['HOST', 'b'],
+      ['x-ldc-uid', ' %E7%94%A8'],
+      ['X-Request-Id', ' abc'],
+      ['traceparent', ' 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'],
+      ['Content-Length', ' 0'],
+      ['Connection', ' content-length, cookie'],
+      ['Cookie', ' ldc=z'],
+      ['Expect', ' 100-continue'],
+      ['Upgrade', ' websocket'],
+      ['X-Real-IP', ' 1.2.3.4'],
+      ['Forwarded', ' for=1.2.3.4'],
+    ]);
+    // A uid that is not UTF-8, and a uid header without the x- prefix.
+    check([['X-Ldc-Uid', ' \xff\xfe']]);
+    check(
+      [
+        ['ldc-user', ' 7'],
+        ['X-Other', ' 1'],
+      ],
+      'ldc-user',
+    );
+    check([]);
+  });
+
+  it('agrees with the string scan on 3,000 random heads', () => {
+    const pool = [
+      'Host',
+      'X-Ldc-Uid',
+      'X-Ldc-Zone',
+      'X-Ldc-Hop',
+      'X-Forwarded-For',
+      'X-Forwarded-Proto',
+      'X-Forwarded',
+      'X-Real-IP',
+      'Forwarded',
+      'Cookie',
+      'Content-Length',
+      'Transfer-Encoding',
+      'Connection',
+      'Keep-Alive',
+      'TE',
+      'Upgrade',
+      'Expect',
+      'X-Request-Id',
+      'Traceparent',
+      'Accept',
+      'User-Agent',
+      'X-A',
+      'X',
+      'Proxy-Authorization',
+    ];
+    let seed = 0x1b873593;
+    const rnd = (n: number): number => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const cased = (n: string): string =>
+      [...n].map((c) => (rnd(3) === 0 ? c.toUpperCase() : rnd(2) === 0 ? c.toLowerCase() : c)).join('');
+    const ows = (): string => [' ', '', '  ', '\t', ' \t'][rnd(5)]!;
+    const values: Record<string, () => string> = {
+      'x-ldc-uid': () => ['42', '%E7%94%A8', '\xe7\x94\xa8', '\xff', '%zz', 'u-9'][rnd(6)]!,
+      cookie: () => ['ldc=v.1.rz01.NDI.mac', 'a=1; ldc="q"', 'xldc=1', 'ldc='][rnd(4)]!,
+      'content-length': () => ['0', '5', '12'][rnd(3)]!,
+      'transfer-encoding': () => 'chunked',
+    };
+    for (let k = 0; k < 3000; k++) {
+      const fields: string[][] = [];
+      const count = rnd(12);
+      let framed = false;
+      for (let i = 0; i < count; i++) {
+        const name = cased(pool[rnd(pool.length)]!);
+        const lower = name.toLowerCase();
+        // One framing field at most: the parser refuses two (its own tests cover that).
+        if (lower === 'content-length' || lower === 'transfer-encoding') {
+          if (framed) continue;
+          framed = true;
+        }
+        const value =
+          lower === 'connection'
+            ? Array.from({ length: rnd(3) + 1 }, () => cased(pool[rnd(pool.length)]!))
+                .concat(['close', 'keep-alive'][rnd(2)]!)
+                .join(',' + ows())
+            : (values[lower]?.() ?? `v${rnd(100)}`);
+        // (The parser takes no whitespace after a transfer coding.)
+        fields.push([name, lower === 'transfer-encoding' ? ` ${value}` : `${ows()}${value}${ows()}`]);
+      }
+      check(fields);
+    }
+  });
+});
+
+describe('upstream request head as bytes', () => {
+  it('is requestHead\'s string, byte for byte, with no client lines kept', () => {
+    const none = { bytes: 0, copyRuns: (_out: Buffer, o: number) => o };
+    const headers = ['host', 'gw.example', 'x-ldc-zone', 'rz01', 'x-ldc-uid', '%E7%94%A8', 'x-request-id', 'caf\xe9'];
+    assert.deepEqual(
+      requestHeadBytes('GET', '/a?b=%20', none, headers),
+      Buffer.from(requestHead('GET', '/a?b=%20', headers), 'latin1'),
+    );
+  });
+
+  it('puts the client\'s kept lines, as sent, between the request line and the gateway\'s fields', () => {
+    const text = 'GET /x HTTP/1.1\r\nHost: h\r\nAccept:  */*\r\nConnection: close\r\nX-A:1\r\n\r\n';
+    const buf = Buffer.from(text, 'latin1');
+    const head = parseRequestHead(buf, 1 << 16);
+    assert.ok(head !== null && head.rejected === undefined);
+    const scan = new RequestFieldScan();
+    scan.scan(buf, head.fields, 'x-ldc-uid', 'ldc');
+    const out = requestHeadBytes('GET', '/x', scan, ['host', 'h', 'x-ldc-zone', 'rz01']);
+    assert.equal(
+      out.toString('latin1'),
+      'GET /x HTTP/1.1\r\nAccept:  */*\r\nX-A:1\r\nhost: h\r\nx-ldc-zone: rz01\r\n\r\n',
+    );
   });
 });

@@ -37,14 +37,14 @@ import {
   upstreamHeaders,
   type Routed,
 } from '../forward.js';
-import { ResponseFieldScan, scanRequestHeaders, type ScannedRequest } from '../headers.js';
+import { RequestFieldScan, ResponseFieldScan, type ScannedRequest } from '../headers.js';
 import { checkRequest, type CheckedTarget } from '../request-check.js';
 import { REQUEST_ID_HEADER } from '../../core/request-id.js';
 import { beginRequest, type RequestTrace } from '../request-trace.js';
 import { rawErrorMessage } from '../respond.js';
 import type { Watched } from '../transfer-watch.js';
-import { parseRequestHead, rawFields } from './parser.js';
-import { UpstreamCall, type CallHandler } from '../upstream-call.js';
+import { parseRequestHead } from './parser.js';
+import { requestHeadBytes, UpstreamCall, type CallHandler } from '../upstream-call.js';
 
 /** nginx's "client closed request"; only counted, never sent. */
 const STATUS_CLIENT_CLOSED = 499;
@@ -176,7 +176,8 @@ class FastConnection implements Watched, CallHandler {
   trace: RequestTrace | null = null;
   routed: Routed | null = null;
   endpoint: Endpoint | null = null;
-  headers: string[] | null = null;
+  /** The request head for the upstream, built once (a retry sends it again). */
+  head: Buffer | null = null;
   hsts: string | undefined = undefined;
   counted: boolean | null = null;
   /** performance.now() at the first dispatch to an upstream; -1 before. */
@@ -191,6 +192,8 @@ class FastConnection implements Watched, CallHandler {
   status = 0;
   /** The response body goes to the client chunked (the upstream gave no length). */
   chunked = false;
+  /** The client's request fields as kept for the upstream (one scan object per connection). */
+  readonly reqScan = new RequestFieldScan();
   /** The upstream's response fields as kept for the client (one scan object per connection). */
   readonly scan = new ResponseFieldScan();
   /** The head's fields after the upstream's, built and not yet written (they wait for the first body bytes). */
@@ -314,11 +317,8 @@ class FastConnection implements Watched, CallHandler {
       this.handOffNow(buf);
       return;
     }
-    const scanned = scanRequestHeaders(
-      rawFields(buf, head),
-      cfg.identity.uidHeader,
-      cfg.identity.cookie.name,
-    );
+    // The client's kept field lines stay bytes in `buf` until the upstream head is built (route).
+    const scanned = this.reqScan.scan(buf, head.fields, cfg.identity.uidHeader, cfg.identity.cookie.name);
     const checked = this.checked;
     if (checkRequest(head.method, head.target, '1.1', false, scanned, checked) !== null) {
       // Refused the way Node's path refuses it (400 and close).
@@ -386,9 +386,10 @@ class FastConnection implements Watched, CallHandler {
     }
     this.routed = r;
     this.endpoint = r.endpoint;
-    const headers = upstreamHeaders(ctx, this.scanned!, r, identity.uid, this.checked.host);
-    this.trace?.pushUpstreamHeaders(headers);
-    this.headers = headers;
+    // Only the gateway's own fields as strings; the client's are copied from its head.
+    const added = upstreamHeaders(ctx, this.scanned!, r, identity.uid, this.checked.host);
+    this.trace?.pushUpstreamHeaders(added);
+    this.head = requestHeadBytes(this.method, this.path, this.reqScan, added);
     ctx.transfers.add(this);
     this.dispatch();
   }
@@ -396,7 +397,7 @@ class FastConnection implements Watched, CallHandler {
   dispatch(): void {
     this.phase = ACTIVE;
     if (this.dispatchedAt < 0) this.dispatchedAt = performance.now();
-    const call = new UpstreamCall(this.endpoint!, this, this.method, this.path, this.headers!);
+    const call = new UpstreamCall(this.endpoint!, this, this.method, this.head!);
     this.call = call;
     call.start();
   }
@@ -671,7 +672,7 @@ class FastConnection implements Watched, CallHandler {
     this.trace = null;
     this.routed = null;
     this.endpoint = null;
-    this.headers = null;
+    this.head = null;
     this.call = null;
     this.dispatchedAt = -1;
     this.upstreamMs = -1;
