@@ -140,4 +140,35 @@ describe('adversarial mqtt clients during a move', () => {
     // The gateway never had more than its window unacknowledged towards a broker.
     assert.ok(f.server.describeConnections().every((v) => v.inflightOut <= 10));
   });
+
+  it('half-closes without DISCONNECT: its session ends at once with its Will, and a neighbour carries on', async () => {
+    await restore();
+    const watcher = await connectClient(f.brokers.get('rz00')?.port as number, { clientId: 'watch-201' });
+    others.push(watcher);
+    const wills: string[] = [];
+    watcher.on('message', (topic, m) => {
+      if (topic === 'will/201') wills.push(m.toString());
+    });
+    await watcher.subscribeAsync('will/201', { qos: 0 });
+    const neighbour = await RawClient.connect(f.port, { clientId: '202-neighbour', version: 4 });
+    raws.push(neighbour);
+    const c = await RawClient.connect(f.port, {
+      clientId: '201-half',
+      version: 4,
+      will: { topic: 'will/201', payload: 'gone' },
+    });
+    raws.push(c);
+    await waitFor('at rz00', () => zoneOf('201') === 'rz00' && zoneOf('202') !== undefined);
+    // FIN after the CONNACK, nothing else: MQTT has no half-close, the session is over.
+    c.socket.end();
+    await waitFor('the gateway closed the connection', () => c.closed);
+    await waitFor('the session left the gateway', () => zoneOf('201') === undefined);
+    // Ended without DISCONNECT: the broker publishes the Will (MQTT 3.1.1 §3.1.2.5).
+    await waitFor('the Will published', () => wills.length === 1);
+    assert.deepEqual(wills, ['gone']);
+    await neighbour.subscribe('n/202', 1);
+    await neighbour.publish('n/202', 'still here', 1);
+    await neighbour.until('its own message back', () => neighbour.received.some((r) => r.payload === 'still here'));
+    assert.equal(neighbour.closed, false);
+  });
 });
