@@ -115,6 +115,8 @@ function addConnectionNames(named: Set<string> | null, value: string): Set<strin
 class FieldRuns {
   /** `[start, end, …]` into the head. */
   readonly runs: number[] = [];
+  /** Entries of `runs` in use (the array keeps its backing store between heads: no `length = 0`). */
+  #n = 0;
   /** Bytes in the runs, a CRLF after each included. */
   bytes = 0;
   /** The head the runs point into, until copyRuns(). */
@@ -123,7 +125,7 @@ class FieldRuns {
 
   protected startRuns(buf: Buffer): void {
     this.#src = buf;
-    this.runs.length = 0;
+    this.#n = 0;
     this.bytes = 0;
     this.#open = false;
   }
@@ -131,14 +133,22 @@ class FieldRuns {
   /** The field line from name start `ns` to value end `ve` is kept (lines come in order). */
   protected keepLine(ns: number, ve: number): void {
     const runs = this.runs;
+    const n = this.#n;
     if (this.#open) {
-      this.bytes += ve - runs[runs.length - 1]!;
-      runs[runs.length - 1] = ve;
+      this.bytes += ve - runs[n - 1]!;
+      runs[n - 1] = ve;
     } else {
-      runs.push(ns, ve);
+      runs[n] = ns;
+      runs[n + 1] = ve;
+      this.#n = n + 2;
       this.bytes += ve - ns + 2;
       this.#open = true;
     }
+  }
+
+  /** The runs are complete: `runs` is cut to them. */
+  protected endRuns(): void {
+    this.runs.length = this.#n;
   }
 
   /** The next line is not kept: the run ends. */
@@ -151,7 +161,7 @@ class FieldRuns {
     const src = this.#src!;
     this.#src = null;
     const runs = this.runs;
-    for (let i = 0; i < runs.length; i += 2) {
+    for (let i = 0; i < this.#n; i += 2) {
       o += src.copy(out, o, runs[i], runs[i + 1]);
       out[o++] = 0x0d;
       out[o++] = 0x0a;
@@ -169,14 +179,13 @@ export class ResponseFieldScan extends FieldRuns {
   uid: string | undefined = undefined;
   hasDate = false;
   hasLength = false;
-  /** Per field: kept (scratch). */
+  /** Per field: kept (scratch, written by index: it keeps its backing store). */
   readonly #keep: boolean[] = [];
 
   /** Fill from a response head in `buf`: `fields` as parseResponseHead gives them. */
   scan(buf: Buffer, fields: readonly number[], uidHeader: string): void {
     this.startRuns(buf);
     const keep = this.#keep;
-    keep.length = 0;
     this.uid = undefined;
     let named: Set<string> | null = null;
     for (let i = 0; i < fields.length; i += 4) {
@@ -186,13 +195,13 @@ export class ResponseFieldScan extends FieldRuns {
       if (dropped !== undefined) {
         if (dropped === 'connection')
           named = addConnectionNames(named, buf.toString('latin1', fields[i + 2], fields[i + 3]));
-        keep.push(false);
+        keep[i >> 2] = false;
       } else if (nameIs(buf, ns, ne, uidHeader)) {
         const r = readUidBytes(buf.subarray(fields[i + 2], fields[i + 3]));
         this.uid = r.ok ? r.uid : undefined;
-        keep.push(false);
+        keep[i >> 2] = false;
       } else {
-        keep.push(true);
+        keep[i >> 2] = true;
       }
     }
     this.hasDate = false;
@@ -210,6 +219,7 @@ export class ResponseFieldScan extends FieldRuns {
       else if (nameIs(buf, ns, ne, 'content-length')) this.hasLength = true;
       this.keepLine(ns, fields[i + 3]!);
     }
+    this.endRuns();
   }
 }
 
@@ -386,7 +396,7 @@ function startsWithName(buf: Buffer, start: number, end: number, lower: string):
  * of the values routing and the request check read. One per connection.
  */
 export class RequestFieldScan extends FieldRuns {
-  /** Per field: kept (scratch). */
+  /** Per field: kept (scratch, written by index: it keeps its backing store). */
   readonly #keep: boolean[] = [];
 
   /** `fields` as parseRequestHead gives them (name start, name end, value start, value end). */
@@ -394,7 +404,6 @@ export class RequestFieldScan extends FieldRuns {
     this.startRuns(buf);
     const s = emptyScan();
     const keep = this.#keep;
-    keep.length = 0;
     for (let i = 0; i < fields.length; i += 4) {
       const ns = fields[i]!;
       const ne = fields[i + 1]!;
@@ -410,34 +419,34 @@ export class RequestFieldScan extends FieldRuns {
           s.uid = undefined;
           s.uidError = new UidHeaderInvalidError(uidHeader, r.problem);
         }
-        keep.push(false);
+        keep[i >> 2] = false;
         continue;
       }
       if ((buf[ns]! | 0x20) === 0x78 /* x */ && buf[ns + 1] === 0x2d /* - */) {
         if (startsWithName(buf, ns, ne, 'x-ldc-')) {
           if (nameIs(buf, ns, ne, 'x-ldc-hop')) s.hop = buf.toString('latin1', vs, ve);
-          keep.push(false);
+          keep[i >> 2] = false;
           continue;
         }
         if (startsWithName(buf, ns, ne, 'x-forwarded-')) {
           (s.forwarded ??= []).push(buf.toString('latin1', ns, ne), buf.toString('latin1', vs, ve));
-          keep.push(false);
+          keep[i >> 2] = false;
           continue;
         }
       }
       const kind = kindOf(buf, ns, ne);
       if (kind === undefined) {
-        keep.push(true);
+        keep[i >> 2] = true;
         continue;
       }
       switch (kind) {
         case COOKIE:
           if (s.cookie === undefined) s.cookie = findCookie(buf.toString('latin1', vs, ve), cookieName);
-          keep.push(true);
+          keep[i >> 2] = true;
           continue;
         case CONTENT_LENGTH:
           s.contentLength = Number(buf.toString('latin1', vs, ve));
-          keep.push(true);
+          keep[i >> 2] = true;
           continue;
         case HOST:
           s.host = buf.toString('latin1', vs, ve);
@@ -464,7 +473,7 @@ export class RequestFieldScan extends FieldRuns {
         default:
           break;
       }
-      keep.push(false);
+      keep[i >> 2] = false;
     }
     // Fields the client named in Connection: are hop-by-hop too (dropConnectionTokens).
     const named = s.connectionTokens === undefined ? null : connectionFieldNames(s.connectionTokens);
@@ -476,6 +485,7 @@ export class RequestFieldScan extends FieldRuns {
       if (keep[k] === true) this.keepLine(ns, fields[i + 3]!);
       else this.skipLine();
     }
+    this.endRuns();
     return s;
   }
 }

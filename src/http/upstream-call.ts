@@ -24,7 +24,7 @@ export interface CallHandler {
   /**
    * The final (non-1xx) response head: its fields as offsets into `buf` (name start, name end,
    * value start, value end per field; parseResponseHead's `fields`). `buf` is the handler's to
-   * keep.
+   * keep; `fields` is read now or never (the next head reuses the array).
    */
   onResponseStart(call: UpstreamCall, status: number, buf: Buffer, fields: readonly number[]): void;
   onResponseData(call: UpstreamCall, chunk: Buffer): void;
@@ -109,6 +109,12 @@ const DONE = 5;
 const LF = 0x0a;
 /** Interim (1xx) answers skipped before the final one; more is a broken upstream. */
 const MAX_INTERIM = 16;
+
+/**
+ * The offsets of the response head being read, reused for every head: a handler reads them in
+ * onResponseStart, before any other head can be parsed (CallHandler).
+ */
+const HEAD_FIELDS: number[] = [];
 
 /** Trailer bytes of a chunked response accepted (and dropped). */
 const MAX_TRAILER_BYTES = 16 * 1024;
@@ -299,7 +305,7 @@ export class UpstreamCall implements ConnUser, ChunkSink {
     }
     let head;
     for (;;) {
-      head = parseResponseHead(buf, 0, this.#maxHeadBytes);
+      head = parseResponseHead(buf, 0, this.#maxHeadBytes, HEAD_FIELDS);
       if (head === null) {
         if (this.#checkHeadDeadline()) return;
         this.#parts = [buf];

@@ -192,6 +192,8 @@ class FastConnection implements Watched, CallHandler {
   status = 0;
   /** The response body goes to the client chunked (the upstream gave no length). */
   chunked = false;
+  /** The request head's field offsets (parseRequestHead), read at once by reqScan: one array per connection. */
+  readonly fields: number[] = [];
   /** The client's request fields as kept for the upstream (one scan object per connection). */
   readonly reqScan = new RequestFieldScan();
   /** The upstream's response fields as kept for the client (one scan object per connection). */
@@ -303,7 +305,7 @@ class FastConnection implements Watched, CallHandler {
   begin(buf: Buffer): void {
     const ctx = this.ctx;
     const cfg = ctx.config;
-    const head = parseRequestHead(buf, cfg.limits.maxHeaderBytes);
+    const head = parseRequestHead(buf, cfg.limits.maxHeaderBytes, this.fields);
     if (
       head === null ||
       head.rejected !== undefined ||

@@ -182,9 +182,14 @@ function versionMismatch(buf: Buffer, p: number, end: number): number {
  * Parse the request head at the start of `buf`. Returns the head, a rejection, or null when
  * more bytes are needed. `maxHeadBytes` bounds the whole head (request line and CRLFs
  * included, so never looser than Node's `maxHeaderSize`): a head that does not end within it is
- * refused without waiting for more.
+ * refused without waiting for more. The head's `fields` is `fields`, emptied and refilled: a
+ * caller that reads the offsets at once passes one scratch array for every head.
  */
-export function parseRequestHead(buf: Buffer, maxHeadBytes: number): RequestHead | HeadRejection | null {
+export function parseRequestHead(
+  buf: Buffer,
+  maxHeadBytes: number,
+  fields: number[] = [],
+): RequestHead | HeadRejection | null {
   const limited = buf.length > maxHeadBytes;
   const end = limited ? maxHeadBytes : buf.length;
   // Running out of bytes: more may come, unless the limit is what stopped us.
@@ -228,7 +233,7 @@ export function parseRequestHead(buf: Buffer, maxHeadBytes: number): RequestHead
   if (buf[p] !== LF) return reject('BARE_CR', p);
   p++;
 
-  const f = scanFields(buf, p, end, limited);
+  const f = scanFields(buf, p, end, limited, fields);
   if (f === null || f.rejected !== undefined) return f;
   // RFC 9112 §6.1: an HTTP/1.0 recipient cannot know chunked; a 1.0 message saying it is suspect.
   if (f.te && minor === 0) return reject('TRANSFER_ENCODING_ON_HTTP10', 0);
@@ -270,9 +275,12 @@ function scanFields(
   p: number,
   end: number,
   limited: boolean,
+  fields: number[],
 ): ScannedFields | HeadRejection | null {
   const short = (): HeadRejection | null => (limited ? reject('HEAD_TOO_LARGE', end) : null);
-  const fields: number[] = [];
+  // Written by index and cut to length at the end: `length = 0` then push would give the
+  // array a new backing store for every head (V8 trims it), which is garbage per request.
+  let n = 0;
   let contentLength = -1;
   let te = false;
   let options = 0;
@@ -290,7 +298,7 @@ function scanFields(
     if (c === LF) return reject('BARE_LF', p);
     // RFC 9112 §5.2: obs-fold is refused; whitespace before the first field line too (§2.2).
     if (c === SP || c === HTAB) return reject('OBS_FOLD', p);
-    if (fields.length === MAX_FIELDS * 4) return reject('TOO_MANY_FIELDS', p);
+    if (n === MAX_FIELDS * 4) return reject('TOO_MANY_FIELDS', p);
     const ns = p;
     while (p < end && TCHAR[buf[p]!] === 1) p++;
     if (p === end) return short();
@@ -315,7 +323,11 @@ function scanFields(
     if (p + 1 === end) return short();
     if (buf[p + 1] !== LF) return reject('BARE_CR', p + 1);
     p += 2;
-    fields.push(ns, ne, vs, ve);
+    fields[n] = ns;
+    fields[n + 1] = ne;
+    fields[n + 2] = vs;
+    fields[n + 3] = ve;
+    n += 4;
 
     // The fields that decide framing and whether this is an ordinary exchange.
     switch (ne - ns) {
@@ -356,6 +368,7 @@ function scanFields(
     }
   }
   if (te && contentLength !== -1) return reject('CONTENT_LENGTH_AND_TRANSFER_ENCODING', 0);
+  fields.length = n;
   return { fields, length: p, contentLength, te, options, upgrade, expect };
 }
 
@@ -383,11 +396,13 @@ export interface ResponseHead {
  * request head: an upstream's framing is trusted no more than a client's, since a response
  * read two ways desynchronises the connection for the next request. The reason phrase may be
  * empty or missing (`HTTP/1.1 200`), which servers send and RFC 9112 §4 lets clients ignore.
+ * `fields` as for parseRequestHead.
  */
 export function parseResponseHead(
   buf: Buffer,
   start: number,
   maxHeadBytes: number,
+  fields: number[] = [],
 ): ResponseHead | HeadRejection | null {
   const limited = buf.length - start > maxHeadBytes;
   const end = limited ? start + maxHeadBytes : buf.length;
@@ -423,7 +438,7 @@ export function parseResponseHead(
   if (p === end) return short();
   if (buf[p] !== LF) return reject('BARE_CR', p);
   p++;
-  const f = scanFields(buf, p, end, limited);
+  const f = scanFields(buf, p, end, limited, fields);
   if (f === null || f.rejected !== undefined) return f;
   if (f.te && minor === 0) return reject('TRANSFER_ENCODING_ON_HTTP10', 0);
   const close = (f.options & OPT_CLOSE) !== 0;
