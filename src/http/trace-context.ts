@@ -5,7 +5,7 @@
  * upstream. Without a valid `traceparent` the gateway starts a trace (not sampled: flags 00,
  * the sampling decision stays with whoever records spans). `tracestate` passes through as is.
  */
-import { randomFillSync } from 'node:crypto';
+import { RANDOM_POOL, randomAt } from '../core/random-pool.js';
 
 export const TRACEPARENT_HEADER = 'traceparent';
 
@@ -20,19 +20,10 @@ export interface TraceContext {
   readonly flags: string;
 }
 
-// Random ids come from one pooled buffer refilled 512 traces at a time: a per-request
-// randomBytes() call is a syscall-sized cost on the hot path.
-const POOL = Buffer.alloc(8 * 3 * 512);
-let offset = POOL.length;
-
+/** `bytes` random bytes as lowercase hex. */
 function randomHex(bytes: 8 | 24): string {
-  if (offset + bytes > POOL.length) {
-    randomFillSync(POOL);
-    offset = 0;
-  }
-  const hex = POOL.toString('hex', offset, offset + bytes);
-  offset += bytes;
-  return hex;
+  const at = randomAt(bytes);
+  return RANDOM_POOL.toString('hex', at, at + bytes);
 }
 
 function isLowerHex(s: string, start: number, end: number): boolean {

@@ -168,7 +168,9 @@ describe('adversarial mqtt clients during a move', () => {
     assert.deepEqual(wills, ['gone']);
     await neighbour.subscribe('n/202', 1);
     await neighbour.publish('n/202', 'still here', 1);
-    await neighbour.until('its own message back', () => neighbour.received.some((r) => r.payload === 'still here'));
+    await neighbour.until('its own message back', () =>
+      neighbour.received.some((r) => r.payload === 'still here'),
+    );
     assert.equal(neighbour.closed, false);
   });
 });

@@ -246,7 +246,10 @@ describe('response field scan on bytes (the fast path) against the string filter
 });
 
 /** The field lines a scan's runs keep, read back as [name, value, …] (values without OWS). */
-function keptLines(buf: Buffer, scan: { readonly runs: readonly number[]; readonly bytes: number }): string[] {
+function keptLines(
+  buf: Buffer,
+  scan: { readonly runs: readonly number[]; readonly bytes: number },
+): string[] {
   const out: string[] = [];
   let bytes = 0;
   for (let i = 0; i < scan.runs.length; i += 2) {
@@ -390,16 +393,25 @@ describe('request field scan on bytes (the fast path) against the string scan', 
 });
 
 describe('upstream request head as bytes', () => {
-  it('is requestHead\'s string, byte for byte, with no client lines kept', () => {
+  it("is requestHead's string, byte for byte, with no client lines kept", () => {
     const none = { bytes: 0, copyRuns: (_out: Buffer, o: number) => o };
-    const headers = ['host', 'gw.example', 'x-ldc-zone', 'rz01', 'x-ldc-uid', '%E7%94%A8', 'x-request-id', 'caf\xe9'];
+    const headers = [
+      'host',
+      'gw.example',
+      'x-ldc-zone',
+      'rz01',
+      'x-ldc-uid',
+      '%E7%94%A8',
+      'x-request-id',
+      'caf\xe9',
+    ];
     assert.deepEqual(
       requestHeadBytes('GET', '/a?b=%20', none, headers),
       Buffer.from(requestHead('GET', '/a?b=%20', headers), 'latin1'),
     );
   });
 
-  it('puts the client\'s kept lines, as sent, between the request line and the gateway\'s fields', () => {
+  it("puts the client's kept lines, as sent, between the request line and the gateway's fields", () => {
     const text = 'GET /x HTTP/1.1\r\nHost: h\r\nAccept:  */*\r\nConnection: close\r\nX-A:1\r\n\r\n';
     const buf = Buffer.from(text, 'latin1');
     const head = parseRequestHead(buf, 1 << 16);

@@ -174,7 +174,11 @@ describe('request id, trace context and access log', () => {
     ]);
     assert.equal(r.status, 200, r.body);
     const id = r.headers['x-request-id'] ?? '';
-    assert.match(id, /^[0-9a-f-]{36}$/, 'a generated UUID');
+    assert.match(
+      id,
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+      'a generated v4 UUID',
+    );
     const seen = JSON.parse(r.body) as { headers: Record<string, string> };
     assert.equal(seen.headers['x-request-id'], id);
     const tp = /^00-([0-9a-f]{32})-([0-9a-f]{16})-00$/.exec(seen.headers['traceparent'] ?? '');
