@@ -6,16 +6,22 @@
  * sockets cost per request (two reads, two writes), so the table tells how much of a Node
  * gateway's cost is its own work.
  *
- *   npx tsx bench/_raw-forwarder.ts PORT UPSTREAM_HOST:PORT
+ * With a certificate and key it terminates TLS first (a bare `tls.Server`, Node's defaults:
+ * session tickets on, as Zonegate's): the TLS table's floor, for handshakes and keep-alive.
+ *
+ *   npx tsx bench/_raw-forwarder.ts PORT UPSTREAM_HOST:PORT [CERT_FILE KEY_FILE]
  */
-import { connect, createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 
-const [port, upstream] = process.argv.slice(2);
+const [port, upstream, certFile, keyFile] = process.argv.slice(2);
 const [upHost, upPort] = (upstream ?? '').split(':');
 const HEAD_END = Buffer.from('\r\n\r\n');
 const LENGTH = /\r\ncontent-length: *(\d+)/i;
 
-createServer({ noDelay: true }, (client) => {
+function relay(client: Socket): void {
+  client.setNoDelay(true);
   const up = connect({ host: upHost, port: Number(upPort), noDelay: true });
   let held: Buffer | null = null;
   /** Bytes of the answer being relayed, head included; -1 while its head is incomplete. */
@@ -43,4 +49,10 @@ createServer({ noDelay: true }, (client) => {
   up.on('close', () => client.destroy());
   client.on('error', () => undefined);
   up.on('error', () => undefined);
-}).listen(Number(port), '127.0.0.1', () => console.log('ready'));
+}
+
+const server =
+  certFile === undefined || keyFile === undefined
+    ? createServer(relay)
+    : createTlsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, relay);
+server.listen(Number(port), '127.0.0.1', () => console.log('ready'));

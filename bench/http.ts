@@ -533,8 +533,8 @@ async function zonegate(
   return { child, log };
 }
 
-function nodeRole(file: string, port: number, upstream: string): [string, string[]] {
-  return [process.execPath, ['--import', 'tsx', join(HERE, file), String(port), upstream]];
+function nodeRole(file: string, port: number, upstream: string, ...more: string[]): [string, string[]] {
+  return [process.execPath, ['--import', 'tsx', join(HERE, file), String(port), upstream, ...more]];
 }
 
 async function nginxServer(
@@ -575,6 +575,7 @@ const NGINX = 'nginx, 1 worker';
 const HAPROXY = 'HAProxy, 1 thread';
 const UNDICI = 'minimal undici forwarder';
 const NODE_FLOOR = 'Node.js floor: raw socket relay';
+const NODE_TLS_FLOOR = 'Node.js floor: bare tls.Server relay';
 const ZG_DEFAULT = 'Zonegate, default config';
 const ZG_NOLOG = 'Zonegate, access log off';
 const ZG_WORKERS = 'Zonegate, default config, --workers 2';
@@ -774,6 +775,18 @@ async function tlsTables(rig: Rig, cert: CertType, withH2: boolean): Promise<Tls
       const child = await haproxyServer(rig, 'haproxy-tls.cfg.tmpl', port, { PEM: files.pem }, `-${cert}`);
       servers.push({ name: HAPROXY, child, port, note: 'cachesize 0, no-tls-tickets' });
     }
+    {
+      // What Node's TLS sockets alone cost (tickets on, as Zonegate's): not a proxy, and no h2.
+      const port = await freePort();
+      const [cmd, args] = nodeRole('_raw-forwarder.ts', port, rig.upstream, files.cert, files.key);
+      const child = await launch({ cmd, args, port, cores: PROXY_CORES });
+      servers.push({
+        name: NODE_TLS_FLOOR,
+        child,
+        port,
+        note: 'bare `tls.Server` + raw relay (bench/_raw-forwarder.ts)',
+      });
+    }
     const port = await freePort();
     const zg = await zonegate(
       rig,
@@ -817,13 +830,15 @@ async function tlsTables(rig: Rig, cert: CertType, withH2: boolean): Promise<Tls
       withH2 && has('h2load')
         ? await measure(
             `h2 ${cert}`,
-            servers.map((s) => ({
-              name: s.name,
-              note: s.note,
-              child: s.child,
-              run: (sec: number) => h2load(`https://127.0.0.1:${s.port}/orders`, sec, rig.cookie),
-              afterRound: truncate,
-            })),
+            servers
+              .filter((s) => s.name !== NODE_TLS_FLOOR)
+              .map((s) => ({
+                name: s.name,
+                note: s.note,
+                child: s.child,
+                run: (sec: number) => h2load(`https://127.0.0.1:${s.port}/orders`, sec, rig.cookie),
+                afterRound: truncate,
+              })),
           )
         : [];
     return { cert, handshakes: hs, keepAlive: ka, h2 };
@@ -886,10 +901,18 @@ function printTls(all: readonly TlsRows[]): void {
     const nginx = t.handshakes.find((r) => r.name === NGINX);
     const zgKa = t.keepAlive.find((r) => r.name === ZG_DEFAULT);
     const nginxKa = t.keepAlive.find((r) => r.name === NGINX);
+    const floor = t.handshakes.find((r) => r.name === NODE_TLS_FLOOR);
+    const floorKa = t.keepAlive.find((r) => r.name === NODE_TLS_FLOOR);
     console.log(
       `Goal, ${CERT_LABEL[t.cert]}: handshakes ≥ 0.9× nginx per CPU-second: ${ratio(zg?.perCpu, nginx?.perCpu)} ` +
-        `(per second: ${ratio(zg?.rps, nginx?.rps)}); TLS keep-alive ≥ 0.5× nginx per CPU-second: ${ratio(zgKa?.perCpu, nginxKa?.perCpu)}.`,
+        `(per second: ${ratio(zg?.rps, nginx?.rps)}); TLS keep-alive ≥ 0.5× nginx per CPU-second: ${ratio(zgKa?.perCpu, nginxKa?.perCpu)}, ` +
+        `p99 ${ratio(zgKa?.p99, nginxKa?.p99)} nginx's.`,
     );
+    if (floor !== undefined)
+      console.log(
+        `Node.js floor (bare tls.Server, raw relay), ${CERT_LABEL[t.cert]}: ${ratio(floor.perCpu, nginx?.perCpu)} nginx's handshakes per CPU-second, ` +
+          `Zonegate ${ratio(zg?.perCpu, floor.perCpu)} of it; keep-alive ${ratio(floorKa?.perCpu, nginxKa?.perCpu)} nginx's, Zonegate ${ratio(zgKa?.perCpu, floorKa?.perCpu)} of it.`,
+      );
   }
   console.log('');
   const h2 = all.find((t) => t.h2.length > 0);
