@@ -291,6 +291,55 @@ function emptyScan(): ScannedRequest {
   };
 }
 
+/** The uid header's value, decoded into the scan (or the reason it cannot be). */
+function takeUid(s: ScannedRequest, value: string, uidHeader: string): void {
+  const r = readUidHeader(value);
+  if (r.ok) {
+    s.uid = r.uid;
+    s.uidError = null;
+  } else {
+    s.uid = undefined;
+    s.uidError = new UidHeaderInvalidError(uidHeader, r.problem);
+  }
+}
+
+/** What a field of a KINDS `kind` gives the scan. True: it also goes upstream as the client sent it. */
+function takeKind(s: ScannedRequest, kind: number, value: string, cookieName: string): boolean {
+  switch (kind) {
+    case COOKIE:
+      if (s.cookie === undefined) s.cookie = findCookie(value, cookieName);
+      return true;
+    case CONTENT_LENGTH:
+      s.contentLength = Number(value);
+      return true;
+    case HOST:
+      s.host = value;
+      s.hosts++;
+      return false;
+    case TRANSFER_ENCODING:
+      s.chunked = true;
+      return false;
+    case CONNECTION:
+      s.connectionTokens = value;
+      return false;
+    case UPGRADE:
+      s.upgrade = value;
+      return false;
+    case EXPECT:
+      s.expect = value;
+      return false;
+    case REQUEST_ID:
+      s.requestId = value;
+      return false;
+    case TRACEPARENT:
+      s.traceparent = value;
+      return false;
+    default:
+      // Hop-by-hop, or a client's claim about its own address.
+      return false;
+  }
+}
+
 export function scanRequestHeaders(
   raw: readonly string[],
   uidHeader: string,
@@ -309,14 +358,7 @@ export function scanRequestHeaders(
     const lower = name.toLowerCase();
     // The uid header is configurable and need not start with x-: check it first.
     if (lower === uidHeader) {
-      const r = readUidHeader(value);
-      if (r.ok) {
-        s.uid = r.uid;
-        s.uidError = null;
-      } else {
-        s.uid = undefined;
-        s.uidError = new UidHeaderInvalidError(uidHeader, r.problem);
-      }
+      takeUid(s, value, uidHeader);
       continue;
     }
     if (lower.charCodeAt(0) === 0x78 /* x */ && lower.startsWith('x-')) {
@@ -331,40 +373,8 @@ export function scanRequestHeaders(
     }
     const kind = KINDS.get(lower);
     if (kind !== undefined) {
-      switch (kind) {
-        case COOKIE:
-          if (s.cookie === undefined) s.cookie = findCookie(value, cookieName);
-          out.push(name, value);
-          continue;
-        case CONTENT_LENGTH:
-          s.contentLength = Number(value);
-          out.push(name, value);
-          continue;
-        case HOST:
-          s.host = value;
-          s.hosts++;
-          continue;
-        case TRANSFER_ENCODING:
-          s.chunked = true;
-          continue;
-        case CONNECTION:
-          s.connectionTokens = value;
-          continue;
-        case UPGRADE:
-          s.upgrade = value;
-          continue;
-        case EXPECT:
-          s.expect = value;
-          continue;
-        case REQUEST_ID:
-          s.requestId = value;
-          continue;
-        case TRACEPARENT:
-          s.traceparent = value;
-          continue;
-        default:
-          continue;
-      }
+      if (takeKind(s, kind, value, cookieName)) out.push(name, value);
+      continue;
     }
     out.push(name, value);
   }
@@ -393,7 +403,8 @@ function startsWithName(buf: Buffer, start: number, end: number, lower: string):
  * scanRequestHeaders applied to an HTTP/1.1 request head's bytes (the fast path): the same
  * answers, but the client's fields that go upstream are byte ranges to copy (copyRuns) instead
  * of strings in `out`, which stays empty for the gateway's own fields. Strings are made only
- * of the values routing and the request check read. One per connection.
+ * of the values of the fields KINDS names (and of x-ldc-hop and x-forwarded-*). One per
+ * connection.
  */
 export class RequestFieldScan extends FieldRuns {
   /** Per field: kept (scratch, written by index: it keeps its backing store). */
@@ -411,14 +422,7 @@ export class RequestFieldScan extends FieldRuns {
       const ve = fields[i + 3]!;
       // In scanRequestHeaders' order: the uid header, then x-ldc-* and x-forwarded-*, then KINDS.
       if (nameIs(buf, ns, ne, uidHeader)) {
-        const r = readUidHeader(buf.toString('latin1', vs, ve));
-        if (r.ok) {
-          s.uid = r.uid;
-          s.uidError = null;
-        } else {
-          s.uid = undefined;
-          s.uidError = new UidHeaderInvalidError(uidHeader, r.problem);
-        }
+        takeUid(s, buf.toString('latin1', vs, ve), uidHeader);
         keep[i >> 2] = false;
         continue;
       }
@@ -439,41 +443,8 @@ export class RequestFieldScan extends FieldRuns {
         keep[i >> 2] = true;
         continue;
       }
-      switch (kind) {
-        case COOKIE:
-          if (s.cookie === undefined) s.cookie = findCookie(buf.toString('latin1', vs, ve), cookieName);
-          keep[i >> 2] = true;
-          continue;
-        case CONTENT_LENGTH:
-          s.contentLength = Number(buf.toString('latin1', vs, ve));
-          keep[i >> 2] = true;
-          continue;
-        case HOST:
-          s.host = buf.toString('latin1', vs, ve);
-          s.hosts++;
-          break;
-        case TRANSFER_ENCODING:
-          s.chunked = true;
-          break;
-        case CONNECTION:
-          s.connectionTokens = buf.toString('latin1', vs, ve);
-          break;
-        case UPGRADE:
-          s.upgrade = buf.toString('latin1', vs, ve);
-          break;
-        case EXPECT:
-          s.expect = buf.toString('latin1', vs, ve);
-          break;
-        case REQUEST_ID:
-          s.requestId = buf.toString('latin1', vs, ve);
-          break;
-        case TRACEPARENT:
-          s.traceparent = buf.toString('latin1', vs, ve);
-          break;
-        default:
-          break;
-      }
-      keep[i >> 2] = false;
+      // Values become strings only for KINDS fields (routing inputs, hop-by-hop fields).
+      keep[i >> 2] = takeKind(s, kind, buf.toString('latin1', vs, ve), cookieName);
     }
     // Fields the client named in Connection: are hop-by-hop too (dropConnectionTokens).
     const named = s.connectionTokens === undefined ? null : connectionFieldNames(s.connectionTokens);

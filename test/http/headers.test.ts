@@ -10,6 +10,55 @@ import {
 import { parseRequestHead, parseResponseHead, rawFields, rawFieldViews } from '../../src/http/fast/parser.js';
 import { requestHead, requestHeadBytes } from '../../src/http/upstream-call.js';
 
+/** A seeded generator for random heads: numbers, names in mixed case, optional whitespace. */
+function randomHeads(seed: number): {
+  rnd: (n: number) => number;
+  /**
+   * Up to `most` fields named from `pool` in mixed case, with OWS around values (none after a
+   * transfer coding, which the parser refuses), one framing field at most (the parser refuses
+   * two; its own tests cover that), Connection listing pool names; `value` picks the others.
+   */
+  fields: (pool: readonly string[], most: number, value: (lower: string) => string | undefined) => string[][];
+} {
+  const rnd = (n: number): number => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) % n;
+  };
+  const cased = (n: string): string =>
+    [...n].map((c) => (rnd(3) === 0 ? c.toUpperCase() : rnd(2) === 0 ? c.toLowerCase() : c)).join('');
+  const ows = (): string => [' ', '', '  ', '\t', ' \t'][rnd(5)]!;
+  const fields = (
+    pool: readonly string[],
+    most: number,
+    value: (lower: string) => string | undefined,
+  ): string[][] => {
+    const out: string[][] = [];
+    const count = rnd(most + 1);
+    let framed = false;
+    for (let i = 0; i < count; i++) {
+      const name = cased(pool[rnd(pool.length)]!);
+      const lower = name.toLowerCase();
+      if (lower === 'content-length' || lower === 'transfer-encoding') {
+        if (framed) continue;
+        framed = true;
+      }
+      const v =
+        lower === 'connection'
+          ? Array.from({ length: rnd(3) + 1 }, () => cased(pool[rnd(pool.length)]!))
+              .concat(['close', 'keep-alive'][rnd(2)]!)
+              .join(',' + ows())
+          : lower === 'transfer-encoding'
+            ? 'chunked'
+            : (value(lower) ?? `v${rnd(100)}`);
+      out.push([name, lower === 'transfer-encoding' ? ` ${v}` : `${ows()}${v}${ows()}`]);
+    }
+    return out;
+  };
+  return { rnd, fields };
+}
+
 describe('request header scan', () => {
   it('picks routing inputs, drops hop-by-hop and client x-ldc-*, keeps the rest as spelled', () => {
     const s = scanRequestHeaders(
@@ -205,42 +254,9 @@ describe('response field scan on bytes (the fast path) against the string filter
       'ETag',
       'X-A',
     ];
-    let seed = 0x2545f491;
-    const rnd = (n: number): number => {
-      seed ^= seed << 13;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      return (seed >>> 0) % n;
-    };
-    const cased = (n: string): string =>
-      [...n].map((c) => (rnd(3) === 0 ? c.toUpperCase() : rnd(2) === 0 ? c.toLowerCase() : c)).join('');
-    const ows = (): string => [' ', '', '  ', '\t', ' \t'][rnd(5)]!;
+    const { fields } = randomHeads(0x2545f491);
     for (let k = 0; k < 3000; k++) {
-      const fields: string[][] = [];
-      const count = rnd(9);
-      let framed = false;
-      for (let i = 0; i < count; i++) {
-        const name = cased(pool[rnd(pool.length)]!);
-        const lower = name.toLowerCase();
-        // One framing field at most: the parser refuses two (its own tests cover that).
-        if (lower === 'content-length' || lower === 'transfer-encoding') {
-          if (framed) continue;
-          framed = true;
-        }
-        const value =
-          lower === 'connection'
-            ? Array.from({ length: rnd(3) + 1 }, () => cased(pool[rnd(pool.length)]!))
-                .concat(['close', 'keep-alive'][rnd(2)]!)
-                .join(',' + ows())
-            : lower === 'content-length'
-              ? '5'
-              : lower === 'transfer-encoding'
-                ? 'chunked'
-                : `v${rnd(100)}`;
-        // (The parser takes no whitespace after a transfer coding.)
-        fields.push([name, lower === 'transfer-encoding' ? ` ${value}` : `${ows()}${value}${ows()}`]);
-      }
-      check(fields);
+      check(fields(pool, 8, (lower) => (lower === 'content-length' ? '5' : undefined)));
     }
   });
 });
@@ -350,45 +366,13 @@ describe('request field scan on bytes (the fast path) against the string scan', 
       'X',
       'Proxy-Authorization',
     ];
-    let seed = 0x1b873593;
-    const rnd = (n: number): number => {
-      seed ^= seed << 13;
-      seed ^= seed >>> 17;
-      seed ^= seed << 5;
-      return (seed >>> 0) % n;
-    };
-    const cased = (n: string): string =>
-      [...n].map((c) => (rnd(3) === 0 ? c.toUpperCase() : rnd(2) === 0 ? c.toLowerCase() : c)).join('');
-    const ows = (): string => [' ', '', '  ', '\t', ' \t'][rnd(5)]!;
+    const { rnd, fields } = randomHeads(0x1b873593);
     const values: Record<string, () => string> = {
       'x-ldc-uid': () => ['42', '%E7%94%A8', '\xe7\x94\xa8', '\xff', '%zz', 'u-9'][rnd(6)]!,
       cookie: () => ['ldc=v.1.rz01.NDI.mac', 'a=1; ldc="q"', 'xldc=1', 'ldc='][rnd(4)]!,
       'content-length': () => ['0', '5', '12'][rnd(3)]!,
-      'transfer-encoding': () => 'chunked',
     };
-    for (let k = 0; k < 3000; k++) {
-      const fields: string[][] = [];
-      const count = rnd(12);
-      let framed = false;
-      for (let i = 0; i < count; i++) {
-        const name = cased(pool[rnd(pool.length)]!);
-        const lower = name.toLowerCase();
-        // One framing field at most: the parser refuses two (its own tests cover that).
-        if (lower === 'content-length' || lower === 'transfer-encoding') {
-          if (framed) continue;
-          framed = true;
-        }
-        const value =
-          lower === 'connection'
-            ? Array.from({ length: rnd(3) + 1 }, () => cased(pool[rnd(pool.length)]!))
-                .concat(['close', 'keep-alive'][rnd(2)]!)
-                .join(',' + ows())
-            : (values[lower]?.() ?? `v${rnd(100)}`);
-        // (The parser takes no whitespace after a transfer coding.)
-        fields.push([name, lower === 'transfer-encoding' ? ` ${value}` : `${ows()}${value}${ows()}`]);
-      }
-      check(fields);
-    }
+    for (let k = 0; k < 3000; k++) check(fields(pool, 11, (lower) => values[lower]?.()));
   });
 });
 
