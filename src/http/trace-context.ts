@@ -72,3 +72,20 @@ export function traceFrom(header: string | undefined): TraceContext {
 export function formatTraceparent(t: TraceContext): string {
   return `00-${t.traceId}-${t.spanId}-${t.flags}`;
 }
+
+/** Characters of formatTraceparent's value (version 00). */
+export const TRACEPARENT_CHARS = 55;
+
+/** formatTraceparent(t) written as bytes at `o` (TRACEPARENT_CHARS of them); returns the end. */
+export function putTraceparent(out: Buffer, o: number, t: TraceContext): number {
+  out[o++] = 0x30;
+  out[o++] = 0x30;
+  out[o++] = 0x2d;
+  for (let i = 0; i < 32; i++) out[o++] = t.traceId.charCodeAt(i);
+  out[o++] = 0x2d;
+  for (let i = 0; i < 16; i++) out[o++] = t.spanId.charCodeAt(i);
+  out[o++] = 0x2d;
+  out[o++] = t.flags.charCodeAt(0);
+  out[o++] = t.flags.charCodeAt(1);
+  return o;
+}

@@ -17,8 +17,10 @@
  * alerts keep their labels; a response the parser refuses is BAD_RESPONSE, with the reason in
  * the message.
  */
+import { REQUEST_ID_HEADER } from '../core/request-id.js';
 import type { ConnUser, Endpoint, PooledConn, SocketPool } from '../upstream/index.js';
 import { ChunkedDecoder, parseResponseHead, type ChunkSink } from './fast/parser.js';
+import { putTraceparent, TRACEPARENT_CHARS, TRACEPARENT_HEADER, type TraceContext } from './trace-context.js';
 
 export interface CallHandler {
   /**
@@ -55,14 +57,18 @@ export interface KeptLines {
 const HTTP11_CRLF = ' HTTP/1.1\r\n';
 
 /** `s` at `o`, one byte per char as latin1 encodes it (a loop beats a native call for such short strings). */
-function putLatin1(out: Buffer, o: number, s: string): number {
+export function putLatin1(out: Buffer, o: number, s: string): number {
   for (let i = 0; i < s.length; i++) out[o++] = s.charCodeAt(i);
   return o;
 }
 
+const REQUEST_ID_LINE = `${REQUEST_ID_HEADER}: `;
+const TRACEPARENT_LINE = `${TRACEPARENT_HEADER}: `;
+
 /**
  * requestHead's bytes, written into one buffer: the request line, the client's kept field lines
- * as it sent them, then `headers` (the gateway's own, flat `[name, value, …]`), all latin1 as
+ * as it sent them, `headers` (the gateway's own, flat `[name, value, …]`), then the trace's
+ * `x-request-id` and `traceparent` (what RequestTrace.pushUpstreamHeaders adds), all latin1 as
  * requestHead's string is sent. No string is built for the head.
  */
 export function requestHeadBytes(
@@ -70,9 +76,12 @@ export function requestHeadBytes(
   path: string,
   kept: KeptLines,
   headers: readonly string[],
+  trace: { readonly id: string; readonly trace: TraceContext } | null,
 ): Buffer {
   let n = method.length + 1 + path.length + HTTP11_CRLF.length + kept.bytes + 2;
   for (let i = 0; i < headers.length; i++) n += headers[i]!.length + 2;
+  if (trace !== null)
+    n += REQUEST_ID_LINE.length + trace.id.length + TRACEPARENT_LINE.length + TRACEPARENT_CHARS + 4;
   const out = Buffer.allocUnsafe(n);
   let o = putLatin1(out, 0, method);
   out[o++] = 0x20;
@@ -84,6 +93,14 @@ export function requestHeadBytes(
     out[o++] = 0x3a;
     out[o++] = 0x20;
     o = putLatin1(out, o, headers[i + 1]!);
+    out[o++] = 0x0d;
+    out[o++] = 0x0a;
+  }
+  if (trace !== null) {
+    o = putLatin1(out, putLatin1(out, o, REQUEST_ID_LINE), trace.id);
+    out[o++] = 0x0d;
+    out[o++] = 0x0a;
+    o = putTraceparent(out, putLatin1(out, o, TRACEPARENT_LINE), trace.trace);
     out[o++] = 0x0d;
     out[o++] = 0x0a;
   }

@@ -9,6 +9,9 @@ import {
 } from '../../src/http/headers.js';
 import { parseRequestHead, parseResponseHead, rawFields, rawFieldViews } from '../../src/http/fast/parser.js';
 import { requestHead, requestHeadBytes } from '../../src/http/upstream-call.js';
+import { RequestTrace } from '../../src/http/request-trace.js';
+import type { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 
 /** A seeded generator for random heads: numbers, names in mixed case, optional whitespace. */
 function randomHeads(seed: number): {
@@ -386,13 +389,37 @@ describe('upstream request head as bytes', () => {
       'rz01',
       'x-ldc-uid',
       '%E7%94%A8',
-      'x-request-id',
+      'x-other',
       'caf\xe9',
     ];
     assert.deepEqual(
-      requestHeadBytes('GET', '/a?b=%20', none, headers),
+      requestHeadBytes('GET', '/a?b=%20', none, headers, null),
       Buffer.from(requestHead('GET', '/a?b=%20', headers), 'latin1'),
     );
+  });
+
+  it("writes the trace's x-request-id and traceparent as pushUpstreamHeaders adds them", () => {
+    const none = { bytes: 0, copyRuns: (_out: Buffer, o: number) => o };
+    for (const [requestId, traceparent] of [
+      [undefined, undefined],
+      ['client-id-7', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'],
+      ['x'.repeat(128), '01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00-more'],
+    ] as const) {
+      const trace = new RequestTrace(
+        { socket: new Socket() } as unknown as IncomingMessage,
+        requestId,
+        traceparent,
+        'h',
+        0,
+      );
+      const headers = ['host', 'h'];
+      const withTrace = [...headers];
+      trace.pushUpstreamHeaders(withTrace);
+      assert.deepEqual(
+        requestHeadBytes('HEAD', '/t', none, headers, trace),
+        Buffer.from(requestHead('HEAD', '/t', withTrace), 'latin1'),
+      );
+    }
   });
 
   it("puts the client's kept lines, as sent, between the request line and the gateway's fields", () => {
@@ -402,7 +429,7 @@ describe('upstream request head as bytes', () => {
     assert.ok(head !== null && head.rejected === undefined);
     const scan = new RequestFieldScan();
     scan.scan(buf, head.fields, 'x-ldc-uid', 'ldc');
-    const out = requestHeadBytes('GET', '/x', scan, ['host', 'h', 'x-ldc-zone', 'rz01']);
+    const out = requestHeadBytes('GET', '/x', scan, ['host', 'h', 'x-ldc-zone', 'rz01'], null);
     assert.equal(
       out.toString('latin1'),
       'GET /x HTTP/1.1\r\nAccept:  */*\r\nX-A:1\r\nhost: h\r\nx-ldc-zone: rz01\r\n\r\n',

@@ -44,7 +44,7 @@ import { beginRequest, type RequestTrace } from '../request-trace.js';
 import { rawErrorMessage } from '../respond.js';
 import type { Watched } from '../transfer-watch.js';
 import { parseRequestHead } from './parser.js';
-import { requestHeadBytes, UpstreamCall, type CallHandler } from '../upstream-call.js';
+import { putLatin1, requestHeadBytes, UpstreamCall, type CallHandler } from '../upstream-call.js';
 
 /** nginx's "client closed request"; only counted, never sent. */
 const STATUS_CLIENT_CLOSED = 499;
@@ -89,17 +89,40 @@ function statusLine(status: number): string {
   return (statusLines[status] ??= `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n`);
 }
 
-let cachedDate = '';
+let cachedDateLine = '';
 let cachedDateAt = 0;
-/** The Date field Node adds to each response, formatted once per second. */
-function httpDate(): string {
+/** The `date` field line Node adds to each response, formatted once per second. */
+function dateLine(): string {
   const now = Date.now();
   if (now - cachedDateAt >= 1000) {
     cachedDateAt = now - (now % 1000);
-    cachedDate = new Date(now).toUTCString();
+    cachedDateLine = `date: ${new Date(now).toUTCString()}\r\n`;
   }
-  return cachedDate;
+  return cachedDateLine;
 }
+
+/** `x-ldc-zone` and `x-ldc-colour` lines by zone, then colour (a map has a few of each). */
+const zoneLineCache = new Map<string, Map<string, string>>();
+function zoneLines(zone: string, colour: string): string {
+  let byColour = zoneLineCache.get(zone);
+  if (byColour === undefined) {
+    // Zone names come from maps; a gateway that sees thousands over its life starts over.
+    if (zoneLineCache.size >= 1024) zoneLineCache.clear();
+    byColour = new Map();
+    zoneLineCache.set(zone, byColour);
+  }
+  let lines = byColour.get(colour);
+  if (lines === undefined) {
+    lines = `x-ldc-zone: ${zone}\r\nx-ldc-colour: ${colour}\r\n`;
+    byColour.set(colour, lines);
+  }
+  return lines;
+}
+
+const REQUEST_ID_LINE = `${REQUEST_ID_HEADER}: `;
+const HSTS_LINE = 'strict-transport-security: ';
+const CHUNKED_LINE = 'transfer-encoding: chunked\r\n';
+const CLOSE_LINE = 'connection: close\r\n';
 
 export interface FastPathOptions {
   readonly ctx: HttpContext;
@@ -198,8 +221,14 @@ class FastConnection implements Watched, CallHandler {
   readonly reqScan = new RequestFieldScan();
   /** The upstream's response fields as kept for the client (one scan object per connection). */
   readonly scan = new ResponseFieldScan();
-  /** The head's fields after the upstream's, built and not yet written (they wait for the first body bytes). */
-  headTail: string | null = null;
+  /**
+   * The response head is decided and not yet written (it waits for the first body bytes); its
+   * fields after the upstream's are the pieces `tail[0…tailN)`, written one after the other
+   * (no string is joined per response).
+   */
+  headHeld = false;
+  readonly tail: string[] = [];
+  tailN = 0;
   responded = false;
   paused = false;
   tick = 0;
@@ -390,8 +419,8 @@ class FastConnection implements Watched, CallHandler {
     this.endpoint = r.endpoint;
     // Only the gateway's own fields as strings; the client's are copied from its head.
     const added = upstreamHeaders(ctx, this.scanned!, r, identity.uid, this.checked.host);
-    this.trace?.pushUpstreamHeaders(added);
-    this.head = requestHeadBytes(this.method, this.path, this.reqScan, added);
+    // The trace's x-request-id and traceparent are written by requestHeadBytes itself.
+    this.head = requestHeadBytes(this.method, this.path, this.reqScan, added, this.trace);
     ctx.transfers.add(this);
     this.dispatch();
   }
@@ -458,8 +487,13 @@ class FastConnection implements Watched, CallHandler {
       const scan = this.scan;
       scan.scan(buf, fields, ctx.config.identity.uidHeader);
       const d = this.routed!.decision;
-      let added = d.via !== 'gateway' ? `x-ldc-zone: ${d.zone}\r\nx-ldc-colour: ${d.colour}\r\n` : '';
-      if (this.trace !== null) added += `${REQUEST_ID_HEADER}: ${this.trace.id}\r\n`;
+      this.tailN = 0;
+      if (d.via !== 'gateway') this.addTail(zoneLines(d.zone, d.colour));
+      if (this.trace !== null) {
+        this.addTail(REQUEST_ID_LINE);
+        this.addTail(this.trace.id);
+        this.addTail(CRLF);
+      }
       this.status = statusCode;
       const uid = scan.uid;
       if (uid !== undefined && uid !== '' && ctx.keyring !== null) {
@@ -472,26 +506,30 @@ class FastConnection implements Watched, CallHandler {
           (value) => {
             if (this.gen === gen)
               this.writeHeadSafely(
-                `${added}set-cookie: ${ctx.config.identity.cookie.name}=${value}${ctx.cookieAttributes}\r\n`,
+                `set-cookie: ${ctx.config.identity.cookie.name}=${value}${ctx.cookieAttributes}\r\n`,
                 call,
               );
           },
           // A uid that cannot go in a cookie (too long, odd zone name): answer without one.
           () => {
-            if (this.gen === gen) this.writeHeadSafely(added, call);
+            if (this.gen === gen) this.writeHeadSafely(null, call);
           },
         );
         return;
       }
-      this.writeHead(added);
+      this.writeHead(null);
     } catch (err) {
       this.internal(err);
     }
   }
 
-  writeHeadSafely(added: string, call: UpstreamCall): void {
+  addTail(piece: string): void {
+    this.tail[this.tailN++] = piece;
+  }
+
+  writeHeadSafely(cookieLine: string | null, call: UpstreamCall): void {
     try {
-      this.writeHead(added);
+      this.writeHead(cookieLine);
       // Replays what the call held behind the head, then reports the end of that read
       // (onReadEnd), which sends the head if no body bytes took it along.
       call.resume();
@@ -500,28 +538,36 @@ class FastConnection implements Watched, CallHandler {
     }
   }
 
-  /** Decide the framing and connection fields of the response head; `added`: our fields, as lines. */
-  writeHead(added: string): void {
+  /**
+   * Decide the framing and connection fields of the response head, after the pieces
+   * onResponseStart added (and the first visit's `set-cookie` line, when there is one).
+   */
+  writeHead(cookieLine: string | null): void {
     if (this.phase !== ACTIVE) return;
     const ctx = this.ctx;
     const status = this.status;
     const scan = this.scan;
-    let h = added;
-    if (this.hsts !== undefined) h += `strict-transport-security: ${this.hsts}\r\n`;
-    if (!scan.hasDate) h += `date: ${httpDate()}\r\n`;
+    if (cookieLine !== null) this.addTail(cookieLine);
+    if (this.hsts !== undefined) {
+      this.addTail(HSTS_LINE);
+      this.addTail(this.hsts);
+      this.addTail(CRLF);
+    }
+    if (!scan.hasDate) this.addTail(dateLine());
     // RFC 9112 §6.3: HEAD, 204 and 304 have no body; anything else without a length is chunked.
     this.chunked = !scan.hasLength && this.method !== 'HEAD' && status !== 204 && status !== 304;
-    if (this.chunked) h += 'transfer-encoding: chunked\r\n';
+    if (this.chunked) this.addTail(CHUNKED_LINE);
     if (ctx.closing || this.clientClose || this.closeAfter) {
       this.closeAfter = true;
-      h += 'connection: close\r\n';
+      this.addTail(CLOSE_LINE);
     } else {
-      h += this.fp.keepAlive;
+      this.addTail(this.fp.keepAlive);
     }
+    this.addTail(CRLF);
     this.responded = true;
     // Held until the first body bytes of the same upstream read (usually all of them), so
     // both leave in one write; sent alone at the end of that read (onReadEnd) otherwise.
-    this.headTail = h + CRLF;
+    this.headHeld = true;
   }
 
   /**
@@ -530,20 +576,27 @@ class FastConnection implements Watched, CallHandler {
    * buffer and one write.
    */
   flushHead(body: Buffer | null, last: boolean): void {
-    let tail = this.headTail!;
-    this.headTail = null;
+    this.headHeld = false;
     const chunked = this.chunked;
     if (chunked) {
-      if (body !== null) tail += `${body.length.toString(16)}\r\n`;
-      else if (last) tail += LAST_CHUNK_TEXT;
+      if (body !== null) {
+        this.addTail(body.length.toString(16));
+        this.addTail(CRLF);
+      } else if (last) {
+        this.addTail(LAST_CHUNK_TEXT);
+      }
     }
     const line = statusLine(this.status);
     const scan = this.scan;
-    const bodyBytes = body === null ? 0 : body.length + (chunked ? 2 : 0);
-    const out = Buffer.allocUnsafe(line.length + scan.bytes + tail.length + bodyBytes);
-    let o = out.write(line, 0, 'latin1');
+    const tail = this.tail;
+    const n = this.tailN;
+    this.tailN = 0;
+    let bytes = line.length + scan.bytes + (body === null ? 0 : body.length + (chunked ? 2 : 0));
+    for (let i = 0; i < n; i++) bytes += tail[i]!.length;
+    const out = Buffer.allocUnsafe(bytes);
+    let o = putLatin1(out, 0, line);
     o = scan.copyRuns(out, o);
-    o += out.write(tail, o, 'latin1');
+    for (let i = 0; i < n; i++) o = putLatin1(out, o, tail[i]!);
     if (body !== null) {
       o += body.copy(out, o);
       if (chunked) {
@@ -555,7 +608,7 @@ class FastConnection implements Watched, CallHandler {
   }
 
   onReadEnd(call: UpstreamCall): void {
-    if (call === this.call && this.headTail !== null && this.phase === ACTIVE) this.flushHead(null, false);
+    if (call === this.call && this.headHeld && this.phase === ACTIVE) this.flushHead(null, false);
   }
 
   onResponseData(call: UpstreamCall, chunk: Buffer): void {
@@ -563,7 +616,7 @@ class FastConnection implements Watched, CallHandler {
     if (call !== this.call || this.phase !== ACTIVE || chunk.length === 0) return;
     const s = this.socket;
     if (this.trace !== null) this.trace.bytesOut += chunk.length;
-    if (this.headTail !== null) {
+    if (this.headHeld) {
       this.flushHead(chunk, false);
     } else if (this.chunked) {
       s.cork();
@@ -584,7 +637,7 @@ class FastConnection implements Watched, CallHandler {
 
   onResponseEnd(call: UpstreamCall): void {
     if (call !== this.call || this.phase !== ACTIVE) return;
-    if (this.headTail !== null) this.flushHead(null, true);
+    if (this.headHeld) this.flushHead(null, true);
     else if (this.chunked) this.socket.write(LAST_CHUNK);
     this.endpoint!.succeeded();
     this.report(this.routed!.decision.reason, this.status);
@@ -682,7 +735,8 @@ class FastConnection implements Watched, CallHandler {
     this.paused = false;
     this.retried = false;
     this.chunked = false;
-    this.headTail = null;
+    this.headHeld = false;
+    this.tailN = 0;
   }
 
   /** After an answer: close, or read the next request (already buffered, or to come). */
@@ -715,7 +769,7 @@ class FastConnection implements Watched, CallHandler {
    * closes before the framing's end, which is how HTTP/1.1 tells the client it is incomplete.
    */
   cut(): void {
-    if (this.headTail !== null && this.socket.writable) this.flushHead(null, false);
+    if (this.headHeld && this.socket.writable) this.flushHead(null, false);
     this.socket.destroy();
   }
 
@@ -729,7 +783,7 @@ class FastConnection implements Watched, CallHandler {
     }
     let fields = 'cache-control: no-store\r\n';
     if (this.hsts !== undefined) fields += `strict-transport-security: ${this.hsts}\r\n`;
-    fields += `date: ${httpDate()}\r\n`;
+    fields += dateLine();
     fields += close ? 'connection: close\r\n' : this.fp.keepAlive;
     s.write(rawErrorMessage(err, trace, fields));
     if (close) {
