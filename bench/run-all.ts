@@ -5,7 +5,7 @@
  * those benchmarks run and only their sections of RESULTS.md are replaced; the others stay.
  * The capacity note at the end is rebuilt from the figures in every section (bench/capacity.ts).
  *
- * Env: BENCH_TIMEOUT_MS bounds one benchmark (default 1200000: bench/http.ts takes ~11 min).
+ * Env: BENCH_TIMEOUT_MS bounds one benchmark (default 1200000: bench/http.ts takes ~13 min).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
