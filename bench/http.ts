@@ -802,43 +802,30 @@ async function tlsTables(rig: Rig, cert: CertType, withH2: boolean): Promise<Tls
       note: 'default config (access log on, to a file)',
     });
     const truncate = (): void => truncateSync(zg.log, 0);
-    const hs = !TABLES.has('tls')
-      ? []
-      : await measure(
-          `tls ${cert} handshakes`,
-          servers.map((s) => ({
-            name: s.name,
-            note: s.note,
-            child: s.child,
-            run: (sec: number) => handshakes(s.port, sec),
-            afterRound: truncate,
-          })),
-        );
+    /** Each server as a target measured by `run` (on its port); the log emptied after each round. */
+    const targets = (run: (port: number, sec: number) => Promise<Sample>, list = servers): Target[] =>
+      list.map((s) => ({
+        name: s.name,
+        note: s.note,
+        child: s.child,
+        run: (sec: number) => run(s.port, sec),
+        afterRound: truncate,
+      }));
+    const hs = !TABLES.has('tls') ? [] : await measure(`tls ${cert} handshakes`, targets(handshakes));
     const ka = !TABLES.has('tls')
       ? []
       : await measure(
           `tls ${cert} keep-alive`,
-          servers.map((s) => ({
-            name: s.name,
-            note: s.note,
-            child: s.child,
-            run: (sec: number) => wrk(`https://127.0.0.1:${s.port}/orders`, sec, rig.mixScript),
-            afterRound: truncate,
-          })),
+          targets((port, sec) => wrk(`https://127.0.0.1:${port}/orders`, sec, rig.mixScript)),
         );
     const h2 =
       withH2 && has('h2load')
         ? await measure(
             `h2 ${cert}`,
-            servers
-              .filter((s) => s.name !== NODE_TLS_FLOOR)
-              .map((s) => ({
-                name: s.name,
-                note: s.note,
-                child: s.child,
-                run: (sec: number) => h2load(`https://127.0.0.1:${s.port}/orders`, sec, rig.cookie),
-                afterRound: truncate,
-              })),
+            targets(
+              (port, sec) => h2load(`https://127.0.0.1:${port}/orders`, sec, rig.cookie),
+              servers.filter((s) => s.name !== NODE_TLS_FLOOR),
+            ),
           )
         : [];
     return { cert, handshakes: hs, keepAlive: ka, h2 };

@@ -8,6 +8,7 @@
  */
 import { fstatSync, writeSync } from 'node:fs';
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import { putLatin1 } from './bytes.js';
 import {
   HTTP_PROTOCOL_LABEL,
   type EventBus,
@@ -313,12 +314,6 @@ function ms3(v: number): number {
 /** How every access line (HTTP and MQTT) starts: pino's shape. */
 const LINE_START = '{"level":30,"time":"';
 
-/** ASCII `s` (a constant or a value known to be ASCII), at `pos`. */
-function putAscii(buf: Buffer, pos: number, s: string): number {
-  for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i);
-  return pos;
-}
-
 /** `s` as a JSON string, quotes included: printable ASCII as is, anything else by JSON.stringify. */
 function putString(buf: Buffer, pos: number, s: string): number {
   const start = pos;
@@ -346,7 +341,7 @@ function putUint(buf: Buffer, pos: number, n: number): number {
 function putMs3(buf: Buffer, pos: number, v: number): number {
   const m = Math.round(v * 1000);
   // Never for a duration, but the line must stay what String() would give.
-  if (!(m >= 0 && m <= Number.MAX_SAFE_INTEGER)) return putAscii(buf, pos, String(ms3(v)));
+  if (!(m >= 0 && m <= Number.MAX_SAFE_INTEGER)) return putLatin1(buf, pos, String(ms3(v)));
   const ip = Math.floor(m / 1000);
   const f = m - ip * 1000;
   pos = putUint(buf, pos, ip);
@@ -379,40 +374,40 @@ function encodeAccessLine(
   e: RequestDoneEvent,
   path: string,
 ): number {
-  pos = putAscii(buf, pos, LINE_START);
-  pos = putAscii(buf, pos, isoNow());
-  pos = putAscii(buf, pos, pidPart);
-  pos = putAscii(buf, pos, ',"protocol":"');
-  pos = putAscii(buf, pos, HTTP_PROTOCOL_LABEL[e.protocol]);
+  pos = putLatin1(buf, pos, LINE_START);
+  pos = putLatin1(buf, pos, isoNow());
+  pos = putLatin1(buf, pos, pidPart);
+  pos = putLatin1(buf, pos, ',"protocol":"');
+  pos = putLatin1(buf, pos, HTTP_PROTOCOL_LABEL[e.protocol]);
   buf[pos++] = 0x22;
   const t = e.trace;
   if (t !== null) {
-    pos = putString(buf, putAscii(buf, pos, ',"requestId":'), t.id);
-    pos = putString(buf, putAscii(buf, pos, ',"client":'), t.clientAddress);
-    pos = putString(buf, putAscii(buf, pos, ',"host":'), t.host);
+    pos = putString(buf, putLatin1(buf, pos, ',"requestId":'), t.id);
+    pos = putString(buf, putLatin1(buf, pos, ',"client":'), t.clientAddress);
+    pos = putString(buf, putLatin1(buf, pos, ',"host":'), t.host);
   }
-  pos = putString(buf, putAscii(buf, pos, ',"method":'), e.method);
-  pos = putString(buf, putAscii(buf, pos, ',"path":'), path);
-  pos = putUint(buf, putAscii(buf, pos, ',"status":'), e.status);
+  pos = putString(buf, putLatin1(buf, pos, ',"method":'), e.method);
+  pos = putString(buf, putLatin1(buf, pos, ',"path":'), path);
+  pos = putUint(buf, putLatin1(buf, pos, ',"status":'), e.status);
   if (t !== null) {
-    pos = putUint(buf, putAscii(buf, pos, ',"bytesIn":'), t.bytesIn);
-    pos = putUint(buf, putAscii(buf, pos, ',"bytesOut":'), t.bytesOut);
+    pos = putUint(buf, putLatin1(buf, pos, ',"bytesIn":'), t.bytesIn);
+    pos = putUint(buf, putLatin1(buf, pos, ',"bytesOut":'), t.bytesOut);
   }
-  pos = putString(buf, putAscii(buf, pos, ',"zone":'), e.zone);
-  pos = putString(buf, putAscii(buf, pos, ',"colour":'), e.colour);
-  pos = putString(buf, putAscii(buf, pos, ',"reason":'), e.reason);
-  pos = putString(buf, putAscii(buf, pos, ',"upstream":'), e.upstream);
-  if (e.upstreamMs >= 0) pos = putMs3(buf, putAscii(buf, pos, ',"upstreamMs":'), e.upstreamMs);
-  pos = putMs3(buf, putAscii(buf, pos, ',"durationMs":'), e.durationMs);
+  pos = putString(buf, putLatin1(buf, pos, ',"zone":'), e.zone);
+  pos = putString(buf, putLatin1(buf, pos, ',"colour":'), e.colour);
+  pos = putString(buf, putLatin1(buf, pos, ',"reason":'), e.reason);
+  pos = putString(buf, putLatin1(buf, pos, ',"upstream":'), e.upstream);
+  if (e.upstreamMs >= 0) pos = putMs3(buf, putLatin1(buf, pos, ',"upstreamMs":'), e.upstreamMs);
+  pos = putMs3(buf, putLatin1(buf, pos, ',"durationMs":'), e.durationMs);
   if (t !== null) {
     const tc = t.trace;
-    pos = putString(buf, putAscii(buf, pos, ',"traceId":'), tc.traceId);
-    pos = putString(buf, putAscii(buf, pos, ',"spanId":'), tc.spanId);
+    pos = putString(buf, putLatin1(buf, pos, ',"traceId":'), tc.traceId);
+    pos = putString(buf, putLatin1(buf, pos, ',"spanId":'), tc.spanId);
     if (tc.parentSpanId !== null)
-      pos = putString(buf, putAscii(buf, pos, ',"parentSpanId":'), tc.parentSpanId);
-    if (t.detail !== '') pos = putString(buf, putAscii(buf, pos, ',"detail":'), t.detail);
+      pos = putString(buf, putLatin1(buf, pos, ',"parentSpanId":'), tc.parentSpanId);
+    if (t.detail !== '') pos = putString(buf, putLatin1(buf, pos, ',"detail":'), t.detail);
   }
-  return putAscii(buf, pos, ',"msg":"http"}\n');
+  return putLatin1(buf, pos, ',"msg":"http"}\n');
 }
 
 function accessLineBound(e: RequestDoneEvent, path: string): number {

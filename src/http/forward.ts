@@ -44,7 +44,13 @@ import { sendError, type AnyResponse } from './respond.js';
 import { beginRequest, countBodyBytes, traceOf, type RequestTrace } from './request-trace.js';
 import type { Watched } from './transfer-watch.js';
 import { rawFieldViews } from './fast/parser.js';
-import { isIdempotent, requestHead, UpstreamCall, type CallHandler } from './upstream-call.js';
+import {
+  isIdempotent,
+  NO_KEPT_LINES,
+  requestHeadBytes,
+  UpstreamCall,
+  type CallHandler,
+} from './upstream-call.js';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 
@@ -522,7 +528,7 @@ class Exchange implements Dispatcher.DispatchHandler, BodyOwner, Watched {
         this.endpoint,
         new CallFor(this),
         this.method,
-        requestHead(this.method, this.path, this.headers),
+        requestHeadBytes(this.method, this.path, NO_KEPT_LINES, this.headers, null),
       );
       this.call = call;
       call.start();

@@ -10,6 +10,7 @@
  * as latin1, so a UTF-8 uid is decoded here, once, or refused (400) when it is not UTF-8.
  */
 import { readUidBytes, readUidHeader, UidHeaderInvalidError } from '../identity/index.js';
+import { nameIs } from './fast/parser.js';
 
 export { encodeUidHeader } from '../identity/index.js';
 
@@ -81,17 +82,6 @@ const RESPONSE_DROPPED: readonly string[] = [
 const DROPPED_BY_LENGTH: (string[] | undefined)[] = [];
 for (const n of RESPONSE_DROPPED) (DROPPED_BY_LENGTH[n.length] ??= []).push(n);
 
-/** `buf[start…end)` is `lower` (ASCII, lower case), ignoring ASCII case; the lengths must match. */
-function nameIs(buf: Buffer, start: number, end: number, lower: string): boolean {
-  if (end - start !== lower.length) return false;
-  for (let i = start, j = 0; i < end; i++, j++) {
-    let c = buf[i]!;
-    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-    if (c !== lower.charCodeAt(j)) return false;
-  }
-  return true;
-}
-
 /** The RESPONSE_DROPPED name `buf[start…end)` is, or undefined. */
 function droppedName(buf: Buffer, start: number, end: number): string | undefined {
   const candidates = DROPPED_BY_LENGTH[end - start];
@@ -115,45 +105,54 @@ function addConnectionNames(named: Set<string> | null, value: string): Set<strin
 class FieldRuns {
   /** `[start, end, …]` into the head. */
   readonly runs: number[] = [];
-  /** Entries of `runs` in use (the array keeps its backing store between heads: no `length = 0`). */
-  #n = 0;
   /** Bytes in the runs, a CRLF after each included. */
   bytes = 0;
+  /**
+   * Per field: kept. Scratch written by index, so it keeps its backing store between heads
+   * (`length = 0` then push would give V8 a new one every time).
+   */
+  protected readonly keep: boolean[] = [];
   /** The head the runs point into, until copyRuns(). */
   #src: Buffer | null = null;
-  #open = false;
 
-  protected startRuns(buf: Buffer): void {
+  /**
+   * The runs of `buf`'s fields that `keep` marks, less those the `Connection` field names
+   * (`named`, lower case) — marked unkept in `keep` as well.
+   */
+  protected collectRuns(buf: Buffer, fields: readonly number[], named: Set<string> | null): void {
     this.#src = buf;
-    this.#n = 0;
-    this.bytes = 0;
-    this.#open = false;
-  }
-
-  /** The field line from name start `ns` to value end `ve` is kept (lines come in order). */
-  protected keepLine(ns: number, ve: number): void {
+    const keep = this.keep;
     const runs = this.runs;
-    const n = this.#n;
-    if (this.#open) {
-      this.bytes += ve - runs[n - 1]!;
-      runs[n - 1] = ve;
-    } else {
-      runs[n] = ns;
-      runs[n + 1] = ve;
-      this.#n = n + 2;
-      this.bytes += ve - ns + 2;
-      this.#open = true;
+    let n = 0;
+    let bytes = 0;
+    let open = false;
+    for (let i = 0, k = 0; i < fields.length; i += 4, k++) {
+      const ns = fields[i]!;
+      if (
+        keep[k] === true &&
+        named !== null &&
+        named.has(buf.toString('latin1', ns, fields[i + 1]).toLowerCase())
+      )
+        keep[k] = false;
+      if (keep[k] !== true) {
+        open = false;
+        continue;
+      }
+      const ve = fields[i + 3]!;
+      if (open) {
+        // The next line of the same run: the CRLF between them is in the run.
+        bytes += ve - runs[n - 1]!;
+        runs[n - 1] = ve;
+      } else {
+        runs[n] = ns;
+        runs[n + 1] = ve;
+        n += 2;
+        bytes += ve - ns + 2;
+        open = true;
+      }
     }
-  }
-
-  /** The runs are complete: `runs` is cut to them. */
-  protected endRuns(): void {
-    this.runs.length = this.#n;
-  }
-
-  /** The next line is not kept: the run ends. */
-  protected skipLine(): void {
-    this.#open = false;
+    runs.length = n;
+    this.bytes = bytes;
   }
 
   /** Copy the kept field lines, a CRLF after each run, into `out` at `o` (`bytes` of them); returns the end. */
@@ -161,13 +160,18 @@ class FieldRuns {
     const src = this.#src!;
     this.#src = null;
     const runs = this.runs;
-    for (let i = 0; i < this.#n; i += 2) {
+    for (let i = 0; i < runs.length; i += 2) {
       o += src.copy(out, o, runs[i], runs[i + 1]);
       out[o++] = 0x0d;
       out[o++] = 0x0a;
     }
     return o;
   }
+}
+
+/** The value `buf[start…end)` of a Connection field is only `close` or `keep-alive` (what nearly every peer sends). */
+function namesNoField(buf: Buffer, start: number, end: number): boolean {
+  return nameIs(buf, start, end, 'keep-alive') || nameIs(buf, start, end, 'close');
 }
 
 /**
@@ -179,47 +183,38 @@ export class ResponseFieldScan extends FieldRuns {
   uid: string | undefined = undefined;
   hasDate = false;
   hasLength = false;
-  /** Per field: kept (scratch, written by index: it keeps its backing store). */
-  readonly #keep: boolean[] = [];
 
   /** Fill from a response head in `buf`: `fields` as parseResponseHead gives them. */
   scan(buf: Buffer, fields: readonly number[], uidHeader: string): void {
-    this.startRuns(buf);
-    const keep = this.#keep;
+    const keep = this.keep;
     this.uid = undefined;
     let named: Set<string> | null = null;
-    for (let i = 0; i < fields.length; i += 4) {
+    // A field's name decides whether it is kept, so one Date (Content-Length) field tells for all.
+    let dateAt = -1;
+    let lengthAt = -1;
+    for (let i = 0, k = 0; i < fields.length; i += 4, k++) {
       const ns = fields[i]!;
       const ne = fields[i + 1]!;
       const dropped = droppedName(buf, ns, ne);
       if (dropped !== undefined) {
-        if (dropped === 'connection')
-          named = addConnectionNames(named, buf.toString('latin1', fields[i + 2], fields[i + 3]));
-        keep[i >> 2] = false;
+        const vs = fields[i + 2]!;
+        const ve = fields[i + 3]!;
+        if (dropped === 'connection' && !namesNoField(buf, vs, ve))
+          named = addConnectionNames(named, buf.toString('latin1', vs, ve));
+        keep[k] = false;
       } else if (nameIs(buf, ns, ne, uidHeader)) {
         const r = readUidBytes(buf.subarray(fields[i + 2], fields[i + 3]));
         this.uid = r.ok ? r.uid : undefined;
-        keep[i >> 2] = false;
-      } else {
-        keep[i >> 2] = true;
-      }
-    }
-    this.hasDate = false;
-    this.hasLength = false;
-    for (let i = 0, k = 0; i < fields.length; i += 4, k++) {
-      const ns = fields[i]!;
-      const ne = fields[i + 1]!;
-      if (keep[k] === true && named !== null && named.has(buf.toString('latin1', ns, ne).toLowerCase()))
         keep[k] = false;
-      if (keep[k] !== true) {
-        this.skipLine();
-        continue;
+      } else {
+        keep[k] = true;
+        if (nameIs(buf, ns, ne, 'date')) dateAt = k;
+        else if (nameIs(buf, ns, ne, 'content-length')) lengthAt = k;
       }
-      if (nameIs(buf, ns, ne, 'date')) this.hasDate = true;
-      else if (nameIs(buf, ns, ne, 'content-length')) this.hasLength = true;
-      this.keepLine(ns, fields[i + 3]!);
     }
-    this.endRuns();
+    this.collectRuns(buf, fields, named);
+    this.hasDate = dateAt >= 0 && keep[dateAt] === true;
+    this.hasLength = lengthAt >= 0 && keep[lengthAt] === true;
   }
 }
 
@@ -407,14 +402,10 @@ function startsWithName(buf: Buffer, start: number, end: number, lower: string):
  * connection.
  */
 export class RequestFieldScan extends FieldRuns {
-  /** Per field: kept (scratch, written by index: it keeps its backing store). */
-  readonly #keep: boolean[] = [];
-
   /** `fields` as parseRequestHead gives them (name start, name end, value start, value end). */
   scan(buf: Buffer, fields: readonly number[], uidHeader: string, cookieName: string): ScannedRequest {
-    this.startRuns(buf);
     const s = emptyScan();
-    const keep = this.#keep;
+    const keep = this.keep;
     for (let i = 0; i < fields.length; i += 4) {
       const ns = fields[i]!;
       const ne = fields[i + 1]!;
@@ -447,16 +438,11 @@ export class RequestFieldScan extends FieldRuns {
       keep[i >> 2] = takeKind(s, kind, buf.toString('latin1', vs, ve), cookieName);
     }
     // Fields the client named in Connection: are hop-by-hop too (dropConnectionTokens).
-    const named = s.connectionTokens === undefined ? null : connectionFieldNames(s.connectionTokens);
-    for (let i = 0, k = 0; i < fields.length; i += 4, k++) {
-      const ns = fields[i]!;
-      const ne = fields[i + 1]!;
-      if (keep[k] === true && named !== null && named.has(buf.toString('latin1', ns, ne).toLowerCase()))
-        keep[k] = false;
-      if (keep[k] === true) this.keepLine(ns, fields[i + 3]!);
-      else this.skipLine();
-    }
-    this.endRuns();
+    this.collectRuns(
+      buf,
+      fields,
+      s.connectionTokens === undefined ? null : connectionFieldNames(s.connectionTokens),
+    );
     return s;
   }
 }

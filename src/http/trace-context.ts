@@ -5,6 +5,7 @@
  * upstream. Without a valid `traceparent` the gateway starts a trace (not sampled: flags 00,
  * the sampling decision stays with whoever records spans). `tracestate` passes through as is.
  */
+import { putLatin1 } from '../core/bytes.js';
 import { RANDOM_POOL, randomAt } from '../core/random-pool.js';
 
 export const TRACEPARENT_HEADER = 'traceparent';
@@ -78,14 +79,10 @@ export const TRACEPARENT_CHARS = 55;
 
 /** formatTraceparent(t) written as bytes at `o` (TRACEPARENT_CHARS of them); returns the end. */
 export function putTraceparent(out: Buffer, o: number, t: TraceContext): number {
-  out[o++] = 0x30;
-  out[o++] = 0x30;
+  o = putLatin1(out, o, '00-');
+  o = putLatin1(out, o, t.traceId);
   out[o++] = 0x2d;
-  for (let i = 0; i < 32; i++) out[o++] = t.traceId.charCodeAt(i);
+  o = putLatin1(out, o, t.spanId);
   out[o++] = 0x2d;
-  for (let i = 0; i < 16; i++) out[o++] = t.spanId.charCodeAt(i);
-  out[o++] = 0x2d;
-  out[o++] = t.flags.charCodeAt(0);
-  out[o++] = t.flags.charCodeAt(1);
-  return o;
+  return putLatin1(out, o, t.flags);
 }

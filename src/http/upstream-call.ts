@@ -17,6 +17,7 @@
  * alerts keep their labels; a response the parser refuses is BAD_RESPONSE, with the reason in
  * the message.
  */
+import { putLatin1 } from '../core/bytes.js';
 import { REQUEST_ID_HEADER } from '../core/request-id.js';
 import type { ConnUser, Endpoint, PooledConn, SocketPool } from '../upstream/index.js';
 import { ChunkedDecoder, parseResponseHead, type ChunkSink } from './fast/parser.js';
@@ -40,13 +41,6 @@ export interface CallHandler {
   onReadEnd(call: UpstreamCall): void;
 }
 
-/** The request head as sent: `headers` is flat `[name, value, …]`, already checked and rewritten. */
-export function requestHead(method: string, path: string, headers: readonly string[]): string {
-  let h = `${method} ${path} HTTP/1.1\r\n`;
-  for (let i = 0; i < headers.length; i += 2) h += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  return h + '\r\n';
-}
-
 /** Field lines kept from a client's head, copied as bytes (RequestFieldScan). */
 export interface KeptLines {
   /** Bytes copyRuns() writes. */
@@ -54,22 +48,20 @@ export interface KeptLines {
   copyRuns(out: Buffer, o: number): number;
 }
 
+/** For a head with none of the client's lines (Node's path: its `headers` carry them all). */
+export const NO_KEPT_LINES: KeptLines = { bytes: 0, copyRuns: (_out, o) => o };
+
 const HTTP11_CRLF = ' HTTP/1.1\r\n';
 
-/** `s` at `o`, one byte per char as latin1 encodes it (a loop beats a native call for such short strings). */
-export function putLatin1(out: Buffer, o: number, s: string): number {
-  for (let i = 0; i < s.length; i++) out[o++] = s.charCodeAt(i);
-  return o;
-}
-
-const REQUEST_ID_LINE = `${REQUEST_ID_HEADER}: `;
+/** `x-request-id: `, the start of that field's line. */
+export const REQUEST_ID_LINE = `${REQUEST_ID_HEADER}: `;
 const TRACEPARENT_LINE = `${TRACEPARENT_HEADER}: `;
 
 /**
- * requestHead's bytes, written into one buffer: the request line, the client's kept field lines
- * as it sent them, `headers` (the gateway's own, flat `[name, value, …]`), then the trace's
- * `x-request-id` and `traceparent` (what RequestTrace.pushUpstreamHeaders adds), all latin1 as
- * requestHead's string is sent. No string is built for the head.
+ * The request head as sent, in one buffer: the request line, the client's kept field lines as it
+ * sent them, `headers` (flat `[name, value, …]`, checked and rewritten), then, with a trace, its
+ * `x-request-id` and `traceparent` (what RequestTrace.pushUpstreamHeaders adds); strings are
+ * written latin1. No string is built for the head.
  */
 export function requestHeadBytes(
   method: string,
@@ -147,8 +139,8 @@ export class UpstreamCall implements ConnUser, ChunkSink {
   readonly handler: CallHandler;
   readonly #pool: SocketPool;
   readonly #method: string;
-  /** The whole request head, as sent (latin1 when a string). */
-  readonly #head: string | Buffer;
+  /** The whole request head, as sent. */
+  readonly #head: Buffer;
   /** The response head must be whole within this many bytes. */
   readonly #maxHeadBytes: number;
   /**
@@ -178,8 +170,8 @@ export class UpstreamCall implements ConnUser, ChunkSink {
   #held: Buffer | null = null;
   #heldAt = 0;
 
-  /** `head`: the whole request head (requestHead, requestHeadBytes), checked and rewritten for the upstream. */
-  constructor(endpoint: Endpoint, handler: CallHandler, method: string, head: string | Buffer) {
+  /** `head`: the whole request head (requestHeadBytes). */
+  constructor(endpoint: Endpoint, handler: CallHandler, method: string, head: Buffer) {
     this.handler = handler;
     this.#pool = endpoint.conns;
     this.#method = method;
@@ -245,9 +237,7 @@ export class UpstreamCall implements ConnUser, ChunkSink {
     this.#state = HEAD;
     this.#received = false;
     this.#sentAt = performance.now();
-    const head = this.#head;
-    if (typeof head === 'string') conn.socket.write(head, 'latin1');
-    else conn.socket.write(head);
+    conn.socket.write(this.#head);
   }
 
   onConnFailed(code: string, err: Error): void {

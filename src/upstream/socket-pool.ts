@@ -74,8 +74,8 @@ export class PooledConn {
     else this.pool.release(this, true);
   };
 
-  /** `onread` callback: `n` bytes are in the pool's shared read buffer, valid until we return. */
-  read(n: number, shared: Uint8Array): boolean {
+  /** `onread` callback: `n` bytes are in the shared `readBuffer`, valid until we return. */
+  read(n: number): boolean {
     const u = this.user;
     if (u === null) {
       // Bytes nobody asked for: whatever the upstream meant, this connection is not clean.
@@ -84,7 +84,7 @@ export class PooledConn {
     }
     // The holder may keep the bytes (a client write not yet flushed, a head in pieces): its own copy.
     const chunk = Buffer.allocUnsafe(n);
-    chunk.set(n === shared.length ? shared : shared.subarray(0, n));
+    readBuffer.copy(chunk, 0, 0, n);
     u.onConnData(chunk);
     // Reading goes on unless the holder paused the socket (pause() stops it itself).
     return true;
@@ -232,7 +232,7 @@ export class SocketPool {
     const socket = connect({
       host: this.options.host,
       port: this.options.port,
-      onread: { buffer: readBuffer, callback: (n: number, buf: Uint8Array) => conn!.read(n, buf) },
+      onread: { buffer: readBuffer, callback: (n: number) => conn!.read(n) },
     });
     socket.setTimeout(this.options.connectTimeoutMs);
     conn = new PooledConn(this, socket, user);

@@ -8,7 +8,7 @@ import {
   type ScannedRequest,
 } from '../../src/http/headers.js';
 import { parseRequestHead, parseResponseHead, rawFields, rawFieldViews } from '../../src/http/fast/parser.js';
-import { requestHead, requestHeadBytes } from '../../src/http/upstream-call.js';
+import { NO_KEPT_LINES, requestHeadBytes } from '../../src/http/upstream-call.js';
 import { RequestTrace } from '../../src/http/request-trace.js';
 import type { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
@@ -60,6 +60,25 @@ function randomHeads(seed: number): {
     return out;
   };
   return { rnd, fields };
+}
+
+/** The field lines a scan's runs keep, read back as [name, value, …] (values without OWS). */
+function keptLines(
+  buf: Buffer,
+  scan: { readonly runs: readonly number[]; readonly bytes: number },
+): string[] {
+  const out: string[] = [];
+  let bytes = 0;
+  for (let i = 0; i < scan.runs.length; i += 2) {
+    const run = buf.toString('latin1', scan.runs[i], scan.runs[i + 1]);
+    bytes += run.length + 2;
+    for (const line of run.split('\r\n')) {
+      const colon = line.indexOf(':');
+      out.push(line.slice(0, colon), line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, ''));
+    }
+  }
+  assert.equal(scan.bytes, bytes, 'bytes counts every run and its CRLF');
+  return out;
 }
 
 describe('request header scan', () => {
@@ -166,22 +185,6 @@ describe('response header filter', () => {
 });
 
 describe('response field scan on bytes (the fast path) against the string filter', () => {
-  /** The field lines the scan's runs keep, read back as [name, value, …]. */
-  function kept(buf: Buffer, scan: ResponseFieldScan): string[] {
-    const out: string[] = [];
-    let bytes = 0;
-    for (let i = 0; i < scan.runs.length; i += 2) {
-      const run = buf.toString('latin1', scan.runs[i], scan.runs[i + 1]);
-      bytes += run.length + 2;
-      for (const line of run.split('\r\n')) {
-        const colon = line.indexOf(':');
-        out.push(line.slice(0, colon), line.slice(colon + 1).trim());
-      }
-    }
-    assert.equal(scan.bytes, bytes, 'bytes counts every run and its CRLF');
-    return out;
-  }
-
   function check(fields: string[][], uidHeader = 'x-ldc-uid'): void {
     const text = `HTTP/1.1 200 OK\r\n${fields.map(([n, v]) => `${n}:${v}\r\n`).join('')}\r\n`;
     const buf = Buffer.from(text, 'latin1');
@@ -191,7 +194,7 @@ describe('response field scan on bytes (the fast path) against the string filter
     const uid = filterResponseHeaders(rawFieldViews(buf, head.fields), out, uidHeader);
     const scan = new ResponseFieldScan();
     scan.scan(buf, head.fields, uidHeader);
-    assert.deepEqual(kept(buf, scan), out, text);
+    assert.deepEqual(keptLines(buf, scan), out, text);
     assert.equal(scan.uid, uid, text);
     const names = out.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
     assert.equal(scan.hasDate, names.includes('date'), text);
@@ -263,25 +266,6 @@ describe('response field scan on bytes (the fast path) against the string filter
     }
   });
 });
-
-/** The field lines a scan's runs keep, read back as [name, value, …] (values without OWS). */
-function keptLines(
-  buf: Buffer,
-  scan: { readonly runs: readonly number[]; readonly bytes: number },
-): string[] {
-  const out: string[] = [];
-  let bytes = 0;
-  for (let i = 0; i < scan.runs.length; i += 2) {
-    const run = buf.toString('latin1', scan.runs[i], scan.runs[i + 1]);
-    bytes += run.length + 2;
-    for (const line of run.split('\r\n')) {
-      const colon = line.indexOf(':');
-      out.push(line.slice(0, colon), line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, ''));
-    }
-  }
-  assert.equal(scan.bytes, bytes, 'bytes counts every run and its CRLF');
-  return out;
-}
 
 describe('request field scan on bytes (the fast path) against the string scan', () => {
   /** Everything but `out`, which the byte scan leaves to the gateway's own fields. */
@@ -380,8 +364,14 @@ describe('request field scan on bytes (the fast path) against the string scan', 
 });
 
 describe('upstream request head as bytes', () => {
-  it("is requestHead's string, byte for byte, with no client lines kept", () => {
-    const none = { bytes: 0, copyRuns: (_out: Buffer, o: number) => o };
+  /** The head as HTTP/1.1 text spells it: `name: value` lines. */
+  const textHead = (method: string, path: string, headers: readonly string[]): Buffer => {
+    let h = `${method} ${path} HTTP/1.1\r\n`;
+    for (let i = 0; i < headers.length; i += 2) h += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    return Buffer.from(`${h}\r\n`, 'latin1');
+  };
+
+  it('is the text head, byte for byte, with no client lines kept', () => {
     const headers = [
       'host',
       'gw.example',
@@ -393,13 +383,12 @@ describe('upstream request head as bytes', () => {
       'caf\xe9',
     ];
     assert.deepEqual(
-      requestHeadBytes('GET', '/a?b=%20', none, headers, null),
-      Buffer.from(requestHead('GET', '/a?b=%20', headers), 'latin1'),
+      requestHeadBytes('GET', '/a?b=%20', NO_KEPT_LINES, headers, null),
+      textHead('GET', '/a?b=%20', headers),
     );
   });
 
   it("writes the trace's x-request-id and traceparent as pushUpstreamHeaders adds them", () => {
-    const none = { bytes: 0, copyRuns: (_out: Buffer, o: number) => o };
     for (const [requestId, traceparent] of [
       [undefined, undefined],
       ['client-id-7', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01'],
@@ -416,8 +405,8 @@ describe('upstream request head as bytes', () => {
       const withTrace = [...headers];
       trace.pushUpstreamHeaders(withTrace);
       assert.deepEqual(
-        requestHeadBytes('HEAD', '/t', none, headers, trace),
-        Buffer.from(requestHead('HEAD', '/t', withTrace), 'latin1'),
+        requestHeadBytes('HEAD', '/t', NO_KEPT_LINES, headers, trace),
+        textHead('HEAD', '/t', withTrace),
       );
     }
   });

@@ -39,19 +39,17 @@ import {
 } from '../forward.js';
 import { RequestFieldScan, ResponseFieldScan, type ScannedRequest } from '../headers.js';
 import { checkRequest, type CheckedTarget } from '../request-check.js';
-import { REQUEST_ID_HEADER } from '../../core/request-id.js';
 import { beginRequest, type RequestTrace } from '../request-trace.js';
 import { rawErrorMessage } from '../respond.js';
 import type { Watched } from '../transfer-watch.js';
 import { parseRequestHead } from './parser.js';
-import { putLatin1, requestHeadBytes, UpstreamCall, type CallHandler } from '../upstream-call.js';
+import { REQUEST_ID_LINE, requestHeadBytes, UpstreamCall, type CallHandler } from '../upstream-call.js';
+import { putLatin1 } from '../../core/bytes.js';
 
 /** nginx's "client closed request"; only counted, never sent. */
 const STATUS_CLIENT_CLOSED = 499;
 const CRLF = '\r\n';
-const LAST_CHUNK_TEXT = '0\r\n\r\n';
-const LAST_CHUNK = Buffer.from(LAST_CHUNK_TEXT, 'latin1');
-const CRLF_BUF = Buffer.from(CRLF, 'latin1');
+const LAST_CHUNK = '0\r\n\r\n';
 
 /** Every finished or refused request of the fast path is published here and only here. */
 function publishDone(
@@ -101,25 +99,8 @@ function dateLine(): string {
   return cachedDateLine;
 }
 
-/** `x-ldc-zone` and `x-ldc-colour` lines by zone, then colour (a map has a few of each). */
-const zoneLineCache = new Map<string, Map<string, string>>();
-function zoneLines(zone: string, colour: string): string {
-  let byColour = zoneLineCache.get(zone);
-  if (byColour === undefined) {
-    // Zone names come from maps; a gateway that sees thousands over its life starts over.
-    if (zoneLineCache.size >= 1024) zoneLineCache.clear();
-    byColour = new Map();
-    zoneLineCache.set(zone, byColour);
-  }
-  let lines = byColour.get(colour);
-  if (lines === undefined) {
-    lines = `x-ldc-zone: ${zone}\r\nx-ldc-colour: ${colour}\r\n`;
-    byColour.set(colour, lines);
-  }
-  return lines;
-}
-
-const REQUEST_ID_LINE = `${REQUEST_ID_HEADER}: `;
+const ZONE_LINE = 'x-ldc-zone: ';
+const COLOUR_LINE = 'x-ldc-colour: ';
 const HSTS_LINE = 'strict-transport-security: ';
 const CHUNKED_LINE = 'transfer-encoding: chunked\r\n';
 const CLOSE_LINE = 'connection: close\r\n';
@@ -488,7 +469,14 @@ class FastConnection implements Watched, CallHandler {
       scan.scan(buf, fields, ctx.config.identity.uidHeader);
       const d = this.routed!.decision;
       this.tailN = 0;
-      if (d.via !== 'gateway') this.addTail(zoneLines(d.zone, d.colour));
+      if (d.via !== 'gateway') {
+        this.addTail(ZONE_LINE);
+        this.addTail(d.zone);
+        this.addTail(CRLF);
+        this.addTail(COLOUR_LINE);
+        this.addTail(d.colour);
+        this.addTail(CRLF);
+      }
       if (this.trace !== null) {
         this.addTail(REQUEST_ID_LINE);
         this.addTail(this.trace.id);
@@ -571,11 +559,12 @@ class FastConnection implements Watched, CallHandler {
   }
 
   /**
-   * The response head — status line, the upstream's kept field lines copied as they came, our
-   * fields — with `body` (framed) after it when given, or the last chunk when `last`, in one
-   * buffer and one write.
+   * What goes to the client next, in one buffer and one write: the held response head (status
+   * line, the upstream's kept field lines copied as they came, our fields), then `body` framed
+   * (chunked: its size line, the bytes, CRLF), or the last chunk when `last`.
    */
-  flushHead(body: Buffer | null, last: boolean): void {
+  send(body: Buffer | null, last: boolean): void {
+    const head = this.headHeld;
     this.headHeld = false;
     const chunked = this.chunked;
     if (chunked) {
@@ -583,19 +572,19 @@ class FastConnection implements Watched, CallHandler {
         this.addTail(body.length.toString(16));
         this.addTail(CRLF);
       } else if (last) {
-        this.addTail(LAST_CHUNK_TEXT);
+        this.addTail(LAST_CHUNK);
       }
     }
-    const line = statusLine(this.status);
+    const line = head ? statusLine(this.status) : '';
     const scan = this.scan;
     const tail = this.tail;
     const n = this.tailN;
     this.tailN = 0;
-    let bytes = line.length + scan.bytes + (body === null ? 0 : body.length + (chunked ? 2 : 0));
+    let bytes = line.length + (head ? scan.bytes : 0) + (body === null ? 0 : body.length + (chunked ? 2 : 0));
     for (let i = 0; i < n; i++) bytes += tail[i]!.length;
     const out = Buffer.allocUnsafe(bytes);
     let o = putLatin1(out, 0, line);
-    o = scan.copyRuns(out, o);
+    if (head) o = scan.copyRuns(out, o);
     for (let i = 0; i < n; i++) o = putLatin1(out, o, tail[i]!);
     if (body !== null) {
       o += body.copy(out, o);
@@ -608,7 +597,7 @@ class FastConnection implements Watched, CallHandler {
   }
 
   onReadEnd(call: UpstreamCall): void {
-    if (call === this.call && this.headHeld && this.phase === ACTIVE) this.flushHead(null, false);
+    if (call === this.call && this.headHeld && this.phase === ACTIVE) this.send(null, false);
   }
 
   onResponseData(call: UpstreamCall, chunk: Buffer): void {
@@ -616,17 +605,8 @@ class FastConnection implements Watched, CallHandler {
     if (call !== this.call || this.phase !== ACTIVE || chunk.length === 0) return;
     const s = this.socket;
     if (this.trace !== null) this.trace.bytesOut += chunk.length;
-    if (this.headHeld) {
-      this.flushHead(chunk, false);
-    } else if (this.chunked) {
-      s.cork();
-      s.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-      s.write(chunk);
-      s.write(CRLF_BUF);
-      s.uncork();
-    } else {
-      s.write(chunk);
-    }
+    if (this.headHeld || this.chunked) this.send(chunk, false);
+    else s.write(chunk);
     // The client reads slower than the upstream sends: keep taking bytes up to our own bound
     // (a short answer then frees its upstream connection at once), then pause the upstream.
     if (this.paused || s.writableLength < this.ctx.config.limits.responseBufferBytes) return;
@@ -637,8 +617,7 @@ class FastConnection implements Watched, CallHandler {
 
   onResponseEnd(call: UpstreamCall): void {
     if (call !== this.call || this.phase !== ACTIVE) return;
-    if (this.headHeld) this.flushHead(null, true);
-    else if (this.chunked) this.socket.write(LAST_CHUNK);
+    if (this.headHeld || this.chunked) this.send(null, true);
     this.endpoint!.succeeded();
     this.report(this.routed!.decision.reason, this.status);
     this.endExchange();
@@ -769,7 +748,7 @@ class FastConnection implements Watched, CallHandler {
    * closes before the framing's end, which is how HTTP/1.1 tells the client it is incomplete.
    */
   cut(): void {
-    if (this.headHeld && this.socket.writable) this.flushHead(null, false);
+    if (this.headHeld && this.socket.writable) this.send(null, false);
     this.socket.destroy();
   }
 

@@ -114,11 +114,16 @@ for (let c = 0; c < 6; c++) {
   HEX[0x61 + c] = 10 + c;
 }
 
-/** `buf[start, end)` equals the lower-case ASCII `name`, ignoring ASCII case. */
-function nameIs(buf: Buffer, start: number, end: number, name: string): boolean {
+/**
+ * `buf[start, end)` equals `name` (ASCII, lower case), ignoring ASCII case: only A-Z are folded,
+ * so a name with `_` or `@` (a configured uid header) compares right too.
+ */
+export function nameIs(buf: Buffer, start: number, end: number, name: string): boolean {
   if (end - start !== name.length) return false;
-  for (let i = 0; i < name.length; i++) {
-    if ((buf[start + i]! | 0x20) !== name.charCodeAt(i)) return false;
+  for (let i = start, j = 0; i < end; i++, j++) {
+    let c = buf[i]!;
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (c !== name.charCodeAt(j)) return false;
   }
   return true;
 }
