@@ -19,6 +19,7 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { ZonegateError } from '../../core/errors.js';
+import { readAsStream, readIntoShared } from '../../core/socket-read.js';
 import { publishRequestDone } from '../../core/events.js';
 import type { Identity } from '../../router/index.js';
 import { shardOf } from '../../router/index.js';
@@ -220,6 +221,9 @@ class FastConnection implements Watched, CallHandler {
     this.socket = socket;
     this.reqLike = { socket } as unknown as IncomingMessage;
     socket.on('data', this.onClientData);
+    // Plain TCP: later reads skip the stream and come straight here (src/core/socket-read.ts);
+    // what already waits in the stream still comes as 'data'.
+    readIntoShared(socket, this.onClientData);
     socket.on('end', this.onClientEnd);
     socket.on('close', this.onClientClose);
     socket.on('drain', this.onClientDrain);
@@ -308,6 +312,8 @@ class FastConnection implements Watched, CallHandler {
     s.removeListener('timeout', this.onClientTimeout);
     s.setTimeout(0);
     s.pause();
+    // Node's server (and a WebSocket relay after it) reads the stream: reads go back into it.
+    readAsStream(s);
     this.fp.handOff(s, bytes);
   }
 
