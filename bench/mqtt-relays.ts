@@ -5,7 +5,7 @@
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import type net from 'node:net';
+import { connect as netConnect, createServer as netCreateServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createServer as tlsCreateServer } from 'node:tls';
 import { fileURLToPath } from 'node:url';
@@ -258,45 +258,67 @@ export class Gen {
 }
 
 /**
- * The floor under any Node.js TLS relay: a bare `tls.Server` that answers each client's first
- * bytes with a 3.1.1 CONNACK and holds the connection, nothing else (no broker leg). Its RSS
- * per idle connection is what Node and OpenSSL cost before the gateway adds anything.
+ * The floor under any Node.js MQTT relay: not a gateway. A bare `net.Server` (and a bare
+ * `tls.Server` on a second port) that waits for each client's first bytes, opens a connection
+ * to the broker, writes them and then pipes both ways. No parsing, no routing (every bench
+ * client id is in shards 00-09: one broker), no session, no log, no metrics. Its rows show
+ * what Node's sockets (and OpenSSL) cost per connect, per message and per idle connection, so
+ * the table tells how much of Zonegate's cost is its own work and how much any Node relay pays.
  */
-export function roleTlsFloor(certDir: string): void {
-  const held = new Set<net.Socket>();
-  const server = tlsCreateServer({
-    cert: readFileSync(join(certDir, 'server.pem')),
-    key: readFileSync(join(certDir, 'server.key')),
-  });
-  server.on('secureConnection', (s) => {
-    held.add(s);
-    s.once('data', () => s.write(CONNACK_OK));
-    s.on('error', () => undefined);
-    s.on('close', () => held.delete(s));
-  });
+export function roleFloor(certDir: string, broker: string): void {
+  const [host, port] = broker.split(':') as [string, string];
+  const relay = (client: Socket): void => {
+    client.setNoDelay(true);
+    client.on('error', () => undefined);
+    client.once('data', (first: Buffer) => {
+      const up = netConnect({ host, port: Number(port), noDelay: true });
+      up.on('error', () => undefined);
+      up.write(first);
+      client.pipe(up);
+      up.pipe(client);
+      client.on('close', () => up.destroy());
+      up.on('close', () => client.destroy());
+    });
+  };
+  const plain = netCreateServer(relay);
+  const tls = tlsCreateServer(
+    { cert: readFileSync(join(certDir, 'server.pem')), key: readFileSync(join(certDir, 'server.key')) },
+    relay,
+  );
   process.on('SIGUSR2', () => (globalThis as { gc?: () => void }).gc?.());
-  server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as net.AddressInfo).port }));
+  plain.listen(0, '127.0.0.1', () =>
+    tls.listen(0, '127.0.0.1', () =>
+      process.send?.({
+        port: (plain.address() as AddressInfo).port,
+        tlsPort: (tls.address() as AddressInfo).port,
+      }),
+    ),
+  );
 }
 
-const CONNACK_OK = Buffer.from([0x20, 0x02, 0x00, 0x00]);
-
-export async function startTlsFloor(self: string, certDir: string, cpu: string | null): Promise<Relay> {
+/** The Node.js floor relay (roleFloor) in a child process pinned to `cpu`, forwarding to `broker`. */
+export async function startFloor(
+  self: string,
+  certDir: string,
+  broker: string,
+  cpu: string | null,
+): Promise<Relay> {
   const child = track(
-    fork(self, ['--role', 'tlsfloor', '--certs', certDir], {
+    fork(self, ['--role', 'floor', '--certs', certDir, '--broker', broker], {
       execArgv: ['--import', 'tsx', '--expose-gc'],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     }),
   );
   pin(child.pid, cpu);
-  const port = await new Promise<number>((resolve, reject) => {
-    child.once('message', (m: { port: number }) => resolve(m.port));
-    child.once('exit', () => reject(new Error('TLS floor server did not start')));
+  const ports = await new Promise<{ port: number; tlsPort: number }>((resolve, reject) => {
+    child.once('message', (m: { port: number; tlsPort: number }) => resolve(m));
+    child.once('exit', () => reject(new Error('Node.js floor relay did not start')));
   });
   const pid = child.pid as number;
   return {
-    name: 'Node TLS floor',
-    port,
-    tlsPort: port,
+    name: 'Node.js floor',
+    port: ports.port,
+    tlsPort: ports.tlsPort,
     pid,
     settledRss: () => gcSettledRss(pid),
     stop: () =>

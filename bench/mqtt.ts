@@ -2,6 +2,8 @@
  * MQTT edge benchmark, in one run and one table:
  *   - the broker (mosquitto) directly,
  *   - HAProxy (TCP mode, one thread, routing by CONNECT client id like Zonegate),
+ *   - the Node.js floor: not a gateway, a bare net/tls relay piping each client to the broker
+ *     (no parsing, routing, log or metrics): what any Node relay pays for its sockets,
  *   - Zonegate as operators run it (`zonegate start`, DEFAULT config: access line for every
  *     session, metrics on), routing by client id on the example map;
  * rows: connects/s (and per relay CPU-second), a reconnect storm (N clients connected, all
@@ -9,7 +11,7 @@
  * QoS 1 messages/s (one publisher and one subscriber in two different generator processes,
  * 64-byte payloads, QoS 1 with 64 in flight), TLS connects/s, and idle memory per connection
  * (relay RSS delta / N after GC, on a fresh relay process, plain and TLS). Medians of
- * `--rounds` interleaved rounds; ratios to HAProxy and to direct.
+ * `--rounds` interleaved rounds; ratios to HAProxy, to the floor and to direct.
  *
  * The load comes from `--gens` generator child processes (bench/mqtt-gen.ts). Pinning (when
  * taskset exists and there are >= 2 cores): the relay under test alone on `--relay-cpu`
@@ -48,9 +50,9 @@ import {
   Gen,
   killAllRelays,
   pin,
-  roleTlsFloor,
+  roleFloor,
   startHaproxy,
-  startTlsFloor,
+  startFloor,
   startZonegate,
   type Relay,
 } from './mqtt-relays.js';
@@ -609,14 +611,19 @@ function speedTable(
     const xs = samples[t]?.get(k);
     return xs === undefined || xs.length === 0 ? NaN : median(xs);
   };
-  const [D, H, Z] = [names.indexOf('mosquitto direct'), names.indexOf('HAProxy'), names.indexOf('Zonegate')];
+  const [D, H, F, Z] = [
+    names.indexOf('mosquitto direct'),
+    names.indexOf('HAProxy'),
+    names.indexOf('Node.js floor'),
+    names.indexOf('Zonegate'),
+  ];
   const cell = (t: number, k: string): string | number => (t < 0 || Number.isNaN(med(t, k)) ? '' : med(t, k));
   const ratio = (a: number, b: number): string =>
     Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}x` : '';
   const rows = MEASURES.map((m) => {
     const d = D < 0 ? NaN : med(D, m.key);
     const notes: string[] = [];
-    for (const t of [H, Z]) {
+    for (const t of [H, F, Z]) {
       if (t < 0) continue;
       const v = med(t, m.key);
       if (m.busy !== undefined && !Number.isNaN(med(t, m.busy)))
@@ -630,8 +637,10 @@ function speedTable(
       m.label,
       cell(D, m.key),
       cell(H, m.key),
+      cell(F, m.key),
       cell(Z, m.key),
       Z >= 0 && H >= 0 ? ratio(med(Z, m.key), med(H, m.key)) : '',
+      Z >= 0 && F >= 0 ? ratio(med(Z, m.key), med(F, m.key)) : '',
       Z >= 0 ? ratio(med(Z, m.key), d) : '',
       H >= 0 ? ratio(med(H, m.key), d) : '',
       notes.join('; '),
@@ -643,8 +652,10 @@ function speedTable(
         'measure',
         'mosquitto direct',
         'HAProxy',
+        'Node.js floor',
         'Zonegate',
         'Zonegate / HAProxy',
+        'Zonegate / floor',
         'Zonegate / direct',
         'HAProxy / direct',
         'note',
@@ -663,12 +674,13 @@ async function main(): Promise<void> {
       role: { type: 'string' },
       map: { type: 'string' },
       certs: { type: 'string' },
+      broker: { type: 'string' },
       quick: { type: 'boolean', default: false },
       conns: { type: 'string' },
       rounds: { type: 'string' },
       gens: { type: 'string', default: '3' },
-      /** Comma list of direct, haproxy, zonegate (all by default; fewer for profiling). */
-      targets: { type: 'string', default: 'direct,haproxy,zonegate' },
+      /** Comma list of direct, haproxy, floor, zonegate (all by default; fewer for profiling). */
+      targets: { type: 'string', default: 'direct,haproxy,floor,zonegate' },
       concurrency: { type: 'string', default: '100' },
       messages: { type: 'string' },
       'relay-cpu': { type: 'string' },
@@ -685,8 +697,8 @@ async function main(): Promise<void> {
     await roleGateway(values.map as string, values.certs as string, Number(values.mps));
     return;
   }
-  if (values.role === 'tlsfloor') {
-    roleTlsFloor(values.certs as string);
+  if (values.role === 'floor') {
+    roleFloor(values.certs as string, values.broker as string);
     return;
   }
   if (values.role === 'gen') {
@@ -766,6 +778,11 @@ async function main(): Promise<void> {
       const pair: [string, string] = [brokers[0]?.address as string, brokers[1]?.address as string];
       targets.push({ name: 'HAProxy', start: (tag) => startHaproxy(dir, tag, relayCpu, pair, maxconn) });
     }
+    if (want.has('floor'))
+      targets.push({
+        name: 'Node.js floor',
+        start: () => startFloor(SELF, dir, brokers[0]?.address as string, relayCpu),
+      });
     if (want.has('zonegate'))
       targets.push({ name: 'Zonegate', start: (tag) => startZonegate(dir, tag, relayCpu) });
     const samples = targets.map((): Samples => new Map());
@@ -774,20 +791,6 @@ async function main(): Promise<void> {
       for (const [k, t] of targets.entries()) {
         console.log(`round ${round + 1}/${o.rounds}: ${t.name} ...`);
         await speedRound(t, round, gens, brokers[0]?.port as number, o, samples[k] as Samples);
-      }
-    }
-    // What Node and OpenSSL cost per idle TLS connection before any gateway code (no broker leg).
-    const floor: number[] = [];
-    for (let round = 0; round < o.rounds; round++) {
-      const f = await startTlsFloor(SELF, dir, relayCpu);
-      try {
-        await warmUp(gens, f.tlsPort, true, { ...o, concurrency: Math.min(o.concurrency, 20) });
-        const m0 = await f.settledRss();
-        const c = await connectAll(gens, f.tlsPort, true, o, `floor${round}`);
-        floor.push(((await f.settledRss()) - m0) / 1024 / Math.max(1, c.ok));
-        await closeAllGen(gens);
-      } finally {
-        await f.stop();
       }
     }
     const names = targets.map((t) => t.name);
@@ -806,10 +809,6 @@ async function main(): Promise<void> {
     );
     console.log(text);
     console.log(`\nfailed connects / storm reconnects given up (median): ${failures.join(', ')}`);
-    console.log(
-      `floor: a bare Node.js tls.Server holding the same idle TLS connections (CONNACK, no broker leg): ` +
-        `${median(floor).toFixed(1)} KB per connection (RSS)`,
-    );
     const Z = names.indexOf('Zonegate');
     const H = names.indexOf('HAProxy');
     const goal = (ok: boolean): string => (ok ? 'met' : 'NOT met');
