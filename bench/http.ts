@@ -11,7 +11,8 @@
  * 2. TLS: full handshakes per second (`openssl s_time -new`, several client processes; no
  *    session resumption) and requests/s over TLS keep-alive (wrk https), per certificate type
  *    generated at bench time (ECDSA P-256, RSA 2048), for nginx, HAProxy and Zonegate.
- * 3. h2 over TLS (ALPN): h2load, same clients and streams for every proxy.
+ * 3. h2 over TLS (ALPN): h2load, same clients and streams for every proxy, and the Node.js
+ *    h2 floor (bench/_h2-floor.ts: not a proxy, a bare http2 server answering itself).
  *
  * Rig: a static nginx upstream (~100-byte answers) and the load generator share core 0; the
  * proxy under test runs alone on core 1 (`taskset`; see the core options below), every proxy
@@ -576,6 +577,7 @@ const HAPROXY = 'HAProxy, 1 thread';
 const UNDICI = 'minimal undici forwarder';
 const NODE_FLOOR = 'Node.js floor: raw socket relay';
 const NODE_TLS_FLOOR = 'Node.js floor: bare tls.Server relay';
+const NODE_H2_FLOOR = 'Node.js floor: bare http2 server, answering itself';
 const ZG_DEFAULT = 'Zonegate, default config';
 const ZG_NOLOG = 'Zonegate, access log off';
 const ZG_WORKERS = 'Zonegate, default config, --workers 2';
@@ -787,6 +789,22 @@ async function tlsTables(rig: Rig, cert: CertType, withH2: boolean): Promise<Tls
         note: 'bare `tls.Server` + raw relay (bench/_raw-forwarder.ts)',
       });
     }
+    if (withH2 && has('h2load')) {
+      // What Node's HTTP/2 alone costs: it answers each stream itself (no upstream leg at all).
+      const port = await freePort();
+      const child = await launch({
+        cmd: process.execPath,
+        args: ['--import', 'tsx', join(HERE, '_h2-floor.ts'), String(port), files.cert, files.key],
+        port,
+        cores: PROXY_CORES,
+      });
+      servers.push({
+        name: NODE_H2_FLOOR,
+        child,
+        port,
+        note: 'not a proxy: `http2.createSecureServer`, core stream API, a fixed answer (bench/_h2-floor.ts)',
+      });
+    }
     const port = await freePort();
     const zg = await zonegate(
       rig,
@@ -811,12 +829,14 @@ async function tlsTables(rig: Rig, cert: CertType, withH2: boolean): Promise<Tls
         run: (sec: number) => run(s.port, sec),
         afterRound: truncate,
       }));
-    const hs = !TABLES.has('tls') ? [] : await measure(`tls ${cert} handshakes`, targets(handshakes));
+    // The h2 floor speaks h2 only: it is in the h2 table alone.
+    const h1 = servers.filter((s) => s.name !== NODE_H2_FLOOR);
+    const hs = !TABLES.has('tls') ? [] : await measure(`tls ${cert} handshakes`, targets(handshakes, h1));
     const ka = !TABLES.has('tls')
       ? []
       : await measure(
           `tls ${cert} keep-alive`,
-          targets((port, sec) => wrk(`https://127.0.0.1:${port}/orders`, sec, rig.mixScript)),
+          targets((port, sec) => wrk(`https://127.0.0.1:${port}/orders`, sec, rig.mixScript), h1),
         );
     const h2 =
       withH2 && has('h2load')
@@ -939,6 +959,12 @@ function printTls(all: readonly TlsRows[]): void {
   console.log(
     `Goal, h2: ≥ 0.5× nginx: ${ratio(zg?.perCpu, nginx?.perCpu)} per CPU-second, ${ratio(zg?.rps, nginx?.rps)} per second.`,
   );
+  const h2Floor = h2.h2.find((r) => r.name === NODE_H2_FLOOR);
+  if (h2Floor !== undefined)
+    console.log(
+      `Node.js floor (bare http2 server answering itself, no upstream): ${ratio(h2Floor.perCpu, nginx?.perCpu)} nginx's requests per CPU-second, ` +
+        `Zonegate ${ratio(zg?.perCpu, h2Floor.perCpu)} of it.`,
+    );
   console.log('');
 }
 
