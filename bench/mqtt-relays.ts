@@ -5,7 +5,12 @@
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect as netConnect, createServer as netCreateServer, type AddressInfo, type Socket } from 'node:net';
+import {
+  connect as netConnect,
+  createServer as netCreateServer,
+  type AddressInfo,
+  type Socket,
+} from 'node:net';
 import { join } from 'node:path';
 import { createServer as tlsCreateServer } from 'node:tls';
 import { fileURLToPath } from 'node:url';
