@@ -534,8 +534,9 @@ async function zonegate(
   return { child, log };
 }
 
-function nodeRole(file: string, port: number, upstream: string, ...more: string[]): [string, string[]] {
-  return [process.execPath, ['--import', 'tsx', join(HERE, file), String(port), upstream, ...more]];
+/** `node --import tsx bench/<file> PORT …args`: a Node.js target of the tables. */
+function nodeRole(file: string, port: number, ...args: string[]): [string, string[]] {
+  return [process.execPath, ['--import', 'tsx', join(HERE, file), String(port), ...args]];
 }
 
 async function nginxServer(
@@ -792,12 +793,8 @@ async function tlsTables(rig: Rig, cert: CertType, withH2: boolean): Promise<Tls
     if (withH2 && has('h2load')) {
       // What Node's HTTP/2 alone costs: it answers each stream itself (no upstream leg at all).
       const port = await freePort();
-      const child = await launch({
-        cmd: process.execPath,
-        args: ['--import', 'tsx', join(HERE, '_h2-floor.ts'), String(port), files.cert, files.key],
-        port,
-        cores: PROXY_CORES,
-      });
+      const [cmd, args] = nodeRole('_h2-floor.ts', port, files.cert, files.key);
+      const child = await launch({ cmd, args, port, cores: PROXY_CORES });
       servers.push({
         name: NODE_H2_FLOOR,
         child,

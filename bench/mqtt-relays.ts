@@ -326,11 +326,7 @@ export async function startFloor(
     tlsPort: ports.tlsPort,
     pid,
     settledRss: () => gcSettledRss(pid),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGKILL');
-      }),
+    // Not detached (no group of its own): stopGroup falls back to killing the child itself.
+    stop: () => stopGroup(child),
   };
 }

@@ -1,13 +1,15 @@
 /**
- * Reads of an accepted socket into one shared buffer, as `net.connect({ onread })` already
- * gives the sockets we open (src/upstream/socket-pool.ts).
+ * One shared buffer for socket reads: the sockets we open read into it through
+ * `net.connect({ onread })` (src/upstream/socket-pool.ts), accepted ones through
+ * `readIntoShared`. The process has one thread and every reader copies its bytes out before
+ * returning (`copyRead`), so one buffer serves them all.
  *
  * Why: for an accepted socket Node allocates a new ArrayBuffer for every read. Each has its
  * own backing store, and every young-generation collection sweeps the ones that died; at tens
  * of thousands of reads a second that sweep is a large part of each scavenge, and the
  * scavenges are what a keep-alive client's slowest requests wait for. Reading into one shared
  * buffer and copying the bytes out (a slice of Node's pooled allocation for anything under
- * 4 KB) leaves one ArrayBuffer per 8 KB read instead of one per read.
+ * 4 KB) leaves one ArrayBuffer per 8 KB of such reads instead of one per read.
  *
  * How: Node offers `onread` only to sockets it connects, not to those a server accepts, so
  * the two fields that option sets on a socket are set here, found by name on a socket made
@@ -26,17 +28,18 @@ const FIELDS: { buffer: symbol; callback: symbol } | null = (() => {
   return buffer === undefined || callback === undefined ? null : { buffer, callback };
 })();
 
-/** One buffer for every socket: a read's bytes are copied out before the next read can land. */
-const SHARED = Buffer.allocUnsafeSlow(64 * 1024);
+/** Where reads land: a read's bytes are copied out (copyRead) before the next read can land. */
+export const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024);
 
 type Fields = Record<symbol, unknown>;
 interface StreamHandle {
   useUserBuffer?: (buffer: Uint8Array) => void;
 }
 
-function copyOut(n: number): Buffer {
+/** The `n` bytes of the last read, as a Buffer of the caller's own (from Node's pool under 4 KB). */
+export function copyRead(n: number): Buffer {
   const out = Buffer.allocUnsafe(n);
-  SHARED.copy(out, 0, 0, n);
+  READ_BUFFER.copy(out, 0, 0, n);
   return out;
 }
 
@@ -55,9 +58,9 @@ export function readIntoShared(socket: Socket, onBytes: (chunk: Buffer) => void)
   if (FIELDS === null || handle === null || typeof handle.useUserBuffer !== 'function') return false;
   const fields = socket as unknown as Fields;
   // Returning nothing keeps the socket reading; `pause()` is how a reader stops it.
-  fields[FIELDS.callback] = (n: number): void => onBytes(copyOut(n));
-  fields[FIELDS.buffer] = SHARED;
-  handle.useUserBuffer(SHARED);
+  fields[FIELDS.callback] = (n: number): void => onBytes(copyRead(n));
+  fields[FIELDS.buffer] = READ_BUFFER;
+  handle.useUserBuffer(READ_BUFFER);
   return true;
 }
 
@@ -70,6 +73,6 @@ export function readIntoShared(socket: Socket, onBytes: (chunk: Buffer) => void)
 export function readAsStream(socket: Socket): void {
   if (FIELDS === null) return;
   const fields = socket as unknown as Fields;
-  if (fields[FIELDS.buffer] !== SHARED) return;
-  fields[FIELDS.callback] = (n: number): boolean => socket.push(copyOut(n));
+  if (fields[FIELDS.buffer] !== READ_BUFFER) return;
+  fields[FIELDS.callback] = (n: number): boolean => socket.push(copyRead(n));
 }

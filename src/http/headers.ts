@@ -169,9 +169,14 @@ class FieldRuns {
   }
 }
 
-/** The value `buf[start…end)` of a Connection field is only `close` or `keep-alive` (what nearly every peer sends). */
+/**
+ * The value `buf[start…end)` of a Connection field is one of CONNECTION_OPTION_NAMES (what nearly
+ * every peer sends): it names no field, and no string is made to find that out.
+ */
 function namesNoField(buf: Buffer, start: number, end: number): boolean {
-  return nameIs(buf, start, end, 'keep-alive') || nameIs(buf, start, end, 'close');
+  for (let i = 0; i < CONNECTION_OPTION_NAMES.length; i++)
+    if (nameIs(buf, start, end, CONNECTION_OPTION_NAMES[i]!)) return true;
+  return false;
 }
 
 /**
@@ -447,7 +452,9 @@ export class RequestFieldScan extends FieldRuns {
   }
 }
 
-const CONNECTION_OPTIONS = new Set(['close', 'keep-alive']);
+/** Connection options that name no field: `close` (RFC 9112 §9.6) and HTTP/1.0's `keep-alive`. */
+const CONNECTION_OPTION_NAMES: readonly string[] = ['close', 'keep-alive'];
+const CONNECTION_OPTIONS = new Set(CONNECTION_OPTION_NAMES);
 
 /**
  * The field names a `Connection:` value lists (RFC 9110 §7.6.1: hop-by-hop, for this connection

@@ -9,6 +9,7 @@
  * to whoever holds it: no listener is added or removed per request.
  */
 import { connect, type Socket } from 'node:net';
+import { copyRead, READ_BUFFER } from '../core/socket-read.js';
 
 /** The one who holds a pooled connection: gets its socket's events until it releases it. */
 export interface ConnUser {
@@ -36,9 +37,6 @@ export interface SocketPoolOptions {
   /** An idle connection is closed after this long. */
   readonly idleTimeoutMs: number;
 }
-
-/** Where every pooled connection's reads land (one read at a time: the process has one thread). */
-const readBuffer = Buffer.allocUnsafe(64 * 1024);
 
 /** Why a connect failed when nothing else says (a timeout has no socket error). */
 export const CONNECT_TIMEOUT = 'UND_ERR_CONNECT_TIMEOUT';
@@ -74,7 +72,7 @@ export class PooledConn {
     else this.pool.release(this, true);
   };
 
-  /** `onread` callback: `n` bytes are in the shared `readBuffer`, valid until we return. */
+  /** `onread` callback: `n` bytes are in the shared READ_BUFFER, valid until we return. */
   read(n: number): boolean {
     const u = this.user;
     if (u === null) {
@@ -83,9 +81,7 @@ export class PooledConn {
       return false;
     }
     // The holder may keep the bytes (a client write not yet flushed, a head in pieces): its own copy.
-    const chunk = Buffer.allocUnsafe(n);
-    readBuffer.copy(chunk, 0, 0, n);
-    u.onConnData(chunk);
+    u.onConnData(copyRead(n));
     // Reading goes on unless the holder paused the socket (pause() stops it itself).
     return true;
   }
@@ -232,7 +228,7 @@ export class SocketPool {
     const socket = connect({
       host: this.options.host,
       port: this.options.port,
-      onread: { buffer: readBuffer, callback: (n: number) => conn!.read(n) },
+      onread: { buffer: READ_BUFFER, callback: (n: number) => conn!.read(n) },
     });
     socket.setTimeout(this.options.connectTimeoutMs);
     conn = new PooledConn(this, socket, user);

@@ -23,6 +23,25 @@ function pattern(n: number): Buffer {
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
+/** A reader slower than the wire: keeps each chunk, pauses, and resumes on a later turn. */
+function slowReader(s: Socket, got: Buffer[]): (chunk: Buffer) => void {
+  return (chunk) => {
+    got.push(chunk);
+    s.pause();
+    setImmediate(() => s.resume());
+  };
+}
+
+/** Resolves when the client has sent everything (the server then ends its side too). */
+function whenEnded(s: Socket): Promise<void> {
+  return new Promise((resolve) =>
+    s.on('end', () => {
+      s.end();
+      resolve();
+    }),
+  );
+}
+
 describe('reading accepted sockets into a shared buffer', () => {
   let server: Server;
   let port: number;
@@ -53,10 +72,7 @@ describe('reading accepted sockets into a shared buffer', () => {
           }),
           true,
         );
-        s.on('end', () => {
-          s.end();
-          resolve();
-        });
+        void whenEnded(s).then(resolve);
       };
     });
     const c = await client();
@@ -78,16 +94,8 @@ describe('reading accepted sockets into a shared buffer', () => {
     const got: Buffer[] = [];
     const done = new Promise<void>((resolve) => {
       onSocket = (s) => {
-        readIntoShared(s, (c) => {
-          got.push(c);
-          // A reader that is slower than the wire: paused, then resumed on a later turn.
-          s.pause();
-          setImmediate(() => s.resume());
-        });
-        s.on('end', () => {
-          s.end();
-          resolve();
-        });
+        readIntoShared(s, slowReader(s, got));
+        void whenEnded(s).then(resolve);
       };
     });
     const c = await client();
@@ -110,17 +118,13 @@ describe('reading accepted sockets into a shared buffer', () => {
           first.push(c);
           // Handed on after the first read, as the fast path hands a socket to Node's server.
           readAsStream(s);
+          const slowly = slowReader(s, got);
           s.on('data', (d: Buffer) => {
-            got.push(d);
             highest = Math.max(highest, s.readableLength);
-            s.pause();
-            setImmediate(() => s.resume());
+            slowly(d);
           });
         });
-        s.on('end', () => {
-          s.end();
-          resolve();
-        });
+        void whenEnded(s).then(resolve);
       };
     });
     const c = await client();
