@@ -249,10 +249,41 @@ export function retryAllowed(
 }
 
 /**
+ * Upstream `ep` failed a request (`http`) or a WebSocket upgrade (`ws`) with `code` at `now`:
+ * marks it failed (passive ejection counts it) and publishes the error and, when this failure
+ * ejected the endpoint, the ejection. The one place both protocols do so: an endpoint ejected
+ * by failed upgrades is counted and logged like one ejected by failed requests.
+ */
+export function endpointFailed(
+  ctx: HttpContext,
+  protocol: 'http' | 'ws',
+  d: RoutedDecision,
+  ep: Endpoint,
+  code: string,
+  now: number,
+): void {
+  const ejectedBefore = ep.ejectedUntil;
+  ep.failed(now);
+  const events = ctx.events;
+  if (events.upstreamError.active) {
+    events.upstreamError.publish({ protocol, zone: d.zone, colour: d.colour, upstream: ep.address, code });
+  }
+  if (ep.ejectedUntil !== ejectedBefore && events.ejection.active) {
+    events.ejection.publish({
+      protocol,
+      zone: d.zone,
+      upstream: ep.address,
+      ejectMs: ep.ejectedUntil - now,
+      reason: code,
+    });
+  }
+}
+
+/**
  * After an upstream error on `ep`: marks it failed and publishes the error (and the ejection it
- * caused). With `retry` (nothing sent yet, an idempotent request not yet retried) and a connect
- * error, returns another endpoint of the same group to retry on, publishing the retry; else null.
- * Both the fast path and the Node path call this.
+ * caused; see {@link endpointFailed}). With `retry` (nothing sent yet, an idempotent request not
+ * yet retried) and a connect error, returns another endpoint of the same group to retry on,
+ * publishing the retry; else null. Both the fast path and the Node path call this.
  */
 export function upstreamFailed(
   ctx: HttpContext,
@@ -262,29 +293,10 @@ export function upstreamFailed(
   retry: boolean,
 ): Endpoint | null {
   const now = Date.now();
-  const ejectedBefore = ep.ejectedUntil;
-  ep.failed(now);
   const d = routed.decision;
-  const events = ctx.events;
-  if (events.upstreamError.active) {
-    events.upstreamError.publish({
-      protocol: 'http',
-      zone: d.zone,
-      colour: d.colour,
-      upstream: ep.address,
-      code,
-    });
-  }
-  if (ep.ejectedUntil !== ejectedBefore && events.ejection.active) {
-    events.ejection.publish({
-      protocol: 'http',
-      zone: d.zone,
-      upstream: ep.address,
-      ejectMs: ep.ejectedUntil - now,
-      reason: code,
-    });
-  }
+  endpointFailed(ctx, 'http', d, ep, code, now);
   if (!retry || !CONNECT_ERRORS.has(code)) return null;
+  const events = ctx.events;
   const next = routed.group.pick(ep, now);
   if (next !== null && events.retry.active) {
     events.retry.publish({ zone: d.zone, colour: d.colour, from: ep.address, to: next.address, code });

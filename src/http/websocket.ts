@@ -14,7 +14,14 @@ import { publishRequestDone } from '../core/events.js';
 import type { Identity } from '../router/index.js';
 import type { HttpContext } from './context.js';
 import { BadRequestError, BodyTooLargeError, UpstreamFailedError, UpstreamTimeoutError } from './errors.js';
-import { CLIENT_CLOSED, certUidOf, routeTo, upstreamHeaders, type Routed } from './forward.js';
+import {
+  CLIENT_CLOSED,
+  certUidOf,
+  endpointFailed,
+  routeTo,
+  upstreamHeaders,
+  type Routed,
+} from './forward.js';
 import { scanRequestHeaders, type ScannedRequest } from './headers.js';
 import { checkRequest, type CheckedTarget } from './request-check.js';
 import { writeRawError } from './respond.js';
@@ -267,17 +274,13 @@ class Tunnel {
     this.done = true;
     this.up.destroy();
     const ep = this.r.endpoint;
-    ep.failed(Date.now());
+    // Counted, published and (after enough in a row) ejected like a failed HTTP request.
+    const code = err === null ? 'UND_ERR_HEADERS_TIMEOUT' : errCode(err);
+    endpointFailed(this.ctx, 'ws', this.r.decision, ep, code, Date.now());
     const e =
       err === null
         ? new UpstreamTimeoutError(`upstream ${ep.address} did not answer the WebSocket upgrade in time`)
         : new UpstreamFailedError(`upstream ${ep.address} failed the WebSocket upgrade: ${err.message}`, err);
-    const d = this.r.decision;
-    const ev = this.ctx.events.upstreamError;
-    if (ev.active) {
-      const code = err === null ? 'UND_ERR_HEADERS_TIMEOUT' : errCode(err);
-      ev.publish({ protocol: 'ws', zone: d.zone, colour: d.colour, upstream: ep.address, code });
-    }
     writeRawError(this.client, e, this.trace);
     this.report(e.code, e.httpStatus);
   }
