@@ -166,30 +166,47 @@ describe('an error on any stream of the request path does not take the process d
   }
 
   it('survives a chunked upload aborted mid-body while the zone’s pool is busy (process exit 1 before)', async () => {
-    const busy: Socket[] = [];
-    for (let i = 0; i < POOL; i++) {
-      const s = connect(rig.port, '127.0.0.1');
-      s.on('error', () => {});
-      await new Promise((r) => s.once('connect', r));
-      // More than the gateway buffers before it takes an upstream connection: these hold the pool.
-      s.write(`POST /busy HTTP/1.1\r\nHost: a\r\nx-ldc-uid: 1\r\nContent-Length: 10000000\r\n\r\n`);
-      s.write(Buffer.alloc(200_000, 0x61));
-      busy.push(s);
+    // The gateway's side of each aborted upload (the recorder's requests start here too).
+    let aborted: IncomingMessage | null = null;
+    const onStart = (m: unknown): void => {
+      const { request, socket } = m as H1Start;
+      if (request.url === '/aborted' && socket.localPort === rig.port) aborted = request;
+    };
+    subscribe('http.server.request.start', onStart);
+    try {
+      const busy: Socket[] = [];
+      for (let i = 0; i < POOL; i++) {
+        const s = connect(rig.port, '127.0.0.1');
+        s.on('error', () => {});
+        await new Promise((r) => s.once('connect', r));
+        // More than the gateway buffers before it takes an upstream connection: these hold the pool.
+        s.write(`POST /busy HTTP/1.1\r\nHost: a\r\nx-ldc-uid: 1\r\nContent-Length: 10000000\r\n\r\n`);
+        s.write(Buffer.alloc(200_000, 0x61));
+        busy.push(s);
+      }
+      assert.ok(await until(() => rig.endpoint.pool.stats.running >= POOL), 'the pool is busy');
+      for (let i = 0; i < 3; i++) {
+        aborted = null;
+        const s = connect(rig.port, '127.0.0.1');
+        s.on('error', () => {});
+        await new Promise((r) => s.once('connect', r));
+        s.write(
+          'POST /aborted HTTP/1.1\r\nHost: a\r\nx-ldc-uid: 1\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n',
+        );
+        // Reset mid-body: once the chunk's 16 bytes are in the body stream the gateway pipes the
+        // request into (under requestBufferBytes: held there, no upstream connection taken).
+        assert.ok(
+          await until(() => aborted !== null && (pipedInto(aborted)?.readableLength ?? 0) >= 16, 3000),
+          'the gateway holds the partial body',
+        );
+        s.resetAndDestroy();
+      }
+      for (const b of busy) b.destroy();
+      await assertServed(rig, 'an aborted chunked upload on a busy pool');
+      assertNoneUncaught('an aborted chunked upload on a busy pool');
+      assert.ok(!rig.rec.seen.some((x) => x.url === '/aborted' && x.complete));
+    } finally {
+      unsubscribe('http.server.request.start', onStart);
     }
-    assert.ok(await until(() => rig.endpoint.pool.stats.running >= POOL), 'the pool is busy');
-    for (let i = 0; i < 3; i++) {
-      const s = connect(rig.port, '127.0.0.1');
-      s.on('error', () => {});
-      await new Promise((r) => s.once('connect', r));
-      s.write(
-        'POST /aborted HTTP/1.1\r\nHost: a\r\nx-ldc-uid: 1\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n',
-      );
-      await until(() => false, 50);
-      s.resetAndDestroy();
-    }
-    for (const b of busy) b.destroy();
-    await assertServed(rig, 'an aborted chunked upload on a busy pool');
-    assertNoneUncaught('an aborted chunked upload on a busy pool');
-    assert.ok(!rig.rec.seen.some((x) => x.url === '/aborted' && x.complete));
   });
 });

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import { testCerts, type TestCerts } from '../helpers/certs.js';
+import { within } from '../helpers/wait.js';
 import { assertServed, POOL, startRig, until, type Rig, withTls } from './http-fixture.js';
 
 describe('HTTP/2 resets, zero windows and refused requests', () => {
@@ -85,9 +86,14 @@ describe('HTTP/2 resets, zero windows and refused requests', () => {
   it('a POST reset before its body ends is never executed as a complete request', async () => {
     const s = await session();
     s.on('error', () => {});
-    // Nothing of the body: headers, a moment, reset.
+    // Nothing of the body: headers, then the reset once the gateway is reading the body. It
+    // takes no upstream connection for a body under requestBufferBytes (so the recorder sees
+    // nothing of it); what says it has the request is its exchange in the transfer watch,
+    // which holds every exchange waiting on its client, and nothing else is in flight here.
+    const transfers = rig.h.gw.http.ctx.transfers;
+    const inFlight = transfers.size;
     const empty = request(s, { ':method': 'POST', ':path': '/reset-empty' }, false);
-    await until(() => false, 300);
+    assert.ok(await until(() => transfers.size > inFlight), 'the gateway is reading the POST body');
     empty.close(constants.NGHTTP2_CANCEL);
     // More than the gateway buffers: the upstream request starts, then the client resets.
     const big = request(s, { ':method': 'POST', ':path': '/reset-big' }, false);
@@ -147,11 +153,23 @@ describe('HTTP/2 resets, zero windows and refused requests', () => {
     const s = await session();
     s.on('error', () => {});
     const closed = new Promise<void>((r) => s.once('close', () => r()));
+    const flood: Promise<void>[] = [];
     for (let i = 0; i < 2000 && !s.destroyed && !s.closed; i++) {
       const st = request(s, { ':path': '/flood' });
+      flood.push(new Promise((r) => st.once('close', () => r())));
       st.close(constants.NGHTTP2_CANCEL);
     }
-    await Promise.race([closed, until(() => false, 1500)]);
+    // Before destroy(): the gateway has read the whole flood, or has ended the session. A stream
+    // closes once its RST_STREAM is sent (or its HEADERS were dropped unsent), and a PING sent
+    // after them all is answered only once the gateway has read every frame before it.
+    const read = Promise.all(flood).then(
+      () =>
+        new Promise<void>((r) => {
+          if (s.destroyed || s.closed) r();
+          else s.ping(() => r());
+        }),
+    );
+    await within('the gateway to read the flood or end the session', Promise.race([closed, read]));
     s.destroy();
     await assertServed(rig, 'rapid reset flood');
   });
