@@ -1,19 +1,26 @@
 /**
  * The fast path's upstream connection pool (src/upstream/socket-pool.ts) against a real TCP
  * server: the connection limit and the line behind it, reuse, and every way an idle connection
- * must go (the upstream closes it, writes to it unasked, or it idles too long).
+ * must go (the upstream closes it, writes to it unasked, or it idles too long); then a connect
+ * that hangs, to the pool alone and through a gateway (what the client is answered, what is
+ * counted against the upstream, that nothing is left open).
  */
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { SocketPool, type ConnUser, type PooledConn } from '../../src/upstream/index.js';
+import { Worker } from 'node:worker_threads';
+import { request } from 'undici';
+import { CONNECT_TIMEOUT, SocketPool, type ConnUser, type PooledConn } from '../../src/upstream/index.js';
 import { freePort } from '../../src/lab/processes.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, within } from '../helpers/wait.js';
+import { busOf, startHarness, type Harness } from './harness.js';
 
 /** A pool user that records what it is told. */
 class User implements ConnUser {
   conn: PooledConn | null = null;
   failed: string | null = null;
+  error: Error | null = null;
   data = '';
   ended = false;
   closed = false;
@@ -29,8 +36,9 @@ class User implements ConnUser {
     this.conn = conn;
     this.#resolve(conn);
   }
-  onConnFailed(code: string): void {
+  onConnFailed(code: string, err: Error): void {
     this.failed = code;
+    this.error = err;
     this.#fail(code);
   }
   onConnData(chunk: Buffer): void {
@@ -183,5 +191,248 @@ describe('upstream socket pool', () => {
     p.release(cb, true);
     assert.ok(cb.socket.destroyed);
     await waitFor('all closed', () => p.size === 0);
+  });
+});
+
+/**
+ * A loopback port where a TCP connect hangs. Its listener (backlog 1) lives in a worker thread
+ * whose event loop is blocked in Atomics.wait, so nothing is ever accept()ed; two connections
+ * fill the accept queue (Linux queues backlog + 1), and the kernel then drops every further SYN
+ * (a full accept queue drops, SYN cookies or not): the client retransmits and waits as it would
+ * for a blackholed upstream, without leaving loopback or needing root.
+ */
+interface HungPort {
+  readonly port: number;
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+const NEVER_ACCEPTING = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { createServer } = require('node:net');
+const server = createServer();
+server.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => {
+  parentPort.postMessage(server.address().port);
+  // The loop never turns again until the test is done: no accept().
+  Atomics.wait(new Int32Array(workerData), 0, 0);
+  server.close();
+});
+`;
+
+async function hungPort(): Promise<HungPort> {
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  // execArgv: plain JavaScript, no tsx loader in the thread.
+  const worker = new Worker(NEVER_ACCEPTING, { eval: true, workerData: stop.buffer, execArgv: [] });
+  worker.unref();
+  const [port] = (await within('the never-accepting listener', once(worker, 'message'))) as [number];
+  const fillers: Socket[] = [];
+  for (let i = 0; i < 2; i++) {
+    const s = connect(port, '127.0.0.1');
+    s.on('error', () => {});
+    fillers.push(s);
+    await within('a connection filling the accept queue', once(s, 'connect'));
+  }
+  return {
+    port,
+    address: `127.0.0.1:${port}`,
+    async close() {
+      for (const s of fillers) s.destroy();
+      Atomics.store(stop, 0, 1);
+      Atomics.notify(stop, 0);
+      await worker.terminate();
+    },
+  };
+}
+
+/** How a pool user's wait ended: its error code, or 'connected' (the connect did not hang). */
+function outcome(u: User): Promise<string> {
+  return within(
+    'the pool to answer the user',
+    Promise.race([u.failedP, u.got.then(() => 'connected')]),
+    20_000,
+  );
+}
+
+describe('upstream socket pool: a connect that hangs', () => {
+  let hung: HungPort;
+  before(async () => {
+    hung = await hungPort();
+  });
+  after(async () => {
+    await hung.close();
+  });
+
+  const pool = (o: Partial<ConstructorParameters<typeof SocketPool>[0]> = {}): SocketPool =>
+    new SocketPool({
+      host: '127.0.0.1',
+      port: hung.port,
+      connections: 2,
+      connectTimeoutMs: 150,
+      // Far beyond the test: only the connect timeout can end these waits.
+      timeoutMs: 60_000,
+      idleTimeoutMs: 60_000,
+      ...o,
+    });
+
+  it('gives up after connectTimeoutMs with UND_ERR_CONNECT_TIMEOUT, and keeps no socket', async () => {
+    // A plain connect started first, with no timeout of its own: proof the port really hangs.
+    const probe = connect(hung.port, '127.0.0.1');
+    probe.on('error', () => {});
+    const p = pool();
+    const u = new User();
+    p.acquire(u);
+    assert.equal(p.size, 1, 'connecting');
+    // The code undici gave a connect timeout: forward.ts maps it to 504 and retries on it.
+    assert.equal(await outcome(u), 'UND_ERR_CONNECT_TIMEOUT');
+    assert.match(u.error!.message, /^connect timed out after 150 ms$/);
+    assert.equal(u.conn, null);
+    // Told only once the socket closed: nothing pending, nothing idle, nothing in line.
+    assert.deepEqual([p.size, p.idle, p.waiting], [0, 0, 0]);
+    assert.ok(probe.connecting, 'the probe’s connect still hangs');
+    probe.destroy();
+    p.destroy();
+  });
+
+  it('a user in line behind a hanging connect gets a fresh attempt and the same timeout', async () => {
+    const p = pool({ connections: 1 });
+    const [a, b] = [new User(), new User()];
+    p.acquire(a);
+    p.acquire(b);
+    assert.deepEqual([p.size, p.waiting], [1, 1]);
+    assert.equal(await outcome(a), CONNECT_TIMEOUT);
+    assert.equal(await outcome(b), CONNECT_TIMEOUT);
+    assert.deepEqual([p.size, p.idle, p.waiting], [0, 0, 0]);
+    p.destroy();
+  });
+
+  it('a user that gave up hears nothing, and its hanging connect still closes at the timeout', async () => {
+    const p = pool({ connections: 1 });
+    const [a, b] = [new User(), new User()];
+    p.acquire(a);
+    p.acquire(b);
+    p.cancel(b);
+    p.cancel(a);
+    assert.deepEqual([p.size, p.waiting], [1, 0], 'the connect goes on for a next user');
+    await waitFor('the abandoned connect to time out and close', () => p.size === 0);
+    assert.deepEqual([a.failed, b.failed, a.conn, b.conn], [null, null, null, null]);
+    assert.equal(p.idle, 0);
+    p.destroy();
+  });
+
+  it('destroy() during a hanging connect tells its user and closes the socket', async () => {
+    const p = pool({ connectTimeoutMs: 60_000 });
+    const u = new User();
+    p.acquire(u);
+    p.destroy();
+    assert.notEqual(await outcome(u), 'connected');
+    assert.deepEqual([p.size, p.idle, p.waiting], [0, 0, 0]);
+  });
+});
+
+describe('a request routed to an upstream whose connect hangs', () => {
+  let hung: HungPort;
+  let h: Harness;
+  let live: string;
+  const errors: string[] = [];
+  const ejections: string[] = [];
+  const retries: string[] = [];
+  /** What the access log and metrics get for each request: status and reason. */
+  const done: string[] = [];
+
+  before(async () => {
+    hung = await hungPort();
+    h = await startHarness({
+      config: {
+        // The response timeout is far beyond the test: only a connect timeout can be the 504.
+        timeouts: { upstreamConnectTimeoutMs: 150, upstreamResponseTimeoutMs: 60_000, shutdownGraceMs: 100 },
+        upstream: {
+          ejection: { consecutiveFailures: 2, ejectMs: 60_000 },
+          healthCheck: { enabled: false },
+        },
+      },
+      events: busOf((b) => {
+        b.upstreamError.subscribe((e) => errors.push(`${e.upstream} ${e.code}`));
+        b.ejection.subscribe((e) => ejections.push(`${e.upstream} ${e.reason}`));
+        b.retry.subscribe((e) => retries.push(`${e.from}->${e.to} ${e.code}`));
+        b.requestDone.subscribe((e) => done.push(`${e.status} ${e.reason}`));
+      }),
+      change: (d) => {
+        // uid 25 → rz02: only the hanging upstream. uid 15 → rz01 (green: 0, so always blue):
+        // the hanging one, then a live one.
+        d.zones.rz02!.upstreams!.http = { blue: [hung.address], green: [hung.address] };
+        live = d.zones.rz01!.upstreams!.http!.blue![0]!;
+        d.zones.rz01!.upstreams!.http = { blue: [hung.address, live], green: [] };
+      },
+    });
+  });
+  after(async () => {
+    await h.close();
+    await hung.close();
+  });
+
+  const endpoint = () => [...h.gw.http.ctx.registry.endpoints].find((e) => e.address === hung.address)!;
+
+  /** The hanging endpoint's raw pool holds nothing: no connect pending, no socket, no one in line. */
+  function nothingLeft(): void {
+    const c = endpoint().conns;
+    assert.deepEqual([c.size, c.idle, c.waiting], [0, 0, 0]);
+  }
+
+  function assertTimeoutAnswer(status: number, reason: unknown, body: string): void {
+    assert.equal(status, 504, body);
+    assert.equal(reason, 'ZG_ERR_UPSTREAM_TIMEOUT');
+    const json = JSON.parse(body) as { error?: string; reason?: string };
+    assert.equal(json.error, 'ZG_ERR_UPSTREAM_TIMEOUT');
+    assert.equal(json.reason, 'the upstream of this zone did not answer in time');
+  }
+
+  it('HTTP/1.1 (the fast path): 504 ZG_ERR_UPSTREAM_TIMEOUT, counted against the upstream until ejected', async () => {
+    for (let i = 0; i < 2; i++) {
+      const r = await within('the answer', request(`${h.url}/x`, { headers: { 'x-ldc-uid': '25' } }), 20_000);
+      assertTimeoutAnswer(r.statusCode, r.headers['x-ldc-reason'], await r.body.text());
+      nothingLeft();
+    }
+    // Published as a connect timeout (not a response timeout), and two in a row eject it.
+    assert.deepEqual(errors, [`${hung.address} ${CONNECT_TIMEOUT}`, `${hung.address} ${CONNECT_TIMEOUT}`]);
+    assert.deepEqual(ejections, [`${hung.address} ${CONNECT_TIMEOUT}`]);
+    assert.ok(endpoint().ejectedUntil > Date.now());
+    // Nothing else to try in rz02: no retry.
+    assert.deepEqual(retries, []);
+    await waitFor('both requests reported', () => done.length === 2);
+    assert.deepEqual(done, ['504 ZG_ERR_UPSTREAM_TIMEOUT', '504 ZG_ERR_UPSTREAM_TIMEOUT']);
+  });
+
+  it('HTTP/1.0 (Node’s path, same raw pool): the same answer', async () => {
+    const before = errors.length;
+    const s = connect(Number(new URL(h.url).port), '127.0.0.1');
+    s.on('error', () => {});
+    let raw = '';
+    s.setEncoding('latin1');
+    s.on('data', (d: string) => (raw += d));
+    s.write('GET /x HTTP/1.0\r\nHost: gw\r\nx-ldc-uid: 25\r\n\r\n');
+    await within('the gateway to answer and close', once(s, 'end'), 20_000);
+    s.destroy();
+    const end = raw.indexOf('\r\n\r\n');
+    const head = raw.slice(0, end).split('\r\n');
+    const reason = head
+      .find((l) => l.toLowerCase().startsWith('x-ldc-reason:'))
+      ?.slice(13)
+      .trim();
+    assertTimeoutAnswer(Number(head[0]!.split(' ')[1]), reason, raw.slice(end + 4));
+    assert.deepEqual(errors.slice(before), [`${hung.address} ${CONNECT_TIMEOUT}`]);
+    nothingLeft();
+  });
+
+  it('a GET whose connect hung is retried once on the zone’s live endpoint', async () => {
+    // Back in rotation, as when its ejection ends.
+    endpoint().ejectedUntil = 0;
+    endpoint().failures = 0;
+    for (let i = 0; i < 4 && retries.length === 0; i++) {
+      const r = await within('the answer', request(`${h.url}/x`, { headers: { 'x-ldc-uid': '15' } }), 20_000);
+      assert.equal(r.statusCode, 200);
+      assert.equal((JSON.parse(await r.body.text()) as { zone?: string }).zone, 'rz01');
+    }
+    assert.deepEqual(retries, [`${hung.address}->${live} ${CONNECT_TIMEOUT}`]);
+    nothingLeft();
   });
 });
