@@ -65,10 +65,3 @@ export class AdminInternalError extends ZonegateError {
     super('ZG_ERR_ADMIN_INTERNAL', 'internal error in the admin API', { httpStatus: 500, cause });
   }
 }
-
-/** Work (an IPC round trip, a scrape) cut short because the gateway is shutting down. */
-export class ShuttingDownError extends ZonegateError {
-  constructor() {
-    super('ZG_ERR_SHUTTING_DOWN', 'gateway is shutting down', { httpStatus: 503 });
-  }
-}

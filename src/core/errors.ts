@@ -149,6 +149,16 @@ export class DocumentReadError extends ZonegateError {
   }
 }
 
+/**
+ * Work cut short because the gateway is shutting down (503): an IPC round trip or a scrape in
+ * the cluster primary, a request whose upstream connection the shutdown closed.
+ */
+export class ShuttingDownError extends ZonegateError {
+  constructor() {
+    super('ZG_ERR_SHUTTING_DOWN', 'gateway is shutting down', { httpStatus: 503 });
+  }
+}
+
 /** The router found no live zone for a request (HTTP 503, MQTT 0x88 "Server unavailable"). */
 export class NoLiveZoneError extends ZonegateError {
   constructor(message: string) {

@@ -28,7 +28,8 @@ import {
   snapshotMetrics,
   type MetricsSnapshot,
 } from '../admin/cluster-metrics.js';
-import { MetricsCollectError, ReloadFailedError, ShuttingDownError } from '../admin/errors.js';
+import { MetricsCollectError, ReloadFailedError } from '../admin/errors.js';
+import { ShuttingDownError } from '../core/errors.js';
 import { metrics as processMetrics, type Metrics } from '../admin/metrics.js';
 import { DrainController, type DrainOutcome, type DrainParticipant } from './drain.js';
 

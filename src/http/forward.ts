@@ -16,12 +16,12 @@ import { constants as h2constants, type Http2ServerRequest, type Http2ServerResp
 import type { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { Dispatcher } from 'undici';
-import { NoLiveZoneError, ZonegateError } from '../core/errors.js';
+import { NoLiveZoneError, ShuttingDownError, ZonegateError } from '../core/errors.js';
 import { publishRequestDone } from '../core/events.js';
 import type { Identity, RoutedDecision } from '../router/index.js';
 import { decide, routeKindFor, shardOf } from '../router/index.js';
 import { connectionInfo, type ConnectionInfo } from '../listeners/index.js';
-import { groupFor, type Endpoint, type EndpointGroup } from '../upstream/index.js';
+import { groupFor, POOL_DESTROYED, type Endpoint, type EndpointGroup } from '../upstream/index.js';
 import { RequestBody, type BodyOwner } from './body-limit.js';
 import type { HttpContext } from './context.js';
 import {
@@ -292,6 +292,9 @@ export function upstreamFailed(
   code: string,
   retry: boolean,
 ): Endpoint | null {
+  // The gateway's shutdown closed the pool under this exchange (our pool or undici's, same
+  // code): not the upstream's failure, so nothing is counted against it and nothing retried.
+  if (code === POOL_DESTROYED) return null;
   const now = Date.now();
   const d = routed.decision;
   endpointFailed(ctx, 'http', d, ep, code, now);
@@ -306,6 +309,7 @@ export function upstreamFailed(
 
 /** The error to answer with when upstream `ep` (in `zone`) failed a request with `code`. */
 export function upstreamError(ep: Endpoint, zone: string, code: string, err: Error): ZonegateError {
+  if (code === POOL_DESTROYED) return new ShuttingDownError();
   const where = `${ep.address} (zone ${zone})`;
   return code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT'
     ? new UpstreamTimeoutError(`upstream ${where} timed out (${code})`, err)

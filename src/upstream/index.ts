@@ -14,6 +14,7 @@ export {
   SocketPool,
   PooledConn,
   CONNECT_TIMEOUT,
+  POOL_DESTROYED,
   type ConnUser,
   type SocketPoolOptions,
 } from './socket-pool.js';

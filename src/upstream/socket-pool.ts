@@ -15,7 +15,10 @@ import { copyRead, READ_BUFFER } from '../core/socket-read.js';
 export interface ConnUser {
   /** The connection is ready for this user (fresh or reused). */
   onConn(conn: PooledConn): void;
-  /** No connection could be made: `code` is the socket's error code or UND_ERR_CONNECT_TIMEOUT. */
+  /**
+   * No connection could be made: `code` is the socket's error code, UND_ERR_CONNECT_TIMEOUT, or
+   * UND_ERR_DESTROYED when the pool's own destroy() ended the wait (the gateway, not the upstream).
+   */
   onConnFailed(code: string, err: Error): void;
   onConnData(chunk: Buffer): void;
   /** The upstream ended its side (FIN). */
@@ -40,6 +43,18 @@ export interface SocketPoolOptions {
 
 /** Why a connect failed when nothing else says (a timeout has no socket error). */
 export const CONNECT_TIMEOUT = 'UND_ERR_CONNECT_TIMEOUT';
+
+/**
+ * Why a wait for a connection ended when the pool's own destroy() ended it (gateway shutdown):
+ * the code undici gives requests on a destroyed pool. Never the upstream's doing.
+ */
+export const POOL_DESTROYED = 'UND_ERR_DESTROYED';
+
+function poolDestroyedError(): Error {
+  return Object.assign(new Error('the gateway closed its connection pool to this upstream'), {
+    code: POOL_DESTROYED,
+  });
+}
 
 export class PooledConn {
   readonly socket: Socket;
@@ -103,6 +118,15 @@ export class PooledConn {
     if (u === null) return;
     const err = this.#error;
     if (!this.connected) {
+      // A connect the pool's destroy() cut (it destroys the socket without an error): the
+      // gateway closed it, so its user hears what users still in line hear (POOL_DESTROYED),
+      // not UND_ERR_SOCKET, which blames the upstream (metrics' `reset` kind, the access log's
+      // reason). A socket error recorded before (a refusal, the connect timeout) was the
+      // upstream's and is reported as such.
+      if (err === null && this.pool.destroyed) {
+        u.onConnFailed(POOL_DESTROYED, poolDestroyedError());
+        return;
+      }
       const code = (err as { code?: string } | null)?.code ?? 'UND_ERR_SOCKET';
       u.onConnFailed(code, err ?? new Error('the upstream closed the connection while connecting'));
     } else {
@@ -140,6 +164,7 @@ export class SocketPool {
   /** Every open connection (busy, idle, connecting). */
   readonly #all = new Set<PooledConn>();
   #closed = false;
+  #destroyed = false;
 
   constructor(o: SocketPoolOptions) {
     this.options = o;
@@ -157,6 +182,11 @@ export class SocketPool {
   /** Users waiting for a connection. */
   get waiting(): number {
     return this.#waiting.length;
+  }
+
+  /** destroy() was called: a connect that ends now was cut by the gateway. */
+  get destroyed(): boolean {
+    return this.#destroyed;
   }
 
   /** Lend `user` a connection: now if one is idle, after a connect, or when one comes back. */
@@ -243,10 +273,12 @@ export class SocketPool {
 
   /** Every connection closes now; holders see their connection close. */
   destroy(): void {
+    this.#destroyed = true;
     this.close();
     const waiting = this.#waiting.splice(0);
+    // Connections still connecting tell their users the same as those in line (see #onClose).
     for (const c of [...this.#all]) c.socket.destroy();
-    const err = new Error('the upstream pool was closed');
-    for (const u of waiting) u.onConnFailed('UND_ERR_DESTROYED', err);
+    const err = poolDestroyedError();
+    for (const u of waiting) u.onConnFailed(POOL_DESTROYED, err);
   }
 }

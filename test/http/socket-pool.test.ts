@@ -3,7 +3,8 @@
  * server: the connection limit and the line behind it, reuse, and every way an idle connection
  * must go (the upstream closes it, writes to it unasked, or it idles too long); then a connect
  * that hangs, to the pool alone and through a gateway (what the client is answered, what is
- * counted against the upstream, that nothing is left open).
+ * counted against the upstream, that nothing is left open), and one the gateway itself ends
+ * (a zone map change, its close), which is never the upstream's failure.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -11,9 +12,16 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { after, before, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { request } from 'undici';
-import { CONNECT_TIMEOUT, SocketPool, type ConnUser, type PooledConn } from '../../src/upstream/index.js';
+import {
+  CONNECT_TIMEOUT,
+  SocketPool,
+  type ConnUser,
+  type Endpoint,
+  type PooledConn,
+} from '../../src/upstream/index.js';
 import { freePort } from '../../src/lab/processes.js';
 import { waitFor, within } from '../helpers/wait.js';
+import type { MutableDoc } from '../helpers/maps.js';
 import { busOf, startHarness, type Harness } from './harness.js';
 
 /** A pool user that records what it is told. */
@@ -319,12 +327,22 @@ describe('upstream socket pool: a connect that hangs', () => {
     p.destroy();
   });
 
-  it('destroy() during a hanging connect tells its user and closes the socket', async () => {
-    const p = pool({ connectTimeoutMs: 60_000 });
-    const u = new User();
-    p.acquire(u);
+  it('destroy() during a hanging connect tells its user, as the one in line, that the gateway closed the pool', async () => {
+    const p = pool({ connections: 1, connectTimeoutMs: 60_000 });
+    const [connecting, queued] = [new User(), new User()];
+    p.acquire(connecting);
+    p.acquire(queued);
+    assert.deepEqual([p.size, p.waiting], [1, 1]);
     p.destroy();
-    assert.notEqual(await outcome(u), 'connected');
+    // The gateway cut that connect, not the upstream: not UND_ERR_SOCKET (an upstream failure
+    // to forward.ts and the metrics), but what the user in line is told.
+    assert.equal(await outcome(queued), 'UND_ERR_DESTROYED');
+    assert.equal(await outcome(connecting), 'UND_ERR_DESTROYED');
+    assert.equal(connecting.error!.message, queued.error!.message);
+    assert.match(connecting.error!.message, /gateway closed/);
+    assert.doesNotMatch(connecting.error!.message, /upstream closed/);
+    assert.equal((connecting.error as Error & { code?: string }).code, 'UND_ERR_DESTROYED');
+    assert.deepEqual([connecting.conn, queued.conn], [null, null]);
     assert.deepEqual([p.size, p.idle, p.waiting], [0, 0, 0]);
   });
 });
@@ -434,5 +452,137 @@ describe('a request routed to an upstream whose connect hangs', () => {
     }
     assert.deepEqual(retries, [`${hung.address}->${live} ${CONNECT_TIMEOUT}`]);
     nothingLeft();
+  });
+});
+
+/**
+ * The gateway itself ending a hung connect's pool: a zone map change that drops the upstream, or
+ * the gateway's close. Neither is the upstream's failure. A connect that hangs for a minute keeps
+ * the request in flight for as long as each test needs, with no timing involved.
+ */
+describe('a hung connect when the gateway drops or closes the upstream’s pool', () => {
+  let hung: HungPort;
+  before(async () => {
+    hung = await hungPort();
+  });
+  after(async () => {
+    await hung.close();
+  });
+
+  type HttpUpstreams = NonNullable<NonNullable<MutableDoc['zones'][string]>['upstreams']>['http'];
+
+  interface Watched {
+    readonly h: Harness;
+    /** `error|ejection upstream code` for every upstream error and ejection published. */
+    readonly counted: string[];
+    /** `status reason` of every request reported done (access log, metrics). */
+    readonly done: string[];
+    /** rz02's upstreams before the test routed it to the hanging one. */
+    readonly rz02: HttpUpstreams;
+    readonly endpoint: Endpoint;
+  }
+
+  async function gateway(connections: number): Promise<Watched> {
+    const counted: string[] = [];
+    const done: string[] = [];
+    let rz02: HttpUpstreams;
+    const h = await startHarness({
+      config: {
+        timeouts: {
+          upstreamConnectTimeoutMs: 60_000,
+          upstreamResponseTimeoutMs: 60_000,
+          shutdownGraceMs: 100,
+        },
+        upstream: {
+          connectionsPerEndpoint: connections,
+          // One failure ejects: any miscount shows.
+          ejection: { consecutiveFailures: 1, ejectMs: 60_000 },
+          healthCheck: { enabled: false },
+        },
+      },
+      events: busOf((b) => {
+        b.upstreamError.subscribe((e) => counted.push(`error ${e.upstream} ${e.code}`));
+        b.ejection.subscribe((e) => counted.push(`ejection ${e.upstream} ${e.reason}`));
+        b.requestDone.subscribe((e) => done.push(`${e.status} ${e.reason}`));
+      }),
+      change: (d) => {
+        // uid 25 → rz02: only the hanging upstream.
+        rz02 = structuredClone(d.zones.rz02!.upstreams!.http);
+        d.zones.rz02!.upstreams!.http = { blue: [hung.address], green: [hung.address] };
+      },
+    });
+    // Taken now: a map change drops it from the registry.
+    const endpoint = [...h.gw.http.ctx.registry.endpoints].find((e) => e.address === hung.address)!;
+    return { h, counted, done, rz02: rz02!, endpoint };
+  }
+
+  /** A request to rz02 over the fast path: its status and body, or the client-side error code. */
+  function send(h: Harness): Promise<string> {
+    return request(`${h.url}/x`, { headers: { 'x-ldc-uid': '25' } }).then(
+      async (r) => `${r.statusCode} ${await r.body.text()}`,
+      (e: { code?: string }) => e.code ?? 'error',
+    );
+  }
+
+  it('a zone map change dropping the upstream neither cuts its connect nor counts anything against it', async () => {
+    const g = await gateway(2);
+    const ep = g.endpoint;
+    // A raw client, to end its wait exactly when the test says.
+    const client = connect(Number(new URL(g.h.url).port), '127.0.0.1');
+    client.on('error', () => {});
+    try {
+      client.write('GET /x HTTP/1.1\r\nHost: gw\r\nx-ldc-uid: 25\r\n\r\n');
+      await waitFor('the connect to start', () => ep.conns.size === 1);
+      await g.h.applyMap((d) => {
+        d.zones.rz02!.upstreams!.http = g.rz02;
+      });
+      assert.ok(![...g.h.gw.http.ctx.registry.endpoints].includes(ep), 'dropped by the map change');
+      assert.match(await within('rz02 answered by its new upstream', send(g.h), 20_000), /^200 /);
+      // A dropped pool is only closed (src/upstream/registry.ts): the connect goes on, nobody told.
+      assert.deepEqual([ep.conns.size, ep.conns.waiting], [1, 0]);
+      assert.deepEqual(g.counted, []);
+      // The client gives up (a reset: after a FIN alone the gateway would still answer); then the
+      // dropped pool is destroyed (nothing else would before the connect timeout).
+      client.resetAndDestroy();
+      await waitFor('the gateway to see the client go', () => g.done.includes('499 client-closed'));
+      ep.conns.destroy();
+      await waitFor('the hung connect to close', () => ep.conns.size === 0);
+      assert.deepEqual(g.counted, []);
+      assert.deepEqual([ep.failures, ep.ejectedUntil], [0, 0]);
+    } finally {
+      client.destroy();
+      ep.conns.destroy();
+      await g.h.close();
+    }
+  });
+
+  it('closing the gateway during the connect never blames the upstream’s socket (UND_ERR_SOCKET)', async () => {
+    const g = await gateway(2);
+    const ep = g.endpoint;
+    const hanging = send(g.h);
+    await waitFor('the connect to start', () => ep.conns.size === 1);
+    await g.h.close();
+    // Still being answered at the shutdown deadline: the client's connection is cut.
+    assert.equal(await within('the client to see the cut', hanging), 'UND_ERR_SOCKET');
+    await waitFor('the hung connect to close', () => ep.conns.size === 0);
+    // The gateway cuts its clients, then destroys the pool, in one go; the pool's socket closes
+    // first (libuv runs close callbacks last-closed first), so the connect's user is still
+    // there to be told. It was told "the upstream closed the connection" (UND_ERR_SOCKET,
+    // counted as an upstream reset and an ejection); now UND_ERR_DESTROYED, which the HTTP path
+    // answers as the gateway's shutdown and never counts against the upstream.
+    assert.deepEqual(g.counted, []);
+    assert.deepEqual([ep.failures, ep.ejectedUntil], [0, 0]);
+  });
+
+  it('closing the gateway during a connect, with a request in line, counts nothing against the upstream', async () => {
+    const g = await gateway(1);
+    const ep = g.endpoint;
+    const hanging = [send(g.h), send(g.h)];
+    await waitFor('one connecting, one in line', () => ep.conns.size === 1 && ep.conns.waiting === 1);
+    await g.h.close();
+    await within('both clients to see the cut', Promise.all(hanging));
+    await waitFor('the hung connect to close', () => ep.conns.size === 0);
+    assert.deepEqual(g.counted, []);
+    assert.deepEqual([ep.failures, ep.ejectedUntil], [0, 0]);
   });
 });
