@@ -130,7 +130,9 @@ export class PooledConn {
       const code = (err as { code?: string } | null)?.code ?? 'UND_ERR_SOCKET';
       u.onConnFailed(code, err ?? new Error('the upstream closed the connection while connecting'));
     } else {
-      u.onConnClose(err);
+      // A lent connection the pool's destroy() closed: the same, so a response cut by the
+      // shutdown is not counted as the upstream resetting it.
+      u.onConnClose(err === null && this.pool.destroyed ? poolDestroyedError() : err);
     }
   };
 
@@ -191,6 +193,12 @@ export class SocketPool {
 
   /** Lend `user` a connection: now if one is idle, after a connect, or when one comes back. */
   acquire(user: ConnUser): void {
+    if (this.#destroyed) {
+      // After a shutdown (a resend on a connection the destroy closed, a late dispatch): no new
+      // connection, the same answer as users that were in line.
+      user.onConnFailed(POOL_DESTROYED, poolDestroyedError());
+      return;
+    }
     const idle = this.#idle;
     while (idle.length > 0) {
       const c = idle.pop()!;

@@ -55,8 +55,10 @@ class User implements ConnUser {
   onConnEnd(): void {
     this.ended = true;
   }
-  onConnClose(): void {
+  closeError: Error | null = null;
+  onConnClose(err: Error | null): void {
     this.closed = true;
+    this.closeError = err;
   }
   onConnTimeout(): void {}
 }
@@ -110,6 +112,25 @@ describe('upstream socket pool', () => {
     assert.equal(p.idle, 2);
     p.destroy();
     await waitFor('connections closed', () => p.size === 0);
+  });
+
+  it('tells a holder its connection was closed by destroy(), and opens nothing after it', async () => {
+    const p = pool();
+    const a = new User();
+    p.acquire(a);
+    await a.got;
+    const acceptedBefore = accepted.length;
+    p.destroy();
+    await waitFor('the holder told', () => a.closed);
+    // The gateway closed it (shutdown), not the upstream: not UND_ERR_SOCKET, which counts as a reset.
+    assert.equal((a.closeError as { code?: string } | null)?.code, 'UND_ERR_DESTROYED');
+    assert.match(a.closeError?.message ?? '', /gateway closed/);
+    // A resend or a late request after the shutdown: refused at once, no new connection.
+    const late = new User();
+    p.acquire(late);
+    assert.equal(late.failed, 'UND_ERR_DESTROYED');
+    assert.equal(p.size, 0);
+    assert.equal(accepted.length, acceptedBefore);
   });
 
   it('closes a connection released unclean, and lets the next in line connect', async () => {
