@@ -545,18 +545,19 @@ async function nginxServer(
   port: number,
   vars: Record<string, string>,
   suffix: string,
+  cores = PROXY_CORES,
 ) {
   const conf = template(
     rig.dir,
     tmpl,
-    { DIR: rig.dir, PORT: String(port), UPSTREAM: rig.upstream, ...vars },
+    { DIR: rig.dir, PORT: String(port), UPSTREAM: rig.upstream, WORKERS: '1', SUFFIX: suffix, ...vars },
     suffix,
   );
   return launch({
     cmd: 'nginx',
     args: ['-e', join(rig.dir, `nginx${suffix}-error.log`), '-c', conf, '-p', rig.dir],
     port,
-    cores: PROXY_CORES,
+    cores,
   });
 }
 
@@ -574,11 +575,13 @@ async function haproxyServer(
 /* ---------------------------------------------------------------- table 1: HTTP/1.1 */
 
 const NGINX = 'nginx, 1 worker';
+const NGINX_WORKERS = 'nginx, 2 workers';
 const HAPROXY = 'HAProxy, 1 thread';
 const UNDICI = 'minimal undici forwarder';
 const NODE_FLOOR = 'Node.js floor: raw socket relay';
 const NODE_TLS_FLOOR = 'Node.js floor: bare tls.Server relay';
 const NODE_H2_FLOOR = 'Node.js floor: bare http2 server, answering itself';
+const H2_FORWARDER = 'minimal h2 forwarder: stream API + undici';
 const ZG_DEFAULT = 'Zonegate, default config';
 const ZG_NOLOG = 'Zonegate, access log off';
 const ZG_WORKERS = 'Zonegate, default config, --workers 2';
@@ -617,6 +620,17 @@ async function httpTable(rig: Rig, upstreamChild: ChildProcess): Promise<Row[]> 
           'cookie routing by map, keepalive 64',
           await nginxServer(rig, 'nginx-http.conf.tmpl', port, {}, ''),
           port,
+        ),
+      );
+      // The same two processes on the same core(s) as Zonegate --workers 2: what the rig's
+      // sharing costs a server that has no cluster module, so the two ratios can be compared.
+      const port2 = await freePort();
+      started.push(
+        plain(
+          NGINX_WORKERS,
+          `\`worker_processes 2\` on core(s) ${WORKERS_CORES}, as Zonegate --workers 2`,
+          await nginxServer(rig, 'nginx-http.conf.tmpl', port2, { WORKERS: '2' }, '-2w', WORKERS_CORES),
+          port2,
         ),
       );
     }
@@ -720,7 +734,8 @@ function printHttp(rows: readonly Row[], loadBefore: number): void {
   );
   console.log(
     `--workers 2 / 1 process, req per CPU-second: ${ratio(zg2?.perCpu, zg?.perCpu)} (1.00× = no cluster tax; on core(s) ${WORKERS_CORES} against ${PROXY_CORES}, so this is cost per request, not scaling); ` +
-      `the primary itself used ${num(zg2?.rootCpu ?? NaN)} of the ${num(zg2?.cpu ?? NaN)} CPU-s, the workers the rest.`,
+      `the primary itself used ${num(zg2?.rootCpu ?? NaN)} of the ${num(zg2?.cpu ?? NaN)} CPU-s, the workers the rest. ` +
+      `nginx on the same rig, 2 workers / 1 worker: ${ratio(by(NGINX_WORKERS)?.perCpu, nginx?.perCpu)} (what two processes sharing ${WORKERS_CORES === PROXY_CORES ? 'one core' : 'those cores'} cost a server without a cluster module).`,
   );
   console.log('');
   // Capacity: printed here so a re-run refreshes it; run-all rebuilds the fleet-wide note.
@@ -801,6 +816,15 @@ async function tlsTables(rig: Rig, cert: CertType, withH2: boolean): Promise<Tls
         port,
         note: 'not a proxy: `http2.createSecureServer`, core stream API, a fixed answer (bench/_h2-floor.ts)',
       });
+      // The simplest correct Node h2 proxy: the floor plus an upstream leg (undici), streaming.
+      const fport = await freePort();
+      const [fcmd, fargs] = nodeRole('_h2-forwarder.ts', fport, rig.upstream, files.cert, files.key);
+      servers.push({
+        name: H2_FORWARDER,
+        child: await launch({ cmd: fcmd, args: fargs, port: fport, cores: PROXY_CORES }),
+        port: fport,
+        note: '`Pool.request`, answer piped into the stream, no routing (bench/_h2-forwarder.ts)',
+      });
     }
     const port = await freePort();
     const zg = await zonegate(
@@ -826,8 +850,8 @@ async function tlsTables(rig: Rig, cert: CertType, withH2: boolean): Promise<Tls
         run: (sec: number) => run(s.port, sec),
         afterRound: truncate,
       }));
-    // The h2 floor speaks h2 only: it is in the h2 table alone.
-    const h1 = servers.filter((s) => s.name !== NODE_H2_FLOOR);
+    // The h2 floor and forwarder speak h2 only: they are in the h2 table alone.
+    const h1 = servers.filter((s) => s.name !== NODE_H2_FLOOR && s.name !== H2_FORWARDER);
     const hs = !TABLES.has('tls') ? [] : await measure(`tls ${cert} handshakes`, targets(handshakes, h1));
     const ka = !TABLES.has('tls')
       ? []
@@ -961,6 +985,12 @@ function printTls(all: readonly TlsRows[]): void {
     console.log(
       `Node.js floor (bare http2 server answering itself, no upstream): ${ratio(h2Floor.perCpu, nginx?.perCpu)} nginx's requests per CPU-second, ` +
         `Zonegate ${ratio(zg?.perCpu, h2Floor.perCpu)} of it.`,
+    );
+  const h2Fwd = h2.h2.find((r) => r.name === H2_FORWARDER);
+  if (h2Fwd !== undefined)
+    console.log(
+      `Minimal h2 forwarder (the floor plus an undici upstream leg, answers streamed): ${ratio(h2Fwd.perCpu, nginx?.perCpu)} nginx's requests per CPU-second, ` +
+        `Zonegate ${ratio(zg?.perCpu, h2Fwd.perCpu)} of it.`,
     );
   console.log('');
 }
