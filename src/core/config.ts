@@ -54,6 +54,12 @@ export interface ListenerConfig {
   readonly port: number;
   readonly host: string;
   readonly proxyProtocol: boolean;
+  /**
+   * Connections the kernel holds for the gateway to accept (listen(2) backlog; the kernel caps
+   * it at net.core.somaxconn). A reconnect storm beyond it loses SYNs: each costs its client a
+   * one-second retransmit.
+   */
+  readonly backlog: number;
   /** Sources (CIDRs) a PROXY header is believed from; any other peer is closed at once. */
   readonly trustedProxies: readonly string[];
   readonly tls?: TlsConfig;

@@ -34,6 +34,11 @@ export interface MqttLimitsConfig {
   readonly maxSubscriptions: number;
   /** Messages taken from one old session after a move; beyond it the drain is abandoned. */
   readonly migrationDrainMessages: number;
+  /**
+   * Sessions being opened at one broker at once (TCP connect through CONNACK), per gateway
+   * process; the rest wait their turn. Keeps a reconnect storm inside the broker's accept queue.
+   */
+  readonly brokerConnectsInFlight: number;
 }
 
 export interface MqttTimeoutsConfig {

@@ -329,7 +329,7 @@ export function createListener(config: ListenerConfig, options: ListenerOptions)
             ),
           );
         server.once('error', onError);
-        server.listen(listenOptions(config.port, config.host), () => {
+        server.listen({ ...listenOptions(config.port, config.host), backlog: config.backlog }, () => {
           server.off('error', onError);
           resolve();
         });

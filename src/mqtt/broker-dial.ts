@@ -66,3 +66,70 @@ export class DialPlan {
     return this.brokers[(this.first + this.tried++) % this.brokers.length] as string;
   }
 }
+
+/** A broker connection in a DialGate's care. */
+export interface Dialable {
+  readonly address: string;
+  /** Its turn: connect now. False when it no longer wants to (closed while waiting): the next goes. */
+  dial(): boolean;
+}
+
+/**
+ * At most `limit` sessions being opened at one broker at once (from the TCP connect to the
+ * broker's first packet, its CONNACK, or the connection's end); the others wait their turn, in
+ * order. Why: after a network or LVS loss every client reconnects at once, and a relay that
+ * opens all their broker connections at once fills the broker's accept queue (mosquitto
+ * listens with a backlog of 100): the kernel drops the SYNs it has no room for, each such
+ * connect waits a one-second retransmit (then three), and the storm takes seconds instead of
+ * the milliseconds the broker needs per CONNECT. One gate per MQTT server, shared by every
+ * client connection; each waiting entry is one array slot.
+ */
+export class DialGate {
+  readonly limit: number;
+  private readonly brokers = new Map<string, { inFlight: number; waiting: Dialable[]; head: number }>();
+
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  /** Connect `d` now if its broker has room, else when a turn there ends. */
+  request(d: Dialable): void {
+    let b = this.brokers.get(d.address);
+    if (b === undefined) {
+      b = { inFlight: 0, waiting: [], head: 0 };
+      this.brokers.set(d.address, b);
+    }
+    if (b.inFlight < this.limit) {
+      b.inFlight++;
+      if (!d.dial()) this.release(d.address);
+    } else {
+      b.waiting.push(d);
+    }
+  }
+
+  /** A turn at `address` ended (answered, failed or closed): the next waiting one goes. */
+  release(address: string): void {
+    const b = this.brokers.get(address);
+    if (b === undefined) return;
+    b.inFlight--;
+    while (b.head < b.waiting.length) {
+      const next = b.waiting[b.head] as Dialable;
+      b.waiting[b.head++] = undefined as unknown as Dialable;
+      b.inFlight++;
+      if (next.dial()) return;
+      b.inFlight--;
+    }
+    // Nobody waits: the queue starts over (no shifting of a long array while it drains).
+    b.waiting.length = 0;
+    b.head = 0;
+    if (b.inFlight === 0) this.brokers.delete(address);
+  }
+
+  /** Sessions being opened at `address` and waiting for a turn there (tests, diagnostics). */
+  state(address: string): { inFlight: number; waiting: number } {
+    const b = this.brokers.get(address);
+    return b === undefined
+      ? { inFlight: 0, waiting: 0 }
+      : { inFlight: b.inFlight, waiting: b.waiting.length - b.head };
+  }
+}

@@ -12,7 +12,7 @@ import type { Channel, MqttSessionEndEvent } from '../core/events.js';
 import { decide, type Identity, type RoutedDecision } from '../router/index.js';
 import type { BrokerSet } from '../upstream/index.js';
 import type { CompiledZoneMap } from '../zonemap/index.js';
-import { DialPlan } from './broker-dial.js';
+import { DialPlan, type DialGate } from './broker-dial.js';
 import { isServerFailure } from './broker-probe.js';
 import { deliverPublish, relayFromBroker } from './broker-relay.js';
 import { relayFromClient } from './client-relay.js';
@@ -52,6 +52,8 @@ export interface ConnectionContext extends HostContext {
   readonly certUid: CertUidReader | undefined;
   /** The brokers as upstream endpoints: their health orders each connect, each connect's end feeds it. */
   readonly brokers: BrokerSet;
+  /** Turns for opening sessions at each broker (limits.brokerConnectsInFlight). */
+  readonly dialGate: DialGate;
   atConnectionLimit(): boolean;
   /** A broker failed a connect (refused, timed out, server failure in its CONNACK) and is now ejected. */
   /** A broker taken out of service for `ejectMs` by this connect's failure (`why`). */
@@ -518,6 +520,7 @@ export class MqttConnection implements FrameSink, LinkOwner, Movable, RelayHost 
       this._version,
       this.ctx.clock,
       this.ctx.clock + t.upstreamConnectTimeoutMs,
+      this.ctx.dialGate,
     );
     const connect = this.connectFrame as Buffer;
     link.write(this._phase === 'relay' ? moveConnect(connect, this._persistent) : connect);

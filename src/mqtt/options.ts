@@ -23,6 +23,7 @@ export const DEFAULT_MQTT_CONFIG: MqttConfig = deepFreeze({
     inflightWindow: 64,
     maxSubscriptions: 256,
     migrationDrainMessages: 10_000,
+    brokerConnectsInFlight: 64,
   },
   timeouts: {
     connectTimeoutMs: 10_000,
@@ -95,6 +96,7 @@ export function resolveMqttConfig(input: MqttConfigInput = {}): ResolvedMqttConf
   int('limits.inflightWindow', l.inflightWindow, 1, 32_768);
   int('limits.maxSubscriptions', l.maxSubscriptions, 0, 100_000);
   int('limits.migrationDrainMessages', l.migrationDrainMessages, 0, 10_000_000);
+  int('limits.brokerConnectsInFlight', l.brokerConnectsInFlight, 1, 1_000_000);
   int('timeouts.connectTimeoutMs', t.connectTimeoutMs, 10, 3_600_000);
   int('timeouts.upstreamConnectTimeoutMs', t.upstreamConnectTimeoutMs, 10, 3_600_000);
   int('timeouts.upstreamPingIntervalMs', t.upstreamPingIntervalMs, 10, 3_600_000);

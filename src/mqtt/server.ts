@@ -9,6 +9,7 @@ import type { Channel, EventBus, MqttSessionEndEvent } from '../core/events.js';
 import type { Self } from '../router/index.js';
 import { BrokerSet } from '../upstream/index.js';
 import type { CompiledZoneMap, ZoneMapHolder } from '../zonemap/index.js';
+import { DialGate } from './broker-dial.js';
 import { MqttConnection, type ConnectionContext, type MqttLogger } from './connection.js';
 import type { CertUidReader } from '../identity/index.js';
 import { MoveBatch } from './move-batch.js';
@@ -80,6 +81,7 @@ export class MqttServer implements ConnectionContext {
   readonly scheduler: MoveScheduler;
   readonly certUid: CertUidReader | undefined;
   readonly brokers: BrokerSet;
+  readonly dialGate: DialGate;
   clock: number;
   private readonly metrics: MqttMetricsSink | undefined;
   private readonly events: EventBus | undefined;
@@ -113,6 +115,7 @@ export class MqttServer implements ConnectionContext {
     this.certUid = options.certUid;
     this.brokers = options.brokers ?? new BrokerSet({ consecutiveFailures: 1, ejectMs: 0 });
     this.brokers.sync(this.holder.current);
+    this.dialGate = new DialGate(this.config.limits.brokerConnectsInFlight);
     this.scheduler = new MoveScheduler(this.config.migration.movesPerSecond, this.random);
     this.clock = performance.now();
     const t = this.config.timeouts;

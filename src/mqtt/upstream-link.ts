@@ -6,6 +6,7 @@
  */
 import net from 'node:net';
 import type { ZonegateError } from '../core/errors.js';
+import type { DialGate, Dialable } from './broker-dial.js';
 import { MqttUpstreamUnavailableError } from './errors.js';
 import { FrameReader, type FrameSink } from './frame-reader.js';
 
@@ -37,7 +38,12 @@ export function parseAddress(address: string): { host: string; port: number } | 
   return Number.isInteger(port) && port > 0 && port < 65_536 ? { host, port } : null;
 }
 
-export class UpstreamLink implements FrameSink {
+/** Where a link stands with its DialGate. */
+const WAITING = 0;
+const DIALING = 1;
+const DIALED = 2;
+
+export class UpstreamLink implements FrameSink, Dialable {
   readonly zone: string;
   readonly address: string;
   readonly socket: net.Socket;
@@ -80,6 +86,10 @@ export class UpstreamLink implements FrameSink {
   batch: { readonly unswitched: number } | null = null;
   private readonly owner: LinkOwner;
   private failed = false;
+  private readonly gate: DialGate;
+  private turn = WAITING;
+  /** What was written before its turn came (the CONNECT), sent once it connects. */
+  private pending: Buffer[] | null = [];
 
   constructor(
     owner: LinkOwner,
@@ -89,6 +99,7 @@ export class UpstreamLink implements FrameSink {
     version: number,
     now: number,
     deadline: number,
+    gate: DialGate,
   ) {
     this.owner = owner;
     this.zone = zone;
@@ -97,13 +108,36 @@ export class UpstreamLink implements FrameSink {
     this.deadline = deadline;
     this.reader = new FrameReader(this, maxPacketBytes);
     this.reader.version = version;
-    const target = parseAddress(address) ?? { host: address, port: 0 };
-    this.socket = net.connect({ host: target.host, port: target.port, noDelay: true });
+    // Connected when the gate gives it a turn (at once unless its broker has
+    // limits.brokerConnectsInFlight sessions opening already). The deadline runs from now: a
+    // turn that does not come in time fails the link like a broker that does not answer.
+    this.socket = new net.Socket();
     (this.socket as OwnedSocket)[kLink] = this;
     this.socket.on('data', linkData);
     this.socket.on('error', linkError);
     this.socket.on('close', linkClose);
     this.socket.on('drain', linkDrain);
+    this.gate = gate;
+    gate.request(this);
+  }
+
+  /** Dialable: the gate's turn. */
+  dial(): boolean {
+    if (this.state === 'closed' || this.socket.destroyed) return false;
+    this.turn = DIALING;
+    const target = parseAddress(this.address) ?? { host: this.address, port: 0 };
+    this.socket.connect({ host: target.host, port: target.port, noDelay: true });
+    const pending = this.pending;
+    this.pending = null;
+    if (pending !== null) for (const b of pending) this.socket.write(b);
+    return true;
+  }
+
+  /** The broker answered (its first packet), or the connection ended: the gate's next may go. */
+  private endTurn(): void {
+    if (this.turn !== DIALING) return;
+    this.turn = DIALED;
+    this.gate.release(this.address);
   }
 
   onData(chunk: Buffer): void {
@@ -124,6 +158,7 @@ export class UpstreamLink implements FrameSink {
 
   onClose(): void {
     this.state = 'closed';
+    this.endTurn();
     this.owner.onLinkClose(this);
   }
 
@@ -132,6 +167,7 @@ export class UpstreamLink implements FrameSink {
   }
 
   onFrame(frame: Buffer, headerLength: number): boolean {
+    if (this.turn === DIALING) this.endTurn();
     return this.owner.onLinkFrame(this, frame, headerLength);
   }
 
@@ -156,6 +192,10 @@ export class UpstreamLink implements FrameSink {
   }
 
   write(buf: Buffer): boolean {
+    if (this.pending !== null) {
+      this.pending.push(buf);
+      return true;
+    }
     return this.socket.write(buf);
   }
 

@@ -143,6 +143,7 @@ describe('http and listener metrics', () => {
           port: 0,
           host: '127.0.0.1',
           proxyProtocol: false,
+          backlog: 511,
           trustedProxies: [],
         },
       ],

@@ -27,6 +27,7 @@ describe('gateway config', () => {
     assert.equal(c.timeouts.upstreamResponseTimeoutMs, 30000);
     assert.equal(c.identity.cookie.name, 'ldc');
     assert.equal(c.listeners[0]!.host, '0.0.0.0');
+    assert.equal(c.listeners[0]!.backlog, 4096);
     assert.equal(c.zonemap.file, '/etc/zonegate/map.yaml');
     assert.ok(Object.isFrozen(c.timeouts));
     assert.throws(() => {
@@ -40,11 +41,12 @@ describe('gateway config', () => {
     assert.deepEqual(
       problems({
         idc: 'hz-1',
-        listeners: [{ name: 'web', protocol: 'htp', port: 70000, tls: 3, colour: 'x' }],
+        listeners: [{ name: 'web', protocol: 'htp', port: 70000, tls: 3, colour: 'x', backlog: 0 }],
         zonemap: { file: 'm' },
         timeouts: { idleTimeout: 5 },
       }).sort(),
       [
+        'listeners[0].backlog: must be >= 1',
         'listeners[0].colour: is not a known property',
         'listeners[0].port: must be <= 65535',
         'listeners[0].protocol: must be one of http, https, mqtt, mqtts',

@@ -29,6 +29,7 @@ async function echoListener(
       port: 0,
       host: '127.0.0.1',
       proxyProtocol: false,
+      backlog: 511,
       trustedProxies: ['127.0.0.1'],
       ...cfg,
     },

@@ -47,6 +47,7 @@ describe('mqtt options', () => {
       [{ uid: { source: 'header' } }, 'uid.source'],
       [{ limits: { maxPacketBytes: 10 } }, 'limits.maxPacketBytes'],
       [{ limits: { inflightWindow: 100_000 } }, 'limits.inflightWindow'],
+      [{ limits: { brokerConnectsInFlight: 0 } }, 'limits.brokerConnectsInFlight'],
       [{ timeouts: { connectTimeoutMs: 1.5 } }, 'timeouts.connectTimeoutMs'],
       [{ migration: { movesPerSecond: 0 } }, 'migration.movesPerSecond'],
       [{ migration: { serverReference: '' } }, 'migration.serverReference'],
