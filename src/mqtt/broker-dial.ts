@@ -86,7 +86,11 @@ export interface Dialable {
  */
 export class DialGate {
   readonly limit: number;
-  private readonly brokers = new Map<string, { inFlight: number; waiting: Dialable[]; head: number }>();
+  /** Per broker address: turns in use, and the line (taken from `head` on; a taken slot is null). */
+  private readonly brokers = new Map<
+    string,
+    { inFlight: number; waiting: (Dialable | null)[]; head: number }
+  >();
 
   constructor(limit: number) {
     this.limit = limit;
@@ -113,8 +117,9 @@ export class DialGate {
     if (b === undefined) return;
     b.inFlight--;
     while (b.head < b.waiting.length) {
-      const next = b.waiting[b.head] as Dialable;
-      b.waiting[b.head++] = undefined as unknown as Dialable;
+      const next = b.waiting[b.head];
+      b.waiting[b.head++] = null;
+      if (next === null || next === undefined) continue;
       b.inFlight++;
       if (next.dial()) return;
       b.inFlight--;

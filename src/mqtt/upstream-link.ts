@@ -88,8 +88,8 @@ export class UpstreamLink implements FrameSink, Dialable {
   private failed = false;
   private readonly gate: DialGate;
   private turn = WAITING;
-  /** What was written before its turn came (the CONNECT), sent once it connects. */
-  private pending: Buffer[] | null = [];
+  /** What was written before its turn came (the CONNECT, when it waits), sent once it connects. */
+  private pending: Buffer[] | null = null;
 
   constructor(
     owner: LinkOwner,
@@ -128,8 +128,10 @@ export class UpstreamLink implements FrameSink, Dialable {
     const target = parseAddress(this.address) ?? { host: this.address, port: 0 };
     this.socket.connect({ host: target.host, port: target.port, noDelay: true });
     const pending = this.pending;
-    this.pending = null;
-    if (pending !== null) for (const b of pending) this.socket.write(b);
+    if (pending !== null) {
+      this.pending = null;
+      for (const b of pending) this.socket.write(b);
+    }
     return true;
   }
 
@@ -192,8 +194,8 @@ export class UpstreamLink implements FrameSink, Dialable {
   }
 
   write(buf: Buffer): boolean {
-    if (this.pending !== null) {
-      this.pending.push(buf);
+    if (this.turn === WAITING) {
+      (this.pending ??= []).push(buf);
       return true;
     }
     return this.socket.write(buf);
