@@ -775,7 +775,32 @@ interface TlsRows {
 
 async function tlsTables(rig: Rig, cert: CertType, withH2: boolean): Promise<TlsRows> {
   const files = makeCert(rig.dir, cert);
-  const servers: { name: string; child: ChildProcess; port: number; note: string }[] = [];
+  /** `speaks`: the tables a server is in (the Node.js rows serve HTTP/1.1 only or h2 only). */
+  const servers: {
+    name: string;
+    child: ChildProcess;
+    port: number;
+    note: string;
+    speaks: 'h1' | 'h2' | 'both';
+  }[] = [];
+  /** A bench/_*.ts server alone on the proxy core(s). */
+  const nodeServer = async (
+    name: string,
+    speaks: 'h1' | 'h2',
+    note: string,
+    file: string,
+    ...args: string[]
+  ): Promise<void> => {
+    const port = await freePort();
+    const [cmd, argv] = nodeRole(file, port, ...args);
+    servers.push({
+      name,
+      child: await launch({ cmd, args: argv, port, cores: PROXY_CORES }),
+      port,
+      note,
+      speaks,
+    });
+  };
   try {
     if (has('nginx')) {
       const port = await freePort();
@@ -786,45 +811,43 @@ async function tlsTables(rig: Rig, cert: CertType, withH2: boolean): Promise<Tls
         { CERT: files.cert, KEY: files.key },
         `-${cert}`,
       );
-      servers.push({ name: NGINX, child, port, note: 'ssl_session_cache off, no tickets' });
+      servers.push({ name: NGINX, child, port, note: 'ssl_session_cache off, no tickets', speaks: 'both' });
     }
     if (has('haproxy')) {
       const port = await freePort();
       const child = await haproxyServer(rig, 'haproxy-tls.cfg.tmpl', port, { PEM: files.pem }, `-${cert}`);
-      servers.push({ name: HAPROXY, child, port, note: 'cachesize 0, no-tls-tickets' });
+      servers.push({ name: HAPROXY, child, port, note: 'cachesize 0, no-tls-tickets', speaks: 'both' });
     }
-    {
-      // What Node's TLS sockets alone cost (tickets on, as Zonegate's): not a proxy, and no h2.
-      const port = await freePort();
-      const [cmd, args] = nodeRole('_raw-forwarder.ts', port, rig.upstream, files.cert, files.key);
-      const child = await launch({ cmd, args, port, cores: PROXY_CORES });
-      servers.push({
-        name: NODE_TLS_FLOOR,
-        child,
-        port,
-        note: 'bare `tls.Server` + raw relay (bench/_raw-forwarder.ts)',
-      });
-    }
+    // What Node's TLS sockets alone cost (tickets on, as Zonegate's): not a proxy, and no h2.
+    await nodeServer(
+      NODE_TLS_FLOOR,
+      'h1',
+      'bare `tls.Server` + raw relay (bench/_raw-forwarder.ts)',
+      '_raw-forwarder.ts',
+      rig.upstream,
+      files.cert,
+      files.key,
+    );
     if (withH2 && has('h2load')) {
       // What Node's HTTP/2 alone costs: it answers each stream itself (no upstream leg at all).
-      const port = await freePort();
-      const [cmd, args] = nodeRole('_h2-floor.ts', port, files.cert, files.key);
-      const child = await launch({ cmd, args, port, cores: PROXY_CORES });
-      servers.push({
-        name: NODE_H2_FLOOR,
-        child,
-        port,
-        note: 'not a proxy: `http2.createSecureServer`, core stream API, a fixed answer (bench/_h2-floor.ts)',
-      });
+      await nodeServer(
+        NODE_H2_FLOOR,
+        'h2',
+        'not a proxy: `http2.createSecureServer`, core stream API, a fixed answer (bench/_h2-floor.ts)',
+        '_h2-floor.ts',
+        files.cert,
+        files.key,
+      );
       // The simplest correct Node h2 proxy: the floor plus an upstream leg (undici), streaming.
-      const fport = await freePort();
-      const [fcmd, fargs] = nodeRole('_h2-forwarder.ts', fport, rig.upstream, files.cert, files.key);
-      servers.push({
-        name: H2_FORWARDER,
-        child: await launch({ cmd: fcmd, args: fargs, port: fport, cores: PROXY_CORES }),
-        port: fport,
-        note: '`Pool.request`, answer piped into the stream, no routing (bench/_h2-forwarder.ts)',
-      });
+      await nodeServer(
+        H2_FORWARDER,
+        'h2',
+        '`Pool.request`, answer piped into the stream, no routing (bench/_h2-forwarder.ts)',
+        '_h2-forwarder.ts',
+        rig.upstream,
+        files.cert,
+        files.key,
+      );
     }
     const port = await freePort();
     const zg = await zonegate(
@@ -839,6 +862,7 @@ async function tlsTables(rig: Rig, cert: CertType, withH2: boolean): Promise<Tls
       child: zg.child,
       port,
       note: 'default config (access log on, to a file)',
+      speaks: 'both',
     });
     const truncate = (): void => truncateSync(zg.log, 0);
     /** Each server as a target measured by `run` (on its port); the log emptied after each round. */
@@ -850,8 +874,7 @@ async function tlsTables(rig: Rig, cert: CertType, withH2: boolean): Promise<Tls
         run: (sec: number) => run(s.port, sec),
         afterRound: truncate,
       }));
-    // The h2 floor and forwarder speak h2 only: they are in the h2 table alone.
-    const h1 = servers.filter((s) => s.name !== NODE_H2_FLOOR && s.name !== H2_FORWARDER);
+    const h1 = servers.filter((s) => s.speaks !== 'h2');
     const hs = !TABLES.has('tls') ? [] : await measure(`tls ${cert} handshakes`, targets(handshakes, h1));
     const ka = !TABLES.has('tls')
       ? []
@@ -865,7 +888,7 @@ async function tlsTables(rig: Rig, cert: CertType, withH2: boolean): Promise<Tls
             `h2 ${cert}`,
             targets(
               (port, sec) => h2load(`https://127.0.0.1:${port}/orders`, sec, rig.cookie),
-              servers.filter((s) => s.name !== NODE_TLS_FLOOR),
+              servers.filter((s) => s.speaks !== 'h1'),
             ),
           )
         : [];

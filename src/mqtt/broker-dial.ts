@@ -124,10 +124,10 @@ export class DialGate {
       if (next.dial()) return;
       b.inFlight--;
     }
-    // Nobody waits: the queue starts over (no shifting of a long array while it drains).
+    // Nobody waits: the line starts over (no shifting of a long array while it drains). The
+    // entry stays: one per broker address the maps have named, and no allocation per connect.
     b.waiting.length = 0;
     b.head = 0;
-    if (b.inFlight === 0) this.brokers.delete(address);
   }
 
   /** Sessions being opened at `address` and waiting for a turn there (tests, diagnostics). */

@@ -9,31 +9,18 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { PassThrough } from 'node:stream';
 import { pino } from 'pino';
 import { request } from 'undici';
 import { createMetrics } from '../../src/admin/metrics.js';
 import { main } from '../../src/cli/main.js';
 import { validateConfig } from '../../src/core/config.js';
 import { runGatewayProcess, type GatewayProcess } from '../../src/gateway/process.js';
+import { jsonLineSink } from '../helpers/log-lines.js';
 import { exampleDoc } from '../helpers/maps.js';
 
 function sample(text: string, name: string): number | null {
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
   return line === undefined ? null : Number(line.slice(line.lastIndexOf(' ') + 1));
-}
-
-/** pino writes whole lines synchronously enough for a test: each chunk is one JSON object. */
-function logSink(into: { msg?: string }[]): PassThrough {
-  const sink = new PassThrough();
-  let partial = '';
-  sink.on('data', (d: Buffer) => {
-    partial += d.toString('utf8');
-    const lines = partial.split('\n');
-    partial = lines.pop() ?? '';
-    for (const l of lines) into.push(JSON.parse(l) as { msg?: string });
-  });
-  return sink;
 }
 
 describe('runGatewayProcess with a file zone map', () => {
@@ -64,7 +51,7 @@ describe('runGatewayProcess with a file zone map', () => {
     const p = await runGatewayProcess({
       config,
       workers: 1,
-      logger: pino({ level: 'info' }, logSink(logLines)),
+      logger: pino({ level: 'info' }, jsonLineSink(logLines)),
       metrics,
       handleSignals: false,
       exit: onExit,

@@ -8,26 +8,21 @@
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 
 /** The client connection preface (RFC 9113 §3.4), before the client's first SETTINGS. */
-export const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
-export const DATA = 0x0;
-export const HEADERS = 0x1;
-export const RST_STREAM = 0x3;
-export const SETTINGS = 0x4;
-export const PING = 0x6;
+const HEADERS = 0x1;
+const RST_STREAM = 0x3;
+const SETTINGS = 0x4;
+const PING = 0x6;
 export const GOAWAY = 0x7;
-export const WINDOW_UPDATE = 0x8;
 
-/** Flags: END_STREAM (DATA, HEADERS) and ACK (SETTINGS, PING) are both bit 0. */
-export const END_STREAM = 0x1;
-export const ACK = 0x1;
-export const END_HEADERS = 0x4;
+/** Flags: END_STREAM (HEADERS) and ACK (SETTINGS, PING) are both bit 0. */
+const END_STREAM = 0x1;
+const ACK = 0x1;
+const END_HEADERS = 0x4;
 
 /** Error codes (RFC 9113 §7). */
-export const NO_ERROR = 0x0;
-export const PROTOCOL_ERROR = 0x1;
 export const INTERNAL_ERROR = 0x2;
-export const REFUSED_STREAM = 0x7;
 export const CANCEL = 0x8;
 export const ENHANCE_YOUR_CALM = 0xb;
 
@@ -42,12 +37,7 @@ export interface Frame {
 }
 
 /** One frame: 24-bit length, type, flags, reserved bit + 31-bit stream id, payload. */
-export function frame(
-  type: number,
-  flags: number,
-  streamId: number,
-  payload: Buffer = Buffer.alloc(0),
-): Buffer {
+function frame(type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
   const head = Buffer.alloc(9);
   head.writeUIntBE(payload.length, 0, 3);
   head[3] = type;
@@ -56,7 +46,7 @@ export function frame(
   return Buffer.concat([head, payload]);
 }
 
-export function settingsFrame(ack = false): Buffer {
+function settingsFrame(ack = false): Buffer {
   return frame(SETTINGS, ack ? ACK : 0, 0);
 }
 
@@ -98,9 +88,7 @@ function hpackString(s: string): Buffer {
  */
 const STATIC_PAIRS: Readonly<Record<string, number>> = {
   ':method GET': 2,
-  ':method POST': 3,
   ':path /': 4,
-  ':scheme http': 6,
   ':scheme https': 7,
 };
 const STATIC_NAMES: Readonly<Record<string, number>> = {
@@ -136,7 +124,7 @@ export function headersFrame(streamId: number, block: Buffer, endStream = true):
 }
 
 /** Splits a byte stream into frames as it arrives. */
-export class FrameReader {
+class FrameReader {
   #buf: Buffer = Buffer.alloc(0);
 
   /** The frames completed by `chunk`. */
@@ -159,7 +147,7 @@ export class FrameReader {
 }
 
 /** SETTINGS payload as identifier → value. */
-export function parseSettings(payload: Buffer): Map<number, number> {
+function parseSettings(payload: Buffer): Map<number, number> {
   const m = new Map<number, number>();
   for (let i = 0; i + 6 <= payload.length; i += 6)
     m.set(payload.readUInt16BE(i), payload.readUInt32BE(i + 2));
@@ -175,7 +163,7 @@ export function parseGoaway(payload: Buffer): { readonly lastStreamId: number; r
  * A TLS connection to 127.0.0.1:`port` that chose h2 by ALPN (the server's certificate not
  * checked); resolves once the handshake is done, before anything HTTP/2 is sent.
  */
-export function dialH2(port: number): Promise<TLSSocket> {
+function dialH2(port: number): Promise<TLSSocket> {
   return new Promise((resolve, reject) => {
     const s = tlsConnect(
       { port, host: '127.0.0.1', servername: 'localhost', rejectUnauthorized: false, ALPNProtocols: ['h2'] },
@@ -203,8 +191,6 @@ export interface RawH2 {
   readonly closed: Promise<void>;
   /** The first frame, received or still to come, that `match` accepts; null once closed without one. */
   frame(match: (f: Frame) => boolean): Promise<Frame | null>;
-  /** Ends the connection (errors after this are swallowed). */
-  destroy(): void;
 }
 
 /**
@@ -253,7 +239,6 @@ export async function openRawH2(port: number): Promise<RawH2> {
     serverSettings: parseSettings(first.payload),
     closed,
     frame,
-    destroy: () => socket.destroy(),
   };
 }
 

@@ -10,7 +10,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { runGatewayProcess, type GatewayProcess } from '../../src/gateway/process.js';
 import { createMetrics } from '../../src/admin/metrics.js';
@@ -18,6 +17,7 @@ import { validateConfig } from '../../src/core/config.js';
 import { createLogger } from '../../src/core/logger.js';
 import { startDemoUpstreams, type DemoUpstreams } from '../../src/gateway/index.js';
 import { curl } from '../helpers/http-client.js';
+import { jsonLineSink } from '../helpers/log-lines.js';
 import { exampleDoc } from '../helpers/maps.js';
 
 const CLIENT_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -70,13 +70,7 @@ before(async () => {
     },
     { baseDir: dir },
   );
-  const sink = new PassThrough();
-  let partial = '';
-  sink.on('data', (d: Buffer) => {
-    partial += d.toString('utf8');
-    const lines = partial.split('\n');
-    partial = lines.pop() ?? '';
-    for (const l of lines) logLines.push(JSON.parse(l) as Record<string, unknown>);
+  const sink = jsonLineSink(logLines, () => {
     for (const w of logWaiters) w();
     logWaiters.clear();
   });

@@ -63,6 +63,21 @@ class User implements ConnUser {
   onConnTimeout(): void {}
 }
 
+type PoolOptions = Partial<ConstructorParameters<typeof SocketPool>[0]>;
+
+/** A pool to 127.0.0.1:`port`: two connections, timeouts the test may override. */
+function poolTo(port: number, o: PoolOptions = {}): SocketPool {
+  return new SocketPool({
+    host: '127.0.0.1',
+    port,
+    connections: 2,
+    connectTimeoutMs: 2000,
+    timeoutMs: 5000,
+    idleTimeoutMs: 60_000,
+    ...o,
+  });
+}
+
 describe('upstream socket pool', () => {
   let server: Server;
   let port: number;
@@ -81,16 +96,7 @@ describe('upstream socket pool', () => {
     await new Promise((r) => server.close(r));
   });
 
-  const pool = (o: Partial<ConstructorParameters<typeof SocketPool>[0]> = {}): SocketPool =>
-    new SocketPool({
-      host: '127.0.0.1',
-      port,
-      connections: 2,
-      connectTimeoutMs: 2000,
-      timeoutMs: 5000,
-      idleTimeoutMs: 60_000,
-      ...o,
-    });
+  const pool = (o: PoolOptions = {}): SocketPool => poolTo(port, o);
 
   it('opens at most `connections`, queues the rest and lends a released connection to the first in line', async () => {
     const p = pool();
@@ -291,17 +297,9 @@ describe('upstream socket pool: a connect that hangs', () => {
     await hung.close();
   });
 
-  const pool = (o: Partial<ConstructorParameters<typeof SocketPool>[0]> = {}): SocketPool =>
-    new SocketPool({
-      host: '127.0.0.1',
-      port: hung.port,
-      connections: 2,
-      connectTimeoutMs: 150,
-      // Far beyond the test: only the connect timeout can end these waits.
-      timeoutMs: 60_000,
-      idleTimeoutMs: 60_000,
-      ...o,
-    });
+  // The silence limit far beyond the test: only the connect timeout can end these waits.
+  const pool = (o: PoolOptions = {}): SocketPool =>
+    poolTo(hung.port, { connectTimeoutMs: 150, timeoutMs: 60_000, ...o });
 
   it('gives up after connectTimeoutMs with UND_ERR_CONNECT_TIMEOUT, and keeps no socket', async () => {
     // A plain connect started first, with no timeout of its own: proof the port really hangs.

@@ -12,7 +12,6 @@ import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import { createMetrics } from '../../src/admin/metrics.js';
@@ -20,6 +19,7 @@ import { validateConfig } from '../../src/core/config.js';
 import { createLogger } from '../../src/core/logger.js';
 import { runGatewayProcess, type GatewayProcess } from '../../src/gateway/process.js';
 import { metricSum } from '../helpers/gateway-process.js';
+import { jsonLineSink } from '../helpers/log-lines.js';
 import { exampleDoc } from '../helpers/maps.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -115,19 +115,11 @@ before(async () => {
     },
     { baseDir: dir },
   );
-  const sink = new PassThrough();
-  let partial = '';
-  sink.on('data', (d: Buffer) => {
-    partial += d.toString('utf8');
-    const lines = partial.split('\n');
-    partial = lines.pop() ?? '';
-    for (const l of lines) logLines.push(JSON.parse(l) as Record<string, unknown>);
-  });
   const p = await runGatewayProcess({
     config,
     workers: 1,
     handleSignals: false,
-    logger: createLogger({ level: 'info' }, sink),
+    logger: createLogger({ level: 'info' }, jsonLineSink(logLines)),
     metrics: createMetrics({ defaultMetrics: false }),
   });
   if (p.role === 'primary') throw new Error('one process was asked for');
